@@ -1,0 +1,18 @@
+// CPU features read once from cpuid; kernels pick their ISA variant from these.
+#pragma once
+
+namespace llm {
+
+struct CpuFeatures {
+    bool avx2 = false;      // with FMA and F16C
+    bool avx512 = false;    // F, BW, VL, DQ
+    bool avx512_vnni = false;
+    bool avx512_bf16 = false;
+};
+
+// Detected features, masked by the LLM_CPU environment variable ("scalar", "avx2", "avx512")
+// so tests and benchmarks can force a lower ISA level.
+const CpuFeatures& cpu_features();
+const char* cpu_isa_name();  // "avx512-vnni", "avx512", "avx2" or "scalar"
+
+}  // namespace llm
