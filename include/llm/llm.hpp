@@ -1,0 +1,76 @@
+// Public C++ API of the llm library: load a model once, run any number of sessions on it.
+//
+//   auto model = llm::Model::load("model.gguf");             // or a Hugging Face safetensors folder
+//   auto session = llm::Session::create(*model, {});          // own KV cache, shares the weights
+//   session.value()->eval(tokens, /*all_logits=*/false);      // prompt, then one token at a time
+//   std::span<const float> next = session.value()->logits();  // n_vocab logits of the last position
+//
+// Errors are returned as llm::Status / llm::Expected<T> with a one-line message; nothing throws or exits.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "core/dtype.hpp"
+#include "core/status.hpp"
+#include "models/model_config.hpp"
+
+namespace llm {
+
+struct LoadOptions {
+    int n_threads = 0;  // threads used while loading (0 = physical cores)
+};
+
+// Immutable weights + hyper-parameters; thread-safe to share between sessions.
+class Model {
+public:
+    static Expected<std::shared_ptr<const Model>> load(const std::string& path, const LoadOptions& opts = {});
+    ~Model();
+    const ModelConfig& config() const;
+    const std::string& path() const;
+    // Bytes of weight data the forward pass reads per token (for bandwidth accounting).
+    size_t weight_bytes() const;
+
+    struct Impl;
+    const Impl& impl() const { return *impl_; }
+
+private:
+    explicit Model(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+struct SessionOptions {
+    int n_ctx = 0;               // context length (0 = the model's training context, capped at 4096)
+    DType kv_type = DType::F16;  // KV cache element type: F16, BF16, F32 or Q8_0
+    int n_threads = 0;           // 0 = physical cores
+    int n_batch = 512;           // tokens per forward pass when a prompt is longer
+    LongRopeMode longrope = LongRopeMode::Auto;
+};
+
+// One conversation: a KV cache and the logits of the last evaluation. Not thread-safe; use one per thread.
+class Session {
+public:
+    static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
+                                                     const SessionOptions& opts = {});
+    ~Session();
+
+    // Appends tokens to the history and runs them. Keeps the logits of every token when all_logits,
+    // else of the last one. Fails (changing nothing) on an out-of-range id or a full context.
+    Status eval(std::span<const int32_t> tokens, bool all_logits = false);
+    // Logits of token i of the last eval (i = -1: its last token); n_vocab values.
+    std::span<const float> logits(int64_t i = -1) const;
+
+    int64_t n_past() const;  // tokens in the history
+    int n_ctx() const;
+    // Forgets history after the first n tokens (n <= n_past), e.g. to restart or to edit a conversation.
+    void truncate(int64_t n);
+    const Model& model() const;
+
+private:
+    struct Impl;
+    explicit Session(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llm

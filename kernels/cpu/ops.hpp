@@ -1,0 +1,54 @@
+// Scalar reference CPU ops of the decoder (everything except the matmul, see matmul.hpp).
+// Activations are float32, row-major [n_tokens x width]; threads via OpenMP (n_threads <= 1 runs inline).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.hpp"
+
+namespace llm {
+
+// out[i] = dequantized row ids[i] of table (table: ne[0] = width, ne[1] = n_rows). ids must be in range.
+void embed_rows(const TensorView& table, const int32_t* ids, int64_t n_ids, float* out, int n_threads);
+
+// y = x / sqrt(mean(x^2) + eps) * w, per row of width d. y may alias x.
+void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps, int n_threads);
+
+enum class RopeStyle {
+    Interleaved,  // GGML "normal": rotates pairs (x[2i], x[2i+1]); GGUF llama weights are permuted for it
+    Neox,         // rotate_half: rotates pairs (x[i], x[i + n_rot/2]); HF layout and Phi-3
+};
+
+struct RopeParams {
+    RopeStyle style = RopeStyle::Neox;
+    int n_rot = 0;                // rotated dims per head (even, <= head_dim)
+    float theta_base = 10000.0f;
+    float freq_scale = 1.0f;      // linear scaling: positions multiplied by this (1/factor)
+    float attn_factor = 1.0f;     // multiplies cos and sin (LongRoPE's magnitude scaling)
+    const float* freq_factors = nullptr;  // n_rot/2 divisors of the per-dim frequency (Llama-3, LongRoPE) or null
+};
+
+// Rotates each head of x ([n_tokens x n_heads*head_dim]) by its token's position.
+void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
+          int n_threads);
+
+struct AttentionParams {
+    int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+    float scale = 1.0f;      // usually 1/sqrt(head_dim)
+    int sliding_window = 0;  // 0: full causal; else query at p sees keys at j with 0 <= p - j < window
+};
+
+// Causal (optionally windowed) multi-head attention with GQA over a key/value history.
+// q: [n_tokens x n_heads*head_dim]; k, v: float32 [n_keys x n_kv_heads*head_dim], key j at position j;
+// positions[i] is the position of query i (< n_keys); out: [n_tokens x n_heads*head_dim].
+void attention(const float* q, const float* k, const float* v, int64_t n_keys, int64_t n_tokens,
+               const int32_t* positions, const AttentionParams& p, float* out, int n_threads);
+
+// out = silu(gate) * up, elementwise over n values.
+void silu_mul(const float* gate, const float* up, float* out, int64_t n, int n_threads);
+// x += y over n values.
+void add_inplace(float* x, const float* y, int64_t n, int n_threads);
+// In-place numerically stable softmax of n values.
+void softmax(float* x, int64_t n);
+
+}  // namespace llm

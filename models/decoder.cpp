@@ -1,0 +1,108 @@
+// Decoder forward pass:  x = embed(tokens); per layer: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x));
+// x += Wdown·(silu(Wgate·n(x)) * Wup·n(x)); logits = Wout·n(x).  Shapes are [n_tokens x width] row-major.
+#include "models/decoder.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/matmul.hpp"
+#include "kernels/cpu/ops.hpp"
+
+namespace llm {
+namespace {
+
+void grow(std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+
+RopeParams rope_params(const ModelConfig& c, int64_t seq_end, LongRopeMode mode) {
+    RopeParams p;
+    p.style = c.rope_style;
+    p.n_rot = c.n_rot;
+    p.theta_base = c.rope_theta;
+    p.freq_scale = c.rope_freq_scale;
+    p.attn_factor = c.rope_attn_factor;
+    if (!c.rope_freq_factors.empty()) p.freq_factors = c.rope_freq_factors.data();
+    if (!c.longrope_long.empty()) {
+        const bool use_long = mode == LongRopeMode::Long ||
+                              (mode == LongRopeMode::Auto && seq_end > c.longrope_original_ctx);
+        p.freq_factors = use_long ? c.longrope_long.data() : c.longrope_short.data();
+    }
+    return p;
+}
+
+// Copies columns [col0, col0 + width) of a [n x stride] matrix into a dense [n x width] one.
+void take_columns(const float* src, int64_t n, int64_t stride, int64_t col0, int64_t width, float* dst) {
+    for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * width, src + i * stride + col0, width * sizeof(float));
+}
+
+}  // namespace
+
+void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, std::span<const int32_t> tokens,
+                     int64_t pos0, bool all_logits, float* logits, ForwardScratch& s, const ForwardOptions& opt) {
+    const int64_t n = (int64_t)tokens.size();
+    const int nt = opt.n_threads;
+    const int64_t D = c.d_model, QD = c.q_dim(), KVD = c.kv_dim(), F = c.d_ff;
+    const int64_t n_keys = pos0 + n;
+    grow(s.x, n * D), grow(s.h, n * D), grow(s.q, n * QD), grow(s.k, n * KVD), grow(s.v, n * KVD);
+    grow(s.attn, n * QD), grow(s.ff_a, n * 2 * F), grow(s.ff_b, n * F);
+    grow(s.keys, n_keys * KVD), grow(s.values, n_keys * KVD);
+    s.positions.resize(n);
+    for (int64_t i = 0; i < n; ++i) s.positions[i] = (int32_t)(pos0 + i);
+
+    const RopeParams rope_p = rope_params(c, n_keys, opt.longrope);
+    AttentionParams attn_p;
+    attn_p.n_heads = c.n_heads, attn_p.n_kv_heads = c.n_kv_heads, attn_p.head_dim = c.head_dim;
+    attn_p.scale = 1.0f / std::sqrt((float)c.head_dim);
+    attn_p.sliding_window = c.sliding_window;
+
+    float* x = s.x.data();
+    float* h = s.h.data();
+    embed_rows(w.token_embd, tokens.data(), n, x, nt);
+
+    for (int il = 0; il < c.n_layers; ++il) {
+        const LayerWeights& L = w.layers[il];
+        // Attention block.
+        rms_norm(x, L.attn_norm.data(), h, n, D, c.rms_eps, nt);
+        if (L.wqkv.valid()) {
+            grow(s.qkv, n * (QD + 2 * KVD));
+            matmul(L.wqkv, h, n, s.qkv.data(), nt);
+            take_columns(s.qkv.data(), n, QD + 2 * KVD, 0, QD, s.q.data());
+            take_columns(s.qkv.data(), n, QD + 2 * KVD, QD, KVD, s.k.data());
+            take_columns(s.qkv.data(), n, QD + 2 * KVD, QD + KVD, KVD, s.v.data());
+        } else {
+            matmul(L.wq, h, n, s.q.data(), nt);
+            matmul(L.wk, h, n, s.k.data(), nt);
+            matmul(L.wv, h, n, s.v.data(), nt);
+        }
+        rope(s.q.data(), n, c.n_heads, c.head_dim, s.positions.data(), rope_p, nt);
+        rope(s.k.data(), n, c.n_kv_heads, c.head_dim, s.positions.data(), rope_p, nt);
+        kv.store(il, pos0, n, s.k.data(), s.v.data(), nt);
+        kv.load(il, n_keys, s.keys.data(), s.values.data(), nt);
+        attention(s.q.data(), s.keys.data(), s.values.data(), n_keys, n, s.positions.data(), attn_p, s.attn.data(),
+                  nt);
+        matmul(L.wo, s.attn.data(), n, h, nt);
+        add_inplace(x, h, n * D, nt);
+
+        // SiLU-gated MLP.
+        rms_norm(x, L.ffn_norm.data(), h, n, D, c.rms_eps, nt);
+        if (L.w_gate_up.valid()) {
+            matmul(L.w_gate_up, h, n, s.ff_a.data(), nt);  // [n x 2F]: gate then up per row
+            for (int64_t i = 0; i < n; ++i)
+                silu_mul(s.ff_a.data() + i * 2 * F, s.ff_a.data() + i * 2 * F + F, s.ff_b.data() + i * F, F, 1);
+        } else {
+            matmul(L.w_gate, h, n, s.ff_a.data(), nt);
+            matmul(L.w_up, h, n, s.ff_b.data(), nt);
+            silu_mul(s.ff_a.data(), s.ff_b.data(), s.ff_b.data(), n * F, nt);
+        }
+        matmul(L.w_down, s.ff_b.data(), n, h, nt);
+        add_inplace(x, h, n * D, nt);
+    }
+
+    // Output head: only the rows whose logits are wanted.
+    const int64_t first = all_logits ? 0 : n - 1, n_out = n - first;
+    rms_norm(x + first * D, w.output_norm.data(), h, n_out, D, c.rms_eps, nt);
+    matmul(w.output, h, n_out, logits, nt);
+}
+
+}  // namespace llm

@@ -1,0 +1,108 @@
+// Model and Session: the public API over the loader, KV cache and decoder.
+#include <algorithm>
+
+#include "core/system_info.hpp"
+#include "llm/llm.hpp"
+#include "models/decoder.hpp"
+#include "models/model_loader.hpp"
+
+namespace llm {
+
+struct Model::Impl {
+    std::string path;
+    LoadedModel loaded;
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
+    auto loaded = load_model(path);
+    if (!loaded) return loaded.status();
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->loaded = std::move(*loaded);
+    return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+const ModelConfig& Model::config() const { return impl_->loaded.config; }
+const std::string& Model::path() const { return impl_->path; }
+
+size_t Model::weight_bytes() const {
+    const ModelWeights& w = impl_->loaded.weights;
+    size_t total = w.output.nbytes;
+    for (const LayerWeights& L : w.layers)
+        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+            if (t->valid()) total += t->nbytes;
+    return total;
+}
+
+struct Session::Impl {
+    std::shared_ptr<const Model> model;
+    SessionOptions opts;
+    KvCache kv;
+    ForwardScratch scratch;
+    std::vector<float> logits;
+    int64_t n_logit_rows = 0;
+    int64_t n_past = 0;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() = default;
+
+Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& opts) {
+    if (!model) return error("Session::create: no model");
+    const ModelConfig& c = model->config();
+    SessionOptions o = opts;
+    if (o.n_threads <= 0) o.n_threads = physical_core_count();
+    if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
+    if (o.n_batch <= 0) return error("n_batch must be positive, got {}", o.n_batch);
+    auto kv = KvCache::create(c, o.n_ctx, o.kv_type);
+    if (!kv) return kv.status();
+    auto impl = std::make_unique<Impl>(Impl{std::move(model), o, std::move(*kv), {}, {}, 0, 0});
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
+    Impl& s = *impl_;
+    const ModelConfig& c = s.model->config();
+    if (tokens.empty()) return error("eval: no tokens");
+    for (size_t i = 0; i < tokens.size(); ++i)
+        if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
+            return error("token id {} at index {} is out of range [0, {})", tokens[i], i, c.n_vocab);
+    if (s.n_past + (int64_t)tokens.size() > s.opts.n_ctx)
+        return error("context overflow: {} tokens in history + {} new > context size {}", s.n_past, tokens.size(),
+                     s.opts.n_ctx);
+    const int64_t n = (int64_t)tokens.size();
+    s.n_logit_rows = all_logits ? n : 1;
+    s.logits.resize((size_t)s.n_logit_rows * c.n_vocab);
+    ForwardOptions fo{s.opts.n_threads, s.opts.longrope};
+    const Model::Impl& m = s.model->impl();
+    for (int64_t done = 0; done < n; done += s.opts.n_batch) {
+        const int64_t chunk = std::min<int64_t>(s.opts.n_batch, n - done);
+        // Without all_logits every chunk writes its last row to the same place; the final chunk's stays.
+        float* out = all_logits ? s.logits.data() + done * c.n_vocab : s.logits.data();
+        decoder_forward(c, m.loaded.weights, s.kv, tokens.subspan(done, chunk), s.n_past, all_logits, out, s.scratch,
+                        fo);
+        s.n_past += chunk;
+    }
+    return Status::ok();
+}
+
+std::span<const float> Session::logits(int64_t i) const {
+    const Impl& s = *impl_;
+    const int64_t nv = s.model->config().n_vocab;
+    if (i < 0) i = s.n_logit_rows - 1;
+    LLM_CHECK(i >= 0 && i < s.n_logit_rows);
+    return {s.logits.data() + i * nv, (size_t)nv};
+}
+
+int64_t Session::n_past() const { return impl_->n_past; }
+int Session::n_ctx() const { return impl_->opts.n_ctx; }
+void Session::truncate(int64_t n) {
+    LLM_CHECK(n >= 0 && n <= impl_->n_past);
+    impl_->n_past = n;
+}
+const Model& Session::model() const { return *impl_->model; }
+
+}  // namespace llm

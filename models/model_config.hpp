@@ -1,0 +1,47 @@
+// The knobs that distinguish Llama, Mistral and Phi-3 (and their weight layouts); one decoder reads them.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/ops.hpp"
+
+namespace llm {
+
+enum class LongRopeMode {
+    Auto,   // as Hugging Face: long factors once the sequence is longer than the original context
+    Short,  // always the short factors
+    Long,   // always the long factors (llama.cpp's choice when n_ctx > original context)
+};
+
+struct ModelConfig {
+    std::string arch;          // "llama" or "phi3" (GGUF names; Mistral runs as "llama")
+    std::string name;          // general.name or the HF folder name
+    int n_vocab = 0;
+    int d_model = 0;
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+    int d_ff = 0;
+    int n_ctx_train = 0;
+    float rms_eps = 1e-5f;
+
+    // Rotary position embedding.
+    RopeStyle rope_style = RopeStyle::Neox;
+    int n_rot = 0;                         // rotated dims per head
+    float rope_theta = 10000.0f;
+    float rope_freq_scale = 1.0f;          // linear scaling (1 / factor)
+    std::vector<float> rope_freq_factors;  // Llama-3 style per-dim divisors (n_rot/2) or empty
+    // LongRoPE (Phi-3 128k): per-dim divisors for short and long contexts, chosen per forward pass.
+    std::vector<float> longrope_short, longrope_long;
+    int longrope_original_ctx = 0;
+    float rope_attn_factor = 1.0f;
+
+    int sliding_window = 0;  // 0 = full causal attention
+    bool tied_embeddings = false;
+
+    int q_dim() const { return n_heads * head_dim; }
+    int kv_dim() const { return n_kv_heads * head_dim; }
+};
+
+}  // namespace llm

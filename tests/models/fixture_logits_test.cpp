@@ -1,0 +1,192 @@
+// Every fixture model (GGUF in every shipped weight type, and the safetensors twins) against llama.cpp's
+// (or numpy's) reference logits, as one batch and one token at a time, plus greedy continuations.
+#include <gtest/gtest.h>
+
+#include "fixture_util.hpp"
+#include "llm/llm.hpp"
+
+namespace llm::test {
+namespace {
+
+struct GgufCase {
+    std::string model, weight_type, file, ref_logits, greedy;
+    int robust_prefix = 0;  // greedy ids that must match exactly (manifest)
+};
+
+std::vector<GgufCase> gguf_cases() {
+    std::vector<GgufCase> out;
+    for (const auto& [name, m] : manifest()["models"].items())
+        for (const auto& g : m["gguf"]) {
+            if (g["file"].is_null()) continue;
+            out.push_back({name, g["weight_type"], g["file"], g["refs"]["logits"], g["refs"]["greedy"],
+                           g["greedy"].value("robust_prefix", 0)});
+        }
+    return out;
+}
+
+std::vector<int32_t> sequence_tokens() { return manifest()["sequence"]["tokens"].get<std::vector<int32_t>>(); }
+
+std::unique_ptr<Session> make_session(const std::string& path, SessionOptions opts = {}) {
+    auto model = Model::load(path);
+    EXPECT_TRUE(model) << (model ? "" : model.error_message());
+    if (!model) return nullptr;
+    opts.n_ctx = opts.n_ctx ? opts.n_ctx : 256;
+    auto s = Session::create(*model, opts);
+    EXPECT_TRUE(s) << (s ? "" : s.error_message());
+    return s ? std::move(*s) : nullptr;
+}
+
+std::vector<float> run_batch(Session& s, const std::vector<int32_t>& tokens) {
+    EXPECT_TRUE(s.eval(tokens, true));
+    std::vector<float> out;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        auto l = s.logits((int64_t)i);
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+}
+
+std::vector<float> run_one_by_one(Session& s, const std::vector<int32_t>& tokens) {
+    std::vector<float> out;
+    for (int32_t t : tokens) {
+        EXPECT_TRUE(s.eval({&t, 1}, false));
+        auto l = s.logits();
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+}
+
+int argmax(std::span<const float> l) {
+    int best = 0;
+    for (int i = 1; i < (int)l.size(); ++i)
+        if (l[i] > l[best]) best = i;  // lowest id wins ties, as the reference
+    return best;
+}
+
+class GgufFixture : public ::testing::TestWithParam<GgufCase> {};
+
+TEST_P(GgufFixture, BatchAndIncrementalLogitsMatchReference) {
+    const GgufCase& c = GetParam();
+    auto session = make_session(models_dir() + "/" + c.file);
+    ASSERT_TRUE(session);
+    const auto tokens = sequence_tokens();
+    const auto ref = read_f32(models_dir() + "/" + c.ref_logits);
+    const int nv = session->model().config().n_vocab;
+    ASSERT_EQ(ref.size(), tokens.size() * nv);
+    const Tolerance tol = tolerance_for(c.weight_type);
+    expect_within(compare_logits(run_batch(*session, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
+                  c.model + "." + c.weight_type + " batch");
+    session->truncate(0);
+    expect_within(compare_logits(run_one_by_one(*session, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap),
+                  tol, c.model + "." + c.weight_type + " one-by-one");
+}
+
+TEST_P(GgufFixture, GreedyContinuationMatchesReference) {
+    const GgufCase& c = GetParam();
+    auto session = make_session(models_dir() + "/" + c.file);
+    ASSERT_TRUE(session);
+    const auto g = read_json_file(models_dir() + "/" + c.greedy);
+    const auto prompt = g["prompt"].get<std::vector<int32_t>>();
+    const auto expected = g["generated"].get<std::vector<int32_t>>();
+    const auto gaps = g["top1_top2_gap"].get<std::vector<double>>();
+    const int robust = c.robust_prefix;
+    const Tolerance tol = tolerance_for(c.weight_type);
+    ASSERT_TRUE(session->eval(prompt, false));
+    int matched = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+        const int32_t next = argmax(session->logits());
+        if (next != expected[i]) {
+            EXPECT_GE((int)i, robust) << c.file << ": greedy token " << i << " differs inside the robust prefix";
+            EXPECT_LT(gaps[i], tol.argmax_gap) << c.file << ": greedy token " << i << " differs at a clear margin";
+            break;
+        }
+        ++matched;
+        ASSERT_TRUE(session->eval({&next, 1}, false));
+    }
+    std::printf("[fixture] %-44s greedy %d/%zu match (robust prefix %d)\n", (c.model + "." + c.weight_type).c_str(),
+                matched, expected.size(), robust);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFiles, GgufFixture, ::testing::ValuesIn(gguf_cases()),
+                         [](const auto& info) {
+                             std::string n = info.param.model + "_" + info.param.weight_type;
+                             for (char& ch : n)
+                                 if (!isalnum((unsigned char)ch)) ch = '_';
+                             return n;
+                         });
+
+// The safetensors twins hold the same (bf16-exact) weights in the HF layout: compare with the float64 numpy
+// forward of the HF model, at the F32 tolerance.
+struct HfCase {
+    std::string model, path, ref;
+    LongRopeMode longrope = LongRopeMode::Auto;
+};
+
+std::vector<HfCase> hf_cases() {
+    return {
+        {"llama-mha", "llama-mha/hf", "llama-mha/ref/llama-mha.numpy.logits.bin"},
+        {"llama-mha-f32", "llama-mha/hf/model.f32.safetensors", "llama-mha/ref/llama-mha.numpy.logits.bin"},
+        {"mistral-gqa", "mistral-gqa/hf", "mistral-gqa/ref/mistral-gqa.numpy.logits.bin"},
+        {"mistral-swa", "mistral-swa/hf", "mistral-swa/ref/mistral-swa.numpy.logits.bin"},
+        {"phi3", "phi3/hf", "phi3/ref/phi3.numpy.logits.bin"},
+        {"phi3-long", "phi3/hf", "phi3/ref/phi3.numpy.long.logits.bin", LongRopeMode::Long},
+    };
+}
+
+class HfFixture : public ::testing::TestWithParam<HfCase> {};
+
+TEST_P(HfFixture, LogitsMatchNumpyReference) {
+    const HfCase& c = GetParam();
+    SessionOptions opts;
+    opts.longrope = c.longrope;
+    auto session = make_session(models_dir() + "/" + c.path, opts);
+    ASSERT_TRUE(session);
+    const int nv = session->model().config().n_vocab;
+    const auto ref = read_f32(models_dir() + "/" + c.ref);
+    auto tokens = sequence_tokens();
+    if (c.model == "mistral-swa")
+        tokens = manifest()["models"]["mistral-swa"]["refs"]["numpy_logits"]["tokens"].get<std::vector<int32_t>>();
+    ASSERT_EQ(ref.size(), tokens.size() * nv);
+    const Tolerance tol = tolerance_for("F32");
+    expect_within(compare_logits(run_batch(*session, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
+                  "hf " + c.model + " batch");
+    session->truncate(0);
+    expect_within(compare_logits(run_one_by_one(*session, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap),
+                  tol, "hf " + c.model + " one-by-one");
+}
+
+INSTANTIATE_TEST_SUITE_P(Twins, HfFixture, ::testing::ValuesIn(hf_cases()), [](const auto& info) {
+    std::string n = info.param.model;
+    for (char& ch : n)
+        if (!isalnum((unsigned char)ch)) ch = '_';
+    return n;
+});
+
+// With an F32 KV cache an all-F32 engine should agree with llama.cpp's F32-KV run to 1e-4.
+TEST(FixtureStrict, F32WeightsWithF32KvCacheMatchTightly) {
+    SessionOptions opts;
+    opts.kv_type = DType::F32;
+    auto session = make_session(models_dir() + "/llama-mha/llama-mha.F32.gguf", opts);
+    ASSERT_TRUE(session);
+    const auto tokens = sequence_tokens();
+    const auto ref = read_f32(models_dir() + "/llama-mha/ref/llama-mha.F32.f32kv.logits.bin");
+    const int nv = session->model().config().n_vocab;
+    expect_within(compare_logits(run_batch(*session, tokens), ref, nv, (int)tokens.size(), 0.015),
+                  {1e-4, 1e-4, 0.9999999, 0.015}, "llama-mha.F32 f32-kv batch");
+}
+
+// llama.cpp with n_ctx 8192 uses the long LongRoPE factors for every position.
+TEST(FixtureStrict, Phi3LongFactorsMatchLlamaCpp) {
+    SessionOptions opts;
+    opts.longrope = LongRopeMode::Long;
+    auto session = make_session(models_dir() + "/phi3/hf", opts);
+    ASSERT_TRUE(session);
+    const auto tokens = sequence_tokens();
+    const auto ref = read_f32(models_dir() + "/phi3/ref/phi3.F32.long.logits.bin");
+    const Tolerance tol = tolerance_for("F32");
+    expect_within(compare_logits(run_batch(*session, tokens), ref, 1024, (int)tokens.size(), tol.argmax_gap), tol,
+                  "phi3 long factors vs llama.cpp");
+}
+
+}  // namespace
+}  // namespace llm::test
