@@ -1,17 +1,48 @@
 // Model and Session: the public API over the loader, KV cache and decoder.
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
 #include "models/decoder.hpp"
+#include "models/gguf.hpp"
 #include "models/model_loader.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace llm {
 
 struct Model::Impl {
     std::string path;
     LoadedModel loaded;
+    std::unique_ptr<Tokenizer> tokenizer;
+    std::string tokenizer_error;
 };
+
+namespace {
+
+bool file_exists(const std::string& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0;
+}
+
+void load_tokenizer(Model::Impl& m) {
+    Expected<std::unique_ptr<Tokenizer>> tok = error("no tokenizer files");
+    if (m.loaded.gguf) {
+        tok = Tokenizer::from_gguf(*m.loaded.gguf);
+    } else if (file_exists(m.loaded.hf_dir + "/tokenizer.json") || file_exists(m.loaded.hf_dir + "/tokenizer.model")) {
+        tok = Tokenizer::from_hf_folder(m.loaded.hf_dir);
+    } else {
+        tok = error("{}: no tokenizer.json or tokenizer.model", m.loaded.hf_dir);
+    }
+    if (tok) {
+        m.tokenizer = std::move(*tok);
+    } else {
+        m.tokenizer_error = tok.error_message();
+    }
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -22,11 +53,14 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->loaded = std::move(*loaded);
+    load_tokenizer(*impl);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 
 const ModelConfig& Model::config() const { return impl_->loaded.config; }
 const std::string& Model::path() const { return impl_->path; }
+const Tokenizer* Model::tokenizer() const { return impl_->tokenizer.get(); }
+const std::string& Model::tokenizer_error() const { return impl_->tokenizer_error; }
 
 size_t Model::weight_bytes() const {
     const ModelWeights& w = impl_->loaded.weights;
@@ -95,6 +129,13 @@ std::span<const float> Session::logits(int64_t i) const {
     if (i < 0) i = s.n_logit_rows - 1;
     LLM_CHECK(i >= 0 && i < s.n_logit_rows);
     return {s.logits.data() + i * nv, (size_t)nv};
+}
+
+const float* Session::logits_or_null(int64_t i) const {
+    const Impl& s = *impl_;
+    if (i < 0) i = s.n_logit_rows - 1;
+    if (i < 0 || i >= s.n_logit_rows) return nullptr;
+    return s.logits.data() + i * s.model->config().n_vocab;
 }
 
 int64_t Session::n_past() const { return impl_->n_past; }

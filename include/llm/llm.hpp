@@ -18,6 +18,8 @@
 
 namespace llm {
 
+class Tokenizer;
+
 struct LoadOptions {
     int n_threads = 0;  // threads used while loading (0 = physical cores)
 };
@@ -31,6 +33,10 @@ public:
     const std::string& path() const;
     // Bytes of weight data the forward pass reads per token (for bandwidth accounting).
     size_t weight_bytes() const;
+    // The model's tokenizer, or null when the files carry none (token ids still work);
+    // tokenizer_error() then says why.
+    const Tokenizer* tokenizer() const;
+    const std::string& tokenizer_error() const;
 
     struct Impl;
     const Impl& impl() const { return *impl_; }
@@ -60,6 +66,8 @@ public:
     Status eval(std::span<const int32_t> tokens, bool all_logits = false);
     // Logits of token i of the last eval (i = -1: its last token); n_vocab values.
     std::span<const float> logits(int64_t i = -1) const;
+    // As logits(i), but null instead of aborting when i is out of range (for the C API).
+    const float* logits_or_null(int64_t i = -1) const;
 
     int64_t n_past() const;  // tokens in the history
     int n_ctx() const;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a working engine:
+# installs the Debian packages, builds (Release, build/), fetches the default model SmolLM2-135M-Instruct
+# into ${LLM_CACHE:-~/.cache/llm} and answers a sample prompt with llm-run.
+#   scripts/setup.sh            full setup
+#   SKIP_APT=1 scripts/setup.sh skip apt-get (packages already installed)
+#   SKIP_DEMO=1 ...             skip the model download and the sample prompt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git python3 python3-venv python3-pip unzip
+  libopenblas-dev libomp-dev nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libbenchmark-dev
+  libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools
+)
+
+if [[ "${SKIP_APT:-0}" != 1 ]]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ((${#missing[@]})); then
+    echo "==> installing Debian packages: ${missing[*]}"
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+echo "==> configuring and building (build/)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+
+if [[ "${SKIP_DEMO:-0}" != 1 ]]; then
+  echo "==> fetching the default model (SmolLM2-135M-Instruct)"
+  if model=$(scripts/fetch-smollm2.sh); then
+    echo "==> sample prompt"
+    ./build/llm-run -p "What is the capital of France? Answer in one sentence." -n 48 || \
+      echo "(the sample prompt failed; see the message above)"
+  else
+    echo "(could not fetch the default model; the engine is built, but llm-run needs -m MODEL)"
+  fi
+fi
+echo "==> done. Try: ./build/llm-run -p 'Write a haiku about rust'   Tests: scripts/test.sh"
