@@ -1,15 +1,37 @@
-// llm-run: run a model from the terminal. This stage: feed token ids and dump logits.
+// llm-run: prompts, interactive chat and raw logits from the terminal.
+// Thin: parses options, then uses the library's Model/Session, Sampler, generate() and ChatSession.
+#include <signal.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
+#include "models/chat_session.hpp"
+#include "models/default_model.hpp"
+#include "models/generate.hpp"
+#include "models/sampler.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace {
+
+std::atomic<bool> g_cancel{false};
+std::atomic<int> g_interrupts{0};
+
+void on_sigint(int) {
+    g_cancel = true;
+    if (++g_interrupts >= 3) _exit(130);  // a stuck process still dies on the third Ctrl-C
+}
 
 int fail(const std::string& message) {
     std::fprintf(stderr, "llm-run: error: %s\n", message.c_str());
@@ -18,84 +40,252 @@ int fail(const std::string& message) {
 
 llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
     std::vector<int32_t> ids;
-    size_t i = 0;
-    while (i < text.size()) {
-        size_t end = text.find_first_of(", ", i);
-        if (end == std::string::npos) end = text.size();
-        if (end > i) {
-            const std::string item = text.substr(i, end - i);
-            char* stop = nullptr;
-            const long v = std::strtol(item.c_str(), &stop, 10);
-            if (*stop != '\0' || v < 0 || v > INT32_MAX) return llm::error("--tokens: '{}' is not a token id", item);
-            ids.push_back((int32_t)v);
-        }
-        i = end + 1;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) continue;
+        char* stop = nullptr;
+        const long v = std::strtol(item.c_str(), &stop, 10);
+        if (*stop != '\0' || v < 0 || v > INT32_MAX) return llm::error("--tokens: '{}' is not a token id", item);
+        ids.push_back((int32_t)v);
     }
     if (ids.empty()) return llm::error("--tokens: no token ids given");
     return ids;
 }
 
-}  // namespace
+struct Options {
+    std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers;
+    std::vector<std::string> stop;
+    int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
+    bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true;
+    llm::SamplerConfig sampling;
+    int64_t seed = -1;
+};
 
-int main(int argc, char** argv) {
-    CLI::App app{"llm-run: run a Llama / Mistral / Phi-3 model (GGUF file or Hugging Face safetensors folder)."};
-    std::string model_path, tokens_text, dump_path;
-    bool one_by_one = false;
-    int n_threads = llm::physical_core_count(), n_ctx = 0;
-    std::string kv_type = "f16";
-    app.add_option("-m,--model", model_path, "GGUF file or safetensors folder")->required();
-    app.add_option("--tokens", tokens_text, "comma-separated token ids to evaluate, e.g. 1,2,3")->required();
-    app.add_option("--dump-logits", dump_path,
-                   "write logits of every position as float32 little-endian [n_tokens x n_vocab]");
-    app.add_flag("--one-by-one", one_by_one, "feed tokens one at a time through the KV cache instead of one batch");
-    app.add_option("-t,--threads", n_threads, "worker threads (default: physical cores)")->capture_default_str();
-    app.add_option("-c,--ctx", n_ctx, "context length (default: the model's, capped at 4096)");
-    app.add_option("--kv-type", kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+void print_timings(const llm::GenerateResult& r, double load_ms) {
+    auto tps = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
+    if (load_ms >= 0) std::fprintf(stderr, "llm-run: load time %10.2f ms\n", load_ms);
+    std::fprintf(stderr, "llm-run: prompt     %10.2f ms / %5d tokens (%8.2f tokens/s)\n", r.prompt_ms, r.n_prompt,
+                 tps(r.n_prompt, r.prompt_ms));
+    std::fprintf(stderr, "llm-run: generated  %10.2f ms / %5zu tokens (%8.2f tokens/s), stop: %s\n", r.generate_ms,
+                 r.tokens.size(), tps((int)r.tokens.size(), r.generate_ms), llm::stop_reason_name(r.stop_reason));
+}
 
-    auto tokens = parse_token_list(tokens_text);
+nlohmann::json result_json(const llm::GenerateResult& r, double load_ms) {
+    auto tps = [](double n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
+    return {{"text", r.text},
+            {"tokens", r.tokens},
+            {"stop_reason", llm::stop_reason_name(r.stop_reason)},
+            {"load_ms", load_ms},
+            {"prompt_tokens", r.n_prompt},
+            {"prompt_ms", r.prompt_ms},
+            {"prompt_tokens_per_s", tps(r.n_prompt, r.prompt_ms)},
+            {"generated_tokens", r.tokens.size()},
+            {"generate_ms", r.generate_ms},
+            {"generate_tokens_per_s", tps((double)r.tokens.size(), r.generate_ms)}};
+}
+
+int run_tokens(llm::Session& session, const Options& o) {
+    auto tokens = parse_token_list(o.tokens);
     if (!tokens) return fail(tokens.error_message());
-    auto kv = llm::dtype_from_name(kv_type);
-    if (!kv) return fail("--kv-type: unknown type '" + kv_type + "'");
-    if (n_threads <= 0) return fail("--threads must be positive");
-
-    const auto t0 = std::chrono::steady_clock::now();
-    auto model = llm::Model::load(model_path);
-    if (!model) return fail(model.error_message());
-    llm::SessionOptions opts;
-    opts.n_threads = n_threads;
-    opts.n_ctx = n_ctx > 0 ? n_ctx : 0;
-    opts.kv_type = *kv;
-    if (opts.n_ctx == 0 && (int)tokens->size() > std::min((*model)->config().n_ctx_train, 4096))
-        opts.n_ctx = (int)tokens->size();
-    auto session = llm::Session::create(*model, opts);
-    if (!session) return fail(session.error_message());
-    const auto t1 = std::chrono::steady_clock::now();
-
-    const int n_vocab = (*model)->config().n_vocab;
+    const int n_vocab = session.model().config().n_vocab;
     std::vector<float> all;
     all.reserve(tokens->size() * n_vocab);
-    if (one_by_one) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (o.one_by_one) {
         for (int32_t t : *tokens) {
-            if (auto s = (*session)->eval({&t, 1}, false); !s) return fail(s.message());
-            auto l = (*session)->logits();
+            if (auto s = session.eval({&t, 1}, false); !s) return fail(s.message());
+            auto l = session.logits();
             all.insert(all.end(), l.begin(), l.end());
         }
     } else {
-        if (auto s = (*session)->eval(*tokens, true); !s) return fail(s.message());
+        if (auto s = session.eval(*tokens, true); !s) return fail(s.message());
         for (size_t i = 0; i < tokens->size(); ++i) {
-            auto l = (*session)->logits((int64_t)i);
+            auto l = session.logits((int64_t)i);
             all.insert(all.end(), l.begin(), l.end());
         }
     }
-    const auto t2 = std::chrono::steady_clock::now();
-    if (!dump_path.empty()) {
-        std::ofstream out(dump_path, std::ios::binary);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.dump_logits.empty()) {
+        std::ofstream out(o.dump_logits, std::ios::binary);
         out.write(reinterpret_cast<const char*>(all.data()), (std::streamsize)(all.size() * sizeof(float)));
-        if (!out) return fail("cannot write " + dump_path);
+        if (!out) return fail("cannot write " + o.dump_logits);
     }
-    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-    std::fprintf(stderr, "llm-run: load %.1f ms, %zu tokens in %.1f ms (%s), %d threads\n", ms(t0, t1),
-                 tokens->size(), ms(t1, t2), one_by_one ? "one by one" : "one batch", n_threads);
+    std::fprintf(stderr, "llm-run: %zu tokens in %.2f ms (%s)\n", tokens->size(), ms,
+                 o.one_by_one ? "one by one" : "one batch");
     return 0;
+}
+
+bool stream_to_stdout(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+}
+
+llm::Expected<std::string> read_prompt(const Options& o) {
+    if (!o.prompt.empty()) return o.prompt;
+    if (!o.prompt_file.empty()) {
+        std::ifstream in(o.prompt_file, std::ios::binary);
+        if (!in) return llm::error("{}: cannot open prompt file", o.prompt_file);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    }
+    if (!isatty(STDIN_FILENO)) {
+        std::stringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    return llm::error("no prompt: use -p TEXT, -f FILE, pipe text on stdin, or --chat");
+}
+
+int run_prompt(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sampler, const Options& o,
+               double load_ms) {
+    auto prompt = read_prompt(o);
+    if (!prompt) return fail(prompt.error_message());
+    llm::GenerateOptions g;
+    g.max_tokens = o.max_tokens;
+    g.stop = o.stop;
+    auto on_text = o.json ? llm::TextCallback() : llm::TextCallback(stream_to_stdout);
+    llm::Expected<llm::GenerateResult> r = llm::error("unreachable");
+    if (o.raw) {
+        const auto ids = tok.encode(*prompt, true, false);
+        if (ids.empty()) return fail("the prompt is empty");
+        if ((int64_t)ids.size() >= session.n_ctx())
+            return fail(fmt::format("the prompt has {} tokens, more than the context of {} (use --ctx)", ids.size(),
+                                    session.n_ctx()));
+        r = llm::generate(session, tok, sampler, ids, g, on_text, &g_cancel);
+    } else {
+        auto chat = llm::ChatSession::create(session, tok, tok.chat_template(), o.system);
+        if (!chat) return fail(chat.error_message());
+        r = chat->respond(*prompt, sampler, g, on_text, &g_cancel);
+    }
+    if (!r) return fail(r.error_message());
+    if (o.json) {
+        std::printf("%s\n", result_json(*r, load_ms).dump().c_str());
+    } else {
+        std::printf("\n");
+        print_timings(*r, load_ms);
+    }
+    return 0;
+}
+
+int run_chat(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sampler, const Options& o) {
+    if (tok.chat_template().empty())
+        std::fprintf(stderr, "llm-run: the model has no chat template; using ChatML\n");
+    auto chat = llm::ChatSession::create(session, tok, tok.chat_template(), o.system);
+    if (!chat) return fail(chat.error_message());
+    const bool tty = isatty(STDIN_FILENO);
+    if (tty) std::fprintf(stderr, "llm-run: chat mode. Enter a message; Ctrl-C stops an answer, Ctrl-D quits.\n");
+    llm::GenerateOptions g;
+    g.max_tokens = o.max_tokens;
+    g.stop = o.stop;
+    std::string line;
+    while (true) {
+        if (tty) std::fprintf(stdout, "\n> "), std::fflush(stdout);
+        g_cancel = false, g_interrupts = 0;
+        if (!std::getline(std::cin, line)) break;
+        if (line.empty()) continue;
+        auto r = chat->respond(line, sampler, g, stream_to_stdout, &g_cancel);
+        if (!r) {
+            std::fprintf(stderr, "llm-run: error: %s\n", r.error_message().c_str());
+            continue;
+        }
+        std::printf("\n");
+        std::fflush(stdout);
+        print_timings(*r, -1);
+        if (r->stop_reason == llm::StopReason::Cancelled) std::fprintf(stderr, "llm-run: (interrupted)\n");
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    CLI::App app{
+        "llm-run: run a Llama / Mistral / Phi-3 model from a GGUF file or a Hugging Face safetensors folder.\n"
+        "Streams the answer to a prompt (through the model's chat template unless --raw), holds a chat\n"
+        "(--chat), or evaluates token ids and dumps logits (--tokens)."};
+    app.get_formatter()->column_width(34);
+    app.add_option("-m,--model", o.model,
+                   "GGUF file or safetensors folder (default: $LLM_MODEL, else SmolLM2-135M-Instruct from "
+                   "scripts/fetch-smollm2.sh's cache)");
+    app.add_option("-p,--prompt", o.prompt, "prompt text");
+    app.add_option("-f,--file", o.prompt_file, "read the prompt from a file (stdin is read when neither is given)");
+    app.add_option("--system", o.system, "system message for the chat template");
+    app.add_flag("--chat", o.chat, "interactive multi-turn chat on stdin (reuses the KV cache across turns)");
+    app.add_flag("--raw", o.raw, "feed the prompt as-is, without the chat template");
+    app.add_option("-n,--max-tokens", o.max_tokens, "new tokens at most (-1: until end of answer or full context)")
+        ->capture_default_str();
+    app.add_option("--temp", o.sampling.temperature, "temperature (0 = greedy)")->capture_default_str();
+    app.add_option("--top-k", o.sampling.top_k, "top-k (0 = off)")->capture_default_str();
+    app.add_option("--top-p", o.sampling.top_p, "top-p / nucleus (1 = off)")->capture_default_str();
+    app.add_option("--min-p", o.sampling.min_p, "min-p (0 = off)")->capture_default_str();
+    app.add_option("--typical", o.sampling.typical_p, "locally typical sampling p (1 = off)")->capture_default_str();
+    app.add_option("--repeat-penalty", o.sampling.repeat_penalty, "repetition penalty (1 = off)")
+        ->capture_default_str();
+    app.add_option("--repeat-last-n", o.sampling.repeat_last_n, "penalty window in tokens (-1 = all)")
+        ->capture_default_str();
+    app.add_option("--frequency-penalty", o.sampling.frequency_penalty, "frequency penalty (0 = off)")
+        ->capture_default_str();
+    app.add_option("--presence-penalty", o.sampling.presence_penalty, "presence penalty (0 = off)")
+        ->capture_default_str();
+    app.add_option("--samplers", o.samplers,
+                   "sampler order, ';'-separated (default: penalties;top_k;typical_p;top_p;min_p;temperature)");
+    app.add_option("-s,--seed", o.seed, "random seed (default 42; -1 = random)");
+    app.add_option("--stop", o.stop, "stop string (repeatable); generation ends before it");
+    app.add_option("-c,--ctx", o.n_ctx, "context length (default: the model's, capped at 4096)");
+    app.add_option("-t,--threads", o.n_threads, "worker threads (default: physical cores)")->capture_default_str();
+    app.add_option("-b,--batch", o.n_batch, "prompt tokens per forward pass")->capture_default_str();
+    app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
+    app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
+    app.add_option("--tokens", o.tokens, "evaluate these comma-separated token ids instead of a prompt");
+    app.add_option("--dump-logits", o.dump_logits,
+                   "with --tokens: write the logits of every position, float32 LE [n_tokens x n_vocab]");
+    app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache");
+    CLI11_PARSE(app, argc, argv);
+
+    if (o.n_threads <= 0) return fail("--threads must be positive");
+    if (o.model.empty()) {
+        auto def = llm::find_default_model();
+        if (!def) return fail("no model given and no default model found: pass -m MODEL or run scripts/fetch-smollm2.sh");
+        o.model = *def;
+    }
+    auto kv = llm::dtype_from_name(o.kv_type);
+    if (!kv) return fail("--kv-type: unknown type '" + o.kv_type + "'");
+    if (!o.samplers.empty()) {
+        auto order = llm::parse_sampler_order(o.samplers);
+        if (!order) return fail(order.error_message());
+        o.sampling.order = *order;
+    }
+    if (o.seed >= 0) o.sampling.seed = (uint64_t)o.seed;
+    else if (app.count("--seed")) o.sampling.seed = llm::SamplerConfig::kRandomSeed;
+
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, nullptr);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto model = llm::Model::load(o.model);
+    if (!model) return fail(model.error_message());
+    llm::SessionOptions so;
+    so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
+    if (!o.tokens.empty() && o.n_ctx == 0) {
+        auto ids = parse_token_list(o.tokens);
+        if (ids && (int)ids->size() > std::min((*model)->config().n_ctx_train, 4096)) so.n_ctx = (int)ids->size();
+    }
+    auto session = llm::Session::create(*model, so);
+    if (!session) return fail(session.error_message());
+    const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+    if (!o.tokens.empty()) return run_tokens(**session, o);
+
+    const llm::Tokenizer* tok = (*model)->tokenizer();
+    if (!tok) return fail("the model has no usable tokenizer (" + (*model)->tokenizer_error() + "); use --tokens");
+    auto sampler = llm::Sampler::create(o.sampling, (*model)->config().n_vocab);
+    if (!sampler) return fail(sampler.error_message());
+    return o.chat ? run_chat(**session, *tok, *sampler, o) : run_prompt(**session, *tok, *sampler, o, load_ms);
 }
