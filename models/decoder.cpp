@@ -55,6 +55,7 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
     attn_p.n_heads = c.n_heads, attn_p.n_kv_heads = c.n_kv_heads, attn_p.head_dim = c.head_dim;
     attn_p.scale = 1.0f / std::sqrt((float)c.head_dim);
     attn_p.sliding_window = c.sliding_window;
+    attn_p.round_to_f16 = kv.type() == DType::F16;
 
     float* x = s.x.data();
     float* h = s.h.data();

@@ -12,11 +12,7 @@ namespace llm {
 Expected<LoadedModel> load_model(const std::string& path) {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return error("{}: no such file or directory", path);
-    if (S_ISDIR(st.st_mode)) return load_hf_model(path);
-    if (path.size() > 12 && path.ends_with(".safetensors")) {
-        const size_t slash = path.find_last_of('/');
-        return load_hf_model(slash == std::string::npos ? "." : path.substr(0, slash));
-    }
+    if (S_ISDIR(st.st_mode) || path.ends_with(".safetensors")) return load_hf_model(path);
     return load_gguf_model(path);
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/fp16.hpp"
 #include "kernels/quant/quant.hpp"
 
 namespace llm {
@@ -21,7 +22,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_
         const float* xr = x + t * d;
         float* yr = y + t * d;
         double sum = 0;
-        for (int64_t i = 0; i < d; ++i) sum += (double)xr[i] * xr[i];
+        for (int64_t i = 0; i < d; ++i) sum += (double)(xr[i] * xr[i]);  // float products, as ggml
         const float scale = 1.0f / std::sqrt((float)(sum / d) + eps);
         for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] * scale * w[i];
     }
@@ -75,7 +76,7 @@ void attention(const float* q, const float* k, const float* v, int64_t n_keys, i
     const int64_t n_pairs = n_tokens * p.n_heads;
 #pragma omp parallel num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_pairs > 1)
     {
-        std::vector<float> scores(n_keys);
+        std::vector<float> scores(n_keys), q_rounded(hd);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t pair = 0; pair < n_pairs; ++pair) {
             const int64_t t = pair / p.n_heads;
@@ -84,6 +85,10 @@ void attention(const float* q, const float* k, const float* v, int64_t n_keys, i
             const int64_t lo = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
             const int64_t hi = std::min<int64_t>(pos, n_keys - 1);
             const float* qr = q + t * q_stride + (int64_t)h * hd;
+            if (p.round_to_f16) {
+                for (int d = 0; d < hd; ++d) q_rounded[d] = fp16_to_fp32(fp32_to_fp16(qr[d]));
+                qr = q_rounded.data();
+            }
             float* o = out + t * q_stride + (int64_t)h * hd;
             std::fill(o, o + hd, 0.0f);
             if (hi < lo) continue;
@@ -97,7 +102,7 @@ void attention(const float* q, const float* k, const float* v, int64_t n_keys, i
             softmax(scores.data(), n);
             for (int64_t j = 0; j < n; ++j) {
                 const float* vr = v + (lo + j) * kv_stride + (int64_t)kvh * hd;
-                const float w = scores[j];
+                const float w = p.round_to_f16 ? fp16_to_fp32(fp32_to_fp16(scores[j])) : scores[j];
                 for (int d = 0; d < hd; ++d) o[d] += w * vr[d];
             }
         }

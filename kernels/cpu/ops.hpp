@@ -36,6 +36,9 @@ struct AttentionParams {
     int n_heads = 0, n_kv_heads = 0, head_dim = 0;
     float scale = 1.0f;      // usually 1/sqrt(head_dim)
     int sliding_window = 0;  // 0: full causal; else query at p sees keys at j with 0 <= p - j < window
+    // Round q and the softmax weights to fp16 before the products with K and V, as llama.cpp does
+    // with an F16 KV cache (its matmuls convert the F32 operand to the F16 one's type).
+    bool round_to_f16 = false;
 };
 
 // Causal (optionally windowed) multi-head attention with GQA over a key/value history.
