@@ -1,0 +1,180 @@
+// The matmul driver: picks the (type x ISA) vec_dot once, prepares the activations once per call and
+// runs OpenMP threads over balanced chunks of output rows, tiled so weight rows are reused across tokens.
+#include "kernels/cpu/matmul.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "kernels/cpu/vec_dot.hpp"
+#include "kernels/quant/quant.hpp"
+
+namespace llm {
+namespace {
+
+using cpu::ActType;
+using cpu::IsaKernels;
+
+[[noreturn]] void die(const char* what, const char* detail) {
+    std::fprintf(stderr, "llm matmul: %s%s\n", what, detail);
+    std::abort();
+}
+
+// One table per ISA with the lower ISAs' entries filled in where an ISA has no kernel of its own.
+IsaKernels build_table(Isa isa) {
+    IsaKernels k = cpu::kernels_scalar();
+    const CpuFeatures& f = cpu_features();
+    if (isa >= Isa::Avx2) {
+        IsaKernels v;
+        cpu::register_avx2_float(v);
+        cpu::register_avx2_legacy(v);
+        cpu::register_avx2_kquants(v);
+        if (isa >= Isa::Avx512) {
+            cpu::register_avx512_float(v, f.avx512_bf16);
+            cpu::register_avx512_legacy(v);
+            cpu::register_avx512_kquants(v);
+        }
+        for (size_t t = 0; t < cpu::kNumDTypes; ++t)
+            if (v.dot[t].fn) k.dot[t] = v.dot[t];
+        for (size_t a = 0; a < cpu::kNumActTypes; ++a)
+            if (v.prepare[a]) k.prepare[a] = v.prepare[a];
+    }
+    return k;
+}
+
+const IsaKernels& table(Isa isa) {
+    if (!isa_supported(isa)) die("this CPU lacks the ISA ", isa_name(isa));
+    static const IsaKernels scalar = build_table(Isa::Scalar);
+    if (isa == Isa::Scalar) return scalar;
+    static const IsaKernels avx2 = build_table(Isa::Avx2);
+    if (isa == Isa::Avx2) return avx2;
+    static const IsaKernels avx512 = build_table(Isa::Avx512);
+    return avx512;
+}
+
+// A tile of weight rows (~128 KiB) stays in L2 while every token's activation row passes over it; the
+// token's row (a few KiB) stays in L1 across the tile's rows. Per dot product the L2 traffic is then one
+// weight row (8-bit activations are larger than 4-bit weight rows, so this order beats the reverse).
+constexpr size_t kWeightTileBytes = 128 << 10;
+
+struct Job {
+    cpu::VecDotFn dot;
+    const TensorView* w;
+    const uint8_t* act;  // prepared activation rows, act_stride bytes apart
+    size_t act_stride;
+    int64_t n_in, n_out, n_tokens;
+    float* y;
+};
+
+void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
+    const size_t w_row = j.w->row_size();
+    const int64_t rows_tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / std::max<size_t>(w_row, 1)));
+    for (int64_t r0 = r_begin; r0 < r_end; r0 += rows_tile) {
+        const int64_t r1 = std::min(r_end, r0 + rows_tile);
+        for (int64_t t = 0; t < j.n_tokens; ++t) {
+            const uint8_t* at = j.act + (size_t)t * j.act_stride;
+            float* yt = j.y + t * j.n_out;
+            for (int64_t r = r0; r < r1; ++r) yt[r] = j.dot(j.n_in, j.w->row(r), at);
+        }
+    }
+}
+
+// Scratch for prepared activations, reused across calls by the calling thread (decode calls matmul
+// hundreds of times per token; no allocation after the first few).
+std::vector<uint8_t>& act_scratch(size_t bytes) {
+    thread_local std::vector<uint8_t> buf;
+    if (buf.size() < bytes) buf.resize(bytes);
+    return buf;
+}
+
+}  // namespace
+
+bool isa_supported(Isa isa) {
+    const CpuFeatures& f = cpu_features();
+    switch (isa) {
+        case Isa::Scalar: return true;
+        case Isa::Avx2: return f.avx2;
+        case Isa::Avx512: return f.avx512 && f.avx512_vnni;
+    }
+    return false;
+}
+
+Isa best_isa() {
+    static const Isa best = isa_supported(Isa::Avx512) ? Isa::Avx512
+                            : isa_supported(Isa::Avx2) ? Isa::Avx2
+                                                       : Isa::Scalar;
+    return best;
+}
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+    }
+    return "?";
+}
+
+bool matmul_supports(DType type) {
+    return (size_t)type < cpu::kNumDTypes && cpu::kernels_scalar().dot[(size_t)type].fn != nullptr;
+}
+
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
+    matmul_isa(best_isa(), w, x, n_tokens, y, n_threads);
+}
+
+void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
+    if (!matmul_supports(w.type)) die("no kernel for weight type ", std::string(dtype_name(w.type)).c_str());
+    const IsaKernels& k = table(isa);
+    const cpu::VecDotEntry e = k.dot[(size_t)w.type];
+    const int64_t n_in = w.ne[0], n_out = w.ne[1];
+    if (n_in % block_size(w.type) != 0) die("row length is not a multiple of the block size: ", w.name.c_str());
+    if (n_tokens <= 0 || n_out <= 0) return;
+
+    const size_t stride = cpu::act_row_bytes(e.act, n_in);
+    const cpu::PrepareActFn prepare = (size_t)e.act < cpu::kNumActTypes ? k.prepare[(size_t)e.act] : nullptr;
+    if (e.act != ActType::F32 && !prepare) die("no activation preparation for ", w.name.c_str());
+    const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+    uint8_t* scratch = nullptr;
+    if (e.act != ActType::F32) scratch = act_scratch(stride * (size_t)n_tokens).data(), act = scratch;
+
+    Job job{e.fn, &w, act, stride, n_in, n_out, n_tokens, y};
+    if (n_threads <= 1) {
+        if (scratch)
+            for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);
+        run_rows(job, 0, n_out);
+        return;
+    }
+#pragma omp parallel num_threads(n_threads)
+    {
+        if (scratch) {
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);
+        }
+        // Balanced contiguous row chunks; every output is computed by one vec_dot call whatever the
+        // chunking, so results are identical for any thread count.
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        run_rows(job, n_out * it / nt, n_out * (it + 1) / nt);
+    }
+}
+
+void matmul_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
+    const int64_t n_in = w.ne[0], n_out = w.ne[1];
+    std::vector<float> row(n_in);
+    for (int64_t r = 0; r < n_out; ++r) {
+        dequantize_row(w.type, w.row(r), row.data(), n_in);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            double s = 0;
+            const float* xt = x + t * n_in;
+            for (int64_t i = 0; i < n_in; ++i) s += (double)row[i] * (double)xt[i];
+            y[t * n_out + r] = (float)s;
+        }
+    }
+}
+
+}  // namespace llm

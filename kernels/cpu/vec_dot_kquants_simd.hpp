@@ -1,0 +1,211 @@
+// The K-quant (Q2_K..Q6_K) and IQ4_XS vec_dot kernels on 256-bit integer vectors, written once and
+// instantiated by vec_dot_kquants_avx2.cpp (pmaddubsw + pmaddwd) and vec_dot_kquants_avx512.cpp
+// (pmaddubsw + vpdpwssd) through the Acc policy:
+//   Acc::add(acc, u, s, scales16) = acc + per-int32-lane sum of (u8 u * s8 s) pairs times int16 scales.
+// Weights are unpacked to unsigned bytes (pair sums stay inside int16: u <= 63, |s| <= 127, or the
+// sign trick for IQ4_XS); offsets (Q3_K's -4, Q6_K's -32) and mins use the activations' per-16 sums
+// (one pmaddwd of the 16 scales with the 16 bsums). Scales are unpacked with vector ops and
+// broadcast per group with pshufb. Include only from a file compiled with AVX2 flags.
+#pragma once
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/cpu/vec_dot_avx2.hpp"
+
+namespace llm::cpu {
+namespace {
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i bsums16(const ActQ8K& y) { return load256(y.bsums); }
+
+// 16 int16 scales s[0..15] as two vectors with s[8h .. 8h+7] in both 128-bit lanes, ready for
+// pair_scales (pshufb cannot cross lanes).
+struct Scales16 {
+    __m256i half[2];
+    explicit Scales16(__m256i s16)
+        : half{_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)} {}
+};
+
+// For the 32-byte vector covering groups g = 8h + 2j and g + 1: int16 lanes 0-7 = s[g], 8-15 = s[g+1].
+inline __m256i pair_scales(const Scales16& s, int h, int j) {
+    const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
+    const __m256i idx = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                         lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
+                                         hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1);
+    return _mm256_shuffle_epi8(s.half[h], idx);
+}
+
+// All 16 int16 lanes = s[k] for a 128-bit-broadcast vector of 8 int16 scales.
+inline __m256i one_scale(__m256i s8x2, int k) {
+    const char i = (char)(2 * k);
+    return _mm256_shuffle_epi8(s8x2, _mm256_setr_epi8(i, i + 1, i, i + 1, i, i + 1, i, i + 1, i, i + 1, i, i + 1, i,
+                                                      i + 1, i, i + 1, i, i + 1, i, i + 1, i, i + 1, i, i + 1, i,
+                                                      i + 1, i, i + 1, i, i + 1, i, i + 1));
+}
+
+// Q2_K: element e = 128h + 32j + l is bits 2j of qs[32h + l]; scales[e/16] = sc | min << 4.
+template <class Acc>
+float dot_q2_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ2_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+        const Scales16 sc(_mm256_cvtepu8_epi16(_mm_and_si128(raw, m4)));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        const float dy = y[b].d;
+        acc_m = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].dmin) * dy),
+                                _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums16(y[b]))), acc_m);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; ++j) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
+                sumi = Acc::add(sumi, q, load256(y[b].qs + 128 * h + 32 * j), pair_scales(sc, h, j));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * dy), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(_mm256_sub_ps(acc, acc_m));
+}
+
+// Q3_K: 16 six-bit scales (minus 32) from 12 bytes; element e = 128h + 32j + l is bits 2j of
+// qs[32h + l] plus bit 4h + j of hmask[l] as bit 2 (0..7 = value + 4).
+template <class Acc>
+float dot_q3_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ3_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
+    const uint32_t k2 = 0x0f0f0f0f, k3 = 0x03030303;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        uint32_t s[3];
+        std::memcpy(s, x[b].scales, 12);
+        const __m128i raw = _mm_setr_epi32((int)((s[0] & k2) | ((s[2] & k3) << 4)),
+                                           (int)((s[1] & k2) | (((s[2] >> 2) & k3) << 4)),
+                                           (int)(((s[0] >> 4) & k2) | (((s[2] >> 4) & k3) << 4)),
+                                           (int)(((s[1] >> 4) & k2) | (((s[2] >> 6) & k3) << 4)));
+        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(raw, _mm_set1_epi8(32)));
+        const Scales16 sc(s16);
+        const __m256i hm = load256(x[b].hmask);
+        // The -4 offset: sum_k s[k] * 4 * bsums[k].
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums16(y[b])), 2));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; ++j) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), m1);
+                const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+                sumi = Acc::add(sumi, q, load256(y[b].qs + 128 * h + 32 * j), pair_scales(sc, h, j));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// Q4_K / Q5_K scales: 12 bytes -> 8 scales then 8 mins as bytes (ggml's get_scale_min_k4, vectorized).
+inline __m128i unpack_scales_mins_k4(const uint8_t* q) {
+    const uint32_t k1 = 0x3f3f3f3f, k2 = 0x0f0f0f0f, k3 = 0x03030303;
+    uint32_t u[3];
+    std::memcpy(u, q, 12);
+    return _mm_setr_epi32((int)(u[0] & k1), (int)((u[2] & k2) | (((u[0] >> 6) & k3) << 4)), (int)(u[1] & k1),
+                          (int)(((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4)));
+}
+
+// Q4_K / Q5_K: chunk j (64 elements) = sub-block 2j in the low nibbles of qs[32j..], 2j+1 in the high;
+// Q5_K adds bit 2j / 2j+1 of qh[l] as the 5th bit. Mins: sum_s m[s] * (bsums[2s] + bsums[2s+1]).
+template <class Acc, bool Five, typename Block>
+float dot_q45_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const Block*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m1 = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[b].scales));  // 8 scales, 8 mins
+        const __m256i scales = _mm256_permute2x128_si256(sm16, sm16, 0x00);
+        const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
+        const __m128i prod_m = _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs);
+        const float dy = y[b].d;
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(x[b].dmin) * dy), _mm_cvtepi32_ps(prod_m), acc_m);
+        __m256i qh;
+        if constexpr (Five) qh = load256(x[b].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bits = load256(x[b].qs + 32 * j);
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            if constexpr (Five) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m1), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), m1), 4));
+            }
+            sumi = Acc::add(sumi, lo, load256(y[b].qs + 64 * j), one_scale(scales, 2 * j));
+            sumi = Acc::add(sumi, hi, load256(y[b].qs + 64 * j + 32), one_scale(scales, 2 * j + 1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * dy), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    __m128 ms = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
+    ms = _mm_add_ss(ms, _mm_movehdup_ps(ms));
+    return hsum_ps(acc) - _mm_cvtss_f32(ms);
+}
+
+// Q6_K: per 128-element half, ql[0..63] and qh[0..31] give four 32-element vectors (0..63 = value + 32).
+template <class Acc>
+float dot_q6_k(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ6_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+        const Scales16 sc(s16);
+        // The -32 offset: sum_k s[k] * 32 * bsums[k].
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums16(y[b])), 5));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i l0 = load256(x[b].ql + 64 * h), l1 = load256(x[b].ql + 64 * h + 32);
+            const __m256i hb = load256(x[b].qh + 32 * h);
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+            };
+            for (int k = 0; k < 4; ++k)
+                sumi = Acc::add(sumi, q[k], load256(y[b].qs + 128 * h + 32 * k), pair_scales(sc, h, k));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// IQ4_XS: codebook values are signed (-127..113), so |w| * sign(w)*a as for Q8_0.
+template <class Acc>
+float dot_iq4_xs(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockIQ4_XS*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i table = iq4nl_table(), m4 = _mm256_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ++ib) {
+            const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].qs + 16 * ib));
+            const __m256i idx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), m4);
+            const __m256i v = _mm256_shuffle_epi8(table, idx);
+            const __m256i ya = load256(y[b].qs + 32 * ib);
+            sumi = Acc::add(sumi, _mm256_sign_epi8(v, v), _mm256_sign_epi8(ya, v),
+                            _mm256_set1_epi16((short)iq4xs_scale(x[b], ib)));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+}  // namespace
+}  // namespace llm::cpu
