@@ -8,6 +8,7 @@
 #include "models/decoder.hpp"
 #include "models/gguf.hpp"
 #include "models/model_loader.hpp"
+#include "models/quantize_weights.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm {
@@ -50,6 +51,10 @@ Model::~Model() = default;
 Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
     auto loaded = load_model(path);
     if (!loaded) return loaded.status();
+    if (!opts.quantize.empty()) {
+        const int threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
+        if (Status s = quantize_weights(*loaded, opts.quantize, threads); !s) return s;
+    }
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->loaded = std::move(*loaded);

@@ -56,7 +56,7 @@ llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
 }
 
 struct Options {
-    std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers;
+    std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers, quantize;
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true;
@@ -240,6 +240,8 @@ int main(int argc, char** argv) {
     app.add_option("-c,--ctx", o.n_ctx, "context length (default: the model's, capped at 4096)");
     app.add_option("-t,--threads", o.n_threads, "worker threads (default: physical cores)")->capture_default_str();
     app.add_option("-b,--batch", o.n_batch, "prompt tokens per forward pass")->capture_default_str();
+    app.add_option("--quantize", o.quantize,
+                   "quantize F32/F16/BF16 weights at load time: q4_0, q4_k (= Q4_K_M), q8_0, q5_k_m, ...");
     app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
     app.add_option("--tokens", o.tokens, "evaluate these comma-separated token ids instead of a prompt");
@@ -269,7 +271,10 @@ int main(int argc, char** argv) {
     sigaction(SIGINT, &sa, nullptr);
 
     const auto t0 = std::chrono::steady_clock::now();
-    auto model = llm::Model::load(o.model);
+    llm::LoadOptions lo;
+    lo.n_threads = o.n_threads;
+    lo.quantize = o.quantize;
+    auto model = llm::Model::load(o.model, lo);
     if (!model) return fail(model.error_message());
     llm::SessionOptions so;
     so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;

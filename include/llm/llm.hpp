@@ -21,7 +21,8 @@ namespace llm {
 class Tokenizer;
 
 struct LoadOptions {
-    int n_threads = 0;  // threads used while loading (0 = physical cores)
+    int n_threads = 0;     // threads used while loading (0 = physical cores)
+    std::string quantize;  // requantize F32/F16/BF16 matrices at load: "q4_0", "q4_k", "q8_0", ... ("" = no)
 };
 
 // Immutable weights + hyper-parameters; thread-safe to share between sessions.

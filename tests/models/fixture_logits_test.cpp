@@ -192,3 +192,67 @@ TEST(FixtureStrict, Phi3LongFactorsMatchLlamaCpp) {
 
 }  // namespace
 }  // namespace llm::test
+
+namespace llm::test {
+namespace {
+
+// A safetensors twin quantized at load time (llm-run --quantize) holds the same weights as llama-quantize's
+// GGUF of that type: its logits meet that type's tolerance against llama.cpp, and its greedy tokens equal
+// those of the GGUF file run by this engine.
+struct QuantizeCase {
+    std::string model, weight_type, quantize;
+};
+
+class HfQuantizedFixture : public ::testing::TestWithParam<QuantizeCase> {};
+
+std::vector<int32_t> greedy_tokens(Session& s, const std::vector<int32_t>& prompt, int n) {
+    std::vector<int32_t> out;
+    EXPECT_TRUE(s.eval(prompt, false));
+    for (int i = 0; i < n; ++i) {
+        auto l = s.logits();
+        const int32_t next = (int32_t)(std::max_element(l.begin(), l.end()) - l.begin());
+        out.push_back(next);
+        EXPECT_TRUE(s.eval({&next, 1}, false));
+    }
+    return out;
+}
+
+TEST_P(HfQuantizedFixture, MatchesTheGgufOfTheSameType) {
+    const QuantizeCase& c = GetParam();
+    LoadOptions lo;
+    lo.quantize = c.quantize;
+    auto hf = Model::load(models_dir() + "/" + c.model + "/hf", lo);
+    ASSERT_TRUE(hf) << hf.error_message();
+    auto gguf = Model::load(models_dir() + "/" + c.model + "/" + c.model + "." + c.weight_type + ".gguf");
+    ASSERT_TRUE(gguf) << gguf.error_message();
+    SessionOptions so;
+    so.n_ctx = 128;
+    auto s_hf = Session::create(*hf, so);
+    auto s_gguf = Session::create(*gguf, so);
+    ASSERT_TRUE(s_hf && s_gguf);
+    const auto tokens = sequence_tokens();
+    const auto ref = read_f32(models_dir() + "/" + c.model + "/ref/" + c.model + "." + c.weight_type + ".logits.bin");
+    const Tolerance tol = tolerance_for(c.weight_type);
+    expect_within(compare_logits(run_batch(**s_hf, tokens), ref, 1024, (int)tokens.size(), tol.argmax_gap), tol,
+                  "hf " + c.model + " --quantize " + c.quantize);
+    (*s_hf)->truncate(0);
+    const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + 8);
+    EXPECT_EQ(greedy_tokens(**s_hf, prompt, 32), greedy_tokens(**s_gguf, prompt, 32));
+}
+
+INSTANTIATE_TEST_SUITE_P(LoadTime, HfQuantizedFixture,
+                         ::testing::Values(QuantizeCase{"llama-mha", "Q4_0", "q4_0"},
+                                           QuantizeCase{"llama-mha", "Q8_0", "q8_0"},
+                                           QuantizeCase{"llama-mha", "Q4_K_M", "q4_k"},
+                                           QuantizeCase{"mistral-gqa", "Q4_0", "q4_0"},
+                                           QuantizeCase{"phi3", "Q4_0", "q4_0"},
+                                           QuantizeCase{"phi3", "Q4_K_M", "q4_k_m"}),
+                         [](const auto& info) {
+                             std::string n = info.param.model + "_" + info.param.quantize;
+                             for (char& ch : n)
+                                 if (!isalnum((unsigned char)ch)) ch = '_';
+                             return n;
+                         });
+
+}  // namespace
+}  // namespace llm::test

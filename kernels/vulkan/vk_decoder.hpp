@@ -1,0 +1,81 @@
+// The decoder forward pass of models/decoder.cpp on a Vulkan device: weights uploaded once, the KV cache
+// in device memory, one command buffer (one submit) per forward pass, logits read back once.
+// Same contract as decoder_forward(); the engine selects it with a backend option (see the report).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/status.hpp"
+#include "kernels/vulkan/vk_context.hpp"
+#include "kernels/vulkan/vk_ops.hpp"
+#include "models/model_config.hpp"
+#include "models/model_weights.hpp"
+
+namespace llm::vk {
+
+struct DecoderOptions {
+    int n_ctx = 512;                          // KV cache positions
+    DType kv_type = DType::F16;               // F16 or F32
+    LongRopeMode longrope = LongRopeMode::Auto;
+    bool profile = false;                     // GPU timestamps after every op (see last_profile())
+};
+
+// A model's weights on the device, uploaded once and shared by every session (decoder) of the model.
+struct VulkanWeights {
+    struct Layer {
+        Buffer attn_norm, ffn_norm;  // (d_model) float gains
+        DeviceMatrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_gate_up, w_down;  // absent ones stay invalid
+    };
+    std::shared_ptr<Context> ctx;
+    ModelConfig config;
+    std::vector<Layer> layers;
+    DeviceMatrix token_embd, output;  // output stays invalid when tied to token_embd
+    bool tied = false;
+    Buffer output_norm;
+    size_t bytes = 0;
+
+    // Errors name the tensor: a type without Vulkan kernels, out of device memory, ...
+    static Expected<std::shared_ptr<const VulkanWeights>> upload(std::shared_ptr<Context> ctx, const ModelConfig& c,
+                                                                 const ModelWeights& w);
+};
+
+// One session's forward pass: its own KV cache and activations on the device.
+class VulkanDecoder {
+public:
+    static Expected<std::unique_ptr<VulkanDecoder>> create(std::shared_ptr<const VulkanWeights> weights,
+                                                           const DecoderOptions& opt);
+    // Convenience: upload the weights and create one decoder.
+    static Expected<std::unique_ptr<VulkanDecoder>> create(std::shared_ptr<Context> ctx, const ModelConfig& c,
+                                                           const ModelWeights& w, const DecoderOptions& opt);
+
+    // Runs tokens at positions [pos0, pos0 + n) through the model, appending their keys/values to the
+    // device cache. logits receives [n x n_vocab] when all_logits, else the last position's [n_vocab].
+    // Errors: ids out of range, pos0 + n beyond n_ctx, device failures. Rows >= pos0 + n of the cache
+    // are never read, so truncating a session is just a smaller pos0 on the next call.
+    Status forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits, float* logits);
+
+    // With DecoderOptions::profile: GPU milliseconds per op of the last forward, summed by op name
+    // ("matmul", "attention", ...), when the device has timestamps.
+    std::vector<std::pair<std::string, double>> last_profile() const;
+
+    int n_ctx() const { return opt_.n_ctx; }
+    Context& context() { return *w_->ctx; }
+    const VulkanWeights& weights() const { return *w_; }
+
+private:
+    VulkanDecoder() = default;
+    Status ensure_scratch(uint32_t n);
+    Status record(CommandList& cl, uint32_t n, uint32_t pos0, bool all_logits);
+
+    std::shared_ptr<const VulkanWeights> w_;
+    DecoderOptions opt_;
+    std::vector<Buffer> k_cache_, v_cache_;  // per layer [n_ctx x kv_dim] of kv_type
+    // Activations for up to cap_ tokens: x, h [n x d_model]; qkv [n x (q_dim + 2 kv_dim)]; attn [n x q_dim];
+    // ff [n x 2 d_ff] (gate | up); ffo [n x d_ff]; logits [n x n_vocab]; ids [n]; rope (cos, sin) table.
+    uint32_t cap_ = 0;
+    Buffer x_, h_, qkv_, attn_, ff_, ffo_, logits_, logits_host_, ids_, rope_cs_;
+};
+
+}  // namespace llm::vk

@@ -1,0 +1,86 @@
+// Vulkan op table: each function records one op (one or a few dispatches) into a CommandList. Every op
+// mirrors a CPU reference in kernels/cpu (ops.hpp, matmul.hpp) and is checked against it by
+// tests/vulkan/vk_ops_test.cpp. Activations are float32; offsets and strides count floats.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.hpp"
+#include "kernels/cpu/ops.hpp"
+#include "kernels/vulkan/vk_context.hpp"
+
+namespace llm::vk {
+
+// Whether matrix-vector, tiled matrix-matrix and row-lookup shaders exist for weights of this type.
+bool supports_type(DType type);
+// Shader variant suffix of a weight type ("q4_k"), or nullptr when unsupported.
+const char* type_suffix(DType type);
+
+// A weight matrix (ne[0] = n_in, ne[1] = n_out rows; also an embedding table) resident on the device.
+// Rows are split over several buffers when the matrix exceeds the device's storage buffer range (128 MiB
+// on some drivers); ops dispatch once per part.
+struct DeviceMatrix {
+    struct Part {
+        Buffer buf;
+        uint32_t row0 = 0, n_rows = 0;
+    };
+    std::vector<Part> parts;
+    DType type = DType::F32;
+    uint32_t n_in = 0, n_out = 0;
+    uint32_t row_bytes = 0;
+    bool valid() const { return !parts.empty(); }
+    size_t bytes() const {
+        size_t b = 0;
+        for (const Part& p : parts) b += p.buf.size();
+        return b;
+    }
+};
+// max_part_bytes: 0 = the device's storage buffer range (smaller values force a split, for tests).
+Expected<DeviceMatrix> upload_matrix(Context& ctx, const TensorView& w, size_t max_part_bytes = 0);
+// A float vector (norm gains, rope tables) on the device.
+Expected<Buffer> upload_floats(Context& ctx, const float* data, size_t n);
+
+// A float32 activation operand: rows of a matrix inside a buffer.
+struct Act {
+    const Buffer* buf = nullptr;
+    uint32_t offset = 0;  // first element
+    uint32_t stride = 0;  // elements between rows
+};
+
+enum class MatmulKernel { Auto, MatVec, Tiled };
+
+// y[t, :] = W x[t, :] for t < n_tokens (Auto: matrix-vector for up to 4 tokens, tiled beyond).
+Status matmul(Context& ctx, CommandList& cl, const DeviceMatrix& w, Act x, uint32_t n_tokens, Act y,
+              MatmulKernel kernel = MatmulKernel::Auto);
+// out[i, :] = dequantized row ids[i] of table (ids: int32 device buffer, out rows of n_in floats).
+Status get_rows(Context& ctx, CommandList& cl, const DeviceMatrix& table, const Buffer& ids, uint32_t n_ids,
+                const Buffer& out, uint32_t out_offset = 0);
+// Contiguous rows of width d: y = rms_norm(x) * w. y may alias x.
+Status rms_norm(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& w,
+                const Buffer& y, uint32_t y_offset, uint32_t n_rows, uint32_t d, float eps);
+
+// (cos, sin) per token and rotated pair, [n x n_rot/2 x 2], computed exactly as the CPU rope does.
+std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n);
+// Rotates n_heads heads of head_dim in each of n_tokens rows of x in place; cs from rope_table.
+Status rope(Context& ctx, CommandList& cl, Act x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
+            const RopeParams& p, const Buffer& cs);
+
+// A key or value history: row j (position j) of kv head g at offset + j * stride + g * head_dim.
+struct KvView {
+    const Buffer* buf = nullptr;
+    uint32_t offset = 0;  // elements (even for F16)
+    uint32_t stride = 0;  // elements between positions
+    bool f16 = false;
+};
+// Query t is at position pos0 + t; out rows hold n_heads * head_dim values.
+Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint32_t n_keys, uint32_t n_tokens,
+                 uint32_t pos0, const AttentionParams& p, Act out);
+// Writes n rows of kv_dim floats into cache rows [pos0, pos0 + n) (row p at dst.offset + p * kv_dim).
+Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst);
+
+Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, uint32_t n, uint32_t n_rows);
+Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);
+Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& y,
+                   uint32_t y_offset, uint32_t n);
+
+}  // namespace llm::vk

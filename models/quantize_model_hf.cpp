@@ -1,0 +1,173 @@
+// Hugging Face folder -> quantize source: llama.cpp tensor names and `<arch>.*` metadata as convert_hf_to_gguf.py
+// writes them (Llama/Mistral: Q/K rows permuted for ggml's interleaved RoPE; Phi-3: fused tensors, LongRoPE
+// factor tensors). Tokenizer: only the fixtures' tokenizer_vocab.json is converted; tokenizer.json is not (yet).
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "models/gguf.hpp"
+#include "models/gguf_writer.hpp"
+#include "models/model_loader.hpp"
+#include "models/quantize_model.hpp"
+#include "models/safetensors.hpp"
+
+namespace llm {
+namespace {
+
+bool file_exists(const std::string& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0;
+}
+
+// tokenizer.ggml.* from a {tokens, scores, types, bos_id, ...} JSON (the fixtures' SentencePiece vocab dump).
+Expected<std::function<void(GgufWriter&)>> vocab_json_writer(const std::string& path) {
+    std::ifstream in(path);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("tokens") || !j["tokens"].is_array())
+        return error("{}: expected a JSON object with a 'tokens' list", path);
+    try {
+        auto tokens = j["tokens"].get<std::vector<std::string>>();
+        std::vector<double> scores(tokens.size(), 0.0);
+        std::vector<int64_t> types(tokens.size(), 1);
+        if (j.contains("scores")) scores = j["scores"].get<std::vector<double>>();
+        if (j.contains("types")) types = j["types"].get<std::vector<int64_t>>();
+        if (scores.size() != tokens.size() || types.size() != tokens.size())
+            return error("{}: tokens, scores and types differ in length", path);
+        const int64_t bos = j.value("bos_id", 1), eos = j.value("eos_id", 2), unk = j.value("unk_id", 0);
+        const bool add_bos = j.value("add_bos", true), add_space = j.value("add_space_prefix", true);
+        return std::function<void(GgufWriter&)>([=](GgufWriter& w) {
+            w.add_string("tokenizer.ggml.model", "llama");
+            w.add_string("tokenizer.ggml.pre", "default");
+            w.add_string_array("tokenizer.ggml.tokens", tokens);
+            w.add_float_array("tokenizer.ggml.scores", GgufType::F32, scores);
+            w.add_int_array("tokenizer.ggml.token_type", GgufType::I32, types);
+            w.add_u32("tokenizer.ggml.bos_token_id", (uint32_t)bos);
+            w.add_u32("tokenizer.ggml.eos_token_id", (uint32_t)eos);
+            w.add_u32("tokenizer.ggml.unknown_token_id", (uint32_t)unk);
+            w.add_bool("tokenizer.ggml.add_bos_token", add_bos);
+            w.add_bool("tokenizer.ggml.add_eos_token", false);
+            w.add_bool("tokenizer.ggml.add_space_prefix", add_space);
+        });
+    } catch (const nlohmann::json::exception& e) {
+        return error("{}: {}", path, e.what());
+    }
+}
+
+}  // namespace
+
+Expected<QuantSource> open_hf_source(const std::string& path) {
+    auto loaded = load_hf_model(path);  // validated config.json (+ rope scaling) and tensor shapes
+    if (!loaded) return loaded.status();
+    const ModelConfig c = loaded->config;
+    const std::string dir = loaded->hf_dir;
+    auto st_opened = SafetensorsModel::open(path);
+    if (!st_opened) return st_opened.status();
+    auto st = std::make_shared<const SafetensorsModel>(std::move(*st_opened));
+
+    QuantSource src;
+    src.owners.push_back(st);
+    src.info = {c.arch, c.n_layers, c.n_heads, c.n_kv_heads};
+    const bool phi3 = c.arch == "phi3";
+
+    auto add = [&](const std::string& hf_name, const std::string& gguf_name, int permute_heads = 0) -> Status {
+        TensorView v = st->tensor(hf_name);
+        if (!v.valid()) return error("{}: tensor '{}' is missing", dir, hf_name);
+        if (v.type != DType::F32 && v.type != DType::F16 && v.type != DType::BF16)
+            return error("{}: tensor '{}': type {} (expected F32, F16 or BF16)", dir, hf_name, dtype_name(v.type));
+        QuantSource::Tensor t;
+        t.desc = {gguf_name, v.n_dims, v.ne, v.type};
+        t.data = v.data;
+        t.nbytes = v.nbytes;
+        t.permute_heads = permute_heads;
+        src.tensors.push_back(std::move(t));
+        return Status::ok();
+    };
+    // Generated F32 vectors (rope factors) live in owned buffers.
+    auto add_f32 = [&](const std::string& name, const std::vector<float>& values) {
+        auto buf = std::make_shared<std::vector<float>>(values);
+        src.owners.push_back(buf);
+        QuantSource::Tensor t;
+        t.desc = {name, 1, {(int64_t)values.size(), 1, 1, 1}, DType::F32};
+        t.data = buf->data();
+        t.nbytes = values.size() * sizeof(float);
+        src.tensors.push_back(std::move(t));
+    };
+
+    if (!c.rope_freq_factors.empty()) add_f32("rope_freqs.weight", c.rope_freq_factors);
+    if (!c.longrope_long.empty()) {
+        add_f32("rope_factors_long.weight", c.longrope_long);
+        add_f32("rope_factors_short.weight", c.longrope_short);
+    }
+    LLM_TRY(add("model.embed_tokens.weight", "token_embd.weight"));
+    for (int i = 0; i < c.n_layers; ++i) {
+        const std::string p = fmt::format("model.layers.{}.", i), b = fmt::format("blk.{}.", i);
+        LLM_TRY(add(p + "input_layernorm.weight", b + "attn_norm.weight"));
+        if (st->contains(p + "self_attn.qkv_proj.weight")) {
+            LLM_TRY(add(p + "self_attn.qkv_proj.weight", b + "attn_qkv.weight"));
+        } else {
+            // llama.cpp runs llama-arch models with interleaved RoPE, so the converter permutes Q and K rows.
+            const bool permute = !phi3;
+            LLM_TRY(add(p + "self_attn.q_proj.weight", b + "attn_q.weight", permute ? c.n_heads : 0));
+            LLM_TRY(add(p + "self_attn.k_proj.weight", b + "attn_k.weight", permute ? c.n_kv_heads : 0));
+            LLM_TRY(add(p + "self_attn.v_proj.weight", b + "attn_v.weight"));
+        }
+        LLM_TRY(add(p + "self_attn.o_proj.weight", b + "attn_output.weight"));
+        LLM_TRY(add(p + "post_attention_layernorm.weight", b + "ffn_norm.weight"));
+        if (st->contains(p + "mlp.gate_up_proj.weight")) {
+            LLM_TRY(add(p + "mlp.gate_up_proj.weight", b + "ffn_up.weight"));
+        } else {
+            LLM_TRY(add(p + "mlp.gate_proj.weight", b + "ffn_gate.weight"));
+            LLM_TRY(add(p + "mlp.up_proj.weight", b + "ffn_up.weight"));
+        }
+        LLM_TRY(add(p + "mlp.down_proj.weight", b + "ffn_down.weight"));
+    }
+    LLM_TRY(add("model.norm.weight", "output_norm.weight"));
+    if (!c.tied_embeddings) LLM_TRY(add("lm_head.weight", "output.weight"));
+
+    std::function<void(GgufWriter&)> tokenizer;
+    if (file_exists(dir + "/tokenizer_vocab.json")) {
+        auto tw = vocab_json_writer(dir + "/tokenizer_vocab.json");
+        if (!tw) return tw.status();
+        tokenizer = *tw;
+    } else {
+        src.warnings.push_back(fmt::format(
+            "{}: no tokenizer metadata written (tokenizer.json / tokenizer.model conversion is not supported); "
+            "llama.cpp refuses to load a GGUF without tokenizer.ggml.*",
+            dir));
+    }
+
+    const std::string a = c.arch;
+    src.write_metadata = [c, a, tokenizer](GgufWriter& w) {
+        w.add_string("general.architecture", a);
+        w.add_string("general.type", "model");
+        w.add_string("general.name", c.name);
+        w.add_u32(a + ".context_length", (uint32_t)c.n_ctx_train);
+        w.add_u32(a + ".embedding_length", (uint32_t)c.d_model);
+        w.add_u32(a + ".block_count", (uint32_t)c.n_layers);
+        w.add_u32(a + ".feed_forward_length", (uint32_t)c.d_ff);
+        w.add_u32(a + ".attention.head_count", (uint32_t)c.n_heads);
+        w.add_u32(a + ".attention.head_count_kv", (uint32_t)c.n_kv_heads);
+        w.add_u32(a + ".rope.dimension_count", (uint32_t)c.n_rot);
+        w.add_f32(a + ".rope.freq_base", c.rope_theta);
+        w.add_f32(a + ".attention.layer_norm_rms_epsilon", c.rms_eps);
+        if (c.head_dim != c.d_model / c.n_heads) {
+            w.add_u32(a + ".attention.key_length", (uint32_t)c.head_dim);
+            w.add_u32(a + ".attention.value_length", (uint32_t)c.head_dim);
+        }
+        w.add_u32(a + ".vocab_size", (uint32_t)c.n_vocab);
+        if (c.rope_freq_scale != 1.0f) {
+            w.add_string(a + ".rope.scaling.type", "linear");
+            w.add_f32(a + ".rope.scaling.factor", 1.0f / c.rope_freq_scale);
+        }
+        if (!c.longrope_long.empty()) {
+            w.add_u32(a + ".rope.scaling.original_context_length", (uint32_t)c.longrope_original_ctx);
+            w.add_f32(a + ".rope.scaling.attn_factor", c.rope_attn_factor);
+        }
+        if (a == "phi3") w.add_u32(a + ".attention.sliding_window", (uint32_t)c.sliding_window);
+        if (tokenizer) tokenizer(w);
+    };
+    return src;
+}
+
+}  // namespace llm

@@ -1,0 +1,97 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Causal (optionally windowed) attention with GQA, flash style: one workgroup per (head, token); keys in
+// chunks of WG, one score per thread, an online softmax (running max m and sum l) rescales the output
+// accumulators, so memory does not grow with the context. Query t sits at position pos0 + t and sees
+// keys j with lo <= j <= hi, hi = min(pos, n_keys - 1), lo = window ? max(0, pos - window + 1) : 0.
+// K/V rows: key j of kv head g at kv_offset + j * kv_stride + g * head_dim (F32 or F16 via -DKV_*).
+// Grid: (n_heads, n_tokens).
+#include "common.glsl"
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint WG = 64;
+layout(binding = 0) readonly buffer Q { float q[]; };
+#if defined(KV_F16)
+layout(binding = 1) readonly buffer K { uint kd[]; };
+layout(binding = 2) readonly buffer V { uint vd[]; };
+float kval(uint e) { return half_to_float((kd[e >> 1] >> ((e & 1u) << 4)) & 0xFFFFu); }
+float vval(uint e) { return half_to_float((vd[e >> 1] >> ((e & 1u) << 4)) & 0xFFFFu); }
+#else
+layout(binding = 1) readonly buffer K { float kd[]; };
+layout(binding = 2) readonly buffer V { float vd[]; };
+float kval(uint e) { return kd[e]; }
+float vval(uint e) { return vd[e]; }
+#endif
+layout(binding = 3) writeonly buffer O { float o[]; };
+layout(push_constant) uniform PC {
+    uint n_tokens, n_keys, n_heads, n_kv_heads;
+    uint head_dim, pos0, window, q_offset;
+    uint q_stride, o_offset, o_stride, k_offset;
+    uint v_offset, kv_stride;
+    float scale;
+} pc;
+
+const uint MAX_HEAD_DIM = 256;
+const uint MAXD = (MAX_HEAD_DIM + WG - 1) / WG;  // output elements per thread
+shared float qs[MAX_HEAD_DIM];
+shared float ps[WG];
+shared float red[WG];
+
+void main() {
+    const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
+    const uint hd = pc.head_dim, g = h / (pc.n_heads / pc.n_kv_heads);
+    const uint pos = pc.pos0 + t;
+    const int hi = int(min(pos, pc.n_keys - 1u));
+    const int lo = pc.window > 0u ? max(0, int(pos) - int(pc.window) + 1) : 0;
+    const uint qb = pc.q_offset + t * pc.q_stride + h * hd;
+    const uint ob = pc.o_offset + t * pc.o_stride + h * hd;
+    for (uint d = tid; d < hd; d += WG) qs[d] = q[qb + d];
+    barrier();
+
+    float acc[MAXD];
+    for (uint i = 0; i < MAXD; ++i) acc[i] = 0.0;
+    float m = -1.0 / 0.0, l = 0.0;
+    for (int c = lo; c <= hi; c += int(WG)) {
+        const int j = c + int(tid);
+        float s = -1.0 / 0.0;
+        if (j <= hi) {
+            const uint kb = pc.k_offset + uint(j) * pc.kv_stride + g * hd;
+            float dot_ = 0.0;
+            for (uint d = 0; d < hd; ++d) dot_ += qs[d] * kval(kb + d);
+            s = dot_ * pc.scale;
+        }
+        red[tid] = s;
+        barrier();
+        for (uint st = WG / 2; st > 0; st >>= 1) {
+            if (tid < st) red[tid] = max(red[tid], red[tid + st]);
+            barrier();
+        }
+        const float m_new = max(m, red[0]);
+        barrier();
+        const float p = j <= hi ? exp(s - m_new) : 0.0;
+        ps[tid] = p;
+        red[tid] = p;
+        barrier();
+        for (uint st = WG / 2; st > 0; st >>= 1) {
+            if (tid < st) red[tid] += red[tid + st];
+            barrier();
+        }
+        const float corr = exp(m - m_new);
+        l = l * corr + red[0];
+        m = m_new;
+        const int n_here = min(int(WG), hi - c + 1);
+        for (uint i = 0; i < MAXD; ++i) {
+            const uint d = tid + i * WG;
+            if (d < hd) {
+                float a = acc[i] * corr;
+                for (int jj = 0; jj < n_here; ++jj) a += ps[jj] * vval(pc.v_offset + uint(c + jj) * pc.kv_stride + g * hd + d);
+                acc[i] = a;
+            }
+        }
+        barrier();
+    }
+    const float inv = l > 0.0 ? 1.0 / l : 0.0;
+    for (uint i = 0; i < MAXD; ++i) {
+        const uint d = tid + i * WG;
+        if (d < hd) o[ob + d] = acc[i] * inv;
+    }
+}

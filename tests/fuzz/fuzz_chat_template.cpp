@@ -1,0 +1,27 @@
+// libFuzzer target: parse arbitrary bytes as a chat template and render it against a fixed conversation
+// with tight limits. Any crash, sanitizer report, hang or exception escaping the API is a bug; errors
+// returned as Status are fine. The first input byte picks options so both code paths get exercised.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tokenizer/chat/chat_template.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0) return 0;
+    const uint8_t flags = data[0];
+    std::string_view source(reinterpret_cast<const char*>(data + 1), size - 1);
+    auto tmpl = llm::ChatTemplate::parse(source);
+    if (!tmpl) return 0;
+    static const std::vector<llm::ChatMessage> conv = {
+        {"system", "  You are terse.\n"}, {"user", "Hi {{ x }} {% if %}"}, {"assistant", " ok "}, {"user", "\xc3\xa9\xff"}};
+    llm::ChatTemplateOptions opt;
+    opt.add_generation_prompt = flags & 1;
+    opt.bos_token = "<s>";
+    opt.eos_token = "</s>";
+    opt.max_output_bytes = 1 << 16;
+    opt.max_steps = 20000;
+    auto out = tmpl->render(flags & 2 ? conv : std::vector<llm::ChatMessage>{}, opt);
+    if (out && out->size() > opt.max_output_bytes) __builtin_trap();  // the output cap must hold
+    return 0;
+}

@@ -1,0 +1,145 @@
+// Invalid UTF-8, pathological inputs (must stay fast: no recursion, no quadratic merging), the streaming
+// decoder on characters split over byte tokens, and UTF-8 helpers.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "models/gguf.hpp"
+#include "tokenizer/tokenizer.hpp"
+#include "tokenizer/unicode.hpp"
+
+namespace {
+
+std::unique_ptr<llm::Tokenizer> load(const std::string& name) {
+    auto f = llm::GgufFile::open(std::string(LLM_FIXTURES_DIR) + "/tokenizer/" + name);
+    if (!f) return nullptr;
+    auto t = llm::Tokenizer::from_gguf(*f);
+    return t ? std::move(*t) : nullptr;
+}
+
+class Vocabs : public ::testing::TestWithParam<const char*> {};
+
+TEST(Utf8, Sanitize) {
+    using llm::utf8::sanitize;
+    EXPECT_EQ(sanitize("abc"), "abc");
+    EXPECT_EQ(sanitize("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(sanitize("\xE2\x82" "a"), "\xEF\xBF\xBD" "a");        // truncated 3-byte sequence: one U+FFFD
+    EXPECT_EQ(sanitize("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");    // overlong: each byte
+    EXPECT_EQ(sanitize("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+    EXPECT_EQ(sanitize("\xF0\x9F\x98"), "\xEF\xBF\xBD");            // truncated emoji at the end
+    EXPECT_EQ(sanitize("\xF4\x90\x80\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // > U+10FFFF
+    EXPECT_TRUE(llm::utf8::is_valid("h\xC3\xA9llo \xF0\x9F\x98\x81"));
+    EXPECT_EQ(llm::utf8::incomplete_tail("ab\xF0\x9F"), 2u);
+    EXPECT_EQ(llm::utf8::incomplete_tail("ab\xF0\x9F\x98\x81"), 0u);
+    EXPECT_EQ(llm::utf8::incomplete_tail("ab\xE4"), 1u);
+    EXPECT_EQ(llm::utf8::incomplete_tail("ab\xFF"), 0u);
+}
+
+TEST(Utf8, ByteUnicodeMapRoundTrips) {
+    const auto& m = llm::utf8::byte_unicode_map();
+    for (int b = 0; b < 256; ++b) {
+        size_t i = 0;
+        const uint32_t cp = llm::utf8::decode(m.byte_to_utf8[b], i);
+        EXPECT_EQ(llm::utf8::ByteUnicodeMap::utf8_to_byte(cp), b);
+    }
+    EXPECT_EQ(m.byte_to_utf8[' '], "\xC4\xA0");  // 'Ġ'
+    EXPECT_EQ(m.byte_to_utf8['\n'], "\xC4\x8A");  // 'Ċ'
+}
+
+TEST_P(Vocabs, InvalidUtf8BecomesReplacementChar) {
+    auto tok = load(GetParam());
+    ASSERT_TRUE(tok);
+    const std::string bad = "ok \xFF\xFE bad \xE2\x82 end \xC0";
+    const auto ids = tok->encode(bad, true, true);
+    EXPECT_EQ(tok->decode(ids, true), llm::utf8::sanitize(bad));
+    EXPECT_EQ(tok->encode(bad, false, false), tok->encode(llm::utf8::sanitize(bad), false, false));
+    // Embedded NULs are ordinary characters.
+    const std::string nul("a\0b", 3);
+    EXPECT_EQ(tok->decode(tok->encode(nul, false, false)), nul);
+}
+
+TEST_P(Vocabs, PathologicalInputsAreFast) {
+    auto tok = load(GetParam());
+    ASSERT_TRUE(tok);
+    const size_t n = 256 * 1024;
+    for (const std::string& s : {std::string(n, 'a'), std::string(n, ' '), std::string(n, '7'),
+                                 std::string(n, '\n'), std::string(n / 2, '\xC3') /* invalid alone */}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto ids = tok->encode(s, false, false);
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_FALSE(ids.empty());
+        EXPECT_LT(sec, 5.0) << GetParam() << ": 256 KiB of 0x" << std::hex << int(uint8_t(s[0]));
+        if (s[0] != '\xC3') {
+            EXPECT_EQ(tok->decode(ids), s);
+        }
+    }
+}
+
+TEST_P(Vocabs, StreamDecoderNeverSplitsCharacters) {
+    auto tok = load(GetParam());
+    ASSERT_TRUE(tok);
+    const std::string text = "Emoji 😶‍🌫️ and 🦙, CJK 我想在apple工作 ～ Khmer កាន់ end";
+    const auto ids = tok->encode(text, true, false);
+    llm::StreamDecoder sd(*tok);
+    std::string all;
+    for (int32_t id : ids) {
+        const std::string part = sd.push(id);
+        EXPECT_TRUE(llm::utf8::is_valid(part)) << "token " << id;
+        all += part;
+    }
+    all += sd.flush();
+    EXPECT_EQ(all, text);
+    // A character cut off at the end is flushed as U+FFFD.
+    sd.reset();
+    const auto emoji = tok->encode("🦙", false, false);
+    std::string partial;
+    for (size_t i = 0; i + 1 < emoji.size(); ++i) partial += sd.push(emoji[i]);
+    if (emoji.size() > 1) {
+        EXPECT_EQ(partial, "");
+        EXPECT_EQ(sd.flush(), "\xEF\xBF\xBD");
+    }
+}
+
+TEST_P(Vocabs, RandomBytesNeverCrash) {
+    auto tok = load(GetParam());
+    ASSERT_TRUE(tok);
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (int iter = 0; iter < 200; ++iter) {
+        std::string s;
+        const size_t len = iter % 97;
+        for (size_t i = 0; i < len; ++i) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            s += static_cast<char>(state >> 56);
+        }
+        if (iter % 5 == 0) s += "<s></s><|endoftext|><|user|>";
+        const auto ids = tok->encode(s, iter & 1, iter & 2);
+        for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < tok->n_vocab());
+        const std::string back = tok->decode(ids, false, true);
+        EXPECT_TRUE(llm::utf8::is_valid(back));
+    }
+    EXPECT_EQ(tok->decode(std::vector<int32_t>{-5, 1 << 30}), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, Vocabs,
+                         ::testing::Values("ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf", "ggml-vocab-gpt-2.gguf"),
+                         [](const auto& info) {
+                             std::string n = info.param;
+                             n = n.substr(11, n.size() - 16);
+                             for (char& c : n)
+                                 if (c == '-') c = '_';
+                             return n;
+                         });
+
+TEST(Spec, UnsupportedPreTokenizerIsNamed) {
+    llm::VocabSpec s;
+    s.kind = llm::VocabKind::ByteBpe;
+    s.source = "x.gguf";
+    s.tokens = {"a", "b", "ab"};
+    s.merges = {{"a", "b"}};
+    s.pre_regexes = {"(unclosed"};
+    auto t = llm::Tokenizer::from_spec(s);
+    ASSERT_FALSE(t.has_value());
+    EXPECT_NE(t.error_message().find("x.gguf"), std::string::npos) << t.error_message();
+}
+
+}  // namespace

@@ -1,0 +1,480 @@
+// llm-bench: prompt (pp) and generation (tg) throughput with llama-bench's conventions and field names, plus the
+// accounting llama-bench lacks: achieved weight bandwidth (GB/s) and fractions of measured memory bandwidth and of
+// the int8 compute peak, time to first token, load time and peak RSS. Output: md (default), csv, json, jsonl.
+#include <omp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.hpp"
+#include "core/system_info.hpp"
+#include "llm/llm.hpp"
+#include "models/gguf.hpp"
+#include "models/quantize_model.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+struct Test {
+    int n_prompt = 0, n_gen = 0, n_depth = 0;
+    std::string name() const {
+        std::string s = n_prompt && n_gen ? fmt::format("pp{}+tg{}", n_prompt, n_gen)
+                        : n_prompt        ? fmt::format("pp{}", n_prompt)
+                                          : fmt::format("tg{}", n_gen);
+        return n_depth ? s + fmt::format(" @ d{}", n_depth) : s;
+    }
+};
+
+struct ModelInfo {
+    std::string path, type_name;  // type_name: llama-bench's "llama 1B Q4_0"
+    size_t size = 0;              // weight bytes read per token
+    uint64_t n_params = 0;        // matrix parameters (for the compute peak: 2 flops = 1 MAC each per token)
+    double load_ms = 0;
+};
+
+struct Stats {
+    double mean = 0, stddev = 0, median = 0;
+};
+
+Stats stats(std::vector<double> v) {
+    Stats s;
+    if (v.empty()) return s;
+    for (double x : v) s.mean += x;
+    s.mean /= (double)v.size();
+    for (double x : v) s.stddev += (x - s.mean) * (x - s.mean);
+    s.stddev = v.size() > 1 ? std::sqrt(s.stddev / (double)(v.size() - 1)) : 0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    s.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return s;
+}
+
+std::vector<int> parse_int_list(const std::vector<std::string>& items) {
+    std::vector<int> out;
+    for (const std::string& item : items) {
+        size_t pos = 0;
+        while (pos <= item.size()) {
+            size_t comma = item.find(',', pos);
+            if (comma == std::string::npos) comma = item.size();
+            if (comma > pos) out.push_back(std::stoi(item.substr(pos, comma - pos)));
+            pos = comma + 1;
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> split_commas(const std::vector<std::string>& items) {
+    std::vector<std::string> out;
+    for (const std::string& item : items) {
+        size_t pos = 0;
+        while (pos <= item.size()) {
+            size_t comma = item.find(',', pos);
+            if (comma == std::string::npos) comma = item.size();
+            if (comma > pos) out.push_back(item.substr(pos, comma - pos));
+            pos = comma + 1;
+        }
+    }
+    return out;
+}
+
+// Best of three multi-threaded passes summing a 1 GiB buffer (GB/s): what one decode step could stream at most.
+double measure_memory_bandwidth(int n_threads) {
+    const size_t n = (size_t)1 << 27;  // 2^27 uint64 = 1 GiB
+    std::vector<uint64_t> buf(n);
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+    for (size_t i = 0; i < n; ++i) buf[i] = i;
+    double best = 0;
+    volatile uint64_t sink = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+        const auto t0 = Clock::now();
+        uint64_t total = 0;
+#pragma omp parallel for num_threads(n_threads) schedule(static) reduction(+ : total)
+        for (size_t i = 0; i < n; i += 8) {
+            // Eight independent lanes keep the adds off the critical path; the loads dominate.
+            total += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3] + buf[i + 4] + buf[i + 5] + buf[i + 6] +
+                     buf[i + 7];
+        }
+        const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+        sink = sink + total;
+        best = std::max(best, (double)(n * sizeof(uint64_t)) / s / 1e9);
+    }
+    return best;
+}
+
+// The same in a child process, so the 1 GiB buffer never counts toward this process's peak RSS. Called before
+// this process starts any OpenMP threads (forking a process with a live GNU OpenMP pool is not safe).
+double measure_memory_bandwidth_isolated(int n_threads) {
+    int fds[2];
+    if (pipe(fds) != 0) return measure_memory_bandwidth(n_threads);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        const double bw = measure_memory_bandwidth(n_threads);
+        const ssize_t w = write(fds[1], &bw, sizeof bw);
+        _exit(w == (ssize_t)sizeof bw ? 0 : 1);
+    }
+    close(fds[1]);
+    double bw = 0;
+    if (pid < 0 || read(fds[0], &bw, sizeof bw) != (ssize_t)sizeof bw) bw = 0;
+    close(fds[0]);
+    if (pid > 0) waitpid(pid, nullptr, 0);
+    return bw > 0 ? bw : measure_memory_bandwidth(n_threads);
+}
+
+std::string iso_time_now() {
+    std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+std::string run_command(const char* cmd) {
+    std::string out;
+    if (FILE* p = popen(cmd, "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, p)) out += buf;
+        pclose(p);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
+std::string cpu_model_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+std::string size_label(uint64_t n_params) {
+    const double b = (double)n_params / 1e9;
+    if (b >= 1) return fmt::format("{:.0f}B", b);
+    return fmt::format("{:.0f}M", (double)n_params / 1e6);
+}
+
+// Weight parameters (as llama-bench's model_n_params; the compute fraction counts 2 flops = 1 MAC per parameter and
+// token, as the accounting does) and llama-bench's model type string.
+void describe_model(const llm::Model& m, ModelInfo& info) {
+    const llm::ModelConfig& c = m.config();
+    const uint64_t d = c.d_model, q = c.q_dim(), kv = c.kv_dim(), ff = c.d_ff, nv = c.n_vocab;
+    const uint64_t per_layer = d * (q + 2 * kv) + q * d + 3 * d * ff;
+    info.n_params = c.n_layers * per_layer + nv * d + (c.tied_embeddings ? 0 : nv * d) + c.n_layers * 2 * d + d;
+    info.size = m.weight_bytes();
+    std::string ftype = "?";
+    if (auto f = llm::GgufFile::open(info.path)) {
+        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
+            for (const llm::FileTypeInfo& t : llm::file_types())
+                if ((int64_t)t.ftype == **ft) ftype = std::string(t.name);
+    } else {
+        ftype = "safetensors";
+    }
+    info.type_name = fmt::format("{} {} {}", c.arch, size_label(info.n_params), ftype);
+}
+
+struct Result {
+    ModelInfo model;
+    Test test;
+    int n_threads = 0, n_batch = 0, n_ctx = 0;
+    std::string kv_type;
+    std::vector<double> samples_ns, samples_ts;
+    std::string test_time;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"llm-bench: prompt processing (pp) and generation (tg) speed, llama-bench style."};
+    std::vector<std::string> models, prompts{"512"}, gens{"128"}, pgs, depths{"0"}, threads, kv_types{"f16"};
+    int reps = 5, n_batch = 512, n_ctx = 0;
+    std::string device = "cpu", output = "md";
+    double mem_bw = 0, peak_gops = 465;
+    bool progress = false;
+    app.add_option("-m,--model", models, "model file(s) or HF folder(s); comma-separated or repeated")->required();
+    app.add_option("-p,--n-prompt", prompts, "prompt lengths (one batch of random tokens from an empty cache)");
+    app.add_option("-n,--n-gen", gens, "generation lengths (single-token decodes from an empty cache)");
+    app.add_option("--pg,-g", pgs, "mixed tests 'p,n': a prompt of p tokens then n generated tokens");
+    app.add_option("-d,--n-depth", depths, "context depth(s) filled (untimed) before each test");
+    app.add_option("-r,--repetitions", reps, "timed repetitions after one warm-up")->check(CLI::PositiveNumber);
+    app.add_option("-t,--threads", threads, "thread counts (default: physical cores)");
+    app.add_option("-b,--batch-size", n_batch, "tokens per forward pass")->check(CLI::PositiveNumber);
+    app.add_option("-c,--ctx-size", n_ctx, "context size (default: the largest test's depth + tokens)");
+    app.add_option("--cache-type-k,--ctk", kv_types, "KV cache type(s): f16, q8_0, f32, bf16");
+    app.add_option("--device", device, "compute device (only 'cpu' for now)");
+    app.add_option("-o,--output", output, "output format: md, csv, json, jsonl")
+        ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}));
+    app.add_option("--mem-bw", mem_bw, "memory bandwidth in GB/s (default: measured at start)");
+    app.add_option("--peak-gops", peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
+    app.add_flag("--progress", progress, "print each repetition to stderr");
+    // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "-pg")) argv[i] = const_cast<char*>("--pg");
+        if (!std::strcmp(argv[i], "-ctk")) argv[i] = const_cast<char*>("--cache-type-k");
+    }
+    CLI11_PARSE(app, argc, argv);
+
+    if (device != "cpu") {
+        std::fprintf(stderr, "llm-bench: device '%s' is not supported yet (only 'cpu')\n", device.c_str());
+        return 1;
+    }
+    std::vector<Test> tests;
+    std::vector<int> p_list, n_list, d_list, pg_list, t_list;
+    try {
+        p_list = parse_int_list(prompts), n_list = parse_int_list(gens), d_list = parse_int_list(depths);
+        pg_list = parse_int_list(pgs), t_list = parse_int_list(threads);
+    } catch (const std::exception&) {
+        std::fprintf(stderr, "llm-bench: -p, -n, -pg, -d and -t take comma-separated integers\n");
+        return 1;
+    }
+    if (pg_list.size() % 2) {
+        std::fprintf(stderr, "llm-bench: -pg takes pairs 'prompt,gen'\n");
+        return 1;
+    }
+    if (t_list.empty()) t_list.push_back(llm::physical_core_count());
+    for (int d : d_list) {
+        for (int p : p_list)
+            if (p > 0) tests.push_back({p, 0, d});
+        for (int n : n_list)
+            if (n > 0) tests.push_back({0, n, d});
+        for (size_t i = 0; i + 1 < pg_list.size(); i += 2) tests.push_back({pg_list[i], pg_list[i + 1], d});
+    }
+    if (tests.empty()) {
+        std::fprintf(stderr, "llm-bench: no tests (all of -p, -n and -pg are 0 or empty)\n");
+        return 1;
+    }
+    std::vector<llm::DType> kv_dtypes;
+    for (const std::string& k : split_commas(kv_types)) {
+        auto t = llm::dtype_from_name(k);
+        if (!t || (*t != llm::DType::F16 && *t != llm::DType::F32 && *t != llm::DType::Q8_0 && *t != llm::DType::BF16)) {
+            std::fprintf(stderr, "llm-bench: unsupported KV cache type '%s' (f16, q8_0, f32, bf16)\n", k.c_str());
+            return 1;
+        }
+        kv_dtypes.push_back(*t);
+    }
+    int needed_ctx = 0;
+    for (const Test& t : tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
+    if (n_ctx == 0) n_ctx = needed_ctx;
+    if (n_ctx < needed_ctx) {
+        std::fprintf(stderr, "llm-bench: -c %d is smaller than the largest test (%d tokens)\n", n_ctx, needed_ctx);
+        return 1;
+    }
+
+    if (mem_bw <= 0) {
+        std::fprintf(stderr, "llm-bench: measuring memory bandwidth (1 GiB read, %d threads)...\n", t_list.front());
+        mem_bw = measure_memory_bandwidth_isolated(t_list.front());
+        std::fprintf(stderr, "llm-bench: memory bandwidth %.1f GB/s\n", mem_bw);
+    }
+    const std::string build_commit = run_command("git rev-parse --short HEAD 2>/dev/null");
+    const std::string cpu_info = cpu_model_name();
+
+    std::vector<Result> results;
+    struct ModelSummary {
+        ModelInfo info;
+        size_t peak_rss = 0;
+    };
+    std::vector<ModelSummary> summaries;
+    std::mt19937 rng(42);
+    for (const std::string& path : split_commas(models)) {
+        ModelInfo info;
+        info.path = path;
+        const auto t0 = Clock::now();
+        auto model = llm::Model::load(path);
+        info.load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (!model) {
+            std::fprintf(stderr, "llm-bench: %s\n", model.error_message().c_str());
+            return 1;
+        }
+        describe_model(**model, info);
+        std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB weights) in %.0f ms\n", path.c_str(),
+                     info.type_name.c_str(), info.size / 1073741824.0, info.load_ms);
+        std::uniform_int_distribution<int32_t> tok(0, (*model)->config().n_vocab - 1);
+        auto random_tokens = [&](int n) {
+            std::vector<int32_t> v((size_t)n);
+            for (int32_t& x : v) x = tok(rng);
+            return v;
+        };
+        for (int nt : t_list)
+            for (llm::DType kv : kv_dtypes) {
+                llm::SessionOptions so;
+                so.n_ctx = n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = n_batch;
+                auto session = llm::Session::create(*model, so);
+                if (!session) {
+                    std::fprintf(stderr, "llm-bench: %s\n", session.error_message().c_str());
+                    return 1;
+                }
+                llm::Session& s = **session;
+                for (const Test& t : tests) {
+                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), {}, {}, iso_time_now()};
+                    // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
+                    for (int rep = -1; rep < reps; ++rep) {
+                        s.truncate(0);
+                        if (t.n_depth > 0) {
+                            auto fill = random_tokens(t.n_depth);
+                            if (llm::Status st = s.eval(fill); !st) {
+                                std::fprintf(stderr, "llm-bench: %s\n", st.message().c_str());
+                                return 1;
+                            }
+                        }
+                        auto prompt = random_tokens(t.n_prompt);
+                        auto gen = random_tokens(rep < 0 ? std::min(t.n_gen, 1) : t.n_gen);
+                        const auto start = Clock::now();
+                        llm::Status st;
+                        if (t.n_prompt > 0) st = s.eval(prompt);
+                        for (size_t i = 0; st && i < gen.size(); ++i) st = s.eval({&gen[i], 1});
+                        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+                        if (!st) {
+                            std::fprintf(stderr, "llm-bench: %s\n", st.message().c_str());
+                            return 1;
+                        }
+                        if (rep < 0) continue;
+                        r.samples_ns.push_back(ns);
+                        r.samples_ts.push_back((t.n_prompt + t.n_gen) / (ns * 1e-9));
+                        if (progress)
+                            std::fprintf(stderr, "llm-bench: %s %s t=%d rep %d: %.2f t/s\n", path.c_str(),
+                                         t.name().c_str(), nt, rep, r.samples_ts.back());
+                    }
+                    results.push_back(std::move(r));
+                    const Stats ts = stats(results.back().samples_ts);
+                    std::fprintf(stderr, "llm-bench: %-28s %-14s t=%d: %8.2f ± %.2f t/s\n", info.type_name.c_str(),
+                                 t.name().c_str(), nt, ts.mean, ts.stddev);
+                }
+            }
+        summaries.push_back({info, llm::peak_rss_bytes()});
+    }
+
+    // Derived metrics. tg: weight bytes streamed per token; pp: MACs per token = matrix parameters.
+    auto derived = [&](const Result& r) {
+        json d;
+        const Stats ts = stats(r.samples_ts);
+        const double ts_val = ts.mean;
+        if (r.test.n_prompt == 0) {
+            const double gbps = (double)r.model.size * ts_val / 1e9;
+            d["weight_gbps"] = gbps;
+            d["mem_bw_frac"] = gbps / mem_bw;
+        }
+        if (r.test.n_gen == 0) {
+            d["compute_frac"] = ts_val * (double)r.model.n_params / (peak_gops * 1e9 * r.n_threads);
+            d["ttft_ms"] = stats(r.samples_ns).mean / 1e6;
+        }
+        return d;
+    };
+
+    auto to_json = [&](const Result& r) {
+        const Stats ns = stats(r.samples_ns), ts = stats(r.samples_ts);
+        json j = {{"build_commit", build_commit},
+                  {"build_number", 0},
+                  {"cpu_info", cpu_info},
+                  {"gpu_info", ""},
+                  {"backends", "CPU"},
+                  {"isa", llm::cpu_isa_name()},
+                  {"model_filename", r.model.path},
+                  {"model_type", r.model.type_name},
+                  {"model_size", r.model.size},
+                  {"model_n_params", r.model.n_params},
+                  {"n_batch", r.n_batch},
+                  {"n_ubatch", r.n_batch},
+                  {"n_threads", r.n_threads},
+                  {"type_k", r.kv_type},
+                  {"type_v", r.kv_type},
+                  {"n_gpu_layers", 0},
+                  {"flash_attn", false},
+                  {"n_ctx", r.n_ctx},
+                  {"n_prompt", r.test.n_prompt},
+                  {"n_gen", r.test.n_gen},
+                  {"n_depth", r.test.n_depth},
+                  {"test_time", r.test_time},
+                  {"avg_ns", (uint64_t)ns.mean},
+                  {"stddev_ns", (uint64_t)ns.stddev},
+                  {"avg_ts", ts.mean},
+                  {"stddev_ts", ts.stddev},
+                  {"median_ts", ts.median},
+                  {"samples_ns", std::vector<uint64_t>(r.samples_ns.begin(), r.samples_ns.end())},
+                  {"samples_ts", r.samples_ts},
+                  {"mem_bw_gbps", mem_bw},
+                  {"peak_gops_per_core", peak_gops},
+                  {"load_ms", r.model.load_ms}};
+        for (const ModelSummary& m : summaries)
+            if (m.info.path == r.model.path) j["peak_rss_bytes"] = m.peak_rss;
+        j.update(derived(r));
+        return j;
+    };
+
+    if (output == "json") {
+        json arr = json::array();
+        for (const Result& r : results) arr.push_back(to_json(r));
+        std::printf("%s\n", arr.dump(2).c_str());
+    } else if (output == "jsonl") {
+        for (const Result& r : results) std::printf("%s\n", to_json(r).dump().c_str());
+    } else if (output == "csv") {
+        const char* cols[] = {"build_commit", "cpu_info", "isa", "model_filename", "model_type", "model_size",
+                              "model_n_params", "n_batch", "n_threads", "type_k", "n_ctx", "n_prompt", "n_gen",
+                              "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts",
+                              "weight_gbps", "mem_bw_gbps", "mem_bw_frac", "compute_frac", "ttft_ms", "load_ms",
+                              "peak_rss_bytes"};
+        std::string head;
+        for (const char* c : cols) head += std::string(head.empty() ? "" : ",") + c;
+        std::printf("%s\n", head.c_str());
+        for (const Result& r : results) {
+            const json j = to_json(r);
+            std::string line;
+            for (const char* c : cols) {
+                std::string v;
+                if (j.contains(c)) v = j[c].is_string() ? "\"" + j[c].get<std::string>() + "\"" : j[c].dump();
+                line += (line.empty() && c == cols[0] ? "" : ",") + v;
+            }
+            std::printf("%s\n", line.c_str());
+        }
+    } else {
+        std::printf("| model | size | params | backend | threads | type_k | test | t/s | median t/s | weights GB/s | "
+                    "%% of mem bw | %% of int8 peak |\n");
+        std::printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (const Result& r : results) {
+            const Stats ts = stats(r.samples_ts);
+            const json d = derived(r);
+            auto pct = [&](const char* k) {
+                return d.contains(k) ? fmt::format("{:.1f}", 100 * d[k].get<double>()) : std::string("-");
+            };
+            const std::string size = r.model.size >= (1u << 30)
+                                         ? fmt::format("{:.2f} GiB", r.model.size / 1073741824.0)
+                                         : fmt::format("{:.2f} MiB", r.model.size / 1048576.0);
+            const std::string params = r.model.n_params >= 1000000000
+                                           ? fmt::format("{:.2f} B", r.model.n_params / 1e9)
+                                           : fmt::format("{:.2f} M", r.model.n_params / 1e6);
+            std::printf("| %s | %s | %s | CPU (%s) | %d | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
+                        r.model.type_name.c_str(), size.c_str(), params.c_str(),
+                        llm::cpu_isa_name(), r.n_threads, r.kv_type.c_str(), r.test.name().c_str(), ts.mean,
+                        ts.stddev, ts.median,
+                        d.contains("weight_gbps") ? fmt::format("{:.1f}", d["weight_gbps"].get<double>()).c_str()
+                                                  : "-",
+                        pct("mem_bw_frac").c_str(), pct("compute_frac").c_str());
+        }
+        std::printf("\nmemory bandwidth %.1f GB/s%s; int8 peak %.0f G MAC/s per core; %d repetitions after a warm-up; "
+                    "build %s; %s\n",
+                    mem_bw, app.count("--mem-bw") ? " (given)" : " (measured)", peak_gops, reps,
+                    build_commit.empty() ? "unknown" : build_commit.c_str(), cpu_info.c_str());
+        for (const ModelSummary& m : summaries) {
+            std::string ttft;
+            for (const Result& r : results)
+                if (r.model.path == m.info.path && r.test.n_gen == 0 && r.test.n_depth == 0)
+                    ttft += fmt::format(", time to first token ({} tokens, {} threads, KV {}) {:.0f} ms",
+                                        r.test.n_prompt, r.n_threads, r.kv_type, stats(r.samples_ns).mean / 1e6);
+            std::printf("%s: load %.0f ms, peak RSS %.0f MiB (process, cumulative; n_ctx %d)%s\n",
+                        m.info.path.c_str(), m.info.load_ms, m.peak_rss / 1048576.0, n_ctx, ttft.c_str());
+        }
+    }
+    return 0;
+}
