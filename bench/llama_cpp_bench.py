@@ -17,6 +17,7 @@ import sys
 import time
 
 lc = None  # llama_cpp, imported in main() so --summarize works without it
+_log_cb = None
 
 
 def clear_cache(ctx):
@@ -175,7 +176,9 @@ def main():
         return
     import llama_cpp
     lc = llama_cpp
-    lc.llama_log_set(lc.llama_log_callback(lambda level, text, user: None), ctypes.c_void_p(0))
+    global _log_cb  # must outlive every llama.cpp call: a collected callback crashes the next log line
+    _log_cb = lc.llama_log_callback(lambda level, text, user: None)
+    lc.llama_log_set(_log_cb, ctypes.c_void_p(0))
     lc.llama_backend_init()
     if args.version:
         print(getattr(lc, "__version__", "?"), lc.llama_print_system_info().decode().strip())

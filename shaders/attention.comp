@@ -5,7 +5,8 @@
 // accumulators, so memory does not grow with the context. Query t sits at position pos0 + t and sees
 // keys j with lo <= j <= hi, hi = min(pos, n_keys - 1), lo = window ? max(0, pos - window + 1) : 0.
 // K/V rows: key j of kv head g at kv_offset + j * kv_stride + g * head_dim (F32 or F16 via -DKV_*).
-// Grid: (n_heads, n_tokens).
+// With round_f16 the weights must be normalized before rounding, so a first pass finds the max and the
+// sum and a second accumulates V (two passes over K). Grid: (n_heads, n_tokens).
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -28,6 +29,7 @@ layout(push_constant) uniform PC {
     uint q_stride, o_offset, o_stride, k_offset;
     uint v_offset, kv_stride;
     float scale;
+    uint round_f16;  // round q and the softmax weights to fp16 (llama.cpp with an F16 cache; CPU round_to_f16)
 } pc;
 
 const uint MAX_HEAD_DIM = 256;
@@ -44,52 +46,68 @@ void main() {
     const int lo = pc.window > 0u ? max(0, int(pos) - int(pc.window) + 1) : 0;
     const uint qb = pc.q_offset + t * pc.q_stride + h * hd;
     const uint ob = pc.o_offset + t * pc.o_stride + h * hd;
-    for (uint d = tid; d < hd; d += WG) qs[d] = q[qb + d];
+    const bool r16 = pc.round_f16 != 0u;
+    for (uint d = tid; d < hd; d += WG) qs[d] = r16 ? half_to_float(float_to_half(q[qb + d])) : q[qb + d];
     barrier();
+    const uint kvh = g * hd;
 
     float acc[MAXD];
     for (uint i = 0; i < MAXD; ++i) acc[i] = 0.0;
     float m = -1.0 / 0.0, l = 0.0;
-    for (int c = lo; c <= hi; c += int(WG)) {
-        const int j = c + int(tid);
-        float s = -1.0 / 0.0;
-        if (j <= hi) {
-            const uint kb = pc.k_offset + uint(j) * pc.kv_stride + g * hd;
-            float dot_ = 0.0;
-            for (uint d = 0; d < hd; ++d) dot_ += qs[d] * kval(kb + d);
-            s = dot_ * pc.scale;
-        }
-        red[tid] = s;
-        barrier();
-        for (uint st = WG / 2; st > 0; st >>= 1) {
-            if (tid < st) red[tid] = max(red[tid], red[tid + st]);
-            barrier();
-        }
-        const float m_new = max(m, red[0]);
-        barrier();
-        const float p = j <= hi ? exp(s - m_new) : 0.0;
-        ps[tid] = p;
-        red[tid] = p;
-        barrier();
-        for (uint st = WG / 2; st > 0; st >>= 1) {
-            if (tid < st) red[tid] += red[tid + st];
-            barrier();
-        }
-        const float corr = exp(m - m_new);
-        l = l * corr + red[0];
-        m = m_new;
-        const int n_here = min(int(WG), hi - c + 1);
-        for (uint i = 0; i < MAXD; ++i) {
-            const uint d = tid + i * WG;
-            if (d < hd) {
-                float a = acc[i] * corr;
-                for (int jj = 0; jj < n_here; ++jj) a += ps[jj] * vval(pc.v_offset + uint(c + jj) * pc.kv_stride + g * hd + d);
-                acc[i] = a;
+    // Pass 0 (round_f16 only): running max and sum. Pass 1: weights and V accumulation.
+    for (uint pass = r16 ? 0u : 1u; pass < 2u; ++pass) {
+        const float inv_l = r16 && pass == 1u ? 1.0 / l : 1.0;
+        for (int c = lo; c <= hi; c += int(WG)) {
+            const int j = c + int(tid);
+            float s = -1.0 / 0.0;
+            if (j <= hi) {
+                const uint kb = pc.k_offset + uint(j) * pc.kv_stride + kvh;
+                float dot_ = 0.0;
+                for (uint d = 0; d < hd; ++d) dot_ += qs[d] * kval(kb + d);
+                s = dot_ * pc.scale;
             }
+            float corr = 1.0;
+            float p;
+            if (r16 && pass == 1u) {  // m and l are final: normalized, rounded weights
+                p = j <= hi ? half_to_float(float_to_half(exp(s - m) * inv_l)) : 0.0;
+                ps[tid] = p;
+                barrier();
+            } else {  // online softmax step
+                red[tid] = s;
+                barrier();
+                for (uint st = WG / 2; st > 0; st >>= 1) {
+                    if (tid < st) red[tid] = max(red[tid], red[tid + st]);
+                    barrier();
+                }
+                const float m_new = max(m, red[0]);
+                barrier();
+                p = j <= hi ? exp(s - m_new) : 0.0;
+                ps[tid] = p;
+                red[tid] = p;
+                barrier();
+                for (uint st = WG / 2; st > 0; st >>= 1) {
+                    if (tid < st) red[tid] += red[tid + st];
+                    barrier();
+                }
+                corr = exp(m - m_new);
+                l = l * corr + red[0];
+                m = m_new;
+            }
+            if (pass == 1u) {
+                const int n_here = min(int(WG), hi - c + 1);
+                for (uint i = 0; i < MAXD; ++i) {
+                    const uint d = tid + i * WG;
+                    if (d < hd) {
+                        float a = acc[i] * corr;
+                        for (int jj = 0; jj < n_here; ++jj) a += ps[jj] * vval(pc.v_offset + uint(c + jj) * pc.kv_stride + kvh + d);
+                        acc[i] = a;
+                    }
+                }
+            }
+            barrier();
         }
-        barrier();
     }
-    const float inv = l > 0.0 ? 1.0 / l : 0.0;
+    const float inv = r16 ? 1.0 : (l > 0.0 ? 1.0 / l : 0.0);  // rounded weights are already normalized
     for (uint i = 0; i < MAXD; ++i) {
         const uint d = tid + i * WG;
         if (d < hd) o[ob + d] = acc[i] * inv;

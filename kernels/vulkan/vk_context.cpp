@@ -273,6 +273,23 @@ Expected<std::unique_ptr<Context>> Context::create(int device_index, bool force_
     return ctx;
 }
 
+Expected<std::shared_ptr<Context>> Context::shared(int device_index) {
+    if (device_index < 0) {
+        auto idx = default_device_index();
+        if (!idx) return idx.status();
+        device_index = *idx;
+    }
+    static std::mutex m;
+    static std::map<int, std::shared_ptr<Context>> contexts;
+    std::lock_guard<std::mutex> g(m);
+    if (auto it = contexts.find(device_index); it != contexts.end()) return it->second;
+    auto ctx = create(device_index);
+    if (!ctx) return ctx.status();
+    std::shared_ptr<Context> sp(std::move(ctx.value()));
+    contexts[device_index] = sp;
+    return sp;
+}
+
 Status Context::init(int device_index, bool force_staging) {
     auto devs = physical_devices();
     if (!devs) return devs.status();
@@ -384,6 +401,7 @@ Expected<Buffer> Context::create_buffer(size_t bytes) { return make_buffer(bytes
 Expected<Buffer> Context::create_host_buffer(size_t bytes) { return make_buffer(bytes, true); }
 
 Status Context::one_shot_copy(const Buffer& src, size_t so, const Buffer& dst, size_t d, size_t bytes) {
+    auto guard = lock();
     CommandList& cl = begin();
     cl.copy(src, so, dst, d, bytes);
     return submit();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -118,6 +119,8 @@ public:
     // device_index < 0: default_device_index(). Errors (no loader/driver/device, bad index) are values.
     // force_staging: never map device memory, even on unified devices (tests the discrete-GPU upload path).
     static Expected<std::unique_ptr<Context>> create(int device_index = -1, bool force_staging = false);
+    // One process-wide context per device (created on first use), for sharing between models/sessions.
+    static Expected<std::shared_ptr<Context>> shared(int device_index = -1);
     ~Context();
     Context(const Context&) = delete;
     Context& operator=(const Context&) = delete;
@@ -139,6 +142,10 @@ public:
     Expected<const Pipeline*> pipeline(std::string_view shader, uint32_t n_buffers,
                                        std::span<const uint32_t> spec = {});
 
+    // A context has one command list: whoever records (begin..submit) from several threads holds this
+    // lock for the whole sequence (VulkanDecoder::forward does; staging uploads/downloads take it too).
+    std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
+
     // Starts recording (resets the previous list); submit() runs and waits.
     CommandList& begin();
     Status submit();
@@ -154,6 +161,7 @@ private:
     Status one_shot_copy(const Buffer& src, size_t so, const Buffer& dst, size_t d, size_t bytes);
 
     DeviceInfo info_;
+    std::mutex mutex_;
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;

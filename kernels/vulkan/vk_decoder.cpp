@@ -35,8 +35,8 @@ Status upload_opt(Context& ctx, const TensorView& t, DeviceMatrix& out, size_t& 
     return {};
 }
 
-Expected<Buffer> upload_vec(Context& ctx, const std::vector<float>& v, const char* what, int layer) {
-    if (v.empty()) return error("vulkan: layer {}: {} is missing", layer, what);  // layer -1: global
+Expected<Buffer> upload_vec(Context& ctx, const std::vector<float>& v, const std::string& what) {
+    if (v.empty()) return error("vulkan: {} is missing", what);
     return upload_floats(ctx, v.data(), v.size());
 }
 
@@ -56,15 +56,15 @@ Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared
     if (!d->token_embd.valid()) return error("vulkan: token_embd is missing");
     d->tied = w.output.data == w.token_embd.data;
     if (!d->tied) LLM_TRY(upload_opt(cx, w.output, d->output, bytes));
-    auto on = upload_vec(cx, w.output_norm, "output_norm", -1);
+    auto on = upload_vec(cx, w.output_norm, "output_norm");
     if (!on) return on.status();
     d->output_norm = std::move(*on);
     for (int il = 0; il < c.n_layers; ++il) {
         const LayerWeights& L = w.layers[il];
         Layer dl;
-        auto an = upload_vec(cx, L.attn_norm, "attn_norm", il);
+        auto an = upload_vec(cx, L.attn_norm, fmt::format("layer {} attn_norm", il));
         if (!an) return an.status();
-        auto fn = upload_vec(cx, L.ffn_norm, "ffn_norm", il);
+        auto fn = upload_vec(cx, L.ffn_norm, fmt::format("layer {} ffn_norm", il));
         if (!fn) return fn.status();
         dl.attn_norm = std::move(*an), dl.ffn_norm = std::move(*fn);
         for (auto [src, dst] : {std::pair{&L.wq, &dl.wq}, {&L.wk, &dl.wk}, {&L.wv, &dl.wv}, {&L.wqkv, &dl.wqkv},
@@ -139,6 +139,7 @@ Status VulkanDecoder::record(CommandList& cl, uint32_t n, uint32_t pos0, bool al
     ap.n_heads = c_.n_heads, ap.n_kv_heads = c_.n_kv_heads, ap.head_dim = c_.head_dim;
     ap.scale = 1.0f / std::sqrt((float)c_.head_dim);
     ap.sliding_window = c_.sliding_window;
+    ap.round_to_f16 = opt_.kv_type == DType::F16;  // as the CPU decoder and llama.cpp with an F16 cache
     RopeParams rp = rope_params(c_, n_keys, opt_.longrope);
     const bool f16 = opt_.kv_type == DType::F16;
     // Records one op; with profiling, a timestamp labeled with the op name follows it.
@@ -210,6 +211,7 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
     const std::vector<float> cs = rope_table(rope_params(c_, pos0 + n, opt_.longrope), pos.data(), n);
     std::memcpy(rope_cs_.mapped(), cs.data(), cs.size() * sizeof(float));
 
+    auto guard = cx.lock();  // one command list per context, possibly shared by several sessions
     CommandList& cl = cx.begin();
     Status st = record(cl, (uint32_t)n, (uint32_t)pos0, all_logits);
     // Submit even after a recording error so the list is closed; report the first error.
@@ -221,10 +223,6 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
     std::memcpy(logits, src.mapped(), n_out * c_.n_vocab * sizeof(float));
     return {};
 }
-
-}  // namespace llm::vk
-
-namespace llm::vk {
 
 std::vector<std::pair<std::string, double>> VulkanDecoder::last_profile() const {
     std::vector<std::pair<std::string, double>> out;

@@ -56,8 +56,8 @@ public:
     // are never read, so truncating a session is just a smaller pos0 on the next call.
     Status forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits, float* logits);
 
-    // With DecoderOptions::profile: GPU milliseconds per op of the last forward, summed by op name
-    // ("matmul", "attention", ...), when the device has timestamps.
+    // With DecoderOptions::profile: GPU milliseconds per op of the last forward run on this decoder's
+    // context, summed by op name ("matmul", "attention", ...), when the device has timestamps.
     std::vector<std::pair<std::string, double>> last_profile() const;
 
     int n_ctx() const { return opt_.n_ctx; }

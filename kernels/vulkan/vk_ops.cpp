@@ -187,9 +187,10 @@ Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint3
         uint32_t n_tokens, n_keys, n_heads, n_kv_heads, head_dim, pos0, window, q_offset, q_stride, o_offset,
             o_stride, k_offset, v_offset, kv_stride;
         float scale;
+        uint32_t round_f16;
     } pc{n_tokens, n_keys, (uint32_t)p.n_heads, (uint32_t)p.n_kv_heads, (uint32_t)p.head_dim, pos0,
          (uint32_t)std::max(0, p.sliding_window), q.offset, q.stride ? q.stride : qd, out.offset,
-         out.stride ? out.stride : qd, k.offset, v.offset, k.stride, p.scale};
+         out.stride ? out.stride : qd, k.offset, v.offset, k.stride, p.scale, p.round_to_f16 ? 1u : 0u};
     if (k.stride != v.stride) return error("vulkan: attention: K and V row strides differ");
     if (n_tokens == 0) return {};
     if (n_tokens > kMaxGroups) return error("vulkan: attention: {} tokens exceed one dispatch", n_tokens);

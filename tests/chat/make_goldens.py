@@ -108,7 +108,7 @@ SNIPPETS = {
                "{{ 'abc'|list }}|{{ 'hello World'|capitalize }}|{{ 'hello-world foo(bar)'|title }}|"
                "{{ messages|rejectattr('role', 'equalto', 'user')|list|length }}|{{ [3, 1, 2]|sort }}|"
                "{{ [1, 1, 2]|unique|list }}|{{ [1, 2]|reverse|list }}|{{ [1, 2, 3]|sum }}|{{ [1, 5, 3]|max }}|"
-               "{{ -3|abs }}|{{ 2.567|round(2) }}|{{ 'a\nb\n\nc'|indent(2) }}|{{ [1, 'x', none, 0]|select|list }}|"
+               "{{ -3|abs }}|{{ 2.567|round(2) }}|{{ 2.5|round }}|{{ 3.5|round }}|{{ 2.4|round(0, 'ceil') }}|{{ 'a\nb\n\nc'|indent(2) }}|{{ [1, 'x', none, 0]|select|list }}|"
                "{{ messages|map(attribute='role')|list }}|{{ ['a', 'b']|map('upper')|list }}|{{ '3.5'|float }}|"
                "{{ messages|selectattr('role', 'in', ['system', 'assistant'])|list|length }}|{{ 'x'|safe }}|"
                "{{ messages|selectattr('content')|list|length }}|{{ 'a b  c'|wordcount }}|{{ ['b', 'A', 'c']|sort }}",

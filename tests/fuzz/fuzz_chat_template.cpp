@@ -1,6 +1,10 @@
 // libFuzzer target: parse arbitrary bytes as a chat template and render it against a fixed conversation
 // with tight limits. Any crash, sanitizer report, hang or exception escaping the API is a bug; errors
 // returned as Status are fine. The first input byte picks options so both code paths get exercised.
+// Run: build with -DLLM_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DLLM_BUILD_TESTS=OFF (add
+// -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined so the library is instrumented too), then
+//   fuzz_chat_template -max_total_time=60 -dict=tests/fuzz/fuzz_chat_template.dict CORPUS_DIR
+// seeding CORPUS_DIR with tests/chat/data/templates/*.jinja (each prefixed by one flag byte, e.g. \x03).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -120,7 +120,7 @@ TEST_P(QuantizeFixture, MatchesQuantizeRowLlamaQuantizeAndReferenceLogits) {
     expect_logits_match_reference(out, models_dir() + "/llama-mha/ref/llama-mha." + type + ".logits.bin", type);
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, QuantizeFixture, ::testing::Values("Q8_0", "Q4_0", "Q4_K_M"));
+INSTANTIATE_TEST_SUITE_P(LlamaMha, QuantizeFixture, ::testing::Values("Q8_0", "Q4_0", "Q4_K_M"));
 
 TEST(Quantize, HfFolderConvertsToLlamaCppLayout) {
     // The HF twin (BF16, un-permuted Q/K) gives the same bytes as llama-quantize on the converted F32 GGUF.

@@ -87,7 +87,7 @@ struct AttnCase {
     int n_heads, n_kv_heads, head_dim, n_keys, n_tokens, window;
 };
 
-void check_attention(Context& ctx, const AttnCase& c, bool f16) {
+void check_attention(Context& ctx, const AttnCase& c, bool f16, bool round_to_f16 = false) {
     const int qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
     const int pos0 = c.n_keys - c.n_tokens;
     auto q = random_floats(qd * c.n_tokens, c.n_keys * 3 + 1, -2, 2);
@@ -101,6 +101,7 @@ void check_attention(Context& ctx, const AttnCase& c, bool f16) {
     p.n_heads = c.n_heads, p.n_kv_heads = c.n_kv_heads, p.head_dim = c.head_dim;
     p.scale = 1.0f / std::sqrt((float)c.head_dim);
     p.sliding_window = c.window;
+    p.round_to_f16 = round_to_f16;
     std::vector<int32_t> pos(c.n_tokens);
     for (int i = 0; i < c.n_tokens; ++i) pos[i] = pos0 + i;
     std::vector<float> want(qd * c.n_tokens);
@@ -124,7 +125,7 @@ void check_attention(Context& ctx, const AttnCase& c, bool f16) {
     ASSERT_TRUE(st.is_ok()) << st.message();
     ASSERT_TRUE(ctx.submit().is_ok());
     EXPECT_LT(nmse(from_device<float>(ctx, *bo, want.size()), want), 1e-9)
-        << (f16 ? "f16" : "f32") << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim << " keys "
+        << (f16 ? "f16" : "f32") << (round_to_f16 ? " round_to_f16" : "") << " heads " << c.n_heads << "/" << c.n_kv_heads << " hd " << c.head_dim << " keys "
         << c.n_keys << " tokens " << c.n_tokens << " window " << c.window;
     if (f16) {  // the cache holds exactly the CPU's fp32_to_fp16 bits
         auto bits = from_device<uint16_t>(ctx, *kc, cache_off + kvd * c.n_keys);
@@ -145,6 +146,7 @@ TEST(VkOps, Attention) {
     for (const AttnCase& c : cases) {
         check_attention(*ctx, c, false);
         check_attention(*ctx, c, true);
+        check_attention(*ctx, c, true, /*round_to_f16=*/true);
     }
 }
 

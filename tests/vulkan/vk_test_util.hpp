@@ -22,12 +22,12 @@ inline std::string& skip_reason() {
 // spend most of the test time compiling).
 inline std::shared_ptr<Context> shared_context() {
     static std::shared_ptr<Context> ctx = [] {
-        auto c = Context::create();
+        auto c = Context::shared();
         if (!c) {
             skip_reason() = c.error_message();
             return std::shared_ptr<Context>();
         }
-        return std::shared_ptr<Context>(std::move(c.value()));
+        return *c;
     }();
     return ctx;
 }

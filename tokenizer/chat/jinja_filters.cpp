@@ -272,7 +272,8 @@ Value apply_filter(Interpreter& in, const std::string& name, const Value& v, Cal
         const Value& method = a.get(1, "method", Value::string("common"));
         double m = std::pow(10.0, static_cast<double>(prec.kind == Kind::Int ? prec.i : 0));
         double x = v.as_double() * m;
-        double r = method.s == "floor" ? std::floor(x) : method.s == "ceil" ? std::ceil(x) : std::round(x);
+        // Python's round() is round-half-even, which nearbyint does in the default rounding mode.
+        double r = method.s == "floor" ? std::floor(x) : method.s == "ceil" ? std::ceil(x) : std::nearbyint(x);
         return Value::floating(r / m);
     }
     if (n == "indent") {

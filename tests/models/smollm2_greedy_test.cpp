@@ -1,0 +1,72 @@
+// Greedy generation on the real SmolLM2-135M-Instruct (Q4_1) against llama.cpp (reference made once by
+// make_smollm2_greedy_reference.py with PyPI's llama-cpp-python), raw and through the chat template:
+// prompt ids must be identical, and generated ids identical up to the first step where llama.cpp's own
+// top1-top2 margin is below kMinGap (there a ~0.1-logit numeric difference may legitimately flip argmax).
+#include <gtest/gtest.h>
+
+#include "fixture_util.hpp"
+#include "llm/llm.hpp"
+#include "models/default_model.hpp"
+#include "tokenizer/chat/chat_template.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace llm {
+namespace {
+
+constexpr double kMinGap = 0.25;
+
+TEST(SmolLM2, GreedyContinuationsMatchLlamaCpp) {
+    auto path = find_default_model();
+    if (!path) GTEST_SKIP() << "SmolLM2-135M-Instruct not in the cache: run scripts/fetch-smollm2.sh";
+    const auto ref = test::read_json_file(std::string(LLM_SOURCE_DIR) + "/tests/models/data/smollm2_greedy_reference.json");
+    auto model = Model::load(*path);
+    ASSERT_TRUE(model) << model.error_message();
+    const Tokenizer* tok = (*model)->tokenizer();
+    ASSERT_TRUE(tok) << (*model)->tokenizer_error();
+    auto tmpl = ChatTemplate::parse(tok->chat_template());
+    ASSERT_TRUE(tmpl) << tmpl.error_message();
+    SessionOptions so;
+    so.n_ctx = 512;
+    auto session = Session::create(*model, so);
+    ASSERT_TRUE(session);
+    for (const auto& c : ref["cases"]) {
+        const std::string prompt = c["prompt"];
+        std::vector<int32_t> ids;
+        if (c["kind"] == "raw") {
+            ids = tok->encode(prompt, true, false);
+        } else {
+            ChatTemplateOptions o;
+            o.bos_token = tok->bos_text();
+            o.eos_token = tok->eos_text();
+            auto text = tmpl->render({{"user", prompt}}, o);
+            ASSERT_TRUE(text) << text.error_message();
+            EXPECT_EQ(*text, c["rendered"].get<std::string>());
+            ids = tok->encode(*text, false, true);
+        }
+        ASSERT_EQ(ids, c["prompt_ids"].get<std::vector<int32_t>>()) << prompt;
+        const auto expected = c["generated"].get<std::vector<int32_t>>();
+        (*session)->truncate(0);
+        ASSERT_TRUE((*session)->eval(ids, false));
+        std::vector<int32_t> got;
+        for (size_t i = 0; i < expected.size(); ++i) {
+            auto l = (*session)->logits();
+            const int32_t next = (int32_t)(std::max_element(l.begin(), l.end()) - l.begin());
+            got.push_back(next);
+            ASSERT_TRUE((*session)->eval({&next, 1}, false));
+        }
+        const auto gaps = c["top1_top2_gap"].get<std::vector<double>>();
+        size_t same = 0;
+        while (same < got.size() && got[same] == expected[same]) ++same;
+        size_t robust = 0;
+        while (robust < gaps.size() && gaps[robust] >= kMinGap) ++robust;
+        std::printf("[smollm2] %-5s %-40s %zu/%zu greedy tokens equal to llama.cpp (first reference margin < %.2f "
+                    "at step %zu)\n", c["kind"].get<std::string>().c_str(), prompt.c_str(), same, expected.size(),
+                    kMinGap, robust);
+        if (same < got.size())
+            EXPECT_LT(gaps[same], kMinGap) << c["kind"] << " prompt '" << prompt << "': token " << same
+                                           << " differs from llama.cpp where its margin is " << gaps[same];
+    }
+}
+
+}  // namespace
+}  // namespace llm
