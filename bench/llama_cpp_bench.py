@@ -147,7 +147,7 @@ def summarize(path):
         if g.get("llm"):
             r = g["llm"][0]
             if n and not p:
-                gbps = r["model_size"] * a / 1e9
+                gbps = r.get("weight_bytes", r["model_size"]) * a / 1e9
                 extra[0], extra[1] = f"{gbps:.1f}", f"{100 * gbps / r['mem_bw_gbps']:.0f}"
             if p and not n:
                 extra[2] = f"{100 * a * r['model_n_params'] / (r['peak_gops_per_core'] * 1e9 * r['n_threads']):.1f}"

@@ -5,11 +5,15 @@
 
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
+#include "core/cpu_features.hpp"
 #include "models/decoder.hpp"
 #include "models/gguf.hpp"
 #include "models/model_loader.hpp"
 #include "models/quantize_weights.hpp"
 #include "tokenizer/tokenizer.hpp"
+#ifdef LLM_HAVE_VULKAN
+#include "kernels/vulkan/vk_session.hpp"
+#endif
 
 namespace llm {
 
@@ -79,6 +83,9 @@ size_t Model::weight_bytes() const {
 struct Session::Impl {
     std::shared_ptr<const Model> model;
     SessionOptions opts;
+#ifdef LLM_HAVE_VULKAN
+    std::unique_ptr<vk::VulkanDecoder> vk;
+#endif
     KvCache kv;
     ForwardScratch scratch;
     std::vector<float> logits;
@@ -98,7 +105,29 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
     if (o.n_batch <= 0) return error("n_batch must be positive, got {}", o.n_batch);
     auto kv = KvCache::create(c, o.n_ctx, o.kv_type);
     if (!kv) return kv.status();
-    auto impl = std::make_unique<Impl>(Impl{std::move(model), o, std::move(*kv), {}, {}, 0, 0});
+    auto impl = std::make_unique<Impl>();
+    impl->model = std::move(model);
+    impl->kv = std::move(*kv);
+    if (o.device.rfind("vulkan", 0) == 0) {
+#ifdef LLM_HAVE_VULKAN
+        std::string note;
+        auto d = vk::create_session_decoder({o.device, o.n_ctx, o.kv_type, o.longrope}, c,
+                                            impl->model->impl().loaded.weights, &note);
+        if (d) {
+            impl->vk = std::move(*d);
+            if (!note.empty()) std::fprintf(stderr, "llm: %s\n", note.c_str());
+        } else {
+            std::fprintf(stderr, "llm: %s; running on the CPU\n", d.error_message().c_str());
+            o.device = "cpu";
+        }
+#else
+        std::fprintf(stderr, "llm: this build has no Vulkan backend; running on the CPU\n");
+        o.device = "cpu";
+#endif
+    } else if (o.device != "cpu") {
+        return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
+    }
+    impl->opts = o;
     return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -121,6 +150,13 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
         const int64_t chunk = std::min<int64_t>(s.opts.n_batch, n - done);
         // Without all_logits every chunk writes its last row to the same place; the final chunk's stays.
         float* out = all_logits ? s.logits.data() + done * c.n_vocab : s.logits.data();
+#ifdef LLM_HAVE_VULKAN
+        if (s.vk) {
+            LLM_TRY(s.vk->forward(tokens.subspan(done, chunk), s.n_past, all_logits, out));
+            s.n_past += chunk;
+            continue;
+        }
+#endif
         decoder_forward(c, m.loaded.weights, s.kv, tokens.subspan(done, chunk), s.n_past, all_logits, out, s.scratch,
                         fo);
         s.n_past += chunk;
@@ -150,5 +186,17 @@ void Session::truncate(int64_t n) {
     impl_->n_past = n;
 }
 const Model& Session::model() const { return *impl_->model; }
+const std::string& Session::device() const { return impl_->opts.device; }
+
+std::vector<std::string> list_devices() {
+    std::vector<std::string> lines = {fmt::format("cpu: {} physical cores, kernels: {}", physical_core_count(),
+                                                  cpu_isa_name())};
+#ifdef LLM_HAVE_VULKAN
+    for (const std::string& l : vk::device_list_lines()) lines.push_back(l);
+#else
+    lines.push_back("vulkan: not built into this binary");
+#endif
+    return lines;
+}
 
 }  // namespace llm

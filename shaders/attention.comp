@@ -53,13 +53,13 @@ void main() {
 
     float acc[MAXD];
     for (uint i = 0; i < MAXD; ++i) acc[i] = 0.0;
-    float m = -1.0 / 0.0, l = 0.0;
+    float m = NEG_BIG, l = 0.0;
     // Pass 0 (round_f16 only): running max and sum. Pass 1: weights and V accumulation.
     for (uint pass = r16 ? 0u : 1u; pass < 2u; ++pass) {
         const float inv_l = r16 && pass == 1u ? 1.0 / l : 1.0;
         for (int c = lo; c <= hi; c += int(WG)) {
             const int j = c + int(tid);
-            float s = -1.0 / 0.0;
+            float s = NEG_BIG;
             if (j <= hi) {
                 const uint kb = pc.k_offset + uint(j) * pc.kv_stride + kvh;
                 float dot_ = 0.0;

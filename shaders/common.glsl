@@ -32,6 +32,10 @@ uint float_to_half(float f) {
     return sign | (ax >> 13);
 }
 
+// "Minus infinity" for running maxima and masked scores: finite, because drivers may compile without
+// IEEE infinities (no SignedZeroInfNanPreserve); exp(NEG_BIG - m) is still exactly 0.
+const float NEG_BIG = -3.0e38;
+
 // Flattened workgroup index of a grid dispatched as (min(n, 65535), ceil(n / 65535)).
 uint flat_group() { return gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x; }
 

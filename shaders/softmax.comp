@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // In-place numerically stable softmax of each row of n values; one workgroup per row. Grid: (n_rows).
+#include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 layout(binding = 0) buffer X { float x[]; };
@@ -10,7 +11,7 @@ shared float red[WG];
 
 void main() {
     const uint tid = gl_LocalInvocationID.x, b = pc.offset + gl_WorkGroupID.x * pc.n;
-    float m = -1.0 / 0.0;
+    float m = NEG_BIG;
     for (uint i = tid; i < pc.n; i += WG) m = max(m, x[b + i]);
     red[tid] = m;
     barrier();

@@ -41,7 +41,8 @@ struct Test {
 
 struct ModelInfo {
     std::string path, type_name;  // type_name: llama-bench's "llama 1B Q4_0"
-    size_t size = 0;              // weight bytes read per token
+    size_t size = 0;              // tensor bytes in the file (llama-bench's model_size)
+    size_t weight_bytes = 0;      // matrix bytes streamed per generated token (Model::weight_bytes)
     uint64_t n_params = 0;        // matrix parameters (for the compute peak: 2 flops = 1 MAC each per token)
     double load_ms = 0;
 };
@@ -174,9 +175,11 @@ void describe_model(const llm::Model& m, ModelInfo& info) {
     const uint64_t d = c.d_model, q = c.q_dim(), kv = c.kv_dim(), ff = c.d_ff, nv = c.n_vocab;
     const uint64_t per_layer = d * (q + 2 * kv) + q * d + 3 * d * ff;
     info.n_params = c.n_layers * per_layer + nv * d + (c.tied_embeddings ? 0 : nv * d) + c.n_layers * 2 * d + d;
-    info.size = m.weight_bytes();
+    info.weight_bytes = info.size = m.weight_bytes();
     std::string ftype = "?";
     if (auto f = llm::GgufFile::open(info.path)) {
+        info.size = 0;
+        for (const llm::GgufTensorInfo& t : f->tensors()) info.size += t.nbytes;
         if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
             for (const llm::FileTypeInfo& t : llm::file_types())
                 if ((int64_t)t.ftype == **ft) ftype = std::string(t.name);
@@ -299,8 +302,8 @@ int main(int argc, char** argv) {
             return 1;
         }
         describe_model(**model, info);
-        std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB weights) in %.0f ms\n", path.c_str(),
-                     info.type_name.c_str(), info.size / 1073741824.0, info.load_ms);
+        std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB of matrices per token) in %.0f ms\n", path.c_str(),
+                     info.type_name.c_str(), info.weight_bytes / 1073741824.0, info.load_ms);
         std::uniform_int_distribution<int32_t> tok(0, (*model)->config().n_vocab - 1);
         auto random_tokens = [&](int n) {
             std::vector<int32_t> v((size_t)n);
@@ -362,7 +365,7 @@ int main(int argc, char** argv) {
         const Stats ts = stats(r.samples_ts);
         const double ts_val = ts.mean;
         if (r.test.n_prompt == 0) {
-            const double gbps = (double)r.model.size * ts_val / 1e9;
+            const double gbps = (double)r.model.weight_bytes * ts_val / 1e9;
             d["weight_gbps"] = gbps;
             d["mem_bw_frac"] = gbps / mem_bw;
         }
@@ -385,6 +388,7 @@ int main(int argc, char** argv) {
                   {"model_type", r.model.type_name},
                   {"model_size", r.model.size},
                   {"model_n_params", r.model.n_params},
+                  {"weight_bytes", r.model.weight_bytes},
                   {"n_batch", r.n_batch},
                   {"n_ubatch", r.n_batch},
                   {"n_threads", r.n_threads},
@@ -421,7 +425,7 @@ int main(int argc, char** argv) {
         for (const Result& r : results) std::printf("%s\n", to_json(r).dump().c_str());
     } else if (output == "csv") {
         const char* cols[] = {"build_commit", "cpu_info", "isa", "model_filename", "model_type", "model_size",
-                              "model_n_params", "n_batch", "n_threads", "type_k", "n_ctx", "n_prompt", "n_gen",
+                              "model_n_params", "weight_bytes", "n_batch", "n_threads", "type_k", "n_ctx", "n_prompt", "n_gen",
                               "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts",
                               "weight_gbps", "mem_bw_gbps", "mem_bw_frac", "compute_frac", "ttft_ms", "load_ms",
                               "peak_rss_bytes"};

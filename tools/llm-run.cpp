@@ -57,6 +57,8 @@ llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
 
 struct Options {
     std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers, quantize;
+    std::string device = "cpu";
+    bool list_devices = false;
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true;
@@ -243,6 +245,9 @@ int main(int argc, char** argv) {
     app.add_option("--quantize", o.quantize,
                    "quantize F32/F16/BF16 weights at load time: q4_0, q4_k (= Q4_K_M), q8_0, q5_k_m, ...");
     app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
+    app.add_option("--device", o.device, "cpu, vulkan or vulkan:N (falls back to the CPU if unusable)")
+        ->capture_default_str();
+    app.add_flag("--list-devices", o.list_devices, "list the compute devices and exit");
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
     app.add_option("--tokens", o.tokens, "evaluate these comma-separated token ids instead of a prompt");
     app.add_option("--dump-logits", o.dump_logits,
@@ -250,6 +255,10 @@ int main(int argc, char** argv) {
     app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache");
     CLI11_PARSE(app, argc, argv);
 
+    if (o.list_devices) {
+        for (const std::string& line : llm::list_devices()) std::printf("%s\n", line.c_str());
+        return 0;
+    }
     if (o.n_threads <= 0) return fail("--threads must be positive");
     if (o.model.empty()) {
         auto def = llm::find_default_model();
@@ -278,6 +287,7 @@ int main(int argc, char** argv) {
     if (!model) return fail(model.error_message());
     llm::SessionOptions so;
     so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
+    so.device = o.device;
     if (!o.tokens.empty() && o.n_ctx == 0) {
         auto ids = parse_token_list(o.tokens);
         if (ids && (int)ids->size() > std::min((*model)->config().n_ctx_train, 4096)) so.n_ctx = (int)ids->size();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/dtype.hpp"
 #include "core/status.hpp"
@@ -53,7 +54,13 @@ struct SessionOptions {
     int n_threads = 0;           // 0 = physical cores
     int n_batch = 512;           // tokens per forward pass when a prompt is longer
     LongRopeMode longrope = LongRopeMode::Auto;
+    // "cpu", or "vulkan" / "vulkan:N" (device N of list_devices()). A Vulkan device that cannot be used
+    // falls back to the CPU with a line on stderr.
+    std::string device = "cpu";
 };
+
+// Compute devices this build can use, one line each ("cpu: ..." first), for --list-devices.
+std::vector<std::string> list_devices();
 
 // One conversation: a KV cache and the logits of the last evaluation. Not thread-safe; use one per thread.
 class Session {
@@ -75,6 +82,8 @@ public:
     // Forgets history after the first n tokens (n <= n_past), e.g. to restart or to edit a conversation.
     void truncate(int64_t n);
     const Model& model() const;
+    // The device the session actually runs on ("cpu" after a fallback).
+    const std::string& device() const;
 
 private:
     struct Impl;

@@ -73,6 +73,15 @@ Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared
             LLM_TRY(upload_opt(cx, *src, *dst, bytes));
         d->layers.push_back(std::move(dl));
     }
+    std::vector<DType> types = {d->token_embd.type};
+    if (d->output.valid()) types.push_back(d->output.type);
+    for (const Layer& L : d->layers)
+        for (const DeviceMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+            if (m->valid() && std::find(types.begin(), types.end(), m->type) == types.end()) types.push_back(m->type);
+    {
+        auto guard = cx.lock();
+        LLM_TRY(warm_up_pipelines(cx, types));
+    }
     return std::shared_ptr<const VulkanWeights>(std::move(d));
 }
 
@@ -204,6 +213,20 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
         return error("vulkan: positions {}..{} exceed the KV cache of {}", pos0, pos0 + n, opt_.n_ctx);
     for (int32_t t : tokens)
         if (t < 0 || t >= c_.n_vocab) return error("vulkan: token id {} out of range (n_vocab {})", t, c_.n_vocab);
+    // Every activation buffer must fit one storage-buffer binding (128 MiB on some drivers): a batch with
+    // wider per-token rows than that allows runs as consecutive sub-batches (same result, causal).
+    const uint64_t row_bytes = 4 * std::max<uint64_t>({(uint64_t)c_.q_dim() + 2 * c_.kv_dim(), 2 * (uint64_t)c_.d_ff,
+                                                        (uint64_t)c_.n_vocab, (uint64_t)c_.d_model});
+    int64_t max_tokens = std::max<int64_t>(1, (int64_t)((cx.info().max_buffer_range - 16) / row_bytes));
+    if (opt_.max_batch > 0) max_tokens = std::min<int64_t>(max_tokens, opt_.max_batch);
+    if (n > max_tokens) {
+        for (int64_t done = 0; done < n; done += max_tokens) {
+            const int64_t chunk = std::min(max_tokens, n - done);
+            float* out = all_logits ? logits + done * c_.n_vocab : logits;
+            LLM_TRY(forward(tokens.subspan(done, chunk), pos0 + done, all_logits, out));
+        }
+        return {};
+    }
     LLM_TRY(ensure_scratch((uint32_t)n));
     std::memcpy(ids_.mapped(), tokens.data(), n * sizeof(int32_t));
     std::vector<int32_t> pos(n);

@@ -20,6 +20,7 @@ struct DecoderOptions {
     DType kv_type = DType::F16;               // F16 or F32
     LongRopeMode longrope = LongRopeMode::Auto;
     bool profile = false;                     // GPU timestamps after every op (see last_profile())
+    int max_batch = 0;                        // tokens per submission; 0: as many as the buffer range allows
 };
 
 // A model's weights on the device, uploaded once and shared by every session (decoder) of the model.

@@ -79,6 +79,29 @@ Expected<DeviceMatrix> upload_matrix(Context& ctx, const TensorView& w, size_t m
     return m;
 }
 
+Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types) {
+    auto make = [&](std::string_view name, uint32_t n_buffers, bool wg_spec) -> Status {
+        auto p = ctx.pipeline(name, n_buffers, wg_spec ? std::span<const uint32_t>(kWgSpec) : std::span<const uint32_t>());
+        return p ? Status{} : p.status();
+    };
+    for (DType t : weight_types) {
+        const char* sfx = type_suffix(t);
+        if (!sfx) return error("vulkan: no kernels for {}", dtype_name(t));
+        LLM_TRY(make(fmt::format("matvec_{}", sfx), 3, true));
+        LLM_TRY(make(fmt::format("matmul_tiled_{}", sfx), 3, false));
+        LLM_TRY(make(fmt::format("get_rows_{}", sfx), 3, false));
+    }
+    LLM_TRY(make("rms_norm", 3, true));
+    LLM_TRY(make("rope", 2, false));
+    LLM_TRY(make("attention_f16", 4, true));
+    LLM_TRY(make("attention_f32", 4, true));
+    LLM_TRY(make("kv_write_f16", 2, false));
+    LLM_TRY(make("kv_write_f32", 2, false));
+    LLM_TRY(make("silu_mul", 3, false));
+    LLM_TRY(make("add", 2, false));
+    return make("softmax", 1, true);
+}
+
 Expected<Buffer> upload_floats(Context& ctx, const float* data, size_t n) {
     auto buf = ctx.create_buffer(n * sizeof(float));
     if (!buf) return buf.status();

@@ -40,6 +40,10 @@ Expected<DeviceMatrix> upload_matrix(Context& ctx, const TensorView& w, size_t m
 // A float vector (norm gains, rope tables) on the device.
 Expected<Buffer> upload_floats(Context& ctx, const float* data, size_t n);
 
+// Creates every pipeline the decoder uses for these weight types (and the activation ops) now, so the
+// first forward pass does not pay for shader compilation. Hold ctx.lock() when sharing the context.
+Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types);
+
 // A float32 activation operand: rows of a matrix inside a buffer.
 struct Act {
     const Buffer* buf = nullptr;

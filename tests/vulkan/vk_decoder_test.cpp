@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "kernels/vulkan/vk_decoder.hpp"
+#include "kernels/vulkan/vk_session.hpp"
 #include "models/decoder.hpp"
 #include "models/model_loader.hpp"
 #include "tests/models/fixture_util.hpp"
@@ -131,8 +132,39 @@ TEST(VkDecoder, ProfileByOp) {
     EXPECT_GT(total, 0.0);
 }
 
+// The engine entry: sessions of one model share the uploaded weights; bad specs are errors.
+TEST(VkDecoder, SessionEntryPointSharesWeights) {
+    LLM_VK_CONTEXT_OR_SKIP(ctx);
+    auto model = load_model(models_dir() + "/llama-mha/llama-mha.Q4_0.gguf");
+    ASSERT_TRUE(model.has_value()) << model.error_message();
+    ASSERT_FALSE(model->weights.owners.empty());
+    SessionRequest req;
+    req.device = "vulkan";
+    req.n_ctx = 16;
+    req.kv_type = DType::Q8_0;  // not on Vulkan: runs as F16 with a note
+    std::string note;
+    auto a = create_session_decoder(req, model->config, model->weights, &note);
+    ASSERT_TRUE(a.has_value()) << a.error_message();
+    std::printf("%s\n", note.c_str());
+    EXPECT_NE(note.find("using F16"), std::string::npos);
+    auto b = create_session_decoder(req, model->config, model->weights);
+    ASSERT_TRUE(b.has_value()) << b.error_message();
+    EXPECT_EQ(&(*a)->weights(), &(*b)->weights());
+    auto other = load_model(models_dir() + "/llama-mha/llama-mha.Q4_0.gguf");  // same file, another model
+    ASSERT_TRUE(other.has_value());
+    auto c = create_session_decoder(req, other->config, other->weights);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_NE(&(*a)->weights(), &(*c)->weights());
+    req.device = "vulkan:99";
+    EXPECT_FALSE(create_session_decoder(req, model->config, model->weights).has_value());
+    req.device = "metal";
+    EXPECT_FALSE(create_session_decoder(req, model->config, model->weights).has_value());
+    EXPECT_FALSE(device_list_lines().empty());
+}
+
 // Discrete-GPU memory path end to end (device-local buffers, staging uploads, logits copied back in the
-// same command buffer), and two sessions sharing one upload of the weights with separate caches.
+// same command buffer), two sessions sharing one upload of the weights with separate caches, and a
+// batch split into sub-batches.
 TEST(VkDecoder, StagingPathAndSharedWeights) {
     LLM_VK_CONTEXT_OR_SKIP(shared);
     auto staging = Context::create(shared->info().index, /*force_staging=*/true);
@@ -143,7 +175,9 @@ TEST(VkDecoder, StagingPathAndSharedWeights) {
                                          model->weights);
     ASSERT_TRUE(weights.has_value()) << weights.error_message();
     auto a = VulkanDecoder::create(*weights, {32, DType::F32});
-    auto b = VulkanDecoder::create(*weights, {32, DType::F16});
+    DecoderOptions small_batches{32, DType::F16};
+    small_batches.max_batch = 3;  // a batch of 8 runs as 3 + 3 + 2
+    auto b = VulkanDecoder::create(*weights, small_batches);
     ASSERT_TRUE(a.has_value() && b.has_value());
     const auto tokens = manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
     const int nv = model->config.n_vocab, n = 12;

@@ -31,6 +31,7 @@ Expected<std::string> ChatTemplate::render(const std::vector<ChatMessage>& messa
                                            const ChatTemplateOptions& options) const {
     using jinja::Value;
     if (!program_) return Status::error("chat template: render() on an empty template");
+    jinja::ContainerArena arena;  // declared first: empties every container after everything else is gone
     std::unordered_map<std::string, Value> globals;
     jinja::add_builtin_globals(globals);
     std::vector<Value> msgs;

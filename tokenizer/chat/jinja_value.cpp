@@ -11,10 +11,33 @@
 
 namespace llm::jinja {
 
+namespace {
+thread_local ContainerArena* t_arena = nullptr;
+}
+
+ContainerArena::ContainerArena() : previous_(t_arena) { t_arena = this; }
+
+ContainerArena::~ContainerArena() {
+    t_arena = previous_;
+    // Move the contents out before they are destroyed, so destruction never re-enters a container.
+    for (auto& w : dicts_)
+        if (auto d = w.lock()) std::vector<std::pair<std::string, Value>>().swap(d->items);
+    for (auto& w : lists_)
+        if (auto l = w.lock()) std::vector<Value>().swap(l->items);
+}
+
+void ContainerArena::record(const std::shared_ptr<List>& l) {
+    if (t_arena) t_arena->lists_.push_back(l);
+}
+void ContainerArena::record(const std::shared_ptr<Dict>& d) {
+    if (t_arena) t_arena->dicts_.push_back(d);
+}
+
 Value Value::make_list(std::vector<Value> items, bool tuple) {
     Value v;
     v.kind = Kind::List;
     v.list = std::make_shared<List>();
+    ContainerArena::record(v.list);
     if (items.size() > kMaxListItems)
         throw JinjaError("list too large: more than " + std::to_string(kMaxListItems) + " items");
     int depth = 0;
@@ -30,6 +53,7 @@ Value Value::make_dict(std::vector<std::pair<std::string, Value>> items) {
     Value v;
     v.kind = Kind::Dict;
     v.dict = std::make_shared<Dict>();
+    ContainerArena::record(v.dict);
     for (auto& [k, x] : items) v.dict->set(k, std::move(x));
     return v;
 }

@@ -71,6 +71,24 @@ struct Dict {
     void set(const std::string& key, Value v);
 };
 
+// Namespaces can hold themselves (`{% set ns.me = ns %}`), a shared_ptr cycle. While a ContainerArena is
+// alive on a thread, every dict and list made there is recorded, and the arena empties them all when it
+// ends, so a render never leaks whatever a template built.
+class ContainerArena {
+public:
+    ContainerArena();
+    ~ContainerArena();
+    ContainerArena(const ContainerArena&) = delete;
+    ContainerArena& operator=(const ContainerArena&) = delete;
+    static void record(const std::shared_ptr<List>& l);
+    static void record(const std::shared_ptr<Dict>& d);
+
+private:
+    ContainerArena* previous_;
+    std::vector<std::weak_ptr<List>> lists_;
+    std::vector<std::weak_ptr<Dict>> dicts_;
+};
+
 // Arguments of a call: positional then keyword, as written.
 struct CallArgs {
     std::vector<Value> args;

@@ -1,0 +1,135 @@
+// llm-run driven as a user would: piped stdin for chat, the timing summary, errors and exit codes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <regex>
+#include <string>
+
+#include "fixture_util.hpp"
+#include "models/default_model.hpp"
+
+namespace {
+
+struct RunResult {
+    int exit_code = -1;
+    std::string output;  // stdout and stderr together
+};
+
+RunResult run(const std::string& args, const std::string& stdin_text = "") {
+    const std::string input = std::string(LLM_BINARY_DIR) + "/llm_run_test_input.txt";
+    FILE* in = std::fopen(input.c_str(), "wb");
+    std::fwrite(stdin_text.data(), 1, stdin_text.size(), in);
+    std::fclose(in);
+    const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-run " + args + " < " + input + " 2>&1";
+    RunResult r;
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    const int status = pclose(p);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+std::vector<int> prompt_token_counts(const std::string& out) {
+    std::vector<int> counts;
+    std::regex re(R"(prompt\s+[0-9.]+ ms /\s+([0-9]+) tokens)");
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), re); it != std::sregex_iterator(); ++it)
+        counts.push_back(std::stoi((*it)[1]));
+    return counts;
+}
+
+TEST(LlmRunTool, ChatFromPipedStdinReusesTheCacheOnTheSecondTurn) {
+    auto model = llm::find_default_model();
+    if (!model) GTEST_SKIP() << "SmolLM2-135M-Instruct not in the cache: run scripts/fetch-smollm2.sh";
+    RunResult r = run("-m " + *model + " --chat --temp 0 -n 32 -c 1024",
+                      "What is the capital of France?\nAnd what about Germany?\n");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::printf("%s\n", r.output.c_str());
+    const auto counts = prompt_token_counts(r.output);
+    ASSERT_EQ(counts.size(), 2u) << r.output;
+    // Turn 1 evaluates the templated system + user message; turn 2 only what follows the cached history.
+    EXPECT_GT(counts[0], 20);
+    EXPECT_LT(counts[1], counts[0]);
+    // Each turn prints an answer before its timing summary.
+    EXPECT_GT(r.output.find("llm-run: prompt"), 10u) << r.output;
+}
+
+TEST(LlmRunTool, SameSeedSameTextAcrossRunsAndThreadCounts) {
+    const std::string m = llm::test::models_dir() + "/mistral-gqa/mistral-gqa.Q4_K_M.gguf";
+    const std::string args = "-m " + m + " --raw -p 'the quick brown fox' -n 24 --temp 0.9 --seed 1234 --json";
+    RunResult a = run(args + " -t 1"), b = run(args + " -t 2"), c = run(args + " -t 2");
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    auto text = [](const std::string& out) {
+        auto j = nlohmann::json::parse(out.substr(out.find('{')));
+        return j["tokens"].dump();
+    };
+    EXPECT_EQ(text(a.output), text(b.output));
+    EXPECT_EQ(text(b.output), text(c.output));
+    RunResult d = run("-m " + m + " --raw -p 'the quick brown fox' -n 24 --temp 0.9 --seed 99 --json -t 1");
+    EXPECT_NE(text(a.output), text(d.output));
+}
+
+TEST(LlmRunTool, ErrorsAreOneLineAndNonZero) {
+    RunResult missing = run("-m /nonexistent.gguf -p hi");
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.output.find("llm-run: error: /nonexistent.gguf"), std::string::npos) << missing.output;
+    const std::string m = llm::test::models_dir() + "/llama-mha/llama-mha.Q8_0.gguf";
+    RunResult bad_type = run("-m " + m + " -p hi --kv-type q9");
+    EXPECT_EQ(bad_type.exit_code, 1);
+    EXPECT_NE(bad_type.output.find("--kv-type"), std::string::npos);
+    RunResult overflow = run("-m " + m + " --raw -p 'hello world, this is long' -c 4");
+    EXPECT_EQ(overflow.exit_code, 1);
+    EXPECT_NE(overflow.output.find("context"), std::string::npos) << overflow.output;
+    RunResult bad_option = run("-m " + m + " --temp banana");
+    EXPECT_NE(bad_option.exit_code, 0);
+}
+
+TEST(LlmRunTool, DumpLogitsWritesEveryPosition) {
+    const std::string m = llm::test::models_dir() + "/phi3/phi3.Q8_0.gguf";
+    const std::string out = std::string(LLM_BINARY_DIR) + "/llm_run_test_logits.bin";
+    for (const char* mode : {"", " --one-by-one"}) {
+        RunResult r = run("-m " + m + " --tokens 1,583,930,935 --dump-logits " + out + mode);
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        EXPECT_EQ(llm::test::read_f32(out).size(), 4u * 1024);
+    }
+}
+
+}  // namespace
+
+namespace {
+
+// The Vulkan backend through the tool (lavapipe in CI): every fixture architecture, batch and one by one,
+// within the manifest's tolerance of llama.cpp.
+TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
+    RunResult devices = run("--list-devices");
+    ASSERT_EQ(devices.exit_code, 0);
+    if (devices.output.find("vulkan:0") == std::string::npos)
+        GTEST_SKIP() << "no Vulkan device (install mesa-vulkan-drivers for lavapipe): " << devices.output;
+    const std::string out = std::string(LLM_BINARY_DIR) + "/llm_run_test_vk_logits.bin";
+    const auto tokens = llm::test::manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
+    std::string ids;
+    for (int32_t t : tokens) ids += (ids.empty() ? "" : ",") + std::to_string(t);
+    for (const char* m : {"llama-mha/llama-mha.Q4_0", "mistral-gqa/mistral-gqa.Q8_0", "phi3/phi3.Q4_K_M",
+                          "llama-mha/llama-mha.F16"}) {
+        const std::string type = std::string(m).substr(std::string(m).rfind('.') + 1);
+        const std::string name = std::string(m).substr(std::string(m).find('/') + 1);
+        const auto ref = llm::test::read_f32(llm::test::models_dir() + "/" +
+                                             std::string(m).substr(0, std::string(m).find('/')) + "/ref/" + name +
+                                             ".logits.bin");
+        const llm::test::Tolerance tol = llm::test::tolerance_for(type);
+        for (const char* mode : {"", " --one-by-one"}) {
+            RunResult r = run("-m " + llm::test::models_dir() + "/" + m + ".gguf --device vulkan --tokens " + ids +
+                              " --dump-logits " + out + mode);
+            ASSERT_EQ(r.exit_code, 0) << r.output;
+            ASSERT_NE(r.output.find("vulkan: running on"), std::string::npos) << r.output;
+            llm::test::expect_within(
+                llm::test::compare_logits(llm::test::read_f32(out), ref, 1024, (int)tokens.size(), tol.argmax_gap),
+                tol, std::string("vulkan ") + name + mode);
+        }
+    }
+}
+
+}  // namespace
