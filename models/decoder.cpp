@@ -15,22 +15,6 @@ void grow(std::vector<float>& v, size_t n) {
     if (v.size() < n) v.resize(n);
 }
 
-RopeParams rope_params(const ModelConfig& c, int64_t seq_end, LongRopeMode mode) {
-    RopeParams p;
-    p.style = c.rope_style;
-    p.n_rot = c.n_rot;
-    p.theta_base = c.rope_theta;
-    p.freq_scale = c.rope_freq_scale;
-    p.attn_factor = c.rope_attn_factor;
-    if (!c.rope_freq_factors.empty()) p.freq_factors = c.rope_freq_factors.data();
-    if (!c.longrope_long.empty()) {
-        const bool use_long = mode == LongRopeMode::Long ||
-                              (mode == LongRopeMode::Auto && seq_end > c.longrope_original_ctx);
-        p.freq_factors = use_long ? c.longrope_long.data() : c.longrope_short.data();
-    }
-    return p;
-}
-
 // Copies columns [col0, col0 + width) of a [n x stride] matrix into a dense [n x width] one.
 void take_columns(const float* src, int64_t n, int64_t stride, int64_t col0, int64_t width, float* dst) {
     for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * width, src + i * stride + col0, width * sizeof(float));

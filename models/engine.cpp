@@ -47,6 +47,28 @@ void load_tokenizer(Model::Impl& m) {
     }
 }
 
+// Reads every weight page once (the mapping is lazy), reporting progress: the file comes off the disk here,
+// not during the first tokens.
+void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, size_t)>& progress) {
+    std::vector<const TensorView*> views = {&w.token_embd, &w.output};
+    for (const LayerWeights& L : w.layers)
+        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+            if (t->valid()) views.push_back(t);
+    size_t total = 0, done = 0, next_report = 0;
+    for (const TensorView* t : views) total += t->nbytes;
+    volatile uint8_t sink = 0;
+    for (const TensorView* t : views) {
+        const auto* p = static_cast<const uint8_t*>(t->data);
+        for (size_t off = 0; off < t->nbytes; off += 4096) sink = sink + p[off];
+        done += t->nbytes;
+        if (done >= next_report) {
+            progress(done, total);
+            next_report = done + total / 100;
+        }
+    }
+    progress(total, total);
+}
+
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -59,6 +81,7 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, cons
         const int threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
         if (Status s = quantize_weights(*loaded, opts.quantize, threads); !s) return s;
     }
+    if (opts.progress) prefetch_weights(loaded->weights, opts.progress);
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->loaded = std::move(*loaded);

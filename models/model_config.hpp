@@ -1,5 +1,6 @@
 // The knobs that distinguish Llama, Mistral and Phi-3 (and their weight layouts); one decoder reads them.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,23 @@ struct ModelConfig {
     int q_dim() const { return n_heads * head_dim; }
     int kv_dim() const { return n_kv_heads * head_dim; }
 };
+
+// The RoPE parameters of a forward pass whose sequence ends at position seq_end (exclusive): LongRoPE
+// picks its short or long factors by that length (mode Auto), as Hugging Face does. Shared by every backend.
+inline RopeParams rope_params(const ModelConfig& c, int64_t seq_end, LongRopeMode mode) {
+    RopeParams p;
+    p.style = c.rope_style;
+    p.n_rot = c.n_rot;
+    p.theta_base = c.rope_theta;
+    p.freq_scale = c.rope_freq_scale;
+    p.attn_factor = c.rope_attn_factor;
+    if (!c.rope_freq_factors.empty()) p.freq_factors = c.rope_freq_factors.data();
+    if (!c.longrope_long.empty()) {
+        const bool use_long =
+            mode == LongRopeMode::Long || (mode == LongRopeMode::Auto && seq_end > c.longrope_original_ctx);
+        p.freq_factors = use_long ? c.longrope_long.data() : c.longrope_short.data();
+    }
+    return p;
+}
 
 }  // namespace llm

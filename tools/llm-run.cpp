@@ -33,6 +33,15 @@ void on_sigint(int) {
     if (++g_interrupts >= 3) _exit(130);  // a stuck process still dies on the third Ctrl-C
 }
 
+// A bar on stderr while a large model is read (only on a terminal).
+void show_load_progress(size_t done, size_t total) {
+    if (total < (64u << 20) || !isatty(STDERR_FILENO)) return;
+    const int width = 40, filled = (int)(width * (double)done / total);
+    std::fprintf(stderr, "\rllm-run: loading [%s%s] %3d%% of %.0f MiB", std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), (int)(100.0 * done / total), total / 1048576.0);
+    if (done == total) std::fprintf(stderr, "\n");
+}
+
 int fail(const std::string& message) {
     std::fprintf(stderr, "llm-run: error: %s\n", message.c_str());
     return 1;
@@ -283,6 +292,7 @@ int main(int argc, char** argv) {
     llm::LoadOptions lo;
     lo.n_threads = o.n_threads;
     lo.quantize = o.quantize;
+    lo.progress = show_load_progress;
     auto model = llm::Model::load(o.model, lo);
     if (!model) return fail(model.error_message());
     llm::SessionOptions so;

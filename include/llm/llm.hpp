@@ -8,6 +8,7 @@
 // Errors are returned as llm::Status / llm::Expected<T> with a one-line message; nothing throws or exits.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,6 +25,8 @@ class Tokenizer;
 struct LoadOptions {
     int n_threads = 0;     // threads used while loading (0 = physical cores)
     std::string quantize;  // requantize F32/F16/BF16 matrices at load: "q4_0", "q4_k", "q8_0", ... ("" = no)
+    // Called while the weights are read into memory (bytes done, bytes total), e.g. for a progress bar.
+    std::function<void(size_t, size_t)> progress;
 };
 
 // Immutable weights + hyper-parameters; thread-safe to share between sessions.

@@ -10,22 +10,6 @@
 namespace llm::vk {
 namespace {
 
-RopeParams rope_params(const ModelConfig& c, int64_t seq_end, LongRopeMode mode) {
-    RopeParams p;  // as rope_params() in models/decoder.cpp
-    p.style = c.rope_style;
-    p.n_rot = c.n_rot;
-    p.theta_base = c.rope_theta;
-    p.freq_scale = c.rope_freq_scale;
-    p.attn_factor = c.rope_attn_factor;
-    if (!c.rope_freq_factors.empty()) p.freq_factors = c.rope_freq_factors.data();
-    if (!c.longrope_long.empty()) {
-        const bool use_long =
-            mode == LongRopeMode::Long || (mode == LongRopeMode::Auto && seq_end > c.longrope_original_ctx);
-        p.freq_factors = use_long ? c.longrope_long.data() : c.longrope_short.data();
-    }
-    return p;
-}
-
 Status upload_opt(Context& ctx, const TensorView& t, DeviceMatrix& out, size_t& bytes) {
     if (!t.valid()) return {};
     auto m = upload_matrix(ctx, t);

@@ -256,3 +256,24 @@ INSTANTIATE_TEST_SUITE_P(LoadTime, HfQuantizedFixture,
 
 }  // namespace
 }  // namespace llm::test
+
+namespace llm::test {
+namespace {
+
+// The KV cache types: F32 and BF16 meet the F32/BF16 rows; Q8_0 (8-bit keys and values) the Q8_0 row.
+TEST(FixtureKvTypes, EveryCacheTypeStaysWithinTolerance) {
+    const auto tokens = sequence_tokens();
+    const auto ref = read_f32(models_dir() + "/mistral-gqa/ref/mistral-gqa.F16.logits.bin");
+    for (auto [kv, row] : {std::pair{DType::F32, "F16"}, {DType::BF16, "BF16"}, {DType::Q8_0, "Q8_0"}}) {
+        SessionOptions o;
+        o.kv_type = kv;
+        auto s = make_session(models_dir() + "/mistral-gqa/mistral-gqa.F16.gguf", o);
+        ASSERT_TRUE(s);
+        const Tolerance tol = tolerance_for(row);
+        expect_within(compare_logits(run_one_by_one(*s, tokens), ref, 1024, (int)tokens.size(), tol.argmax_gap), tol,
+                      std::string("mistral-gqa.F16 kv ") + std::string(dtype_name(kv)));
+    }
+}
+
+}  // namespace
+}  // namespace llm::test
