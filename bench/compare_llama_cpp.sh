@@ -3,7 +3,9 @@
 # models, pp512 and tg128, interleaved model by model, then a markdown ratio table naming both versions.
 #   bench/compare_llama_cpp.sh [model.gguf ...]     (default: bench models from make_models.sh + SmolLM2)
 # Env: LLM_CACHE (default ~/.cache/llm), LLM_BUILD_DIR (default build-bench), REPS (5), THREADS (2), ROUNDS (1:
-# engines alternate per model; more rounds interleave finer), PROMPT (512), GEN (128).
+# engines alternate per model; more rounds interleave finer), PROMPT (512), GEN (128). On a machine shared with other
+# jobs set OMP_WAIT_POLICY=passive: both engines use OpenMP, and spinning threads that lose their core stall every
+# barrier (measured here under load: llama.cpp Q4_0 tg 0.5 t/s spinning vs 24 t/s passive; ours 2.5 vs 22).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${LLM_CACHE:-$HOME/.cache/llm}"
@@ -59,6 +61,7 @@ done
 
 echo
 echo "llama.cpp: $("$venv/bin/python" "$repo/bench/llama_cpp_bench.py" --version)"
+echo "environment: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} (passive is far steadier when other processes share the cores)"
 echo "commands: llm-bench -m MODEL -p $prompt -n $gen -r $reps -t $threads --mem-bw $membw -o jsonl;" \
     "llama_cpp_bench.py -m MODEL -p $prompt -n $gen -r $reps -t $threads"
 echo

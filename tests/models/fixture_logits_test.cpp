@@ -11,6 +11,7 @@ namespace {
 struct GgufCase {
     std::string model, weight_type, file, ref_logits, greedy;
     int robust_prefix = 0;  // greedy ids that must match exactly (manifest)
+    friend std::ostream& operator<<(std::ostream& os, const GgufCase& c) { return os << c.file; }
 };
 
 std::vector<GgufCase> gguf_cases() {
@@ -122,6 +123,7 @@ struct HfCase {
     std::string model, path, ref;
     std::string weight_type;  // the tolerance row: the twins' model.safetensors are BF16
     LongRopeMode longrope = LongRopeMode::Auto;
+    friend std::ostream& operator<<(std::ostream& os, const HfCase& c) { return os << c.path; }
 };
 
 std::vector<HfCase> hf_cases() {
@@ -201,6 +203,7 @@ namespace {
 // those of the GGUF file run by this engine.
 struct QuantizeCase {
     std::string model, weight_type, quantize;
+    friend std::ostream& operator<<(std::ostream& os, const QuantizeCase& c) { return os << c.model << " " << c.quantize; }
 };
 
 class HfQuantizedFixture : public ::testing::TestWithParam<QuantizeCase> {};
