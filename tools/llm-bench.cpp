@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
     app.add_option("-b,--batch-size", n_batch, "tokens per forward pass")->check(CLI::PositiveNumber);
     app.add_option("-c,--ctx-size", n_ctx, "context size (default: the largest test's depth + tokens)");
     app.add_option("--cache-type-k,--ctk", kv_types, "KV cache type(s): f16, q8_0, f32, bf16");
-    app.add_option("--device", device, "compute device (only 'cpu' for now)");
+    app.add_option("--device", device, "compute device: cpu, vulkan or vulkan:N (see llm-run --list-devices)");
     app.add_option("-o,--output", output, "output format: md, csv, json, jsonl")
         ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}));
     app.add_option("--mem-bw", mem_bw, "memory bandwidth in GB/s (default: measured at start)");
@@ -230,10 +230,11 @@ int main(int argc, char** argv) {
     }
     CLI11_PARSE(app, argc, argv);
 
-    if (device != "cpu") {
-        std::fprintf(stderr, "llm-bench: device '%s' is not supported yet (only 'cpu')\n", device.c_str());
+    if (device != "cpu" && device.rfind("vulkan", 0) != 0) {
+        std::fprintf(stderr, "llm-bench: unknown device '%s' (use cpu, vulkan or vulkan:N)\n", device.c_str());
         return 1;
     }
+    std::string backend = "CPU";  // what the sessions actually run on (a Vulkan failure falls back to the CPU)
     std::vector<Test> tests;
     std::vector<int> p_list, n_list, d_list, pg_list, t_list;
     try {
@@ -314,12 +315,14 @@ int main(int argc, char** argv) {
             for (llm::DType kv : kv_dtypes) {
                 llm::SessionOptions so;
                 so.n_ctx = n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = n_batch;
+                so.device = device;
                 auto session = llm::Session::create(*model, so);
                 if (!session) {
                     std::fprintf(stderr, "llm-bench: %s\n", session.error_message().c_str());
                     return 1;
                 }
                 llm::Session& s = **session;
+                backend = s.device() == "cpu" ? "CPU" : "Vulkan";
                 for (const Test& t : tests) {
                     Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), {}, {}, iso_time_now()};
                     // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
@@ -382,7 +385,7 @@ int main(int argc, char** argv) {
                   {"build_number", 0},
                   {"cpu_info", cpu_info},
                   {"gpu_info", ""},
-                  {"backends", "CPU"},
+                  {"backends", backend},
                   {"isa", llm::cpu_isa_name()},
                   {"model_filename", r.model.path},
                   {"model_type", r.model.type_name},
@@ -458,9 +461,11 @@ int main(int argc, char** argv) {
             const std::string params = r.model.n_params >= 1000000000
                                            ? fmt::format("{:.2f} B", r.model.n_params / 1e9)
                                            : fmt::format("{:.2f} M", r.model.n_params / 1e6);
-            std::printf("| %s | %s | %s | CPU (%s) | %d | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
+            const std::string backend_label =
+                backend == "CPU" ? fmt::format("CPU ({})", llm::cpu_isa_name()) : backend;
+            std::printf("| %s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
                         r.model.type_name.c_str(), size.c_str(), params.c_str(),
-                        llm::cpu_isa_name(), r.n_threads, r.kv_type.c_str(), r.test.name().c_str(), ts.mean,
+                        backend_label.c_str(), r.n_threads, r.kv_type.c_str(), r.test.name().c_str(), ts.mean,
                         ts.stddev, ts.median,
                         d.contains("weight_gbps") ? fmt::format("{:.1f}", d["weight_gbps"].get<double>()).c_str()
                                                   : "-",

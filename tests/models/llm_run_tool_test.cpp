@@ -133,3 +133,27 @@ TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LlmBenchTool, RunsOnTheVulkanDeviceWithLlamaBenchFields) {
+    RunResult devices = run("--list-devices");
+    if (devices.output.find("vulkan:0") == std::string::npos) GTEST_SKIP() << "no Vulkan device";
+    const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-bench -m " + llm::test::models_dir() +
+                            "/llama-mha/llama-mha.Q4_0.gguf -p 16 -n 4 -r 1 --device vulkan -o json 2>/dev/null";
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    ASSERT_EQ(pclose(p), 0) << out;
+    const auto j = nlohmann::json::parse(out);
+    ASSERT_EQ(j.size(), 2u);  // pp16 and tg4
+    for (const auto& r : j) {
+        EXPECT_EQ(r["backends"], "Vulkan");
+        EXPECT_GT(r["avg_ts"].get<double>(), 0.0);
+        EXPECT_TRUE(r.contains("stddev_ts") && r.contains("n_prompt") && r.contains("n_gen"));
+    }
+}
+
+}  // namespace
