@@ -101,8 +101,8 @@ TEST(LlmRunTool, DumpLogitsWritesEveryPosition) {
 
 namespace {
 
-// The Vulkan backend through the tool (lavapipe in CI): every fixture architecture, batch and one by one,
-// within the manifest's tolerance of llama.cpp.
+// The Vulkan backend through the tool (lavapipe in CI): F16 (phi3: BF16, the only float file shipped), Q8_0,
+// Q4_0 and Q4_K_M of every fixture architecture, batch and one by one, within the manifest's tolerance.
 TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
     RunResult devices = run("--list-devices");
     ASSERT_EQ(devices.exit_code, 0);
@@ -112,8 +112,10 @@ TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
     const auto tokens = llm::test::manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
     std::string ids;
     for (int32_t t : tokens) ids += (ids.empty() ? "" : ",") + std::to_string(t);
-    for (const char* m : {"llama-mha/llama-mha.Q4_0", "mistral-gqa/mistral-gqa.Q8_0", "phi3/phi3.Q4_K_M",
-                          "llama-mha/llama-mha.F16"}) {
+    for (const char* m : {"llama-mha/llama-mha.F16", "llama-mha/llama-mha.Q8_0", "llama-mha/llama-mha.Q4_0",
+                          "llama-mha/llama-mha.Q4_K_M", "mistral-gqa/mistral-gqa.F16", "mistral-gqa/mistral-gqa.Q8_0",
+                          "mistral-gqa/mistral-gqa.Q4_0", "mistral-gqa/mistral-gqa.Q4_K_M", "phi3/phi3.BF16",
+                          "phi3/phi3.Q8_0", "phi3/phi3.Q4_0", "phi3/phi3.Q4_K_M"}) {
         const std::string type = std::string(m).substr(std::string(m).rfind('.') + 1);
         const std::string name = std::string(m).substr(std::string(m).find('/') + 1);
         const auto ref = llm::test::read_f32(llm::test::models_dir() + "/" +
