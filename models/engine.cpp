@@ -126,11 +126,8 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
     if (o.n_threads <= 0) o.n_threads = physical_core_count();
     if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
     if (o.n_batch <= 0) return error("n_batch must be positive, got {}", o.n_batch);
-    auto kv = KvCache::create(c, o.n_ctx, o.kv_type);
-    if (!kv) return kv.status();
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
-    impl->kv = std::move(*kv);
     if (o.device.rfind("vulkan", 0) == 0) {
 #ifdef LLM_HAVE_VULKAN
         std::string note;
@@ -149,6 +146,11 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
 #endif
     } else if (o.device != "cpu") {
         return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
+    }
+    if (o.device == "cpu") {  // a Vulkan session keeps its KV cache on the device
+        auto kv = KvCache::create(c, o.n_ctx, o.kv_type);
+        if (!kv) return kv.status();
+        impl->kv = std::move(*kv);
     }
     impl->opts = o;
     return std::unique_ptr<Session>(new Session(std::move(impl)));
