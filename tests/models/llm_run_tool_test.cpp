@@ -45,16 +45,28 @@ TEST(LlmRunTool, ChatFromPipedStdinReusesTheCacheOnTheSecondTurn) {
     auto model = llm::find_default_model();
     if (!model) GTEST_SKIP() << "SmolLM2-135M-Instruct not in the cache: run scripts/fetch-smollm2.sh";
     RunResult r = run("-m " + *model + " --chat --temp 0 -n 32 -c 1024",
-                      "What is the capital of France?\nAnd what about Germany?\n");
+                      "Name three primary colors.\nWhat is 2+2?\n");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     std::printf("%s\n", r.output.c_str());
     const auto counts = prompt_token_counts(r.output);
     ASSERT_EQ(counts.size(), 2u) << r.output;
-    // Turn 1 evaluates the templated system + user message; turn 2 only what follows the cached history.
+    // Turn 1 evaluates the templated system + user message; turn 2 only what follows the cached history
+    // (the second question and its template markers: far fewer tokens than the whole conversation).
     EXPECT_GT(counts[0], 20);
     EXPECT_LT(counts[1], counts[0]);
-    // Each turn prints an answer before its timing summary.
-    EXPECT_GT(r.output.find("llm-run: prompt"), 10u) << r.output;
+    // Each turn prints an answer before its timing summary, and the answers make sense: the first names
+    // primary colors, the second (which only sees the first turn through the reused cache) says 4.
+    const size_t first_summary = r.output.find("llm-run: prompt");
+    ASSERT_NE(first_summary, std::string::npos) << r.output;
+    const std::string answer1 = r.output.substr(0, first_summary);
+    const size_t second_start = r.output.find("stop:", first_summary);
+    ASSERT_NE(second_start, std::string::npos) << r.output;
+    const std::string answer2 =
+        r.output.substr(second_start, r.output.find("llm-run: prompt", second_start) - second_start);
+    int colors = 0;
+    for (const char* c : {"Red", "Blue", "Yellow"}) colors += answer1.find(c) != std::string::npos;
+    EXPECT_GE(colors, 2) << answer1;
+    EXPECT_NE(answer2.find('4'), std::string::npos) << answer2;
 }
 
 TEST(LlmRunTool, SameSeedSameTextAcrossRunsAndThreadCounts) {
