@@ -1,6 +1,7 @@
 # ---- Vulkan backend: GLSL shaders -> SPIR-V (glslangValidator, at build time) -> C++ arrays in llm_vulkan -----
 # shaders/<name>.comp compiles once; shaders listed in LLM_VK_TYPED_SHADERS compile once per weight type with
-# -DWTYPE_<T> into <name>_<t>.spv. The generated vk_spirv_data.cpp holds every blob and a name -> blob table.
+# -DWTYPE_<T> into <name>_<t>.spv (matvec also with -DUSE_SUBGROUP into matvec_sg_<t>.spv). The generated
+# vk_spirv_data.cpp holds every blob and a name -> blob table.
 option(LLM_VULKAN "Build the Vulkan backend (needs the Vulkan headers and glslangValidator)" ON)
 if(LLM_VULKAN)
   find_package(Vulkan COMPONENTS glslangValidator)
@@ -25,6 +26,9 @@ if(LLM_VULKAN)
       foreach(t ${LLM_VK_TYPES})
         string(TOUPPER ${t} T)
         list(APPEND variants "${name}_${t}|-DWTYPE_${T}")
+        if(name STREQUAL "matvec")  # subgroup-reduction twin (a separate module: it needs the capability)
+          list(APPEND variants "${name}_sg_${t}|-DWTYPE_${T}|-DUSE_SUBGROUP")
+        endif()
       endforeach()
     elseif(name STREQUAL "attention" OR name STREQUAL "kv_write")
       set(variants "${name}_f32|-DKV_F32" "${name}_f16|-DKV_F16")
@@ -35,7 +39,7 @@ if(LLM_VULKAN)
       list(LENGTH parts np)
       set(defs)
       if(np GREATER 1)
-        list(GET parts 1 defs)
+        list(SUBLIST parts 1 -1 defs)
       endif()
       set(spv ${LLM_VK_GEN}/${vname}.spv)
       add_custom_command(OUTPUT ${spv}

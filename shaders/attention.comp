@@ -6,7 +6,9 @@
 // keys j with lo <= j <= hi, hi = min(pos, n_keys - 1), lo = window ? max(0, pos - window + 1) : 0.
 // K/V rows: key j of kv head g at kv_offset + j * kv_stride + g * head_dim (F32 or F16 via -DKV_*).
 // With round_f16 the weights must be normalized before rounding, so a first pass finds the max and the
-// sum and a second accumulates V (two passes over K). Grid: (n_heads, n_tokens).
+// sum and a second accumulates V (two passes over K). Grid: (n_heads, n_tokens), independent of n_keys.
+// With dyn != 0, pos0 and n_keys come from params[0], params[1] instead of the push constants, so one
+// recorded command buffer serves every decode step (the host writes the positions before submitting).
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -23,6 +25,7 @@ float kval(uint e) { return kd[e]; }
 float vval(uint e) { return vd[e]; }
 #endif
 layout(binding = 3) writeonly buffer O { float o[]; };
+layout(binding = 4) readonly buffer P { uint params[]; };
 layout(push_constant) uniform PC {
     uint n_tokens, n_keys, n_heads, n_kv_heads;
     uint head_dim, pos0, window, q_offset;
@@ -30,6 +33,7 @@ layout(push_constant) uniform PC {
     uint v_offset, kv_stride;
     float scale;
     uint round_f16;  // round q and the softmax weights to fp16 (llama.cpp with an F16 cache; CPU round_to_f16)
+    uint dyn;        // pos0 and n_keys from the params buffer
 } pc;
 
 const uint MAX_HEAD_DIM = 256;
@@ -41,8 +45,10 @@ shared float red[WG];
 void main() {
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
     const uint hd = pc.head_dim, g = h / (pc.n_heads / pc.n_kv_heads);
-    const uint pos = pc.pos0 + t;
-    const int hi = int(min(pos, pc.n_keys - 1u));
+    const uint pos0 = pc.dyn != 0u ? params[0] : pc.pos0;
+    const uint n_keys = pc.dyn != 0u ? params[1] : pc.n_keys;
+    const uint pos = pos0 + t;
+    const int hi = int(min(pos, n_keys - 1u));
     const int lo = pc.window > 0u ? max(0, int(pos) - int(pc.window) + 1) : 0;
     const uint qb = pc.q_offset + t * pc.q_stride + h * hd;
     const uint ob = pc.o_offset + t * pc.o_stride + h * hd;

@@ -137,6 +137,8 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
         p2.pNext = &sub;
         f.vkGetPhysicalDeviceProperties2(pd, &p2);
         d.subgroup_size = sub.subgroupSize;
+        d.subgroup_arithmetic = (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                                (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && sub.subgroupSize > 0;
 
         VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
         VkPhysicalDevice8BitStorageFeatures s8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES};
@@ -198,6 +200,7 @@ std::string DeviceInfo::summary() const {
     add(int8_dot, "int8-dot");
     add(storage_8bit, "storage8");
     add(storage_16bit, "storage16");
+    add(subgroup_arithmetic, "subgroup-arith");
     add(unified_memory, "unified-memory");
     add(timestamps, "timestamps");
     return fmt::format(
@@ -303,6 +306,8 @@ Status Context::init(int device_index, bool force_staging) {
     const int qf = compute_queue_family(physical_, nullptr);
     if (qf < 0) return error("vulkan: device '{}' has no compute queue", info_.name);
     queue_family_ = (uint32_t)qf;
+    const char* sg_env = std::getenv("LLM_VULKAN_SUBGROUP");
+    set_subgroup_matvec(!(sg_env && std::strcmp(sg_env, "0") == 0));
 
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -357,10 +362,10 @@ Context::~Context() {
     if (device_ == VK_NULL_HANDLE) return;
     Functions& f = vkf();
     f.vkDeviceWaitIdle(device_);
+    list_.release();
     for (auto& [name, p] : pipelines_) f.vkDestroyPipeline(device_, p->pipeline, nullptr);
     for (auto& [n, l] : pipeline_layouts_) f.vkDestroyPipelineLayout(device_, l, nullptr);
     for (auto& [n, l] : set_layouts_) f.vkDestroyDescriptorSetLayout(device_, l, nullptr);
-    for (VkDescriptorPool p : pools_) f.vkDestroyDescriptorPool(device_, p, nullptr);
     if (query_pool_) f.vkDestroyQueryPool(device_, query_pool_, nullptr);
     if (fence_) f.vkDestroyFence(device_, fence_, nullptr);
     if (command_pool_) f.vkDestroyCommandPool(device_, command_pool_, nullptr);
@@ -492,9 +497,9 @@ Expected<const Pipeline*> Context::pipeline(std::string_view shader, uint32_t n_
     return out;
 }
 
-Expected<VkDescriptorSet> Context::allocate_set(const Pipeline& p) {
+Expected<VkDescriptorSet> CommandList::allocate_set(const Pipeline& p) {
     Functions& f = vkf();
-    constexpr uint32_t kSets = 1024, kDescriptors = 8 * kSets;
+    constexpr uint32_t kSets = 256, kDescriptors = 8 * kSets;
     for (;; ++pool_index_) {
         if (pool_index_ == pools_.size()) {
             VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kDescriptors};
@@ -503,7 +508,7 @@ Expected<VkDescriptorSet> Context::allocate_set(const Pipeline& p) {
             dpi.poolSizeCount = 1;
             dpi.pPoolSizes = &size;
             VkDescriptorPool pool;
-            LLM_VK_CHECK(f.vkCreateDescriptorPool(device_, &dpi, nullptr, &pool), "vkCreateDescriptorPool");
+            LLM_VK_CHECK(f.vkCreateDescriptorPool(ctx_->device_, &dpi, nullptr, &pool), "vkCreateDescriptorPool");
             pools_.push_back(pool);
         }
         VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
@@ -511,41 +516,75 @@ Expected<VkDescriptorSet> Context::allocate_set(const Pipeline& p) {
         ai.descriptorSetCount = 1;
         ai.pSetLayouts = &p.set_layout;
         VkDescriptorSet set;
-        const VkResult r = f.vkAllocateDescriptorSets(device_, &ai, &set);
+        const VkResult r = f.vkAllocateDescriptorSets(ctx_->device_, &ai, &set);
         if (r == VK_SUCCESS) return set;
         if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
             return error("vulkan: vkAllocateDescriptorSets: {}", result_name(r));
     }
 }
 
-CommandList& Context::begin() {
+void CommandList::release() {
+    if (!ctx_) return;
     Functions& f = vkf();
-    for (VkDescriptorPool p : pools_) f.vkResetDescriptorPool(device_, p, 0);
-    pool_index_ = 0;
-    f.vkResetCommandPool(device_, command_pool_, 0);
+    for (VkDescriptorPool p : pools_) f.vkDestroyDescriptorPool(ctx_->device_, p, nullptr);
+    pools_.clear();
+    if (cmd_ != VK_NULL_HANDLE) f.vkFreeCommandBuffers(ctx_->device_, ctx_->command_pool_, 1, &cmd_);
+    cmd_ = VK_NULL_HANDLE;
+    ctx_ = nullptr;
+}
+
+Expected<std::unique_ptr<CommandList>> Context::create_list() {
+    auto list = std::make_unique<CommandList>();
+    VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    cai.commandPool = command_pool_;
+    cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    cai.commandBufferCount = 1;
+    LLM_VK_CHECK(vkf().vkAllocateCommandBuffers(device_, &cai, &list->cmd_), "vkAllocateCommandBuffers");
+    list->ctx_ = this;
+    return list;
+}
+
+void Context::begin(CommandList& list) {
+    Functions& f = vkf();
+    for (VkDescriptorPool p : list.pools_) f.vkResetDescriptorPool(device_, p, 0);
+    list.pool_index_ = 0;
+    f.vkResetCommandBuffer(list.cmd_, 0);
     VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    f.vkBeginCommandBuffer(list_.cmd_, &bi);
-    if (query_pool_) f.vkCmdResetQueryPool(list_.cmd_, query_pool_, 0, kMaxTimestamps);
-    list_.recording_ = true;
-    list_.grouped_ = false;
-    list_.n_dispatches_ = 0;
-    list_.ts_labels_.clear();
+    f.vkBeginCommandBuffer(list.cmd_, &bi);
+    if (query_pool_) f.vkCmdResetQueryPool(list.cmd_, query_pool_, 0, kMaxTimestamps);
+    list.recording_ = true;
+    list.ended_ = false;
+    list.grouped_ = false;
+    list.n_dispatches_ = 0;
+    list.ts_labels_.clear();
+}
+
+CommandList& Context::begin() {
+    begin(list_);
     return list_;
 }
 
-Status Context::submit() {
+Status Context::end(CommandList& list) {
+    if (!list.recording_) return list.ended_ ? Status{} : error("vulkan: end without begin");
+    list.recording_ = false;
+    LLM_VK_CHECK(vkf().vkEndCommandBuffer(list.cmd_), "vkEndCommandBuffer");
+    list.ended_ = true;
+    return {};
+}
+
+Status Context::submit() { return submit(list_); }
+
+Status Context::submit(CommandList& list) {
     Functions& f = vkf();
-    if (!list_.recording_) return error("vulkan: submit without begin");
-    list_.recording_ = false;
-    LLM_VK_CHECK(f.vkEndCommandBuffer(list_.cmd_), "vkEndCommandBuffer");
+    if (!list.recording_ && !list.ended_) return error("vulkan: submit without begin");
+    LLM_TRY(end(list));
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
-    si.pCommandBuffers = &list_.cmd_;
+    si.pCommandBuffers = &list.cmd_;
     LLM_VK_CHECK(f.vkResetFences(device_, 1, &fence_), "vkResetFences");
     LLM_VK_CHECK(f.vkQueueSubmit(queue_, 1, &si, fence_), "vkQueueSubmit");
     LLM_VK_CHECK(f.vkWaitForFences(device_, 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
-    last_labels_ = list_.ts_labels_;
+    last_labels_ = list.ts_labels_;
     return {};
 }
 
@@ -578,7 +617,7 @@ void CommandList::dispatch(const Pipeline& p, std::span<const Buffer* const> buf
     LLM_CHECK(buffers.size() == p.n_buffers);
     LLM_CHECK(push_bytes <= kPushBytes);
     Functions& f = vkf();
-    auto set = ctx_->allocate_set(p);
+    auto set = allocate_set(p);
     LLM_CHECK(set.has_value());
     VkDescriptorBufferInfo infos[16];
     VkWriteDescriptorSet writes[16];
@@ -606,6 +645,16 @@ void CommandList::copy(const Buffer& src, size_t src_offset, const Buffer& dst, 
     LLM_CHECK(recording_);
     VkBufferCopy region{src_offset, dst_offset, bytes};
     vkf().vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), 1, &region);
+    barrier();
+}
+
+void CommandList::copy_rows(const Buffer& src, size_t src_offset, size_t src_stride, const Buffer& dst,
+                            size_t dst_offset, size_t dst_stride, size_t row_bytes, uint32_t n_rows) {
+    LLM_CHECK(recording_);
+    std::vector<VkBufferCopy> regions(n_rows);
+    for (uint32_t i = 0; i < n_rows; ++i)
+        regions[i] = {src_offset + i * src_stride, dst_offset + i * dst_stride, row_bytes};
+    if (n_rows) vkf().vkCmdCopyBuffer(cmd_, src.handle(), dst.handle(), n_rows, regions.data());
     barrier();
 }
 

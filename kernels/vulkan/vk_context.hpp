@@ -28,6 +28,7 @@ struct DeviceInfo {
     bool unified_memory = false;      // a device-local, host-visible, coherent memory type exists (and the
                                       // device is integrated or a CPU): buffers are used mapped, no staging
     uint32_t subgroup_size = 0;
+    bool subgroup_arithmetic = false; // subgroupAdd & co. in compute shaders (matvec_sg_* kernels)
     uint64_t max_buffer_range = 0;    // maxStorageBufferRange: the largest buffer one binding can address
     bool fp16 = false;                // shaderFloat16
     bool int8_dot = false;            // shaderIntegerDotProduct
@@ -82,8 +83,16 @@ struct Pipeline {
 
 // Records dispatches into one command buffer; submit() runs them all with one queue submission.
 // A barrier (all compute/transfer writes visible to later reads) follows every dispatch and copy.
+// The context has a default list (Context::begin()); create_list() makes more, each with its own command
+// buffer and descriptor sets, that stay valid after a submission and can be submitted again without
+// re-recording (buffers they bind must outlive them; what changes between runs comes from buffer contents).
 class CommandList {
 public:
+    CommandList() = default;
+    CommandList(const CommandList&) = delete;
+    CommandList& operator=(const CommandList&) = delete;
+    ~CommandList() { release(); }
+
     void dispatch(const Pipeline& p, std::span<const Buffer* const> buffers, const void* push, size_t push_bytes,
                   uint32_t gx, uint32_t gy = 1, uint32_t gz = 1);
     void dispatch(const Pipeline& p, std::initializer_list<const Buffer*> buffers, const void* push,
@@ -91,6 +100,9 @@ public:
         dispatch(p, std::span<const Buffer* const>(buffers.begin(), buffers.size()), push, push_bytes, gx, gy, gz);
     }
     void copy(const Buffer& src, size_t src_offset, const Buffer& dst, size_t dst_offset, size_t bytes);
+    // n_rows copies of row_bytes, src row i at src_offset + i * src_stride (bytes), same for dst; one barrier.
+    void copy_rows(const Buffer& src, size_t src_offset, size_t src_stride, const Buffer& dst, size_t dst_offset,
+                   size_t dst_stride, size_t row_bytes, uint32_t n_rows);
     void fill_zero(const Buffer& dst, size_t offset, size_t bytes);  // offset and bytes multiples of 4
     // Between begin_group() and end_group() dispatches get no barriers between them (they must be
     // independent: disjoint writes, no reads of each other's output); end_group() emits one barrier.
@@ -99,19 +111,27 @@ public:
         grouped_ = false;
         barrier();
     }
+    bool grouped() const { return grouped_; }
+    // Makes every write recorded so far visible to later commands and to the host (after the fence).
+    void barrier();
     // Timestamp after the commands recorded so far (no-op without timestamp support); read with timings().
     void timestamp(std::string label);
     size_t n_dispatches() const { return n_dispatches_; }
+    bool recording() const { return recording_; }
 
 private:
     friend class Context;
-    void barrier();
+    void release();
+    Expected<VkDescriptorSet> allocate_set(const Pipeline& p);
     Context* ctx_ = nullptr;
     VkCommandBuffer cmd_ = VK_NULL_HANDLE;
     bool recording_ = false;
+    bool ended_ = false;  // recorded and closed: ready to (re)submit
     bool grouped_ = false;
     size_t n_dispatches_ = 0;
     std::vector<std::string> ts_labels_;
+    std::vector<VkDescriptorPool> pools_;  // this list's descriptor sets; reset by the next begin
+    size_t pool_index_ = 0;
 };
 
 class Context {
@@ -126,6 +146,10 @@ public:
     Context& operator=(const Context&) = delete;
 
     const DeviceInfo& info() const { return info_; }
+    // Whether decode matrix-vector products use the subgroup-reduction kernels: the device has subgroup
+    // arithmetic and LLM_VULKAN_SUBGROUP is not 0 (off after a failed pipeline build; hold lock()).
+    bool subgroup_matvec() const { return subgroup_matvec_; }
+    void set_subgroup_matvec(bool on) { subgroup_matvec_ = on && info_.subgroup_arithmetic; }
     bool buffers_mapped() const { return device_memory_mapped_; }  // device buffers are host-visible
     VkDevice device() const { return device_; }
 
@@ -149,6 +173,12 @@ public:
     // Starts recording (resets the previous list); submit() runs and waits.
     CommandList& begin();
     Status submit();
+    // A separate, re-submittable command list (hold lock() while creating, recording, submitting or
+    // destroying lists of a shared context: they come from one command pool).
+    Expected<std::unique_ptr<CommandList>> create_list();
+    void begin(CommandList& list);     // resets the list and starts recording it
+    Status end(CommandList& list);     // closes the recording (submit() does it when still open)
+    Status submit(CommandList& list);  // runs the list (again, when already recorded) and waits
     // Labeled GPU times (ms since the first timestamp) of the last submitted list, when supported.
     std::vector<std::pair<std::string, double>> timings() const;
 
@@ -157,7 +187,6 @@ private:
     Context() = default;
     Status init(int device_index, bool force_staging);
     Expected<Buffer> make_buffer(size_t bytes, bool host_visible);
-    Expected<VkDescriptorSet> allocate_set(const Pipeline& p);
     Status one_shot_copy(const Buffer& src, size_t so, const Buffer& dst, size_t d, size_t bytes);
 
     DeviceInfo info_;
@@ -168,10 +197,9 @@ private:
     uint32_t queue_family_ = 0;
     uint32_t device_memory_type_ = 0, staging_memory_type_ = 0;
     bool device_memory_mapped_ = false;
+    bool subgroup_matvec_ = false;
     VkCommandPool command_pool_ = VK_NULL_HANDLE;
     VkFence fence_ = VK_NULL_HANDLE;
-    std::vector<VkDescriptorPool> pools_;
-    size_t pool_index_ = 0;
     VkQueryPool query_pool_ = VK_NULL_HANDLE;
     static constexpr uint32_t kMaxTimestamps = 2048;
     CommandList list_;

@@ -1,33 +1,53 @@
-// VulkanDecoder: the op sequence of models/decoder.cpp recorded into one command list per forward pass.
+// VulkanDecoder: the op sequence of models/decoder.cpp recorded into command lists, cached by shape.
 // q, k and v always land in one [n x (q_dim + 2 kv_dim)] buffer (fused or not), gate and up in one
 // [n x 2 d_ff] buffer, so rope, the cache writes, attention and silu_mul read them through offsets/strides.
+// A recording is a list of segments: one command list each, preceded by host work (the ops of matrices
+// left on the CPU, reading and writing host-visible staging buffers that the lists copy from and to).
 #include "kernels/vulkan/vk_decoder.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
+
+#include "core/system_info.hpp"
+#include "kernels/cpu/matmul.hpp"
 
 namespace llm::vk {
 namespace {
-
-Status upload_opt(Context& ctx, const TensorView& t, DeviceMatrix& out, size_t& bytes) {
-    if (!t.valid()) return {};
-    auto m = upload_matrix(ctx, t);
-    if (!m) return m.status();
-    bytes += m->bytes();
-    out = std::move(*m);
-    return {};
-}
 
 Expected<Buffer> upload_vec(Context& ctx, const std::vector<float>& v, const std::string& what) {
     if (v.empty()) return error("vulkan: {} is missing", what);
     return upload_floats(ctx, v.data(), v.size());
 }
 
+// Types named by LLM_VULKAN_CPU_TYPES ("q2_k,iq4_xs").
+Expected<std::vector<DType>> env_cpu_types() {
+    std::vector<DType> out;
+    const char* env = std::getenv("LLM_VULKAN_CPU_TYPES");
+    if (!env) return out;
+    std::string_view rest(env);
+    while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        const std::string_view name = rest.substr(0, comma);
+        if (!name.empty()) {
+            auto t = dtype_from_name(name);
+            if (!t) return error("vulkan: LLM_VULKAN_CPU_TYPES: unknown type '{}'", name);
+            out.push_back(*t);
+        }
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    return out;
+}
+
 }  // namespace
 
 Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared_ptr<Context> ctx,
-                                                                     const ModelConfig& c, const ModelWeights& w) {
+                                                                     const ModelConfig& c, const ModelWeights& w,
+                                                                     const UploadOptions& uo) {
     if (!ctx) return error("vulkan: no context");
     if (c.head_dim > 256) return error("vulkan: head_dim {} > 256 is not supported", c.head_dim);
     if (c.kv_dim() % 2) return error("vulkan: odd kv_dim {}", c.kv_dim());
@@ -35,11 +55,79 @@ Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared
     d->ctx = std::move(ctx);
     d->config = c;
     Context& cx = *d->ctx;
-    size_t& bytes = d->bytes;
-    LLM_TRY(upload_opt(cx, w.token_embd, d->token_embd, bytes));
+    auto env = env_cpu_types();
+    if (!env) return env.status();
+
+    // Which weight types run where: the activation pipelines must build; a type's matrices go to the CPU
+    // when it has no shaders, is forced there, or its pipelines fail to build on this device.
+    struct TypeInfo {
+        DType type;
+        std::string why;  // empty: on the device
+        std::string first;
+        const char* op = "matmul";
+        int count = 0;
+    };
+    std::vector<TypeInfo> types;
+    {
+        auto guard = cx.lock();
+        LLM_TRY(warm_up_pipelines(cx, {}));
+        auto classify = [&](const TensorView& t) {
+            if (!t.valid()) return;
+            for (const TypeInfo& ti : types)
+                if (ti.type == t.type) return;
+            TypeInfo ti{t.type};
+            if (!supports_type(t.type)) {
+                ti.why = "has no Vulkan kernel";
+            } else if (std::find(env->begin(), env->end(), t.type) != env->end()) {
+                ti.why = "is set to run on the CPU (LLM_VULKAN_CPU_TYPES)";
+            } else if (std::find(uo.cpu_types.begin(), uo.cpu_types.end(), t.type) != uo.cpu_types.end()) {
+                ti.why = "is set to run on the CPU (UploadOptions::cpu_types)";
+            } else {
+                const DType one[] = {t.type};
+                if (Status st = warm_up_pipelines(cx, one); !st)
+                    ti.why = fmt::format("has no Vulkan kernel this device can build ({})", st.message());
+            }
+            types.push_back(std::move(ti));
+        };
+        classify(w.token_embd);
+        classify(w.output);
+        for (const LayerWeights& L : w.layers)
+            for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+                classify(*t);
+    }
+    auto find_type = [&](DType t) -> TypeInfo& {
+        for (TypeInfo& ti : types)
+            if (ti.type == t) return ti;
+        LLM_CHECK(false);
+        return types.front();
+    };
+    auto upload_one = [&](const TensorView& t, DeviceMatrix& out, const char* op) -> Status {
+        if (!t.valid()) return {};
+        TypeInfo& ti = find_type(t.type);
+        if (ti.why.empty()) {
+            auto m = upload_matrix(cx, t);
+            if (!m) return m.status();
+            d->bytes += m->bytes();
+            out = std::move(*m);
+            return {};
+        }
+        if (!matmul_supports(t.type))
+            return error("vulkan: tensor '{}' ({}) {} and the CPU has no kernel for it either", t.name,
+                         dtype_name(t.type), ti.why);
+        out = DeviceMatrix{};
+        out.type = t.type;
+        out.n_in = (uint32_t)t.ne[0];
+        out.n_out = (uint32_t)t.n_rows();
+        out.row_bytes = (uint32_t)t.row_size();
+        out.cpu = t;
+        if (ti.count++ == 0) ti.first = t.name, ti.op = op;
+        ++d->n_cpu_matrices;
+        return {};
+    };
+    LLM_TRY(upload_one(w.token_embd, d->token_embd, "get_rows"));
     if (!d->token_embd.valid()) return error("vulkan: token_embd is missing");
     d->tied = w.output.data == w.token_embd.data;
-    if (!d->tied) LLM_TRY(upload_opt(cx, w.output, d->output, bytes));
+    if (!d->tied) LLM_TRY(upload_one(w.output, d->output, "matmul"));
     auto on = upload_vec(cx, w.output_norm, "output_norm");
     if (!on) return on.status();
     d->output_norm = std::move(*on);
@@ -54,18 +142,18 @@ Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared
         for (auto [src, dst] : {std::pair{&L.wq, &dl.wq}, {&L.wk, &dl.wk}, {&L.wv, &dl.wv}, {&L.wqkv, &dl.wqkv},
                                 {&L.wo, &dl.wo}, {&L.w_gate, &dl.w_gate}, {&L.w_up, &dl.w_up},
                                 {&L.w_gate_up, &dl.w_gate_up}, {&L.w_down, &dl.w_down}})
-            LLM_TRY(upload_opt(cx, *src, *dst, bytes));
+            LLM_TRY(upload_one(*src, *dst, "matmul"));
         d->layers.push_back(std::move(dl));
     }
-    std::vector<DType> types = {d->token_embd.type};
-    if (d->output.valid()) types.push_back(d->output.type);
-    for (const Layer& L : d->layers)
-        for (const DeviceMatrix* m : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
-            if (m->valid() && std::find(types.begin(), types.end(), m->type) == types.end()) types.push_back(m->type);
-    {
-        auto guard = cx.lock();
-        LLM_TRY(warm_up_pipelines(cx, types));
+    for (const TypeInfo& ti : types) {
+        if (ti.count == 0) continue;
+        std::string line = fmt::format("vulkan: {} {} ({}) {}; running it on the CPU", ti.op, ti.first,
+                                       dtype_name(ti.type), ti.why);
+        if (ti.count > 1) line += fmt::format(" (and {} more {} matrices)", ti.count - 1, dtype_name(ti.type));
+        if (uo.log) std::fprintf(stderr, "llm: %s\n", line.c_str());
+        d->cpu_notes.push_back(std::move(line));
     }
+    if (d->n_cpu_matrices) d->owners = w.owners;
     return std::shared_ptr<const VulkanWeights>(std::move(d));
 }
 
@@ -91,18 +179,41 @@ Expected<std::unique_ptr<VulkanDecoder>> VulkanDecoder::create(std::shared_ptr<c
 }
 
 Expected<std::unique_ptr<VulkanDecoder>> VulkanDecoder::create(std::shared_ptr<Context> ctx, const ModelConfig& c,
-                                                               const ModelWeights& w, const DecoderOptions& opt) {
-    auto weights = VulkanWeights::upload(std::move(ctx), c, w);
+                                                               const ModelWeights& w, const DecoderOptions& opt,
+                                                               const UploadOptions& uo) {
+    auto weights = VulkanWeights::upload(std::move(ctx), c, w, uo);
     if (!weights) return weights.status();
     return create(std::move(*weights), opt);
 }
 
+// A recorded forward pass: segments run in order, each its host work (CPU ops) then its command list.
+struct VulkanDecoder::Recording {
+    struct Segment {
+        std::function<void()> host_before;
+        std::unique_ptr<CommandList> list;
+    };
+    uint32_t n = 0;
+    bool all_logits = false;
+    uint64_t last_use = 0;
+    std::vector<Segment> segs;
+    std::deque<Buffer> staging;  // host-visible inputs/outputs of the CPU ops (stable addresses)
+};
+
+VulkanDecoder::~VulkanDecoder() {
+    if (w_ && !recordings_.empty()) {
+        auto guard = w_->ctx->lock();  // command buffers go back to the context's pool
+        recordings_.clear();
+    }
+}
+
 Status VulkanDecoder::ensure_scratch(uint32_t n) {
-    if (n <= cap_) return {};
+    if (n <= cap_ && params_.valid()) return {};
     Context& cx = *w_->ctx;
     const ModelConfig& c_ = w_->config;
     const size_t D = c_.d_model, QKV = c_.q_dim() + 2 * c_.kv_dim(), F = c_.d_ff, V = c_.n_vocab;
     const size_t half = c_.n_rot / 2;
+    n = std::max(n, cap_);
+    recordings_.clear();  // they bind the buffers replaced here (the caller holds the context lock)
     struct Want {
         Buffer* buf;
         size_t bytes;
@@ -112,7 +223,8 @@ Status VulkanDecoder::ensure_scratch(uint32_t n) {
                           {&qkv_, n * QKV * 4, false},     {&attn_, n * (size_t)c_.q_dim() * 4, false},
                           {&ff_, n * 2 * F * 4, false},    {&ffo_, n * F * 4, false},
                           {&logits_, n * V * 4, false},    {&logits_host_, n * V * 4, true},
-                          {&ids_, n * 4, true},            {&rope_cs_, n * half * 2 * 4, true}};
+                          {&ids_, n * 4, true},            {&rope_cs_, n * half * 2 * 4, true},
+                          {&params_, 16, true}};
     for (const Want& wt : wants) {
         auto b = wt.host ? cx.create_host_buffer(wt.bytes) : cx.create_buffer(wt.bytes);
         if (!b) return b.status().with_context("activations");
@@ -122,7 +234,7 @@ Status VulkanDecoder::ensure_scratch(uint32_t n) {
     return {};
 }
 
-Status VulkanDecoder::record(CommandList& cl, uint32_t n, uint32_t pos0, bool all_logits) {
+Status VulkanDecoder::record(Recording& R, uint32_t n, uint32_t pos0, bool all_logits) {
     Context& cx = *w_->ctx;
     const VulkanWeights& W = *w_;
     const ModelConfig& c_ = W.config;
@@ -133,58 +245,114 @@ Status VulkanDecoder::record(CommandList& cl, uint32_t n, uint32_t pos0, bool al
     ap.scale = 1.0f / std::sqrt((float)c_.head_dim);
     ap.sliding_window = c_.sliding_window;
     ap.round_to_f16 = opt_.kv_type == DType::F16;  // as the CPU decoder and llama.cpp with an F16 cache
+    // Only n_rot and the style reach the shaders; the (cos, sin) table is written per pass by the host.
     RopeParams rp = rope_params(c_, n_keys, opt_.longrope);
     const bool f16 = opt_.kv_type == DType::F16;
+    // Reused recordings read pos0 / n_keys from params_; single-use ones get them as push constants.
+    const Buffer* dyn = opt_.reuse_commands ? &params_ : nullptr;
+    const int threads = opt_.n_threads > 0 ? opt_.n_threads : physical_core_count();
+    R.n = n, R.all_logits = all_logits;
+
+    CommandList* cl = nullptr;
+    // Starts the next segment (after host work): a new command list, inside a barrier-free group when the
+    // previous one ended inside one.
+    auto next_segment = [&](std::function<void()> host) -> Status {
+        const bool grouped = cl && cl->grouped();
+        auto l = cx.create_list();
+        if (!l) return l.status();
+        cx.begin(**l);
+        if (grouped) (*l)->begin_group();
+        if (opt_.profile) (*l)->timestamp("start");
+        cl = l->get();
+        R.segs.push_back({std::move(host), std::move(*l)});
+        return {};
+    };
+    auto host_buffer = [&](size_t bytes) -> Expected<Buffer*> {
+        auto b = cx.create_host_buffer(bytes);
+        if (!b) return b.status().with_context("CPU op staging");
+        R.staging.push_back(std::move(*b));
+        return &R.staging.back();
+    };
+    // y = W x on the device, or for a matrix left on the CPU: copy x's rows out, end the segment, multiply
+    // on the CPU before the next one, which starts by copying the result rows into y.
+    auto mm = [&](const DeviceMatrix& w, Act x, uint32_t rows, Act y) -> Status {
+        if (!w.on_cpu()) return matmul(cx, *cl, w, x, rows, y);
+        const size_t xs = x.stride ? x.stride : w.n_in, ys = y.stride ? y.stride : w.n_out;
+        auto in = host_buffer((size_t)rows * w.n_in * 4);
+        if (!in) return in.status();
+        auto out = host_buffer((size_t)rows * w.n_out * 4);
+        if (!out) return out.status();
+        cl->copy_rows(*x.buf, (size_t)x.offset * 4, xs * 4, **in, 0, (size_t)w.n_in * 4, (size_t)w.n_in * 4, rows);
+        const float* xin = static_cast<const float*>((*in)->mapped());
+        float* yout = static_cast<float*>((*out)->mapped());
+        LLM_TRY(next_segment([wt = w.cpu, xin, yout, rows, threads] { llm::matmul(wt, xin, rows, yout, threads); }));
+        cl->copy_rows(**out, 0, (size_t)w.n_out * 4, *y.buf, (size_t)y.offset * 4, ys * 4, (size_t)w.n_out * 4, rows);
+        return {};
+    };
     // Records one op; with profiling, a timestamp labeled with the op name follows it.
 #define OP(name, call)                                 \
     do {                                               \
         LLM_TRY(call);                                 \
-        if (opt_.profile) cl.timestamp(#name);         \
+        if (opt_.profile) cl->timestamp(#name);        \
     } while (0)
-    if (opt_.profile) cl.timestamp("start");
 
-    OP(get_rows, get_rows(cx, cl, W.token_embd, ids_, n, x_));
+    if (W.token_embd.on_cpu()) {  // rows dequantized on the host, then copied into x
+        auto rows = host_buffer((size_t)n * D * 4);
+        if (!rows) return rows.status();
+        const int32_t* ids = static_cast<const int32_t*>(ids_.mapped());
+        float* dst = static_cast<float*>((*rows)->mapped());
+        LLM_TRY(next_segment([t = W.token_embd.cpu, ids, dst, n, D] {
+            const ToFloatFn to_float = type_traits(t.type).to_float;
+            for (uint32_t i = 0; i < n; ++i) to_float(t.row(ids[i]), dst + (size_t)i * D, D);
+        }));
+        cl->copy(**rows, 0, x_, 0, (size_t)n * D * 4);
+        if (opt_.profile) cl->timestamp("get_rows");
+    } else {
+        LLM_TRY(next_segment({}));
+        OP(get_rows, get_rows(cx, *cl, W.token_embd, ids_, n, x_));
+    }
     for (size_t il = 0; il < W.layers.size(); ++il) {
         const VulkanWeights::Layer& L = W.layers[il];
-        OP(rms_norm, rms_norm(cx, cl, x_, 0, L.attn_norm, h_, 0, n, D, c_.rms_eps));
+        OP(rms_norm, rms_norm(cx, *cl, x_, 0, L.attn_norm, h_, 0, n, D, c_.rms_eps));
         if (L.wqkv.valid()) {
-            OP(matmul, matmul(cx, cl, L.wqkv, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
+            OP(matmul, mm(L.wqkv, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
         } else {
-            cl.begin_group();  // q, k, v: same input, disjoint outputs
-            OP(matmul, matmul(cx, cl, L.wq, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
-            OP(matmul, matmul(cx, cl, L.wk, {&h_, 0, D}, n, {&qkv_, QD, QKV}));
-            OP(matmul, matmul(cx, cl, L.wv, {&h_, 0, D}, n, {&qkv_, QD + KVD, QKV}));
-            cl.end_group();
+            cl->begin_group();  // q, k, v: same input, disjoint outputs
+            OP(matmul, mm(L.wq, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
+            OP(matmul, mm(L.wk, {&h_, 0, D}, n, {&qkv_, QD, QKV}));
+            OP(matmul, mm(L.wv, {&h_, 0, D}, n, {&qkv_, QD + KVD, QKV}));
+            cl->end_group();
         }
         const KvView kv{&k_cache_[il], 0, KVD, f16}, vv{&v_cache_[il], 0, KVD, f16};
-        cl.begin_group();  // rope q, rope k and the V cache write touch disjoint columns
-        OP(rope, rope(cx, cl, {&qkv_, 0, QKV}, n, c_.n_heads, c_.head_dim, rp, rope_cs_));
-        OP(rope, rope(cx, cl, {&qkv_, QD, QKV}, n, c_.n_kv_heads, c_.head_dim, rp, rope_cs_));
-        OP(kv_write, kv_write(cx, cl, {&qkv_, QD + KVD, QKV}, n, KVD, pos0, vv));
-        cl.end_group();
-        OP(kv_write, kv_write(cx, cl, {&qkv_, QD, QKV}, n, KVD, pos0, kv));
-        OP(attention, attention(cx, cl, {&qkv_, 0, QKV}, kv, vv, n_keys, n, pos0, ap, {&attn_, 0, QD}));
-        OP(matmul, matmul(cx, cl, L.wo, {&attn_, 0, QD}, n, {&h_, 0, D}));
-        OP(add_inplace, add_inplace(cx, cl, x_, 0, h_, 0, n * D));
+        cl->begin_group();  // rope q, rope k and the V cache write touch disjoint columns
+        OP(rope, rope(cx, *cl, {&qkv_, 0, QKV}, n, c_.n_heads, c_.head_dim, rp, rope_cs_));
+        OP(rope, rope(cx, *cl, {&qkv_, QD, QKV}, n, c_.n_kv_heads, c_.head_dim, rp, rope_cs_));
+        OP(kv_write, kv_write(cx, *cl, {&qkv_, QD + KVD, QKV}, n, KVD, pos0, vv, dyn));
+        cl->end_group();
+        OP(kv_write, kv_write(cx, *cl, {&qkv_, QD, QKV}, n, KVD, pos0, kv, dyn));
+        OP(attention, attention(cx, *cl, {&qkv_, 0, QKV}, kv, vv, n_keys, n, pos0, ap, {&attn_, 0, QD}, dyn));
+        OP(matmul, mm(L.wo, {&attn_, 0, QD}, n, {&h_, 0, D}));
+        OP(add_inplace, add_inplace(cx, *cl, x_, 0, h_, 0, n * D));
 
-        OP(rms_norm, rms_norm(cx, cl, x_, 0, L.ffn_norm, h_, 0, n, D, c_.rms_eps));
+        OP(rms_norm, rms_norm(cx, *cl, x_, 0, L.ffn_norm, h_, 0, n, D, c_.rms_eps));
         if (L.w_gate_up.valid()) {
-            OP(matmul, matmul(cx, cl, L.w_gate_up, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
+            OP(matmul, mm(L.w_gate_up, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
         } else {
-            cl.begin_group();  // gate and up: same input, disjoint outputs
-            OP(matmul, matmul(cx, cl, L.w_gate, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
-            OP(matmul, matmul(cx, cl, L.w_up, {&h_, 0, D}, n, {&ff_, F, 2 * F}));
-            cl.end_group();
+            cl->begin_group();  // gate and up: same input, disjoint outputs
+            OP(matmul, mm(L.w_gate, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
+            OP(matmul, mm(L.w_up, {&h_, 0, D}, n, {&ff_, F, 2 * F}));
+            cl->end_group();
         }
-        OP(silu_mul, silu_mul(cx, cl, {&ff_, 0, 2 * F}, {&ff_, F, 2 * F}, {&ffo_, 0, F}, F, n));
-        OP(matmul, matmul(cx, cl, L.w_down, {&ffo_, 0, F}, n, {&h_, 0, D}));
-        OP(add_inplace, add_inplace(cx, cl, x_, 0, h_, 0, n * D));
+        OP(silu_mul, silu_mul(cx, *cl, {&ff_, 0, 2 * F}, {&ff_, F, 2 * F}, {&ffo_, 0, F}, F, n));
+        OP(matmul, mm(L.w_down, {&ffo_, 0, F}, n, {&h_, 0, D}));
+        OP(add_inplace, add_inplace(cx, *cl, x_, 0, h_, 0, n * D));
     }
     const uint32_t first = all_logits ? 0 : n - 1, n_out = n - first;
-    OP(rms_norm, rms_norm(cx, cl, x_, first * D, W.output_norm, h_, 0, n_out, D, c_.rms_eps));
-    OP(matmul, matmul(cx, cl, W.tied ? W.token_embd : W.output, {&h_, 0, D}, n_out, {&logits_, 0, (uint32_t)c_.n_vocab}));
+    OP(rms_norm, rms_norm(cx, *cl, x_, first * D, W.output_norm, h_, 0, n_out, D, c_.rms_eps));
+    OP(matmul, mm(W.tied ? W.token_embd : W.output, {&h_, 0, D}, n_out, {&logits_, 0, (uint32_t)c_.n_vocab}));
 #undef OP
-    if (!logits_.mapped()) cl.copy(logits_, 0, logits_host_, 0, (size_t)n_out * c_.n_vocab * 4);
+    if (!logits_.mapped()) cl->copy(logits_, 0, logits_host_, 0, (size_t)n_out * c_.n_vocab * 4);
+    for (Recording::Segment& seg : R.segs) LLM_TRY(cx.end(*seg.list));
     return {};
 }
 
@@ -211,38 +379,65 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
         }
         return {};
     }
+    all_logits = all_logits && n > 1;  // one token: the same single row either way (one recording)
+    auto guard = cx.lock();  // one command pool and queue per context, possibly shared by several sessions
     LLM_TRY(ensure_scratch((uint32_t)n));
     std::memcpy(ids_.mapped(), tokens.data(), n * sizeof(int32_t));
     std::vector<int32_t> pos(n);
     for (int64_t i = 0; i < n; ++i) pos[i] = (int32_t)(pos0 + i);
     const std::vector<float> cs = rope_table(rope_params(c_, pos0 + n, opt_.longrope), pos.data(), n);
     std::memcpy(rope_cs_.mapped(), cs.data(), cs.size() * sizeof(float));
+    const uint32_t params[4] = {(uint32_t)pos0, (uint32_t)(pos0 + n), 0, 0};
+    std::memcpy(params_.mapped(), params, sizeof(params));
 
-    auto guard = cx.lock();  // one command list per context, possibly shared by several sessions
-    CommandList& cl = cx.begin();
-    Status st = record(cl, (uint32_t)n, (uint32_t)pos0, all_logits);
-    // Submit even after a recording error so the list is closed; report the first error.
-    Status sub = cx.submit();
-    if (!st) return st;
-    if (!sub) return sub;
+    // A cached recording of this shape, else a new one (cached when reuse is on, LRU beyond max_cached).
+    Recording* rec = nullptr;
+    std::unique_ptr<Recording> once;
+    if (opt_.reuse_commands)
+        for (auto& r : recordings_)
+            if (r->n == (uint32_t)n && r->all_logits == all_logits) rec = r.get();
+    if (!rec) {
+        auto r = std::make_unique<Recording>();
+        ++n_recordings_;
+        LLM_TRY(record(*r, (uint32_t)n, (uint32_t)pos0, all_logits));
+        if (opt_.reuse_commands) {
+            if ((int)recordings_.size() >= std::max(1, opt_.max_cached)) {
+                auto lru = std::min_element(recordings_.begin(), recordings_.end(),
+                                            [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
+                recordings_.erase(lru);
+            }
+            recordings_.push_back(std::move(r));
+            rec = recordings_.back().get();
+        } else {
+            once = std::move(r);
+            rec = once.get();
+        }
+    }
+    rec->last_use = ++use_clock_;
+    last_profile_.clear();
+    for (Recording::Segment& seg : rec->segs) {
+        if (seg.host_before) seg.host_before();
+        LLM_TRY(cx.submit(*seg.list));
+        ++n_submits_;
+        if (opt_.profile) {  // per op: time since the previous timestamp of the same list
+            const auto ts = cx.timings();
+            for (size_t i = 1; i < ts.size(); ++i) {
+                const double ms = ts[i].second - ts[i - 1].second;
+                auto it = std::find_if(last_profile_.begin(), last_profile_.end(),
+                                       [&](const auto& p) { return p.first == ts[i].first; });
+                if (it == last_profile_.end())
+                    last_profile_.emplace_back(ts[i].first, ms);
+                else
+                    it->second += ms;
+            }
+        }
+    }
     const size_t n_out = all_logits ? (size_t)n : 1;
     const Buffer& src = logits_.mapped() ? logits_ : logits_host_;
     std::memcpy(logits, src.mapped(), n_out * c_.n_vocab * sizeof(float));
     return {};
 }
 
-std::vector<std::pair<std::string, double>> VulkanDecoder::last_profile() const {
-    std::vector<std::pair<std::string, double>> out;
-    const auto ts = w_->ctx->timings();
-    for (size_t i = 1; i < ts.size(); ++i) {
-        const double ms = ts[i].second - ts[i - 1].second;
-        auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == ts[i].first; });
-        if (it == out.end())
-            out.emplace_back(ts[i].first, ms);
-        else
-            it->second += ms;
-    }
-    return out;
-}
+std::vector<std::pair<std::string, double>> VulkanDecoder::last_profile() const { return last_profile_; }
 
 }  // namespace llm::vk

@@ -1,10 +1,15 @@
 // The decoder forward pass of models/decoder.cpp on a Vulkan device: weights uploaded once, the KV cache
 // in device memory, one command buffer (one submit) per forward pass, logits read back once.
+// Recorded command buffers are cached by shape (n tokens, all logits) and re-submitted: positions reach
+// the shaders through a small params buffer, so every decode step reuses one recording.
+// Weight matrices of a type the device cannot run stay in host memory and their ops run on the CPU
+// between two command buffers (one log line per type on stderr at upload).
 // Same contract as decoder_forward(); the engine selects it with a backend option (see the report).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/status.hpp"
@@ -21,6 +26,17 @@ struct DecoderOptions {
     LongRopeMode longrope = LongRopeMode::Auto;
     bool profile = false;                     // GPU timestamps after every op (see last_profile())
     int max_batch = 0;                        // tokens per submission; 0: as many as the buffer range allows
+    bool reuse_commands = true;               // cache recorded command buffers by shape (false: record
+                                              // every pass, positions as push constants)
+    int max_cached = 4;                       // recordings kept (least recently used dropped first)
+    int n_threads = 0;                        // CPU threads for ops that fall back to the CPU; 0: all cores
+};
+
+struct UploadOptions {
+    // Weight types whose ops run on the CPU even where the device has kernels for them (testing, driver
+    // bugs); LLM_VULKAN_CPU_TYPES=q2_k,iq4_xs adds to this list.
+    std::vector<DType> cpu_types;
+    bool log = true;  // print the fallback lines on stderr (they are kept in cpu_notes either way)
 };
 
 // A model's weights on the device, uploaded once and shared by every session (decoder) of the model.
@@ -36,10 +52,15 @@ struct VulkanWeights {
     bool tied = false;
     Buffer output_norm;
     size_t bytes = 0;
+    // Matrices left on the CPU (DeviceMatrix::on_cpu), one line per (type, reason) as logged, and the
+    // owners of the host memory they point into (kept alive with these weights).
+    int n_cpu_matrices = 0;
+    std::vector<std::string> cpu_notes;
+    std::vector<std::shared_ptr<const void>> owners;
 
-    // Errors name the tensor: a type without Vulkan kernels, out of device memory, ...
+    // Errors name the tensor: out of device memory, a type neither the device nor the CPU can run, ...
     static Expected<std::shared_ptr<const VulkanWeights>> upload(std::shared_ptr<Context> ctx, const ModelConfig& c,
-                                                                 const ModelWeights& w);
+                                                                 const ModelWeights& w, const UploadOptions& uo = {});
 };
 
 // One session's forward pass: its own KV cache and activations on the device.
@@ -49,7 +70,9 @@ public:
                                                            const DecoderOptions& opt);
     // Convenience: upload the weights and create one decoder.
     static Expected<std::unique_ptr<VulkanDecoder>> create(std::shared_ptr<Context> ctx, const ModelConfig& c,
-                                                           const ModelWeights& w, const DecoderOptions& opt);
+                                                           const ModelWeights& w, const DecoderOptions& opt,
+                                                           const UploadOptions& uo = {});
+    ~VulkanDecoder();
 
     // Runs tokens at positions [pos0, pos0 + n) through the model, appending their keys/values to the
     // device cache. logits receives [n x n_vocab] when all_logits, else the last position's [n_vocab].
@@ -65,10 +88,17 @@ public:
     Context& context() { return *w_->ctx; }
     const VulkanWeights& weights() const { return *w_; }
 
+    // Command buffers recorded so far (a new shape, or every pass without reuse_commands), the
+    // recordings cached now, and the command buffers submitted (several per pass with CPU ops).
+    uint64_t n_recordings() const { return n_recordings_; }
+    size_t n_cached_recordings() const { return recordings_.size(); }
+    uint64_t n_submits() const { return n_submits_; }
+
 private:
+    struct Recording;
     VulkanDecoder() = default;
     Status ensure_scratch(uint32_t n);
-    Status record(CommandList& cl, uint32_t n, uint32_t pos0, bool all_logits);
+    Status record(Recording& r, uint32_t n, uint32_t pos0, bool all_logits);
 
     std::shared_ptr<const VulkanWeights> w_;
     DecoderOptions opt_;
@@ -77,6 +107,10 @@ private:
     // ff [n x 2 d_ff] (gate | up); ffo [n x d_ff]; logits [n x n_vocab]; ids [n]; rope (cos, sin) table.
     uint32_t cap_ = 0;
     Buffer x_, h_, qkv_, attn_, ff_, ffo_, logits_, logits_host_, ids_, rope_cs_;
+    Buffer params_;  // uint32 {pos0, n_keys} of the pass, read by kv_write and attention
+    std::vector<std::unique_ptr<Recording>> recordings_;  // valid while the activation buffers are
+    uint64_t n_recordings_ = 0, n_submits_ = 0, use_clock_ = 0;
+    std::vector<std::pair<std::string, double>> last_profile_;
 };
 
 }  // namespace llm::vk

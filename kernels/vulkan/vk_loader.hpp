@@ -56,6 +56,8 @@ namespace llm::vk {
     X(vkDestroyCommandPool)             \
     X(vkResetCommandPool)               \
     X(vkAllocateCommandBuffers)         \
+    X(vkFreeCommandBuffers)             \
+    X(vkResetCommandBuffer)             \
     X(vkBeginCommandBuffer)             \
     X(vkEndCommandBuffer)               \
     X(vkCmdBindPipeline)                \

@@ -1,6 +1,7 @@
 // Vulkan op table: push-constant layouts (mirroring the shaders' PC blocks), grids and pipeline choice.
 #include "kernels/vulkan/vk_ops.hpp"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -13,6 +14,12 @@ constexpr uint32_t kMatVecMaxTokens = 4;    // Auto: up to this many tokens use 
 const uint32_t kWgSpec[] = {kWg};
 
 uint32_t ceil_div(uint64_t a, uint64_t b) { return (uint32_t)((a + b - 1) / b); }
+
+// Spec constants of matvec_sg_*: workgroup size (at least one full subgroup) and the subgroup size.
+std::array<uint32_t, 2> sg_spec(const Context& ctx) {
+    const uint32_t sg = std::max<uint32_t>(1, ctx.info().subgroup_size);
+    return {std::max(kWg, sg), sg};
+}
 
 // Runs one dispatch of a cached pipeline; the pipeline error (a missing shader) becomes the op's Status.
 template <typename Push>
@@ -88,15 +95,19 @@ Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types) {
         const char* sfx = type_suffix(t);
         if (!sfx) return error("vulkan: no kernels for {}", dtype_name(t));
         LLM_TRY(make(fmt::format("matvec_{}", sfx), 3, true));
+        if (ctx.subgroup_matvec()) {  // a driver that cannot build it gets the shared-memory kernels
+            const auto spec = sg_spec(ctx);
+            if (!ctx.pipeline(fmt::format("matvec_sg_{}", sfx), 3, spec)) ctx.set_subgroup_matvec(false);
+        }
         LLM_TRY(make(fmt::format("matmul_tiled_{}", sfx), 3, false));
         LLM_TRY(make(fmt::format("get_rows_{}", sfx), 3, false));
     }
     LLM_TRY(make("rms_norm", 3, true));
     LLM_TRY(make("rope", 2, false));
-    LLM_TRY(make("attention_f16", 4, true));
-    LLM_TRY(make("attention_f32", 4, true));
-    LLM_TRY(make("kv_write_f16", 2, false));
-    LLM_TRY(make("kv_write_f32", 2, false));
+    LLM_TRY(make("attention_f16", 5, true));
+    LLM_TRY(make("attention_f32", 5, true));
+    LLM_TRY(make("kv_write_f16", 3, false));
+    LLM_TRY(make("kv_write_f32", 3, false));
     LLM_TRY(make("silu_mul", 3, false));
     LLM_TRY(make("add", 2, false));
     return make("softmax", 1, true);
@@ -117,17 +128,27 @@ Status matmul(Context& ctx, CommandList& cl, const DeviceMatrix& w, Act x, uint3
          y.stride ? y.stride : w.n_out};
     if (n_tokens == 0) return {};
     const char* sfx = type_suffix(w.type);
-    if (!sfx) return error("vulkan: matmul: no kernels for {}", dtype_name(w.type));
-    if (kernel == MatmulKernel::Auto) kernel = n_tokens <= kMatVecMaxTokens ? MatmulKernel::MatVec : MatmulKernel::Tiled;
+    if (!sfx || w.on_cpu()) return error("vulkan: matmul: no kernels for {} on this device", dtype_name(w.type));
+    if (kernel == MatmulKernel::Auto)
+        kernel = n_tokens > kMatVecMaxTokens ? MatmulKernel::Tiled
+                 : ctx.subgroup_matvec()     ? MatmulKernel::MatVecSubgroup
+                                             : MatmulKernel::MatVec;
+    if (kernel == MatmulKernel::MatVecSubgroup && !ctx.info().subgroup_arithmetic) kernel = MatmulKernel::MatVec;
     if (n_tokens > kMaxGroups) return error("vulkan: matmul: {} tokens exceed one dispatch", n_tokens);
-    const std::string shader = fmt::format("{}_{}", kernel == MatmulKernel::MatVec ? "matvec" : "matmul_tiled", sfx);
+    const char* base = kernel == MatmulKernel::Tiled    ? "matmul_tiled"
+                       : kernel == MatmulKernel::MatVec ? "matvec"
+                                                        : "matvec_sg";
+    const std::string shader = fmt::format("{}_{}", base, sfx);
+    const auto sg = sg_spec(ctx);
+    const std::span<const uint32_t> mv_spec =
+        kernel == MatmulKernel::MatVecSubgroup ? std::span<const uint32_t>(sg) : std::span<const uint32_t>(kWgSpec);
     const uint32_t y_offset = pc.y_offset;
     for (const DeviceMatrix::Part& part : w.parts) {  // each part writes its rows' columns of y
         pc.n_out = part.n_rows;
         pc.y_offset = y_offset + part.row0;
-        if (kernel == MatmulKernel::MatVec) {
+        if (kernel != MatmulKernel::Tiled) {
             const uint32_t gx = std::min(part.n_rows, kMaxGroups), gz = ceil_div(part.n_rows, gx);
-            LLM_TRY(run(ctx, cl, shader, {&part.buf, x.buf, y.buf}, pc, gx, n_tokens, gz, kWgSpec));
+            LLM_TRY(run(ctx, cl, shader, {&part.buf, x.buf, y.buf}, pc, gx, n_tokens, gz, mv_spec));
         } else {
             LLM_TRY(run(ctx, cl, shader, {&part.buf, x.buf, y.buf}, pc, ceil_div(part.n_rows, 32),
                         ceil_div(n_tokens, 32)));
@@ -142,7 +163,8 @@ Status get_rows(Context& ctx, CommandList& cl, const DeviceMatrix& table, const 
         uint32_t n_cols, row_bytes, n_ids, out_offset, row0, n_rows;
     } pc{table.n_in, table.row_bytes, n_ids, out_offset, 0, 0};
     const char* sfx = type_suffix(table.type);
-    if (!sfx) return error("vulkan: get_rows: no kernels for {}", dtype_name(table.type));
+    if (!sfx || table.on_cpu())
+        return error("vulkan: get_rows: no kernels for {} on this device", dtype_name(table.type));
     if (n_ids > kMaxGroups) return error("vulkan: get_rows: {} rows exceed one dispatch", n_ids);
     if (n_ids == 0) return {};
     for (const DeviceMatrix::Part& part : table.parts) {  // each part fills the ids that fall in its rows
@@ -200,7 +222,7 @@ Status rope(Context& ctx, CommandList& cl, Act x, uint32_t n_tokens, uint32_t n_
 }
 
 Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint32_t n_keys, uint32_t n_tokens,
-                 uint32_t pos0, const AttentionParams& p, Act out) {
+                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params) {
     if (p.head_dim > 256) return error("vulkan: attention: head_dim {} > 256", p.head_dim);
     if (p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads)
         return error("vulkan: attention: {} heads not a multiple of {} kv heads", p.n_heads, p.n_kv_heads);
@@ -210,25 +232,28 @@ Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint3
         uint32_t n_tokens, n_keys, n_heads, n_kv_heads, head_dim, pos0, window, q_offset, q_stride, o_offset,
             o_stride, k_offset, v_offset, kv_stride;
         float scale;
-        uint32_t round_f16;
+        uint32_t round_f16, dyn;
     } pc{n_tokens, n_keys, (uint32_t)p.n_heads, (uint32_t)p.n_kv_heads, (uint32_t)p.head_dim, pos0,
          (uint32_t)std::max(0, p.sliding_window), q.offset, q.stride ? q.stride : qd, out.offset,
-         out.stride ? out.stride : qd, k.offset, v.offset, k.stride, p.scale, p.round_to_f16 ? 1u : 0u};
+         out.stride ? out.stride : qd, k.offset, v.offset, k.stride, p.scale, p.round_to_f16 ? 1u : 0u,
+         params ? 1u : 0u};
     if (k.stride != v.stride) return error("vulkan: attention: K and V row strides differ");
     if (n_tokens == 0) return {};
     if (n_tokens > kMaxGroups) return error("vulkan: attention: {} tokens exceed one dispatch", n_tokens);
-    return run(ctx, cl, k.f16 ? "attention_f16" : "attention_f32", {q.buf, k.buf, v.buf, out.buf}, pc,
-               (uint32_t)p.n_heads, n_tokens, 1, kWgSpec);
+    // Without params the binding is a dummy (never read): any valid buffer.
+    return run(ctx, cl, k.f16 ? "attention_f16" : "attention_f32",
+               {q.buf, k.buf, v.buf, out.buf, params ? params : q.buf}, pc, (uint32_t)p.n_heads, n_tokens, 1, kWgSpec);
 }
 
-Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst) {
+Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst,
+                const Buffer* params) {
     struct {
-        uint32_t n, kv_dim, pos0, src_offset, src_stride, dst_offset;
-    } pc{n, kv_dim, pos0, src.offset, src.stride ? src.stride : kv_dim, dst.offset};
+        uint32_t n, kv_dim, pos0, src_offset, src_stride, dst_offset, dyn;
+    } pc{n, kv_dim, pos0, src.offset, src.stride ? src.stride : kv_dim, dst.offset, params ? 1u : 0u};
     if (dst.f16 && (kv_dim % 2 || dst.offset % 2)) return error("vulkan: kv_write: F16 rows need an even kv_dim");
     if (n == 0) return {};
     const uint32_t per_thread = dst.f16 ? 2 : 1;
-    return run(ctx, cl, dst.f16 ? "kv_write_f16" : "kv_write_f32", {src.buf, dst.buf}, pc,
+    return run(ctx, cl, dst.f16 ? "kv_write_f16" : "kv_write_f32", {src.buf, dst.buf, params ? params : src.buf}, pc,
                ceil_div(kv_dim / per_thread, 256), n);
 }
 

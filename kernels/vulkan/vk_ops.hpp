@@ -28,7 +28,11 @@ struct DeviceMatrix {
     DType type = DType::F32;
     uint32_t n_in = 0, n_out = 0;
     uint32_t row_bytes = 0;
-    bool valid() const { return !parts.empty(); }
+    // A matrix the device cannot run (see VulkanWeights::upload): no parts, its ops run on the CPU from
+    // these host weights (memory owned by the model).
+    TensorView cpu;
+    bool on_cpu() const { return parts.empty() && cpu.valid(); }
+    bool valid() const { return !parts.empty() || cpu.valid(); }
     size_t bytes() const {
         size_t b = 0;
         for (const Part& p : parts) b += p.buf.size();
@@ -51,9 +55,12 @@ struct Act {
     uint32_t stride = 0;  // elements between rows
 };
 
-enum class MatmulKernel { Auto, MatVec, Tiled };
+// MatVec: shared-memory reduction; MatVecSubgroup: subgroupAdd reduction (MatVec where the device lacks
+// subgroup arithmetic); Tiled: 32x32 tiles for prompts.
+enum class MatmulKernel { Auto, MatVec, MatVecSubgroup, Tiled };
 
-// y[t, :] = W x[t, :] for t < n_tokens (Auto: matrix-vector for up to 4 tokens, tiled beyond).
+// y[t, :] = W x[t, :] for t < n_tokens (Auto: matrix-vector for up to 4 tokens, the subgroup one where
+// ctx.subgroup_matvec(); tiled beyond).
 Status matmul(Context& ctx, CommandList& cl, const DeviceMatrix& w, Act x, uint32_t n_tokens, Act y,
               MatmulKernel kernel = MatmulKernel::Auto);
 // out[i, :] = dequantized row ids[i] of table (ids: int32 device buffer, out rows of n_in floats).
@@ -77,10 +84,14 @@ struct KvView {
     bool f16 = false;
 };
 // Query t is at position pos0 + t; out rows hold n_heads * head_dim values.
+// params (optional): a buffer holding uint32 {pos0, n_keys}, read by the shader at run time instead of
+// the pos0 / n_keys arguments, so a recorded command list can be re-submitted for other positions.
 Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint32_t n_keys, uint32_t n_tokens,
-                 uint32_t pos0, const AttentionParams& p, Act out);
+                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params = nullptr);
 // Writes n rows of kv_dim floats into cache rows [pos0, pos0 + n) (row p at dst.offset + p * kv_dim).
-Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst);
+// params (optional): pos0 read from params[0] at run time (as attention).
+Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst,
+                const Buffer* params = nullptr);
 
 Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, uint32_t n, uint32_t n_rows);
 Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);

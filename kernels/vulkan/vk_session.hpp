@@ -18,8 +18,9 @@ struct SessionRequest {
     bool profile = false;
 };
 
-// A decoder for one session. Errors (no loader/driver/device, a weight type without kernels, out of
-// device memory) are for the caller to log before running on the CPU. The weights are uploaded once
+// A decoder for one session. Errors (no loader/driver/device, out of device memory, a bad
+// LLM_VULKAN_CPU_TYPES) are for the caller to log before running on the CPU. Matrices of a weight type the
+// device cannot run stay on the CPU, op by op, with one stderr line per type (see VulkanWeights::upload). The weights are uploaded once
 // per (model, device) and reused while any session of that model on that device is alive; a model is
 // recognized by the owners of its weights (ModelWeights::owners), never by address alone.
 // note (optional) receives a line worth logging (the device used, a KV type substitution).

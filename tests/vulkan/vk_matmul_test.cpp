@@ -118,7 +118,9 @@ void check_matmul(Context& ctx, DType type, MatmulShape s, MatmulKernel kernel, 
         for (int64_t r = 0; r < s.n_out; ++r) got[t * s.n_out + r] = raw[y_off + t * y_stride + r];
     const double e = test::nmse(got, want);
     EXPECT_LT(e, 1e-6) << dtype_name(type) << " " << s.n_in << "x" << s.n_out << " tokens " << s.n_tokens
-                       << (kernel == MatmulKernel::Tiled ? " tiled" : " matvec");
+                       << (kernel == MatmulKernel::Tiled            ? " tiled"
+                           : kernel == MatmulKernel::MatVecSubgroup ? " matvec-subgroup"
+                                                                    : " matvec");
 }
 
 TEST_P(VkWeights, MatVec) {
@@ -130,6 +132,49 @@ TEST_P(VkWeights, MatVec) {
     uint32_t seed = 100;
     for (const auto& s : shapes) check_matmul(*ctx, type, s, MatmulKernel::MatVec, seed++);
     if (bs == 1) check_matmul(*ctx, type, {37, 19, 2}, MatmulKernel::MatVec, seed++);  // odd n_in
+}
+
+// The subgroupAdd reduction (decode's default where the device has subgroup arithmetic), same shapes.
+TEST_P(VkWeights, MatVecSubgroup) {
+    LLM_VK_CONTEXT_OR_SKIP(ctx);
+    if (!ctx->info().subgroup_arithmetic) GTEST_SKIP() << "device without subgroup arithmetic";
+    const DType type = GetParam();
+    const int64_t bs = block_size(type);
+    const int64_t k = bs == 1 ? 64 : std::max<int64_t>(bs, 64);
+    const MatmulShape shapes[] = {{k, 1, 1}, {k, 7, 1}, {3 * k, 33, 1}, {2 * k, 65, 3}, {8 * k, 5, 4}};
+    uint32_t seed = 150;
+    for (const auto& s : shapes) check_matmul(*ctx, type, s, MatmulKernel::MatVecSubgroup, seed++);
+    if (bs == 1) check_matmul(*ctx, type, {37, 19, 2}, MatmulKernel::MatVecSubgroup, seed++);  // odd n_in
+}
+
+// matvec_sg built with a workgroup of exactly one subgroup (spec constants {SG, SG}): the path without
+// shared memory that devices with 32- or 64-wide subgroups take, reached here on any subgroup size.
+TEST(VkWeights, MatVecSubgroupOneSubgroupPerWorkgroup) {
+    LLM_VK_CONTEXT_OR_SKIP(ctx);
+    if (!ctx->info().subgroup_arithmetic) GTEST_SKIP() << "device without subgroup arithmetic";
+    const uint32_t sg = ctx->info().subgroup_size;
+    for (DType type : {DType::F32, DType::Q4_K, DType::Q8_0}) {
+        const int64_t n_in = 512, n_out = 9, n_tokens = 2;
+        HostMatrix m = make_matrix(type, n_in, n_out, 400);
+        const std::vector<float> x = test::random_floats(n_in * n_tokens, 401);
+        std::vector<float> want(n_out * n_tokens);
+        matmul_reference(m.view, x.data(), n_tokens, want.data());
+        auto dm = upload_matrix(*ctx, m.view);
+        ASSERT_TRUE(dm.has_value()) << dm.error_message();
+        Buffer bx = test::to_device(*ctx, x);
+        auto by = ctx->create_buffer(want.size() * 4);
+        ASSERT_TRUE(by.has_value());
+        const uint32_t spec[] = {sg, sg};
+        auto p = ctx->pipeline(std::string("matvec_sg_") + type_suffix(type), 3, spec);
+        ASSERT_TRUE(p.has_value()) << p.error_message();
+        struct {  // the shader's push constants
+            uint32_t n_in, n_out, n_tokens, row_bytes, x_offset, x_stride, y_offset, y_stride;
+        } pc{(uint32_t)n_in, (uint32_t)n_out, (uint32_t)n_tokens, dm->row_bytes, 0, (uint32_t)n_in, 0, (uint32_t)n_out};
+        CommandList& cl = ctx->begin();
+        cl.dispatch(**p, {&dm->parts[0].buf, &bx, &*by}, &pc, sizeof(pc), (uint32_t)n_out, (uint32_t)n_tokens, 1);
+        ASSERT_TRUE(ctx->submit().is_ok());
+        EXPECT_LT(test::nmse(test::from_device<float>(*ctx, *by, want.size()), want), 1e-6) << dtype_name(type);
+    }
 }
 
 TEST_P(VkWeights, TiledMatmul) {
@@ -152,6 +197,7 @@ TEST(VkWeights, SplitMatrix) {
     for (DType type : {DType::Q4_0, DType::F16}) {
         const size_t part = row_bytes(type, 64) * 5;  // 5 rows per buffer
         check_matmul(*ctx, type, {64, 23, 1}, MatmulKernel::MatVec, 300, part);
+        check_matmul(*ctx, type, {64, 23, 2}, MatmulKernel::MatVecSubgroup, 303, part);
         check_matmul(*ctx, type, {64, 23, 9}, MatmulKernel::Tiled, 301, part);
         HostMatrix m = make_matrix(type, 64, 23, 302);
         auto dm = upload_matrix(*ctx, m.view, part);

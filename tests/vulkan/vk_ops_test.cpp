@@ -2,6 +2,7 @@
 // rms_norm, rope (both styles, freq factors, attn_factor), attention (GQA, causal, sliding window,
 // F32 and F16 caches), KV cache writes, softmax, silu_mul and add, over odd sizes and one-token cases.
 #include <cmath>
+#include <cstring>
 
 #include "core/fp16.hpp"
 #include "kernels/cpu/ops.hpp"
@@ -147,6 +148,53 @@ TEST(VkOps, Attention) {
         check_attention(*ctx, c, false);
         check_attention(*ctx, c, true);
         check_attention(*ctx, c, true, /*round_to_f16=*/true);
+    }
+}
+
+// Decode steps as the decoder re-submits them: one command list recorded once (cache writes of one token
+// and attention), positions read from a params buffer the host updates before each submission.
+TEST(VkOps, ReusedListReadsPositionsFromBuffer) {
+    LLM_VK_CONTEXT_OR_SKIP(ctx);
+    const int n_heads = 4, n_kv = 2, hd = 32, qd = n_heads * hd, kvd = n_kv * hd, steps = 70;  // two key chunks
+    for (int window : {0, 9}) {
+        AttentionParams p;
+        p.n_heads = n_heads, p.n_kv_heads = n_kv, p.head_dim = hd;
+        p.scale = 1.0f / std::sqrt((float)hd);
+        p.sliding_window = window;
+        auto bq = ctx->create_buffer(qd * 4), bk = ctx->create_buffer(kvd * 4), bv = ctx->create_buffer(kvd * 4);
+        auto kc = ctx->create_buffer(kvd * steps * 2), vc = ctx->create_buffer(kvd * steps * 2);
+        auto bo = ctx->create_buffer(qd * 4);
+        auto params = ctx->create_host_buffer(16);
+        ASSERT_TRUE(bq && bk && bv && kc && vc && bo && params);
+        const KvView kview{&*kc, 0, (uint32_t)kvd, true}, vview{&*vc, 0, (uint32_t)kvd, true};
+        auto list = ctx->create_list();
+        ASSERT_TRUE(list.has_value()) << list.error_message();
+        CommandList& cl = **list;
+        ctx->begin(cl);
+        // The pos0 / n_keys arguments are placeholders: the shaders read params.
+        ASSERT_TRUE(kv_write(*ctx, cl, {&*bk, 0, 0}, 1, kvd, 0, kview, &*params).is_ok());
+        ASSERT_TRUE(kv_write(*ctx, cl, {&*bv, 0, 0}, 1, kvd, 0, vview, &*params).is_ok());
+        ASSERT_TRUE(attention(*ctx, cl, {&*bq, 0, 0}, kview, vview, 1, 1, 0, p, {&*bo, 0, 0}, &*params).is_ok());
+        ASSERT_TRUE(ctx->end(cl).is_ok());
+        std::vector<float> kall, vall;
+        for (int s = 0; s < steps; ++s) {
+            const auto q = random_floats(qd, 1000 + s, -2, 2), k = random_floats(kvd, 2000 + s, -2, 2),
+                       v = random_floats(kvd, 3000 + s);
+            for (int i = 0; i < kvd; ++i) {
+                kall.push_back(fp16_to_fp32(fp32_to_fp16(k[i])));
+                vall.push_back(fp16_to_fp32(fp32_to_fp16(v[i])));
+            }
+            ASSERT_TRUE(ctx->upload(*bq, q.data(), qd * 4).is_ok());
+            ASSERT_TRUE(ctx->upload(*bk, k.data(), kvd * 4).is_ok());
+            ASSERT_TRUE(ctx->upload(*bv, v.data(), kvd * 4).is_ok());
+            const uint32_t pv[2] = {(uint32_t)s, (uint32_t)s + 1};
+            std::memcpy(params->mapped(), pv, sizeof(pv));
+            ASSERT_TRUE(ctx->submit(cl).is_ok());
+            const int32_t pos = s;
+            std::vector<float> want(qd);
+            llm::attention(q.data(), kall.data(), vall.data(), s + 1, 1, &pos, p, want.data(), 1);
+            ASSERT_LT(nmse(from_device<float>(*ctx, *bo, qd), want), 1e-9) << "step " << s << " window " << window;
+        }
     }
 }
 
