@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/attention_ggml.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/cpu/ops.hpp"
 
@@ -30,14 +32,17 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
     const int64_t n_keys = pos0 + n;
     grow(s.x, n * D), grow(s.h, n * D), grow(s.q, n * QD), grow(s.k, n * KVD), grow(s.v, n * KVD);
     grow(s.attn, n * QD), grow(s.ff_a, n * 2 * F), grow(s.ff_b, n * F);
-    grow(s.keys, n_keys * KVD), grow(s.values, n_keys * KVD);
     s.positions.resize(n);
     for (int64_t i = 0; i < n; ++i) s.positions[i] = (int32_t)(pos0 + i);
 
     const RopeParams rope_p = rope_params(c, n_keys, opt.longrope);
     AttentionParams attn_p;
     attn_p.n_heads = c.n_heads, attn_p.n_kv_heads = c.n_kv_heads, attn_p.head_dim = c.head_dim;
-    attn_p.scale = 1.0f / std::sqrt((float)c.head_dim);
+    // llama.cpp's Phi-3 graph scales q by 1/sqrt(head_dim) before attention (scale 1 inside); same maths,
+    // and the same float roundings as llama.cpp.
+    const bool prescale_q = c.arch == "phi3";
+    const float q_scale = 1.0f / std::sqrt((float)c.head_dim);
+    attn_p.scale = prescale_q ? 1.0f : q_scale;
     attn_p.sliding_window = c.sliding_window;
     attn_p.round_to_f16 = kv.type() == DType::F16;
 
@@ -62,10 +67,14 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
         }
         rope(s.q.data(), n, c.n_heads, c.head_dim, s.positions.data(), rope_p, nt);
         rope(s.k.data(), n, c.n_kv_heads, c.head_dim, s.positions.data(), rope_p, nt);
+        if (prescale_q)
+            for (int64_t i = 0; i < n * QD; ++i) s.q[i] *= q_scale;
         kv.store(il, pos0, n, s.k.data(), s.v.data(), nt);
-        kv.load(il, n_keys, s.keys.data(), s.values.data(), nt);
-        attention(s.q.data(), s.keys.data(), s.values.data(), n_keys, n, s.positions.data(), attn_p, s.attn.data(),
-                  nt);
+        if (kv.transposed_values())  // llama.cpp's arithmetic (F16 cache on AVX-512, the default)
+            ggml_attention(s.q.data(), kv.ggml_view(il), n_keys, n, s.positions.data(), attn_p, s.attn.data(), nt);
+        else
+            flash_attention(s.q.data(), kv.keys(il), kv.values(il), n_keys, n, s.positions.data(), attn_p,
+                            s.attn.data(), nt);
         matmul(L.wo, s.attn.data(), n, h, nt);
         add_inplace(x, h, n * D, nt);
 
@@ -73,12 +82,11 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
         rms_norm(x, L.ffn_norm.data(), h, n, D, c.rms_eps, nt);
         if (L.w_gate_up.valid()) {
             matmul(L.w_gate_up, h, n, s.ff_a.data(), nt);  // [n x 2F]: gate then up per row
-            for (int64_t i = 0; i < n; ++i)
-                silu_mul(s.ff_a.data() + i * 2 * F, s.ff_a.data() + i * 2 * F + F, s.ff_b.data() + i * F, F, 1);
+            swiglu_rows(s.ff_a.data(), 2 * F, s.ff_a.data() + F, 2 * F, s.ff_b.data(), n, F, nt);
         } else {
             matmul(L.w_gate, h, n, s.ff_a.data(), nt);
             matmul(L.w_up, h, n, s.ff_b.data(), nt);
-            silu_mul(s.ff_a.data(), s.ff_b.data(), s.ff_b.data(), n * F, nt);
+            swiglu_rows(s.ff_a.data(), F, s.ff_b.data(), F, s.ff_b.data(), n, F, nt);
         }
         matmul(L.w_down, s.ff_b.data(), n, h, nt);
         add_inplace(x, h, n * D, nt);

@@ -148,7 +148,8 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
         return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
     }
     if (o.device == "cpu") {  // a Vulkan session keeps its KV cache on the device
-        auto kv = KvCache::create(c, o.n_ctx, o.kv_type);
+        const bool ggml_attn = !o.flash_attn && o.kv_type == DType::F16 && ggml_attention_available();
+        auto kv = KvCache::create(c, o.n_ctx, o.kv_type, /*transposed_values=*/ggml_attn);
         if (!kv) return kv.status();
         impl->kv = std::move(*kv);
     }

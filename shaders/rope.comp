@@ -23,8 +23,11 @@ void main() {
     const uint i1 = base + (pc.style == 0u ? 2u * i + 1u : i + half_);
     const float c = cs[(t * half_ + i) * 2u], s = cs[(t * half_ + i) * 2u + 1u];
     const float a = x[i0], b = x[i1];
-    precise float r0 = a * c - b * s;
-    precise float r1 = a * s + b * c;
+    // As the CPU (and llama.cpp): fma(a, c, -(b*s)), fma(a, s, b*c); precise keeps each fma one rounding.
+    precise float bs = b * s;
+    precise float bc = b * c;
+    precise float r0 = fma(a, c, -bs);
+    precise float r1 = fma(a, s, bc);
     x[i0] = r0;
     x[i1] = r1;
 }

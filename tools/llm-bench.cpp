@@ -194,6 +194,7 @@ struct Result {
     Test test;
     int n_threads = 0, n_batch = 0, n_ctx = 0;
     std::string kv_type;
+    bool flash_attn = false;
     std::vector<double> samples_ns, samples_ts;
     std::string test_time;
 };
@@ -206,7 +207,7 @@ int main(int argc, char** argv) {
     int reps = 5, n_batch = 512, n_ctx = 0;
     std::string device = "cpu", output = "md";
     double mem_bw = 0, peak_gops = 465;
-    bool progress = false;
+    bool progress = false, flash_attn = false;
     app.add_option("-m,--model", models, "model file(s) or HF folder(s); comma-separated or repeated")->required();
     app.add_option("-p,--n-prompt", prompts, "prompt lengths (one batch of random tokens from an empty cache)");
     app.add_option("-n,--n-gen", gens, "generation lengths (single-token decodes from an empty cache)");
@@ -223,10 +224,12 @@ int main(int argc, char** argv) {
     app.add_option("--mem-bw", mem_bw, "memory bandwidth in GB/s (default: measured at start)");
     app.add_option("--peak-gops", peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
     app.add_flag("--progress", progress, "print each repetition to stderr");
+    app.add_flag("--flash-attn", flash_attn, "CPU: flash-attention kernel (default: llama.cpp's arithmetic)");
     // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "-pg")) argv[i] = const_cast<char*>("--pg");
         if (!std::strcmp(argv[i], "-ctk")) argv[i] = const_cast<char*>("--cache-type-k");
+        if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
     }
     CLI11_PARSE(app, argc, argv);
 
@@ -315,6 +318,7 @@ int main(int argc, char** argv) {
             for (llm::DType kv : kv_dtypes) {
                 llm::SessionOptions so;
                 so.n_ctx = n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = n_batch;
+                so.flash_attn = flash_attn;
                 so.device = device;
                 auto session = llm::Session::create(*model, so);
                 if (!session) {
@@ -324,7 +328,8 @@ int main(int argc, char** argv) {
                 llm::Session& s = **session;
                 backend = s.device() == "cpu" ? "CPU" : "Vulkan";
                 for (const Test& t : tests) {
-                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), {}, {}, iso_time_now()};
+                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), flash_attn, {}, {},
+                             iso_time_now()};
                     // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
                     for (int rep = -1; rep < reps; ++rep) {
                         s.truncate(0);
@@ -398,7 +403,7 @@ int main(int argc, char** argv) {
                   {"type_k", r.kv_type},
                   {"type_v", r.kv_type},
                   {"n_gpu_layers", 0},
-                  {"flash_attn", false},
+                  {"flash_attn", r.flash_attn},
                   {"n_ctx", r.n_ctx},
                   {"n_prompt", r.test.n_prompt},
                   {"n_gen", r.test.n_gen},

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -70,7 +71,7 @@ struct Options {
     bool list_devices = false;
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
-    bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true;
+    bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true, flash_attn = false;
     llm::SamplerConfig sampling;
     int64_t seed = -1;
 };
@@ -254,6 +255,9 @@ int main(int argc, char** argv) {
     app.add_option("--quantize", o.quantize,
                    "quantize F32/F16/BF16 weights at load time: q4_0, q4_k (= Q4_K_M), q8_0, q5_k_m, ...");
     app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
+    app.add_flag("--flash-attn", o.flash_attn,
+                 "CPU: flash-attention kernel instead of llama.cpp's default attention arithmetic (which gives "
+                 "bit-identical results to llama.cpp with an F16 cache on AVX-512)");
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N (falls back to the CPU if unusable)")
         ->capture_default_str();
     app.add_flag("--list-devices", o.list_devices, "list the compute devices and exit");
@@ -262,6 +266,8 @@ int main(int argc, char** argv) {
     app.add_option("--dump-logits", o.dump_logits,
                    "with --tokens: write the logits of every position, float32 LE [n_tokens x n_vocab]");
     app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache");
+    for (int i = 1; i < argc; ++i)  // llama.cpp's spelling (CLI11 wants two dashes for multi-letter names)
+        if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
     CLI11_PARSE(app, argc, argv);
 
     if (o.list_devices) {
@@ -297,6 +303,7 @@ int main(int argc, char** argv) {
     if (!model) return fail(model.error_message());
     llm::SessionOptions so;
     so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
+    so.flash_attn = o.flash_attn;
     so.device = o.device;
     if (!o.tokens.empty() && o.n_ctx == 0) {
         auto ids = parse_token_list(o.tokens);

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 #include "kernels/quant/quant.hpp"
 
@@ -69,17 +71,23 @@ struct Job {
     size_t act_stride;
     int64_t n_in, n_out, n_tokens;
     float* y;
+    cpu::GemvKernel gemv;  // multi-row kernel (bit-identical to dot per row), or none
 };
 
 void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
     const size_t w_row = j.w->row_size();
-    const int64_t rows_tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / std::max<size_t>(w_row, 1)));
+    int64_t rows_tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / std::max<size_t>(w_row, 1)));
+    const int64_t g = j.gemv.fn ? j.gemv.rows : 1;
+    if (g > 1) rows_tile = std::max<int64_t>(g, rows_tile / g * g);
     for (int64_t r0 = r_begin; r0 < r_end; r0 += rows_tile) {
         const int64_t r1 = std::min(r_end, r0 + rows_tile);
         for (int64_t t = 0; t < j.n_tokens; ++t) {
             const uint8_t* at = j.act + (size_t)t * j.act_stride;
             float* yt = j.y + t * j.n_out;
-            for (int64_t r = r0; r < r1; ++r) yt[r] = j.dot(j.n_in, j.w->row(r), at);
+            int64_t r = r0;
+            if (g > 1)  // groups of g rows through gemv (gemv.hpp), the rest row by row: same results
+                for (; r + g <= r1; r += g) j.gemv.fn(j.n_in, j.w->row(r), w_row, at, yt + r);
+            for (; r < r1; ++r) yt[r] = j.dot(j.n_in, j.w->row(r), at);
         }
     }
 }
@@ -135,6 +143,11 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
     if (n_in % block_size(w.type) != 0) die("row length is not a multiple of the block size: ", w.name.c_str());
     if (n_tokens <= 0 || n_out <= 0) return;
+    // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
+    if (isa == Isa::Avx512 && n_tokens >= cpu::gemm_min_tokens(w.type) && cpu::gemm_supports(w.type)) {
+        cpu::gemm(cpu::GemmImpl::Avx512, w, x, n_tokens, y, n_threads);
+        return;
+    }
 
     const size_t stride = cpu::act_row_bytes(e.act, n_in);
     const cpu::PrepareActFn prepare = (size_t)e.act < cpu::kNumActTypes ? k.prepare[(size_t)e.act] : nullptr;
@@ -143,7 +156,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     uint8_t* scratch = nullptr;
     if (e.act != ActType::F32) scratch = act_scratch(stride * (size_t)n_tokens).data(), act = scratch;
 
-    Job job{e.fn, &w, act, stride, n_in, n_out, n_tokens, y};
+    Job job{e.fn, &w, act, stride, n_in, n_out, n_tokens, y, cpu::gemv_kernel(isa, w.type, w.row_size())};
     if (n_threads <= 1) {
         if (scratch)
             for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);

@@ -1,4 +1,5 @@
-// Scalar reference implementations of the non-matmul decoder ops.
+// Scalar reference implementations of the non-matmul decoder ops, and the dispatch to the SIMD row
+// kernels (ops_avx2.cpp, ops_avx512.cpp) of rms_norm and silu_mul.
 #include "kernels/cpu/ops.hpp"
 
 #include <algorithm>
@@ -6,6 +7,8 @@
 #include <limits>
 
 #include "core/fp16.hpp"
+#include "core/status.hpp"
+#include "kernels/cpu/ops_simd.hpp"
 #include "kernels/quant/quant.hpp"
 
 namespace llm {
@@ -17,10 +20,24 @@ void embed_rows(const TensorView& table, const int32_t* ids, int64_t n_ids, floa
 }
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps, int n_threads) {
+    rms_norm_isa(best_isa(), x, w, y, n_tokens, d, eps, n_threads);
+}
+
+void rms_norm_isa(Isa isa, const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps,
+                  int n_threads) {
+    LLM_CHECK(isa_supported(isa));
 #pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_tokens > 1)
     for (int64_t t = 0; t < n_tokens; ++t) {
         const float* xr = x + t * d;
         float* yr = y + t * d;
+        if (isa == Isa::Avx512) {
+            cpu::rms_norm_row_avx512(xr, w, yr, d, eps);
+            continue;
+        }
+        if (isa == Isa::Avx2) {
+            cpu::rms_norm_row_avx2(xr, w, yr, d, eps);
+            continue;
+        }
         double sum = 0;
         for (int64_t i = 0; i < d; ++i) sum += (double)(xr[i] * xr[i]);  // float products, as ggml
         const float scale = 1.0f / std::sqrt((float)(sum / d) + eps);
@@ -28,30 +45,39 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_
     }
 }
 
+void rope_cos_sin(const RopeParams& p, int32_t pos, float* cs) {
+    const int half = p.n_rot / 2;
+    const float theta_scale = std::pow(p.theta_base, -2.0f / (float)p.n_rot);
+    float theta = (float)pos;
+    for (int i = 0; i < half; ++i) {
+        const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
+        const float angle = p.freq_scale * (theta / ff);
+        cs[2 * i] = std::cos(angle) * p.attn_factor;
+        cs[2 * i + 1] = std::sin(angle) * p.attn_factor;
+        theta *= theta_scale;
+    }
+}
+
 void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
           int n_threads) {
+    // llama.cpp's arithmetic (ggml_rope_cache_init / rope_yarn without YaRN, see rope_cos_sin); the rotation
+    // with the two FMAs GCC contracts it into.
     const int half = p.n_rot / 2;
-    // Per-dimension inverse frequencies, computed in double once per call.
-    std::vector<double> inv_freq(half);
-    for (int i = 0; i < half; ++i) {
-        double f = std::pow((double)p.theta_base, -2.0 * i / p.n_rot);
-        if (p.freq_factors) f /= p.freq_factors[i];
-        inv_freq[i] = f;
-    }
-#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_tokens > 1)
-    for (int64_t t = 0; t < n_tokens; ++t) {
-        const double pos = (double)positions[t] * p.freq_scale;
-        for (int i = 0; i < half; ++i) {
-            const double angle = pos * inv_freq[i];
-            const float c = (float)std::cos(angle) * p.attn_factor;
-            const float s = (float)std::sin(angle) * p.attn_factor;
+#pragma omp parallel num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_tokens > 1)
+    {
+        std::vector<float> cs(2 * (size_t)half);
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_tokens; ++t) {
+            rope_cos_sin(p, positions[t], cs.data());
             for (int h = 0; h < n_heads; ++h) {
                 float* v = x + (t * n_heads + h) * head_dim;
-                const int i0 = p.style == RopeStyle::Interleaved ? 2 * i : i;
-                const int i1 = p.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
-                const float a = v[i0], b = v[i1];
-                v[i0] = a * c - b * s;
-                v[i1] = a * s + b * c;
+                for (int i = 0; i < half; ++i) {
+                    const int i0 = p.style == RopeStyle::Interleaved ? 2 * i : i;
+                    const int i1 = p.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+                    const float a = v[i0], b = v[i1], c = cs[2 * i], sn = cs[2 * i + 1];
+                    v[i0] = std::fma(a, c, -(b * sn));
+                    v[i1] = std::fma(a, sn, b * c);
+                }
             }
         }
     }
@@ -110,11 +136,34 @@ void attention(const float* q, const float* k, const float* v, int64_t n_keys, i
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n, int n_threads) {
-#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n > 4096)
-    for (int64_t i = 0; i < n; ++i) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    silu_mul_isa(best_isa(), gate, up, out, n, n_threads);
+}
+
+void silu_mul_isa(Isa isa, const float* gate, const float* up, float* out, int64_t n, int n_threads) {
+    LLM_CHECK(isa_supported(isa));
+    constexpr int64_t kChunk = 4096;
+    const int64_t n_chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_chunks > 1)
+    for (int64_t c = 0; c < n_chunks; ++c) {
+        const int64_t i0 = c * kChunk, m = std::min(kChunk, n - i0);
+        if (isa == Isa::Avx512) {
+            cpu::silu_mul_avx512(gate + i0, up + i0, out + i0, m);
+        } else if (isa == Isa::Avx2) {
+            cpu::silu_mul_avx2(gate + i0, up + i0, out + i0, m);
+        } else {
+            for (int64_t i = i0; i < i0 + m; ++i) {
+                const float g = gate[i];
+                out[i] = g / (1.0f + std::exp(-g)) * up[i];
+            }
+        }
     }
+}
+
+void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
+                 int64_t n_rows, int64_t width, int n_threads) {
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_rows > 1)
+    for (int64_t i = 0; i < n_rows; ++i)
+        silu_mul(gate + i * gate_stride, up + i * up_stride, out + i * width, width, 1);
 }
 
 void add_inplace(float* x, const float* y, int64_t n, int n_threads) {

@@ -1,10 +1,13 @@
-// Scalar reference CPU ops of the decoder (everything except the matmul, see matmul.hpp).
+// CPU ops of the decoder (everything except the matmul, see matmul.hpp, and the flash attention, see
+// attention.hpp): scalar references, with AVX2 / AVX-512 versions of rms_norm and silu_mul picked by
+// best_isa() (the *_isa variants take the ISA explicitly; Isa::Scalar is the reference).
 // Activations are float32, row-major [n_tokens x width]; threads via OpenMP (n_threads <= 1 runs inline).
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "core/tensor.hpp"
+#include "kernels/cpu/matmul.hpp"
 
 namespace llm {
 
@@ -13,6 +16,8 @@ void embed_rows(const TensorView& table, const int32_t* ids, int64_t n_ids, floa
 
 // y = x / sqrt(mean(x^2) + eps) * w, per row of width d. y may alias x.
 void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps, int n_threads);
+void rms_norm_isa(Isa isa, const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps,
+                  int n_threads);
 
 enum class RopeStyle {
     Interleaved,  // GGML "normal": rotates pairs (x[2i], x[2i+1]); GGUF llama weights are permuted for it
@@ -28,6 +33,10 @@ struct RopeParams {
     const float* freq_factors = nullptr;  // n_rot/2 divisors of the per-dim frequency (Llama-3, LongRoPE) or null
 };
 
+// cs[2i], cs[2i+1] = cos, sin of pair i's angle at a position, times attn_factor, computed as llama.cpp does
+// (float theta = pos, multiplied by powf(base, -2/n_rot) per pair; angle = freq_scale * theta / factor).
+void rope_cos_sin(const RopeParams& p, int32_t pos, float* cs);
+
 // Rotates each head of x ([n_tokens x n_heads*head_dim]) by its token's position.
 void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
           int n_threads);
@@ -41,7 +50,8 @@ struct AttentionParams {
     bool round_to_f16 = false;
 };
 
-// Causal (optionally windowed) multi-head attention with GQA over a key/value history.
+// Causal (optionally windowed) multi-head attention with GQA over a key/value history: the scalar
+// reference of flash_attention (attention.hpp), which the decoder uses.
 // q: [n_tokens x n_heads*head_dim]; k, v: float32 [n_keys x n_kv_heads*head_dim], key j at position j;
 // positions[i] is the position of query i (< n_keys); out: [n_tokens x n_heads*head_dim].
 void attention(const float* q, const float* k, const float* v, int64_t n_keys, int64_t n_tokens,
@@ -49,6 +59,11 @@ void attention(const float* q, const float* k, const float* v, int64_t n_keys, i
 
 // out = silu(gate) * up, elementwise over n values.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n, int n_threads);
+void silu_mul_isa(Isa isa, const float* gate, const float* up, float* out, int64_t n, int n_threads);
+// SwiGLU per row, as llama.cpp's swiglu (vector chunks of a row, then a scalar tail): out row i =
+// silu(gate row i) * up row i over width values; rows strides apart; out (stride width) may alias up.
+void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
+                 int64_t n_rows, int64_t width, int n_threads);
 // x += y over n values.
 void add_inplace(float* x, const float* y, int64_t n, int n_threads);
 // In-place numerically stable softmax of n values.

@@ -16,8 +16,9 @@ enum class ActType : uint8_t {
     BF16,   // the row rounded to bfloat16 (BF16 weights on AVX-512 BF16: vdpbf16ps)
     Q8_32,  // ActQ8 blocks of 32 (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL)
     Q8_K,   // BlockQ8_K super-blocks of 256 with per-16 sums (Q2_K..Q6_K, IQ4_XS)
+    F16,    // the row rounded to fp16 (F16 weights on AVX-512: ggml's vec_dot_type for F16 is F16)
 };
-constexpr size_t kNumActTypes = 4;
+constexpr size_t kNumActTypes = 5;
 
 // 8-bit activations for the 32-element weight types, quantized exactly as ggml's x86 quantize_row_q8_0/q8_1
 // (so integer sums equal llama.cpp's): q = round-half-even(x * 127/amax), d = fp16(amax/127).
@@ -89,7 +90,7 @@ void register_avx512_kquants(IsaKernels& k);
 static inline size_t act_row_bytes(ActType a, int64_t n) {
     switch (a) {
         case ActType::F32: return (size_t)n * sizeof(float);
-        case ActType::BF16: return (size_t)n * sizeof(uint16_t);
+        case ActType::BF16: case ActType::F16: return (size_t)n * sizeof(uint16_t);
         case ActType::Q8_32: return (size_t)(n / 32) * sizeof(ActQ8);
         case ActType::Q8_K: return (size_t)(n / QK_K) * sizeof(ActQ8K);
     }

@@ -186,23 +186,10 @@ Status rms_norm(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offse
 }
 
 std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n) {
-    // Same expressions as kernels/cpu/ops.cpp rope(): double inverse frequencies and angles.
+    // The CPU's (llama.cpp's) cos/sin, so the rotation is bit-identical to kernels/cpu/ops.cpp rope().
     const int half = p.n_rot / 2;
-    std::vector<double> inv_freq(half);
-    for (int i = 0; i < half; ++i) {
-        double f = std::pow((double)p.theta_base, -2.0 * i / p.n_rot);
-        if (p.freq_factors) f /= p.freq_factors[i];
-        inv_freq[i] = f;
-    }
     std::vector<float> cs((size_t)n * half * 2);
-    for (int64_t t = 0; t < n; ++t) {
-        const double pos = (double)positions[t] * p.freq_scale;
-        for (int i = 0; i < half; ++i) {
-            const double angle = pos * inv_freq[i];
-            cs[((size_t)t * half + i) * 2] = (float)std::cos(angle) * p.attn_factor;
-            cs[((size_t)t * half + i) * 2 + 1] = (float)std::sin(angle) * p.attn_factor;
-        }
-    }
+    for (int64_t t = 0; t < n; ++t) rope_cos_sin(p, positions[t], cs.data() + (size_t)t * half * 2);
     return cs;
 }
 

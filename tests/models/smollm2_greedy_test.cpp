@@ -1,7 +1,9 @@
 // Greedy generation on the real SmolLM2-135M-Instruct (Q4_1) against llama.cpp (reference made once by
-// make_smollm2_greedy_reference.py with PyPI's llama-cpp-python), raw and through the chat template:
-// prompt ids must be identical, and generated ids identical up to the first step where llama.cpp's own
-// top1-top2 margin is below kMinGap (there a ~0.1-logit numeric difference may legitimately flip argmax).
+// make_smollm2_greedy_reference.py with PyPI's llama-cpp-python 0.3.36), raw and through the chat template:
+// prompt ids must be identical, and all generated ids too (issue 4). This needs the engine's numerics to
+// be llama.cpp's bit for bit: even where llama.cpp's top1-top2 margin is large, a 1-ulp difference early on
+// flips an 8-bit activation rounding and grows to 0.1-0.5 logits within a few layers, and some
+// continuations pass steps with margins of 0.02. The margins are printed to help diagnose a failure.
 #include <gtest/gtest.h>
 
 #include "fixture_util.hpp"
@@ -12,8 +14,6 @@
 
 namespace llm {
 namespace {
-
-constexpr double kMinGap = 0.25;
 
 TEST(SmolLM2, GreedyContinuationsMatchLlamaCpp) {
     auto path = find_default_model();
@@ -57,14 +57,11 @@ TEST(SmolLM2, GreedyContinuationsMatchLlamaCpp) {
         const auto gaps = c["top1_top2_gap"].get<std::vector<double>>();
         size_t same = 0;
         while (same < got.size() && got[same] == expected[same]) ++same;
-        size_t robust = 0;
-        while (robust < gaps.size() && gaps[robust] >= kMinGap) ++robust;
-        std::printf("[smollm2] %-5s %-40s %zu/%zu greedy tokens equal to llama.cpp (first reference margin < %.2f "
-                    "at step %zu)\n", c["kind"].get<std::string>().c_str(), prompt.c_str(), same, expected.size(),
-                    kMinGap, robust);
-        if (same < got.size())
-            EXPECT_LT(gaps[same], kMinGap) << c["kind"] << " prompt '" << prompt << "': token " << same
-                                           << " differs from llama.cpp where its margin is " << gaps[same];
+        std::printf("[smollm2] %-5s %-40s %zu/%zu greedy tokens equal to llama.cpp\n", c["kind"].get<std::string>().c_str(),
+                    prompt.c_str(), same, expected.size());
+        EXPECT_EQ(same, expected.size()) << c["kind"] << " prompt '" << prompt << "': token " << same
+                                         << " differs from llama.cpp (its top1-top2 margin there: "
+                                         << (same < gaps.size() ? gaps[same] : -1.0) << ")";
     }
 }
 

@@ -1,0 +1,35 @@
+// Flash-attention style CPU attention that reads keys and values straight from the KV cache storage
+// (F32, F16, BF16 or Q8_0 rows), converting one tile of rows of one KV head at a time, with an online
+// softmax over key tiles. Same semantics as the scalar reference `attention` (kernels/cpu/ops.hpp):
+// causal, optional sliding window, GQA, and with round_to_f16 q and the softmax weights rounded to fp16
+// before the products with K and V (llama.cpp's numerics with an F16 KV cache). The weights rounded are
+// exp(s - running max) before normalization (the reference rounds the normalized ones): same relative
+// error (2^-11), and the division by the sum happens once at the end in float.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.hpp"
+#include "kernels/cpu/matmul.hpp"
+#include "kernels/cpu/ops.hpp"
+
+namespace llm {
+
+// Rows of one layer's keys or values: row j (the key at position j) holds n_kv_heads*head_dim values of
+// `type` at data + j*row_bytes. Types: F32, F16, BF16 and any block type whose blocks hold 32 values (Q8_0).
+struct KvRows {
+    const uint8_t* data = nullptr;
+    size_t row_bytes = 0;
+    DType type = DType::F32;
+};
+
+// q: [n_tokens x n_heads*head_dim] float32; positions[i] < n_keys is query i's position; out like q.
+// Threads: OpenMP over (KV head x query tile), dynamically scheduled with the longest tiles first.
+// Results do not depend on n_threads.
+void flash_attention(const float* q, const KvRows& k, const KvRows& v, int64_t n_keys, int64_t n_tokens,
+                     const int32_t* positions, const AttentionParams& p, float* out, int n_threads);
+void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows& v, int64_t n_keys,
+                         int64_t n_tokens, const int32_t* positions, const AttentionParams& p, float* out,
+                         int n_threads);
+
+}  // namespace llm

@@ -1,0 +1,232 @@
+// The GEMM driver: activation quantization and tiling, OpenMP partition over (row blocks x token chunks),
+// per-thread packing of weight panels. See gemm.hpp for the format and the arithmetic.
+#include "kernels/cpu/gemm.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cstdint>
+#include <new>
+#include <string>
+
+#include "core/cpu_features.hpp"
+#include "kernels/cpu/gemm_pack.hpp"
+
+namespace llm::cpu {
+namespace {
+
+// Panels packed together (64 rows): a token tile's activations are reused from L1/L2 across them, and the
+// packed block (at most ~450 KiB for a 5632-element row) stays in L2 across the tiles of a chunk.
+constexpr int kPanelsPerBlock = 4;
+// Token tiles per work unit (128 tokens): units are (row block, token chunk) pairs, so that small matrices
+// still split evenly over threads while each thread packs a row block only once per contiguous run.
+constexpr int kTilesPerChunk = 16;
+
+struct Desc {
+    ActType act;
+    int bs, sb, offset;
+    bool has_bias, use_sm;
+};
+
+bool desc_of(DType type, Desc& d) {
+    switch (type) {
+#define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
+    case DType::T: d = {BS == 32 ? ActType::Q8_32 : ActType::Q8_K, BS, SB, Offset, HasBias, UseSm}; return true;
+        LLM_GEMM_TYPES(LLM_GEMM_CASE)
+#undef LLM_GEMM_CASE
+        default: return false;
+    }
+}
+
+[[noreturn]] void die(const char* what, const std::string& detail) {
+    std::fprintf(stderr, "llm gemm: %s%s\n", what, detail.c_str());
+    std::abort();
+}
+
+// A 64-byte aligned growable buffer (thread-local instances are reused across calls).
+struct AlignedBuf {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    uint8_t* get(size_t bytes) {
+        if (bytes > n) {
+            ::operator delete[](p, std::align_val_t(64));
+            n = std::max(bytes, n + n / 2);
+            p = static_cast<uint8_t*>(::operator new[](n, std::align_val_t(64)));
+        }
+        return p;
+    }
+    ~AlignedBuf() { ::operator delete[](p, std::align_val_t(64)); }
+};
+
+// Quantizes tokens [t0, t0 + n) (n <= 8) with prepare and writes them as one tile; missing tokens are zero.
+void layout_tile(const Desc& ds, PrepareActFn prepare, const float* x, int64_t n_in, int64_t t0, int n,
+                 uint8_t* tile, uint8_t* row) {
+    constexpr int T = kGemmTokens;
+    const int sb = ds.sb;
+    const int64_t n_sub = n_in / sb;
+    const size_t asb = gemm_act_sub_block_bytes(sb);
+    if (n < T) std::memset(tile, 0, (size_t)n_sub * asb);
+    for (int t = 0; t < n; ++t) {
+        prepare(x + (t0 + t) * n_in, row, n_in);
+        for (int64_t k = 0; k < n_sub; ++k) {
+            uint8_t* dst = tile + (size_t)k * asb;
+            const int8_t* qs;
+            float d, s;
+            int sum = 0;
+            if (ds.act == ActType::Q8_32) {
+                const ActQ8& a = reinterpret_cast<const ActQ8*>(row)[k];
+                qs = a.qs;
+                for (int i = 0; i < 32; ++i) sum += qs[i];
+                d = a.d;
+                s = ds.use_sm ? a.sm : a.d * (float)sum;
+            } else {
+                const int64_t per = QK_K / sb;
+                const ActQ8K& a = reinterpret_cast<const ActQ8K*>(row)[k / per];
+                const int j = (int)(k % per);
+                qs = a.qs + j * sb;
+                if (sb == 16) sum = a.bsums[j];
+                else sum = a.bsums[2 * j] + a.bsums[2 * j + 1];
+                d = a.d;
+                s = (float)sum;  // one d per super-block: the kernel applies it once per super-block
+            }
+            for (int q = 0; q < sb / 4; ++q) std::memcpy(dst + 4 * T * q + 4 * t, qs + 4 * q, 4);
+            const int32_t c = -ds.offset * sum;
+            std::memcpy(dst + T * sb + 4 * t, &d, 4);
+            std::memcpy(dst + T * sb + 4 * T + 4 * t, &c, 4);
+            std::memcpy(dst + T * sb + 8 * T + 4 * t, &s, 4);
+        }
+    }
+}
+
+struct Impl {
+    GemmOps ops[kNumDTypes];
+    PrepareActFn prepare[kNumActTypes] = {};
+};
+
+const Impl& impl(GemmImpl which) {
+    auto build = [](GemmImpl w) {
+        Impl im;
+        for (size_t t = 0; t < kNumDTypes; ++t) {
+            if (w == GemmImpl::Avx512) gemm_ops_avx512((DType)t, im.ops[t]);
+            else gemm_ops_scalar((DType)t, im.ops[t]);
+        }
+        const IsaKernels& s = kernels_scalar();
+        for (size_t a = 0; a < kNumActTypes; ++a) im.prepare[a] = s.prepare[a];
+        if (w == GemmImpl::Avx512) {
+            IsaKernels k;
+            register_avx512_float(k, false);
+            for (size_t a = 0; a < kNumActTypes; ++a)
+                if (k.prepare[a]) im.prepare[a] = k.prepare[a];
+        }
+        return im;
+    };
+    if (which == GemmImpl::Scalar) {
+        static const Impl s = build(GemmImpl::Scalar);
+        return s;
+    }
+    const CpuFeatures& f = cpu_features();
+    if (!(f.avx512 && f.avx512_vnni)) die("this CPU lacks AVX-512 VNNI", "");
+    static const Impl v = build(GemmImpl::Avx512);
+    return v;
+}
+
+}  // namespace
+
+bool gemm_supports(DType type) {
+    Desc d;
+    return (size_t)type < kNumDTypes && desc_of(type, d);
+}
+
+int64_t gemm_min_tokens(DType type) {
+    // Tuning / A-B knob: LLM_GEMM_MIN_TOKENS=1000000 keeps every call on the vec_dot path.
+    static const int64_t forced = [] {
+        const char* e = std::getenv("LLM_GEMM_MIN_TOKENS");
+        const long v = e ? std::atol(e) : 0;
+        return v > 0 ? (int64_t)v : (int64_t)0;
+    }();
+    if (forced) return forced;
+    // Q4_1 / Q5_1: llama.cpp runs batches of these through the same lane-split vec_dot as single tokens
+    // (no repacked or tinyBLAS path), an order of float sums a blocked GEMM cannot reproduce. Keeping them
+    // on vec_dot (with the multi-row gemv kernels) keeps prompts bit-identical to llama.cpp, which greedy
+    // decoding of SmolLM2 (Q4_1) depends on (tests/models/smollm2_greedy_test.cpp).
+    if (type == DType::Q4_1 || type == DType::Q5_1) return INT64_MAX;
+    // Packing costs ~0.5 cycle per weight per call. Measured (Zen 4, one thread, 2048 x 2048, against the
+    // vec_dot path with its multi-row gemv kernels) the GEMM overtakes it at ~6-7 tokens for the 32-element
+    // types and ~8-10 for the K-quants (their vec_dot kernels are faster).
+    Desc d;
+    if (!desc_of(type, d)) return INT64_MAX;
+    return d.bs == 32 ? 7 : 10;
+}
+
+void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
+    Desc ds;
+    if (!gemm_supports(w.type) || !desc_of(w.type, ds)) die("no GEMM for weight type ", std::string(dtype_name(w.type)));
+    const Impl& im = impl(which);
+    const GemmOps ops = im.ops[(size_t)w.type];
+    const PrepareActFn prepare = im.prepare[(size_t)ds.act];
+    const int64_t n_in = w.ne[0], n_out = w.ne[1];
+    if (n_in % ds.bs != 0) die("row length is not a multiple of the block size: ", w.name);
+    if (n_tokens <= 0 || n_out <= 0) return;
+
+    constexpr int T = kGemmTokens, R = kGemmRows;
+    const int64_t n_sub = n_in / ds.sb;
+    const size_t tile_bytes = (size_t)n_sub * gemm_act_sub_block_bytes(ds.sb);
+    const size_t panel_bytes = (size_t)n_sub * gemm_sub_block_bytes(ds.sb);
+    const size_t row_bytes = act_row_bytes(ds.act, n_in);
+    const int64_t n_tiles = (n_tokens + T - 1) / T;
+    const int64_t n_panels = (n_out + R - 1) / R;
+    const int64_t n_blocks = (n_panels + kPanelsPerBlock - 1) / kPanelsPerBlock;
+    const int64_t n_chunks = (n_tiles + kTilesPerChunk - 1) / kTilesPerChunk;
+    const int64_t n_units = n_blocks * n_chunks;
+
+    thread_local AlignedBuf act_buf;
+    uint8_t* act = act_buf.get((size_t)n_tiles * tile_bytes);
+
+    auto prep_tile = [&](int64_t i) {
+        thread_local AlignedBuf row;
+        const int n = (int)std::min<int64_t>(T, n_tokens - i * T);
+        layout_tile(ds, prepare, x, n_in, i * T, n, act + (size_t)i * tile_bytes, row.get(row_bytes));
+    };
+    auto work = [&](int64_t u0, int64_t u1) {
+        thread_local AlignedBuf pack_buf;
+        uint8_t* packed = pack_buf.get(kPanelsPerBlock * panel_bytes);
+        int64_t have = -1;
+        for (int64_t u = u0; u < u1; ++u) {
+            const int64_t blk = u / n_chunks, chunk = u % n_chunks;
+            const int64_t p0 = blk * kPanelsPerBlock, p1 = std::min(n_panels, p0 + kPanelsPerBlock);
+            if (blk != have) {
+                for (int64_t p = p0; p < p1; ++p)
+                    ops.pack(w, p * R, (int)std::min<int64_t>(R, n_out - p * R), packed + (size_t)(p - p0) * panel_bytes);
+                have = blk;
+            }
+            const int64_t i1 = std::min(n_tiles, (chunk + 1) * kTilesPerChunk);
+            for (int64_t i = chunk * kTilesPerChunk; i < i1; ++i) {
+                const uint8_t* a = act + (size_t)i * tile_bytes;
+                const int nt = (int)std::min<int64_t>(T, n_tokens - i * T);
+                for (int64_t p = p0; p < p1; ++p)
+                    ops.kernel(packed + (size_t)(p - p0) * panel_bytes, a, n_sub, y + i * T * n_out + p * R, n_out,
+                               (int)std::min<int64_t>(R, n_out - p * R), nt);
+            }
+        }
+    };
+
+    if (n_threads <= 1) {
+        for (int64_t i = 0; i < n_tiles; ++i) prep_tile(i);
+        work(0, n_units);
+        return;
+    }
+#pragma omp parallel num_threads(n_threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n_tiles; ++i) prep_tile(i);
+        // Balanced contiguous ranges of units; every output is computed by one kernel call over the whole
+        // row whatever the partition, so results are identical for any thread count.
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        work(n_units * it / nt, n_units * (it + 1) / nt);
+    }
+}
+
+}  // namespace llm::cpu

@@ -1,0 +1,61 @@
+// Register-blocked int8 GEMM for many tokens (prompt processing): y = W x with W quantized.
+//
+// Per call, weights are packed on the fly, per panel of 16 output rows, into one uniform format for every
+// supported type: weight = scale * u + bias per (row, sub-block of SB elements), u an unsigned byte; the
+// 16 rows are interleaved so one 64-byte vector holds 4 consecutive k of the 16 rows (vpdpbusd layout).
+// Activations are quantized exactly as the vec_dot path does (ActQ8 blocks of 32 or Q8_K super-blocks) and
+// laid out per tile of 8 tokens. Then per sub-block and token:
+//   sum_k w_k x_k = scale * d_a * (sum(u*a) - offset*sum(a)) + bias * d_a*sum(a)
+// where the integer offset (8 for Q4_0, 128 for Q8_0, ...) of the symmetric types starts the int32
+// accumulator, and the float bias (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) costs one FMA per sub-block. The K-quants'
+// Q8_K activations have one d_a per 256 elements: their sub-block terms are summed first, then scaled once.
+// A 16-row x 8-token micro-kernel (AVX-512 VNNI) keeps the accumulators in registers; the scalar kernel
+// computes exactly the same thing (the same float operations in the same order) and is the test oracle.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/tensor.hpp"
+#include "kernels/cpu/vec_dot.hpp"
+
+namespace llm::cpu {
+
+constexpr int kGemmRows = 16;   // output rows per packed panel (one zmm of floats)
+constexpr int kGemmTokens = 8;  // tokens per activation tile (8 int32 + 8 float accumulators)
+
+// Bytes of one packed weight sub-block: SB/4 vectors of [16 rows][4 bytes], then float scale[16], bias[16].
+constexpr size_t gemm_sub_block_bytes(int sb) { return (size_t)kGemmRows * sb + 2 * 64; }
+// Bytes of one activation sub-block of a tile: int8 [SB/4][8 tokens][4], then float d[8], int32 c[8]
+// (-offset * sum(a): the accumulator's start) and float s[8] (the bias term's multiplier: d_a * sum(a),
+// or ActQ8's sm for Q4_1 / Q5_1 as ggml uses; for the K-quants sum(a) alone, since their activation scale d
+// is one per 256-element super-block and the kernel applies it once per super-block).
+constexpr size_t gemm_act_sub_block_bytes(int sb) { return (size_t)kGemmTokens * sb + 3 * 4 * kGemmTokens; }
+
+// One panel: rows [r0, r0 + n_rows) of w (n_rows <= 16; missing rows packed as zeros).
+using GemmPackFn = void (*)(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst);
+// One panel x one tile over n_sub sub-blocks; writes y[t * ldy + r] for t < n_tok, r < n_rows.
+using GemmKernelFn = void (*)(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy,
+                              int n_rows, int n_tok);
+
+struct GemmOps {
+    GemmPackFn pack = nullptr;
+    GemmKernelFn kernel = nullptr;
+};
+
+// Per-ISA entries (gemm_scalar.cpp, gemm_avx512.cpp); false for a type without a packer.
+bool gemm_ops_scalar(DType type, GemmOps& ops);
+bool gemm_ops_avx512(DType type, GemmOps& ops);  // call only on a CPU with AVX-512 VNNI
+
+enum class GemmImpl { Scalar, Avx512 };
+
+// Whether the GEMM packs this weight type.
+bool gemm_supports(DType type);
+// Smallest token count for which matmul uses the GEMM for this type (below it: the vec_dot path);
+// the environment variable LLM_GEMM_MIN_TOKENS overrides it (for A/B measurements).
+int64_t gemm_min_tokens(DType type);
+
+// y = W x like matmul (x: [n_tokens x n_in], y: [n_tokens x n_out]); results do not depend on n_threads.
+// impl Avx512 needs isa_supported(Isa::Avx512). Aborts on an unsupported type.
+void gemm(GemmImpl impl, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+
+}  // namespace llm::cpu

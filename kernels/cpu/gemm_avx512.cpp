@@ -1,0 +1,223 @@
+// AVX-512 VNNI GEMM micro-kernel (16 rows x 8 tokens) and the packers compiled with AVX-512 flags.
+// Per sub-block: 8 int32 accumulators start at the activations' -offset*sum(a), take SB/4 vpdpbusd each
+// (packed weight vector x the token's 4 activation bytes broadcast), then one cvtdq2ps + mul + FMA into the
+// float accumulators (cvtdq2ps + FMA for the K-quants, whose activation scale is applied once per super-block)
+// and one FMA for the bias term of the asymmetric types. Same float operations in the same order as
+// kernel_scalar in gemm_scalar.cpp, so the two agree bit for bit.
+
+// GCC 12 flags the self-initialized variable inside _mm512_undefined_*() (a false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "kernels/cpu/gemm_pack.hpp"
+
+namespace llm::cpu {
+namespace {
+
+using namespace gemm_detail;
+
+inline __m512i bcast32(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+inline __m512 bcastf(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_ps(v);
+}
+
+// P sub-blocks share one activation scale (see kernel_scalar): with P > 1 (the K-quants) their terms are
+// summed unscaled in a second set of float accumulators, saving the per-sub-block multiply.
+template <int SB, bool HasBias, int P>
+void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                   int n_tok) {
+    constexpr int T = kGemmTokens, R = kGemmRows;
+    constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < n_sub; g += P) {
+        __m512 part[T];
+        if constexpr (P > 1)
+            for (int t = 0; t < T; ++t) part[t] = _mm512_setzero_ps();
+        for (int j = 0; j < P; ++j, panel += wsb, act += asb) {
+            __m512i ia[T];
+            for (int t = 0; t < T; ++t) ia[t] = bcast32(act + T * SB + 4 * T + 4 * t);
+            for (int q = 0; q < SB / 4; ++q) {
+                const __m512i wv = _mm512_load_si512(panel + 64 * q);
+                for (int t = 0; t < T; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(act + 4 * T * q + 4 * t));
+            }
+            const __m512 sc = _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB));
+            const __m512 bi = HasBias ? _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB + 64)) : sc;
+            for (int t = 0; t < T; ++t) {
+                if constexpr (P == 1) {
+                    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), _mm512_mul_ps(sc, bcastf(act + T * SB + 4 * t)), acc[t]);
+                    if constexpr (HasBias) acc[t] = _mm512_fmadd_ps(bi, bcastf(act + T * SB + 8 * T + 4 * t), acc[t]);
+                } else {
+                    part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), sc, part[t]);
+                    if constexpr (HasBias) part[t] = _mm512_fmadd_ps(bi, bcastf(act + T * SB + 8 * T + 4 * t), part[t]);
+                }
+            }
+        }
+        if constexpr (P > 1)
+            for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(part[t], bcastf(act - asb + T * SB + 4 * t), acc[t]);
+    }
+    const __mmask16 m = n_rows >= R ? (__mmask16)0xFFFF : (__mmask16)((1u << n_rows) - 1);
+    for (int t = 0; t < T; ++t)
+        if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, acc[t]);
+}
+
+// ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----
+
+inline void nibbles32_avx(const uint8_t* qs, uint8_t* u) {
+    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m = _mm_set1_epi8(0x0F);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(t, m));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(u + 16), _mm_and_si128(_mm_srli_epi16(t, 4), m));
+}
+inline __m256i high_bits32_avx(const uint8_t* qh4) {
+    uint32_t qh;
+    std::memcpy(&qh, qh4, 4);
+    return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
+}
+void unpack_q4_0_avx(const void* blk, uint8_t* u, float* sc, float*) {
+    const auto& b = *static_cast<const BlockQ4_0*>(blk);
+    nibbles32_avx(b.qs, u);
+    sc[0] = _cvtsh_ss(b.d);
+}
+void unpack_q4_1_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
+    const auto& b = *static_cast<const BlockQ4_1*>(blk);
+    nibbles32_avx(b.qs, u);
+    sc[0] = _cvtsh_ss(b.d);
+    bi[0] = _cvtsh_ss(b.m);
+}
+template <typename Block, bool HasMin>
+void unpack_q5_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
+    const auto& b = *static_cast<const Block*>(blk);
+    nibbles32_avx(b.qs, u);
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u), _mm256_or_si256(v, high_bits32_avx(b.qh)));
+    sc[0] = _cvtsh_ss(b.d);
+    if constexpr (HasMin) bi[0] = _cvtsh_ss(b.m);
+}
+void unpack_q8_0_avx(const void* blk, uint8_t* u, float* sc, float*) {
+    const auto& b = *static_cast<const BlockQ8_0*>(blk);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(u), _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80)));
+    sc[0] = _cvtsh_ss(b.d);
+}
+template <bool Five>
+void unpack_q45_k_avx(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
+                      uint8_t* u, float* sc, float* bi) {
+    const __m256i m = _mm256_set1_epi8(0x0F);
+    __m256i h = Five ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int j = 0; j < 4; ++j) {
+        const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * j));
+        __m256i lo = _mm256_and_si256(t, m), hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), m);
+        if constexpr (Five) {
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
+            h = _mm256_srli_epi16(h, 2);
+        }
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j), lo);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j + 32), hi);
+    }
+    uint8_t s[8], mn[8];
+    unpack_scales_k4(scales, s, mn);
+    const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
+    for (int k = 0; k < 8; ++k) {
+        sc[k] = d * (float)s[k];
+        bi[k] = -dmin * (float)mn[k];
+    }
+}
+void unpack_q4_k_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
+    const auto& b = *static_cast<const BlockQ4_K*>(blk);
+    unpack_q45_k_avx<false>(b.qs, nullptr, b.scales, b.d, b.dmin, u, sc, bi);
+}
+void unpack_q5_k_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
+    const auto& b = *static_cast<const BlockQ5_K*>(blk);
+    unpack_q45_k_avx<true>(b.qs, b.qh, b.scales, b.d, b.dmin, u, sc, bi);
+}
+void unpack_q6_k_avx(const void* blk, uint8_t* u, float* sc, float*) {
+    const auto& b = *static_cast<const BlockQ6_K*>(blk);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+    for (int h = 0; h < 2; ++h) {
+        const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
+        const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+        uint8_t* o = u + 128 * h;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 32), _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m2)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
+    }
+    const float d = _cvtsh_ss(b.d);
+    for (int k = 0; k < 16; ++k) sc[k] = d * (float)b.scales[k];
+}
+
+// The generic decoder, or its vectorized version where there is one.
+template <void (*U)(const void*, uint8_t*, float*, float*)>
+constexpr void (*fast_unpack)(const void*, uint8_t*, float*, float*) = U;
+template <> constexpr void (*fast_unpack<unpack_q4_0>)(const void*, uint8_t*, float*, float*) = unpack_q4_0_avx;
+template <> constexpr void (*fast_unpack<unpack_q4_1>)(const void*, uint8_t*, float*, float*) = unpack_q4_1_avx;
+template <> constexpr void (*fast_unpack<unpack_q5_0>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_0, false>;
+template <> constexpr void (*fast_unpack<unpack_q5_1>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_1, true>;
+template <> constexpr void (*fast_unpack<unpack_q8_0>)(const void*, uint8_t*, float*, float*) = unpack_q8_0_avx;
+template <> constexpr void (*fast_unpack<unpack_q4_k>)(const void*, uint8_t*, float*, float*) = unpack_q4_k_avx;
+template <> constexpr void (*fast_unpack<unpack_q5_k>)(const void*, uint8_t*, float*, float*) = unpack_q5_k_avx;
+template <> constexpr void (*fast_unpack<unpack_q6_k>)(const void*, uint8_t*, float*, float*) = unpack_q6_k_avx;
+
+// The same panel as pack_panel (gemm_pack.hpp), built per block: the 16 rows are decoded into a row-major
+// scratch, then every 64-byte vector of the panel is one gather of 4-byte groups (one per row).
+template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*)>
+void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    constexpr int R = kGemmRows, n_sub = BS / SB;
+    constexpr size_t sb_bytes = gemm_sub_block_bytes(SB);
+    const int64_t n_blocks = w.ne[0] / BS;
+    alignas(64) uint8_t u[R][BS];
+    alignas(64) float sc[R][n_sub], bi[R][n_sub];
+    if (n_rows < R) {
+        std::memset(u, 0, sizeof u);
+        std::memset(sc, 0, sizeof sc);
+        std::memset(bi, 0, sizeof bi);
+    }
+    const __m512i row_off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(BS));
+    const __m512i sc_off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                              _mm512_set1_epi32(n_sub));
+    const size_t row_size = w.row_size();
+    const uint8_t* base = w.row(r0);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        for (int r = 0; r < n_rows; ++r) {
+            for (int k = 0; k < n_sub; ++k) bi[r][k] = 0.0f;
+            Unpack(base + r * row_size + (size_t)b * BlockBytes, u[r], sc[r], bi[r]);
+        }
+        uint8_t* out = dst + (size_t)b * n_sub * sb_bytes;
+        for (int k = 0; k < n_sub; ++k, out += sb_bytes) {
+            for (int s = 0; s < SB / 4; ++s)
+                _mm512_store_si512(out + 64 * s, _mm512_i32gather_epi32(row_off, &u[0][SB * k + 4 * s], 1));
+            _mm512_store_ps(out + R * SB, _mm512_i32gather_ps(sc_off, &sc[0][k], 4));
+            _mm512_store_ps(out + R * SB + 64, _mm512_i32gather_ps(sc_off, &bi[0][k], 4));
+        }
+    }
+}
+
+template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*), bool HasBias>
+GemmOps ops() {
+    return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>>, kernel_avx512<SB, HasBias, BS == 32 ? 1 : BS / SB>};
+}
+
+}  // namespace
+
+bool gemm_ops_avx512(DType type, GemmOps& o) {
+    switch (type) {
+#define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
+    case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;
+        LLM_GEMM_TYPES(LLM_GEMM_CASE)
+#undef LLM_GEMM_CASE
+        default: return false;
+    }
+}
+
+}  // namespace llm::cpu
