@@ -179,6 +179,7 @@ int run_prompt(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& s
         std::printf("%s\n", result_json(*r, load_ms).dump().c_str());
     } else {
         std::printf("\n");
+        std::fflush(stdout);  // before the summary on (unbuffered) stderr, which may share a terminal or file
         print_timings(*r, load_ms);
     }
     return 0;
