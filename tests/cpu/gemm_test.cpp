@@ -16,6 +16,7 @@
 
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/quant/quant.hpp"
+#include "test_weights.hpp"
 
 namespace llm {
 namespace {
@@ -25,33 +26,10 @@ const DType kTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DTyp
 
 bool have_avx512() { return isa_supported(Isa::Avx512); }
 
-struct Weights {
-    TensorView view;
-    std::vector<uint8_t> bytes;
-    std::vector<float> deq;
-};
-
+using test::Weights;
+// Every third row shifted off centre: exercises the mins of Q4_1 / Q5_1 / K-quants.
 Weights make_weights(DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
-    Weights w;
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> f(n_in * n_out);
-    for (int64_t r = 0; r < n_out; ++r) {
-        const float scale = 0.02f * (1 + r % 5);
-        const float shift = r % 3 == 1 ? 0.01f : 0.0f;  // non-centred rows exercise the mins of Q4_1 / K-quants
-        for (int64_t i = 0; i < n_in; ++i) f[r * n_in + i] = scale * nd(rng) + shift;
-    }
-    const size_t rb = row_bytes(type, n_in);
-    w.bytes.resize(rb * n_out);
-    for (int64_t r = 0; r < n_out; ++r) quantize_row(type, f.data() + r * n_in, w.bytes.data() + r * rb, n_in);
-    w.deq.resize(f.size());
-    for (int64_t r = 0; r < n_out; ++r) dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * n_in, n_in);
-    w.view.name = "gemm_test.weight";
-    w.view.type = type;
-    w.view.n_dims = 2;
-    w.view.ne = {n_in, n_out, 1, 1};
-    w.view.data = w.bytes.data();
-    w.view.nbytes = w.bytes.size();
-    return w;
+    return test::make_weights(type, n_in, n_out, rng, 0.01f);
 }
 
 std::vector<float> make_x(int64_t n_tokens, int64_t n_in, std::mt19937& rng) {

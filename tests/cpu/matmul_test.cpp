@@ -16,6 +16,7 @@
 #include "core/fp16.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 #include "kernels/quant/quant.hpp"
+#include "test_weights.hpp"
 
 namespace llm {
 namespace {
@@ -50,33 +51,8 @@ double tolerance(DType t) {
 // only the float accumulation order differs (F16/BF16: AVX-512 also rounds the activations, as ggml does).
 double tolerance_vs_scalar(DType t) { return t == DType::BF16 ? 1e-2 : t == DType::F16 ? 1e-3 : 1e-5; }
 
-struct Weights {
-    TensorView view;
-    std::vector<uint8_t> bytes;
-    std::vector<float> deq;  // dequantized, for the error normalization
-};
-
-Weights make_weights(DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
-    Weights w;
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    std::vector<float> f(n_in * n_out);
-    for (int64_t r = 0; r < n_out; ++r) {
-        const float scale = 0.02f * (1 + r % 5);  // rows of different magnitude
-        for (int64_t i = 0; i < n_in; ++i) f[r * n_in + i] = scale * nd(rng);
-    }
-    const size_t rb = row_bytes(type, n_in);
-    w.bytes.resize(rb * n_out);
-    for (int64_t r = 0; r < n_out; ++r) quantize_row(type, f.data() + r * n_in, w.bytes.data() + r * rb, n_in);
-    w.deq.resize(f.size());
-    for (int64_t r = 0; r < n_out; ++r) dequantize_row(type, w.bytes.data() + r * rb, w.deq.data() + r * n_in, n_in);
-    w.view.name = "test.weight";
-    w.view.type = type;
-    w.view.n_dims = 2;
-    w.view.ne = {n_in, n_out, 1, 1};
-    w.view.data = w.bytes.data();
-    w.view.nbytes = w.bytes.size();
-    return w;
-}
+using test::make_weights;
+using test::Weights;
 
 std::vector<float> make_x(int64_t n_tokens, int64_t n_in, std::mt19937& rng, bool outlier = false) {
     std::normal_distribution<float> nd(0.0f, 1.0f);
