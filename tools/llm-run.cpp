@@ -99,9 +99,35 @@ nlohmann::json result_json(const llm::GenerateResult& r, double load_ms) {
             {"generate_tokens_per_s", tps((double)r.tokens.size(), r.generate_ms)}};
 }
 
+// --tokens with -n N (and no --dump-logits): continue the ids with the sampler, printing the new ids; for
+// models without a tokenizer (e.g. a safetensors folder with only config.json and weights).
+int continue_tokens(llm::Session& session, std::vector<int32_t> ids, const Options& o) {
+    const int n_vocab = session.model().config().n_vocab;
+    auto sampler = llm::Sampler::create(o.sampling, n_vocab);
+    if (!sampler) return fail(sampler.error_message());
+    for (int32_t t : ids) sampler->accept(t);
+    if ((int64_t)ids.size() + o.max_tokens > session.n_ctx())
+        return fail(fmt::format("{} prompt ids + {} new tokens exceed the context of {} (use --ctx)", ids.size(),
+                                o.max_tokens, session.n_ctx()));
+    if (auto s = session.eval(ids, false); !s) return fail(s.message());
+    std::vector<int32_t> out;
+    for (int i = 0; i < o.max_tokens && !g_cancel; ++i) {
+        const int32_t next = sampler->sample(session.logits());
+        sampler->accept(next);
+        out.push_back(next);
+        std::printf(i ? ",%d" : "%d", next);
+        std::fflush(stdout);
+        if (i + 1 < o.max_tokens)
+            if (auto s = session.eval({&next, 1}, false); !s) return fail(s.message());
+    }
+    std::printf("\n");
+    return 0;
+}
+
 int run_tokens(llm::Session& session, const Options& o) {
     auto tokens = parse_token_list(o.tokens);
     if (!tokens) return fail(tokens.error_message());
+    if (o.max_tokens > 0 && o.dump_logits.empty()) return continue_tokens(session, *tokens, o);
     const int n_vocab = session.model().config().n_vocab;
     std::vector<float> all;
     all.reserve(tokens->size() * n_vocab);
@@ -263,7 +289,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_flag("--list-devices", o.list_devices, "list the compute devices and exit");
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
-    app.add_option("--tokens", o.tokens, "evaluate these comma-separated token ids instead of a prompt");
+    app.add_option("--tokens", o.tokens,
+                   "evaluate these comma-separated token ids instead of a prompt; with -n N, continue them and print "
+                   "the N new ids (models without a tokenizer)");
     app.add_option("--dump-logits", o.dump_logits,
                    "with --tokens: write the logits of every position, float32 LE [n_tokens x n_vocab]");
     app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache");

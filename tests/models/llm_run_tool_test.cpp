@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <regex>
@@ -82,6 +83,24 @@ TEST(LlmRunTool, SameSeedSameTextAcrossRunsAndThreadCounts) {
     EXPECT_EQ(text(b.output), text(c.output));
     RunResult d = run("-m " + m + " --raw -p 'the quick brown fox' -n 24 --temp 0.9 --seed 99 --json -t 1");
     EXPECT_NE(text(a.output), text(d.output));
+}
+
+// Issue 4: a safetensors folder quantized at load time by llm-run gives the Q4_0 GGUF's greedy tokens (the
+// fixtures' HF twins carry no tokenizer, so the prompt is token ids and the continuation is printed as ids).
+TEST(LlmRunTool, SafetensorsQuantizedAtLoadMatchesTheQ4_0Gguf) {
+    const std::string dir = llm::test::models_dir() + "/llama-mha";
+    const std::string args = " --tokens 1,17,81,115 --temp 0 -n 24";
+    RunResult hf = run("-m " + dir + "/hf --quantize q4_0" + args);
+    RunResult gguf = run("-m " + dir + "/llama-mha.Q4_0.gguf" + args);
+    ASSERT_EQ(hf.exit_code, 0) << hf.output;
+    ASSERT_EQ(gguf.exit_code, 0) << gguf.output;
+    auto ids = [](const std::string& out) {  // the last line: comma-separated ids
+        std::string s = out.substr(0, out.find_last_not_of('\n') + 1);
+        return s.substr(s.find_last_of('\n') + 1);
+    };
+    const std::string want = ids(gguf.output);
+    EXPECT_EQ(std::count(want.begin(), want.end(), ','), 23) << gguf.output;
+    EXPECT_EQ(ids(hf.output), want);
 }
 
 TEST(LlmRunTool, ErrorsAreOneLineAndNonZero) {
