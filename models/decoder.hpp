@@ -18,7 +18,7 @@ struct ForwardOptions {
 
 // Activation buffers reused across calls (grown on demand).
 struct ForwardScratch {
-    std::vector<float> x, h, q, k, v, qkv, attn, ff_a, ff_b, keys, values;
+    std::vector<float> x, h, q, k, v, qkv, attn, ff_a, ff_b;
     std::vector<int32_t> positions;
 };
 

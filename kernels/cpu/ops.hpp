@@ -51,7 +51,8 @@ struct AttentionParams {
 };
 
 // Causal (optionally windowed) multi-head attention with GQA over a key/value history: the scalar
-// reference of flash_attention (attention.hpp), which the decoder uses.
+// reference of the decoder's two attention kernels (flash_attention in attention.hpp, ggml_attention in
+// attention_ggml.hpp).
 // q: [n_tokens x n_heads*head_dim]; k, v: float32 [n_keys x n_kv_heads*head_dim], key j at position j;
 // positions[i] is the position of query i (< n_keys); out: [n_tokens x n_heads*head_dim].
 void attention(const float* q, const float* k, const float* v, int64_t n_keys, int64_t n_tokens,
