@@ -150,7 +150,7 @@ int64_t gemm_min_tokens(DType type) {
     if (forced) return forced;
     // Q4_1 / Q5_1: llama.cpp runs batches of these through the same lane-split vec_dot as single tokens
     // (no repacked or tinyBLAS path), an order of float sums a blocked GEMM cannot reproduce. Keeping them
-    // on vec_dot (with the multi-row gemv kernels) keeps prompts bit-identical to llama.cpp, which greedy
+    // on the per-row vec_dot keeps prompts bit-identical to llama.cpp, which greedy
     // decoding of SmolLM2 (Q4_1) depends on (tests/models/smollm2_greedy_test.cpp).
     if (type == DType::Q4_1 || type == DType::Q5_1) return INT64_MAX;
     // Packing costs ~0.5 cycle per weight per call. Measured (Zen 4, one thread, 2048 x 2048, against the
