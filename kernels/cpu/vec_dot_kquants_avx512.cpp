@@ -123,16 +123,9 @@ float dot_q3_k_ggml(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const BlockQ3_K*>(w);
     const auto* y = static_cast<const ActQ8K*>(a);
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
-    const uint32_t k2 = 0x0f0f0f0f, k3 = 0x03030303;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint32_t s[3];
-        std::memcpy(s, x[b].scales, 12);
-        const __m128i raw = _mm_setr_epi32((int)((s[0] & k2) | ((s[2] & k3) << 4)),
-                                           (int)((s[1] & k2) | (((s[2] >> 2) & k3) << 4)),
-                                           (int)(((s[0] >> 4) & k2) | (((s[2] >> 4) & k3) << 4)),
-                                           (int)(((s[1] >> 4) & k2) | (((s[2] >> 6) & k3) << 4)));
-        const Scales16 sc(_mm256_cvtepi8_epi16(_mm_sub_epi8(raw, _mm_set1_epi8(32))));
+        const Scales16 sc(q3k_scales16(x[b]));
         const __m256i hm = load256(x[b].hmask);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; ++h) {

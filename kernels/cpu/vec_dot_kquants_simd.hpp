@@ -27,6 +27,18 @@ struct Scales16 {
         : half{_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)} {}
 };
 
+// Q3_K: the 16 six-bit scales (12 packed bytes) minus 32, as int16 (unpack_scales_q3k with vector ops).
+inline __m256i q3k_scales16(const BlockQ3_K& b) {
+    constexpr uint32_t k2 = 0x0f0f0f0f, k3 = 0x03030303;
+    uint32_t s[3];
+    std::memcpy(s, b.scales, 12);
+    const __m128i raw = _mm_setr_epi32((int)((s[0] & k2) | ((s[2] & k3) << 4)),
+                                       (int)((s[1] & k2) | (((s[2] >> 2) & k3) << 4)),
+                                       (int)(((s[0] >> 4) & k2) | (((s[2] >> 4) & k3) << 4)),
+                                       (int)(((s[1] >> 4) & k2) | (((s[2] >> 6) & k3) << 4)));
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(raw, _mm_set1_epi8(32)));
+}
+
 // For the 32-byte vector covering groups g = 8h + 2j and g + 1: int16 lanes 0-7 = s[g], 8-15 = s[g+1].
 inline __m256i pair_scales(const Scales16& s, int h, int j) {
     const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
@@ -79,16 +91,9 @@ float dot_q3_k(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const BlockQ3_K*>(w);
     const auto* y = static_cast<const ActQ8K*>(a);
     const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
-    const uint32_t k2 = 0x0f0f0f0f, k3 = 0x03030303;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        uint32_t s[3];
-        std::memcpy(s, x[b].scales, 12);
-        const __m128i raw = _mm_setr_epi32((int)((s[0] & k2) | ((s[2] & k3) << 4)),
-                                           (int)((s[1] & k2) | (((s[2] >> 2) & k3) << 4)),
-                                           (int)(((s[0] >> 4) & k2) | (((s[2] >> 4) & k3) << 4)),
-                                           (int)(((s[1] >> 4) & k2) | (((s[2] >> 6) & k3) << 4)));
-        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_sub_epi8(raw, _mm_set1_epi8(32)));
+        const __m256i s16 = q3k_scales16(x[b]);
         const Scales16 sc(s16);
         const __m256i hm = load256(x[b].hmask);
         // The -4 offset: sum_k s[k] * 4 * bsums[k].
