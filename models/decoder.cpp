@@ -36,6 +36,7 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
     for (int64_t i = 0; i < n; ++i) s.positions[i] = (int32_t)(pos0 + i);
 
     const RopeParams rope_p = rope_params(c, n_keys, opt.longrope);
+    const std::vector<float> rope_cs = rope_table(rope_p, s.positions.data(), n);  // shared by q, k, all layers
     AttentionParams attn_p;
     attn_p.n_heads = c.n_heads, attn_p.n_kv_heads = c.n_kv_heads, attn_p.head_dim = c.head_dim;
     // llama.cpp's Phi-3 graph scales q by 1/sqrt(head_dim) before attention (scale 1 inside); same maths,
@@ -65,8 +66,8 @@ void decoder_forward(const ModelConfig& c, const ModelWeights& w, KvCache& kv, s
             matmul(L.wk, h, n, s.k.data(), nt);
             matmul(L.wv, h, n, s.v.data(), nt);
         }
-        rope(s.q.data(), n, c.n_heads, c.head_dim, s.positions.data(), rope_p, nt);
-        rope(s.k.data(), n, c.n_kv_heads, c.head_dim, s.positions.data(), rope_p, nt);
+        rope_apply(s.q.data(), n, c.n_heads, c.head_dim, rope_cs.data(), rope_p, nt);
+        rope_apply(s.k.data(), n, c.n_kv_heads, c.head_dim, rope_cs.data(), rope_p, nt);
         if (prescale_q)
             for (int64_t i = 0; i < n * QD; ++i) s.q[i] *= q_scale;
         kv.store(il, pos0, n, s.k.data(), s.v.data(), nt);

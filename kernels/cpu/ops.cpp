@@ -58,29 +58,37 @@ void rope_cos_sin(const RopeParams& p, int32_t pos, float* cs) {
     }
 }
 
-void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
-          int n_threads) {
-    // llama.cpp's arithmetic (ggml_rope_cache_init / rope_yarn without YaRN, see rope_cos_sin); the rotation
-    // with the two FMAs GCC contracts it into.
+std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n) {
     const int half = p.n_rot / 2;
-#pragma omp parallel num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_tokens > 1)
-    {
-        std::vector<float> cs(2 * (size_t)half);
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_tokens; ++t) {
-            rope_cos_sin(p, positions[t], cs.data());
-            for (int h = 0; h < n_heads; ++h) {
-                float* v = x + (t * n_heads + h) * head_dim;
-                for (int i = 0; i < half; ++i) {
-                    const int i0 = p.style == RopeStyle::Interleaved ? 2 * i : i;
-                    const int i1 = p.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
-                    const float a = v[i0], b = v[i1], c = cs[2 * i], sn = cs[2 * i + 1];
-                    v[i0] = std::fma(a, c, -(b * sn));
-                    v[i1] = std::fma(a, sn, b * c);
-                }
+    std::vector<float> cs((size_t)n * half * 2);
+    for (int64_t t = 0; t < n; ++t) rope_cos_sin(p, positions[t], cs.data() + (size_t)t * half * 2);
+    return cs;
+}
+
+void rope_apply(float* x, int64_t n_tokens, int n_heads, int head_dim, const float* table, const RopeParams& p,
+                int n_threads) {
+    // The rotation with the two FMAs GCC contracts llama.cpp's into.
+    const int half = p.n_rot / 2;
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_tokens > 1)
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const float* cs = table + (size_t)t * half * 2;
+        for (int h = 0; h < n_heads; ++h) {
+            float* v = x + (t * n_heads + h) * head_dim;
+            for (int i = 0; i < half; ++i) {
+                const int i0 = p.style == RopeStyle::Interleaved ? 2 * i : i;
+                const int i1 = p.style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+                const float a = v[i0], b = v[i1], c = cs[2 * i], sn = cs[2 * i + 1];
+                v[i0] = std::fma(a, c, -(b * sn));
+                v[i1] = std::fma(a, sn, b * c);
             }
         }
     }
+}
+
+void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
+          int n_threads) {
+    const std::vector<float> table = rope_table(p, positions, n_tokens);
+    rope_apply(x, n_tokens, n_heads, head_dim, table.data(), p, n_threads);
 }
 
 void softmax(float* x, int64_t n) {

@@ -37,7 +37,13 @@ struct RopeParams {
 // (float theta = pos, multiplied by powf(base, -2/n_rot) per pair; angle = freq_scale * theta / factor).
 void rope_cos_sin(const RopeParams& p, int32_t pos, float* cs);
 
-// Rotates each head of x ([n_tokens x n_heads*head_dim]) by its token's position.
+// The cos/sin of every token: [n][n_rot/2][2] (rope_cos_sin per position), computed once per forward pass and
+// shared by q, k and every layer (and by the Vulkan rope shader).
+std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n);
+// Rotates each head of x ([n_tokens x n_heads*head_dim]) with a rope_table of its tokens.
+void rope_apply(float* x, int64_t n_tokens, int n_heads, int head_dim, const float* table, const RopeParams& p,
+                int n_threads);
+// rope_table + rope_apply.
 void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
           int n_threads);
 

@@ -185,14 +185,6 @@ Status rms_norm(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offse
     return run(ctx, cl, "rms_norm", {&x, &w, &y}, pc, n_rows, 1, 1, kWgSpec);
 }
 
-std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n) {
-    // The CPU's (llama.cpp's) cos/sin, so the rotation is bit-identical to kernels/cpu/ops.cpp rope().
-    const int half = p.n_rot / 2;
-    std::vector<float> cs((size_t)n * half * 2);
-    for (int64_t t = 0; t < n; ++t) rope_cos_sin(p, positions[t], cs.data() + (size_t)t * half * 2);
-    return cs;
-}
-
 Status rope(Context& ctx, CommandList& cl, Act x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
             const RopeParams& p, const Buffer& cs) {
     struct {

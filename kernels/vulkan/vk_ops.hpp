@@ -70,8 +70,6 @@ Status get_rows(Context& ctx, CommandList& cl, const DeviceMatrix& table, const 
 Status rms_norm(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& w,
                 const Buffer& y, uint32_t y_offset, uint32_t n_rows, uint32_t d, float eps);
 
-// (cos, sin) per token and rotated pair, [n x n_rot/2 x 2], computed exactly as the CPU rope does.
-std::vector<float> rope_table(const RopeParams& p, const int32_t* positions, int64_t n);
 // Rotates n_heads heads of head_dim in each of n_tokens rows of x in place; cs from rope_table.
 Status rope(Context& ctx, CommandList& cl, Act x, uint32_t n_tokens, uint32_t n_heads, uint32_t head_dim,
             const RopeParams& p, const Buffer& cs);
