@@ -1,4 +1,5 @@
-// Driver of the llama.cpp-arithmetic attention (kernel in attention_ggml_avx512.cpp).
+// Driver of the llama.cpp-arithmetic attention (kernels in attention_ggml_avx2.cpp, attention_ggml_avx512.cpp:
+// llama.cpp's AVX2 and AVX-512 builds differ in vector width, hence in the order of their float sums).
 #include "kernels/cpu/attention_ggml.hpp"
 
 #include <algorithm>
@@ -15,13 +16,22 @@ namespace cpu {
 void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad,
                                  int32_t pos, bool batch, const AttentionParams& p, int g, float* out,
                                  float* scratch);
+// The same with 8-lane vectors (attention_ggml_avx2.cpp); scratch needs no alignment.
+void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad, int32_t pos,
+                               bool batch, const AttentionParams& p, int g, float* out, float* scratch);
 }  // namespace cpu
 
-bool ggml_attention_available() { return isa_supported(Isa::Avx512); }
+bool ggml_attention_available() { return isa_supported(Isa::Avx2); }
 
 void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens, const int32_t* positions,
                     const AttentionParams& p, float* out, int n_threads) {
-    LLM_CHECK(ggml_attention_available());
+    ggml_attention_isa(best_isa(), q, kv, n_keys, n_tokens, positions, p, out, n_threads);
+}
+
+void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens,
+                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads) {
+    LLM_CHECK(isa != Isa::Scalar && isa_supported(isa));
+    const auto group_fn = isa == Isa::Avx512 ? cpu::ggml_attention_group_avx512 : cpu::ggml_attention_group_avx2;
     LLM_CHECK(p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 && p.head_dim > 0);
     const int64_t n_pad = (n_keys + kGgmlKvPad - 1) / kGgmlKvPad * kGgmlKvPad;
     const int group = p.n_heads / p.n_kv_heads;
@@ -42,8 +52,7 @@ void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_
             const int64_t it = n_items - 1 - item, t = it / p.n_kv_heads;
             const int g = (int)(it % p.n_kv_heads);
             const int64_t off = t * stride + (int64_t)g * group * p.head_dim;
-            cpu::ggml_attention_group_avx512(q + off, p.head_dim, kv, n_pad, positions[t], batch, p, g, out + off,
-                                             scratch);
+            group_fn(q + off, p.head_dim, kv, n_pad, positions[t], batch, p, g, out + off, scratch);
         }
     }
 }

@@ -26,13 +26,16 @@ struct GgmlKv {
     int64_t vt_row_elems = 0;
 };
 
-// Whether this CPU runs the path (AVX-512; elsewhere callers use flash_attention).
+// Whether this CPU runs the path (AVX2 or AVX-512; elsewhere callers use flash_attention).
 bool ggml_attention_available();
 
 // q: [n_tokens x n_heads*head_dim] float32 (rounded to fp16 inside); positions[i] < n_keys; out like q.
 // Threads: OpenMP over (token, head) pairs; each output is computed by one thread in a fixed order.
 void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens, const int32_t* positions,
                     const AttentionParams& p, float* out, int n_threads);
+// The same with llama.cpp's arithmetic for a given ISA (Avx2 or Avx512, supported by this CPU).
+void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens,
+                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads);
 
 // The key count llama.cpp pads the attention to (and the KV cache rounds its transposed rows to).
 constexpr int64_t kGgmlKvPad = 256;

@@ -5,18 +5,16 @@
 
 namespace llm::cpu {
 
+// ggml_v_silu (x / (1 + ggml_v_expf(-x))) times up: llama.cpp's swiglu on AVX2, bit for bit.
 void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 g = _mm256_loadu_ps(gate + i);
-        const __m256 e = exp_accurate_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        const __m256 e = ggml_expf_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
         _mm256_storeu_ps(out + i,
                          _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(up + i)));
     }
-    for (; i < n; ++i) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + std::exp(-g)) * up[i];
-    }
+    for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // ggml's scalar tail
 }
 
 void rms_norm_row_avx2(const float* x, const float* w, float* y, int64_t d, float eps) {

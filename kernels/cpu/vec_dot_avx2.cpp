@@ -1,10 +1,11 @@
-// AVX2 (+FMA, F16C) vec_dot kernels for the float weights and the 32-element block types, and the
-// vectorized activation quantizers (byte-identical to the scalar ones in vec_dot_scalar.cpp).
+// AVX2 (+FMA, F16C) vec_dot kernels for the float weights and the 32-element block types (llama.cpp's
+// arithmetic: vec_dot_legacy_simd.hpp), and the vectorized activation quantizers (byte-identical to the
+// scalar ones in vec_dot_scalar.cpp).
 #include <immintrin.h>
 
 #include <cstring>
 
-#include "kernels/cpu/vec_dot_avx2.hpp"
+#include "kernels/cpu/vec_dot_legacy_simd.hpp"
 
 namespace llm::cpu {
 namespace {
@@ -93,77 +94,20 @@ float dot_bf16(int64_t n, const void* w, const void* a) {
     return dot_float(n, static_cast<const uint16_t*>(w), static_cast<const float*>(a), load_bf16, bf16_scalar);
 }
 
-// ---- 32-element blocks x ActQ8 ---------------------------------------------------------------------
+// ---- 32-element blocks x ActQ8 (vec_dot_legacy_simd.hpp) --------------------------------------------
 
-// 32 unsigned 4-bit values in element order: low nibbles are elements 0-15, high nibbles 16-31.
-inline __m256i nibbles32(const uint8_t* p) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
-// 0x10 in byte j where bit j of the 32-bit little-endian qh is set (the 5th bit of element j).
-inline __m256i high_bits32(const uint8_t* qh4) {
-    uint32_t qh;
-    std::memcpy(&qh, qh4, 4);
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
-    bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
-}
-
-inline const __m256i* ld(const int8_t* p) { return reinterpret_cast<const __m256i*>(p); }
-
-// Runs step(b, acc) over the blocks alternating two accumulators (two FMA dependency chains in flight).
-template <typename Step>
-inline float over_blocks(int64_t nb, Step step) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) step(b, acc[0]), step(b + 1, acc[1]);
-    if (b < nb) step(b, acc[0]);
-    return hsum_ps(_mm256_add_ps(acc[0], acc[1]));
-}
-
-// Unsigned weights u (0..31) x activations: dw * (da * sum(u*a) - offset * sa) (+ m * sa for _1 types).
-template <typename Block, int Offset, bool HasMin, bool Five>
-float dot_unsigned(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    float corr = 0;
-    const float sum = over_blocks(n / 32, [&](int64_t b, __m256& acc) {
-        __m256i u = nibbles32(x[b].qs);
-        if constexpr (Five) u = _mm256_or_si256(u, high_bits32(x[b].qh));
-        const __m256i p = sum_u8s8(u, _mm256_loadu_si256(ld(y[b].qs)));
-        const float dw = _cvtsh_ss(x[b].d);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * y[b].d), _mm256_cvtepi32_ps(p), acc);
-        if constexpr (HasMin) corr += _cvtsh_ss(x[b].m) * y[b].sm;
-        else corr -= dw * (float)Offset * y[b].s;
-    });
-    return sum + corr;
-}
-
-// Signed weights (-128..127) x activations: pmaddubsw needs an unsigned side, so multiply |w| by
-// sign(w)*a (|a| <= 127 keeps the pair sums inside int16).
-inline __m256i sum_s8s8(__m256i w, __m256i a) { return sum_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)); }
-
-float dot_q8_0(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const BlockQ8_0*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    return over_blocks(n / 32, [&](int64_t b, __m256& acc) {
-        const __m256i p = sum_s8s8(_mm256_loadu_si256(ld(x[b].qs)), _mm256_loadu_si256(ld(y[b].qs)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(p), acc);
-    });
-}
-
-float dot_iq4_nl(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const BlockIQ4_NL*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    const __m256i table = iq4nl_table();
-    return over_blocks(n / 32, [&](int64_t b, __m256& acc) {
-        const __m256i v = _mm256_shuffle_epi8(table, nibbles32(x[b].qs));
-        const __m256i p = sum_s8s8(v, _mm256_loadu_si256(ld(y[b].qs)));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(p), acc);
-    });
-}
+struct I8Avx2 {
+    // |s| <= 127 and u <= 128 (sign trick) or u <= 31: pmaddubsw's int16 pair sums cannot saturate.
+    static __m256i dot(__m256i u, __m256i s) { return sum_u8s8(u, s); }
+    static __m256i high_bits32(const uint8_t* qh4) {
+        uint32_t qh;
+        std::memcpy(&qh, qh4, 4);
+        const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+        __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
+        bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+        return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
+    }
+};
 
 }  // namespace
 
@@ -175,13 +119,6 @@ void register_avx2_float(IsaKernels& k) {
     k.prepare[(size_t)ActType::Q8_K] = prepare_q8_k;
 }
 
-void register_avx2_legacy(IsaKernels& k) {
-    k.dot[(size_t)DType::Q4_0] = {dot_unsigned<BlockQ4_0, 8, false, false>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q4_1] = {dot_unsigned<BlockQ4_1, 0, true, false>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q5_0] = {dot_unsigned<BlockQ5_0, 16, false, true>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q5_1] = {dot_unsigned<BlockQ5_1, 0, true, true>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q8_0] = {dot_q8_0, ActType::Q8_32};
-    k.dot[(size_t)DType::IQ4_NL] = {dot_iq4_nl, ActType::Q8_32};
-}
+void register_avx2_legacy(IsaKernels& k) { register_legacy<I8Avx2>(k); }
 
 }  // namespace llm::cpu

@@ -9,9 +9,8 @@
 #include <immintrin.h>
 
 #include <cstring>
-#include <type_traits>
 
-#include "kernels/cpu/vec_dot_avx2.hpp"
+#include "kernels/cpu/vec_dot_legacy_simd.hpp"
 
 namespace llm::cpu {
 namespace {
@@ -167,124 +166,17 @@ float dot_bf16_bf16(int64_t n, const void* w, const void* a) {
     return (float)sumf;
 }
 
-// ---- 32-element blocks x ActQ8 -------------------------------------------------------------------------
+// ---- 32-element blocks x ActQ8 (vec_dot_legacy_simd.hpp) --------------------------------------------
 
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-
-inline __m256i nibbles32(const uint8_t* p) {
-    const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
-// 0x10 in byte j where bit j of qh is set: a mask register makes this one masked move.
-inline __m256i high_bits32(const uint8_t* qh4) {
-    uint32_t qh;
-    std::memcpy(&qh, qh4, 4);
-    return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
-}
-
-// The 32-element block types reproduce llama.cpp's CPU arithmetic on this ISA (llama-cpp-python 0.3.36's
-// ggml, GCC, AVX2 + AVX512-VNNI build) operation for operation, so logits are bit-identical to llama.cpp's:
-// * Q4_1, Q5_0, Q5_1, Q8_0 follow ggml's x86 vec_dot (arch/x86/quants.c), which llama.cpp uses for one
-//   token and, for Q4_1/Q5_1, for batches too (llamafile's tinyBLAS_Q0_AVX, its batch path for Q8_0/Q5_0,
-//   computes the same thing): per block, 8 int32 lane sums of 4 products each (vpdpbusd) converted to
-//   float and FMA'd with the block scale dw*da into ONE 8-lane accumulator, then ggml's hsum_float_8.
-//   Signed types use |w| x sign(a, w) on the signed weight (q-16, q); Q4_1/Q5_1 use the unsigned quants
-//   and add m * s (Q8_1's fp16 sum) in a scalar FMA chain, as GCC compiles ggml's `summs += m * s`.
-// * Q4_0 and IQ4_NL follow llama.cpp's repacked kernels (see dot_repacked_b32).
-// Rounding-level differences matter: on real models they flip 8-bit activation roundings downstream
-// and grow to 0.1-0.5 logits (SmolLM2-135M).
-
-// ggml's mul_sum_i8_pairs_float (no AVX-VNNI-INT8 on this target): |x| (u8) x sign(y, x) (s8).
-inline __m256 mul_sum_i8_pairs_float(__m256i x, __m256i y) {
-    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x), _mm256_sign_epi8(y, x)));
-}
-inline __m256 mul_sum_us8_pairs_float(__m256i ux, __m256i y) {
-    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ux, y));
-}
-
-// Signed weights: Q5_0 (5-bit value - 16); Q4_0 (nibble - 8) would be ggml_vec_dot_q4_0_q8_0 (unused:
-// llama.cpp runs Q4_0 weights through the repacked kernels).
-template <typename Block, bool Five>
-float dot_signed(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    __m256 acc = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d);
-        __m256i qx = nibbles32(x[b].qs);
-        if constexpr (Five) {
-            // ggml: qx | andnot(bits, 0xF0): the high bit clear gives q - 16 as a signed byte.
-            const __m256i hi = high_bits32(x[b].qh);  // 0x10 where the bit is set
-            qx = _mm256_sub_epi8(_mm256_or_si256(qx, hi), _mm256_set1_epi8(16));
-        } else {
-            qx = _mm256_sub_epi8(qx, _mm256_set1_epi8(8));
-        }
-        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float(qx, load256(y[b].qs)), acc);
+struct I8Vnni {
+    static __m256i dot(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+    // A mask register makes this one masked move.
+    static __m256i high_bits32(const uint8_t* qh4) {
+        uint32_t qh;
+        std::memcpy(&qh, qh4, 4);
+        return _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(0x10));
     }
-    return hsum_ps(acc);
-}
-
-// Q4_1 / Q5_1: dw*da*sum(u*a) + m*s.
-template <typename Block, bool Five>
-float dot_min(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    __m256 acc = _mm256_setzero_ps();
-    float summs = 0.0f;
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-        const float dw = _cvtsh_ss(x[b].d);
-        summs = __builtin_fmaf(_cvtsh_ss(x[b].m), y[b].sm, summs);
-        __m256i u = nibbles32(x[b].qs);
-        if constexpr (Five) u = _mm256_or_si256(u, high_bits32(x[b].qh));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dw * y[b].d), mul_sum_us8_pairs_float(u, load256(y[b].qs)), acc);
-    }
-    return hsum_ps(acc) + summs;
-}
-
-float dot_q8_0(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const BlockQ8_0*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    __m256 acc = _mm256_setzero_ps();
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b)
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d),
-                              mul_sum_i8_pairs_float(load256(x[b].qs), load256(y[b].qs)), acc);
-    return hsum_ps(acc);
-}
-
-// Q4_0 and IQ4_NL: on an AVX2/AVX-512 CPU llama.cpp repacks these weights (ggml-cpu/repack.cpp:
-// q4_0_8x8_q8_0, iq4_nl_8x8_q8_0, for matrices with a multiple of 8 rows) and runs its own gemv (one token)
-// and gemm (batches) kernels (arch/x86/repack.cpp: gemv_q4_b32_8x8_q8_0_lut_avx / gemm_..._lut_avx) instead
-// of vec_dot: per output, acc = fma((float)block_int_dot, dw * da, acc) over the blocks in order, where
-// block_int_dot is the exact integer dot of the 32 signed weights (q - 8, or the codebook value) with the
-// 8-bit activations; no lane split and no horizontal sum. We reproduce that.
-inline int hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    return _mm_cvtsi128_si32(s);
-}
-
-template <bool Iq4nl>
-float dot_repacked_b32(int64_t n, const void* w, const void* a) {
-    using Block = std::conditional_t<Iq4nl, BlockIQ4_NL, BlockQ4_0>;
-    const auto* x = static_cast<const Block*>(w);
-    const auto* y = static_cast<const ActQ8*>(a);
-    const __m256i table = iq4nl_table();
-    float acc = 0.0f;
-    const int64_t nb = n / 32;
-    for (int64_t b = 0; b < nb; ++b) {
-        __m256i q = nibbles32(x[b].qs);
-        if constexpr (Iq4nl) q = _mm256_shuffle_epi8(table, q);
-        else q = _mm256_sub_epi8(q, _mm256_set1_epi8(8));
-        const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(q), _mm256_sign_epi8(load256(y[b].qs), q));
-        acc = __builtin_fmaf((float)hsum_epi32(p), _cvtsh_ss(x[b].d) * y[b].d, acc);
-    }
-    return acc;
-}
+};
 
 }  // namespace
 
@@ -298,13 +190,6 @@ void register_avx512_float(IsaKernels& k, bool bf16) {
     if (bf16) k.prepare[(size_t)ActType::BF16] = prepare_bf16;
 }
 
-void register_avx512_legacy(IsaKernels& k) {
-    k.dot[(size_t)DType::Q4_0] = {dot_repacked_b32<false>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q4_1] = {dot_min<BlockQ4_1, false>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q5_0] = {dot_signed<BlockQ5_0, true>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q5_1] = {dot_min<BlockQ5_1, true>, ActType::Q8_32};
-    k.dot[(size_t)DType::Q8_0] = {dot_q8_0, ActType::Q8_32};
-    k.dot[(size_t)DType::IQ4_NL] = {dot_repacked_b32<true>, ActType::Q8_32};
-}
+void register_avx512_legacy(IsaKernels& k) { register_legacy<I8Vnni>(k); }
 
 }  // namespace llm::cpu

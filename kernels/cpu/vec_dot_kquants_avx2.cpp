@@ -1,4 +1,6 @@
-// AVX2 instantiation of the K-quant and IQ4_XS vec_dot kernels (vec_dot_kquants_simd.hpp).
+// AVX2 instantiation of the K-quant and IQ4_XS vec_dot kernels (vec_dot_kquants_simd.hpp), with llama.cpp's
+// arithmetic on an AVX2 CPU: its repacked gemv for Q4_K, ggml's x86 vec_dot (AVX2 branch) for the others
+// (Q2_K included: llama.cpp repacks Q2_K only on AVX-512).
 #include "kernels/cpu/vec_dot_kquants_simd.hpp"
 
 namespace llm::cpu {
@@ -14,9 +16,9 @@ struct AccAvx2 {
 
 void register_avx2_kquants(IsaKernels& k) {
     k.dot[(size_t)DType::Q2_K] = {dot_q2_k<AccAvx2>, ActType::Q8_K};
-    k.dot[(size_t)DType::Q3_K] = {dot_q3_k<AccAvx2>, ActType::Q8_K};
-    k.dot[(size_t)DType::Q4_K] = {dot_q45_k<AccAvx2, false, BlockQ4_K>, ActType::Q8_K};
-    k.dot[(size_t)DType::Q5_K] = {dot_q45_k<AccAvx2, true, BlockQ5_K>, ActType::Q8_K};
+    k.dot[(size_t)DType::Q3_K] = {dot_q3_k_ggml<AccAvx2>, ActType::Q8_K};
+    k.dot[(size_t)DType::Q4_K] = {dot_q4_k_repacked<AccAvx2>, ActType::Q8_K};
+    k.dot[(size_t)DType::Q5_K] = {dot_q5_k_ggml<AccAvx2>, ActType::Q8_K};
     k.dot[(size_t)DType::Q6_K] = {dot_q6_k<AccAvx2>, ActType::Q8_K};
     k.dot[(size_t)DType::IQ4_XS] = {dot_iq4_xs<AccAvx2>, ActType::Q8_K};
 }

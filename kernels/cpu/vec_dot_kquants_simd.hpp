@@ -16,7 +16,6 @@
 namespace llm::cpu {
 namespace {
 
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m256i bsums16(const ActQ8K& y) { return load256(y.bsums); }
 
 // 16 int16 scales s[0..15] as two vectors with s[8h .. 8h+7] in both 128-bit lanes, ready for
@@ -57,20 +56,21 @@ inline __m256i one_scale(__m256i s8x2, int k) {
 }
 
 // Q2_K: element e = 128h + 32j + l is bits 2j of qs[32h + l]; scales[e/16] = sc | min << 4.
+// As ggml_vec_dot_q2_K_q8_K (arch/x86/quants.c, AVX2 branch): per super-block the 8 lanes of the mins
+// product FMA'd with -da*dmin, then the 8 integer lane sums with da*d, into ONE accumulator; hsum_float_8.
 template <class Acc>
 float dot_q2_k(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const BlockQ2_K*>(w);
     const auto* y = static_cast<const ActQ8K*>(a);
     const __m256i m3 = _mm256_set1_epi8(3);
     const __m128i m4 = _mm_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
         const Scales16 sc(_mm256_cvtepu8_epi16(_mm_and_si128(raw, m4)));
         const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
-        const float dy = y[b].d;
-        acc_m = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].dmin) * dy),
-                                _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums16(y[b]))), acc_m);
+        const float d = y[b].d * _cvtsh_ss(x[b].d), dmin = -y[b].d * _cvtsh_ss(x[b].dmin);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums16(y[b]))), acc);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; ++h) {
             const __m256i bits = load256(x[b].qs + 32 * h);
@@ -79,35 +79,7 @@ float dot_q2_k(int64_t n, const void* w, const void* a) {
                 sumi = Acc::add(sumi, q, load256(y[b].qs + 128 * h + 32 * j), pair_scales(sc, h, j));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * dy), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum_ps(_mm256_sub_ps(acc, acc_m));
-}
-
-// Q3_K: 16 six-bit scales (minus 32) from 12 bytes; element e = 128h + 32j + l is bits 2j of
-// qs[32h + l] plus bit 4h + j of hmask[l] as bit 2 (0..7 = value + 4).
-template <class Acc>
-float dot_q3_k(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const BlockQ3_K*>(w);
-    const auto* y = static_cast<const ActQ8K*>(a);
-    const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / QK_K; ++b) {
-        const __m256i s16 = q3k_scales16(x[b]);
-        const Scales16 sc(s16);
-        const __m256i hm = load256(x[b].hmask);
-        // The -4 offset: sum_k s[k] * 4 * bsums[k].
-        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums16(y[b])), 2));
-        for (int h = 0; h < 2; ++h) {
-            const __m256i bits = load256(x[b].qs + 32 * h);
-            for (int j = 0; j < 4; ++j) {
-                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
-                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), m1);
-                const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
-                sumi = Acc::add(sumi, q, load256(y[b].qs + 128 * h + 32 * j), pair_scales(sc, h, j));
-            }
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc);
 }
@@ -121,41 +93,124 @@ inline __m128i unpack_scales_mins_k4(const uint8_t* q) {
                           (int)(((u[2] >> 4) & k2) | (((u[1] >> 6) & k3) << 4)));
 }
 
-// Q4_K / Q5_K: chunk j (64 elements) = sub-block 2j in the low nibbles of qs[32j..], 2j+1 in the high;
-// Q5_K adds bit 2j / 2j+1 of qh[l] as the 5th bit. Mins: sum_s m[s] * (bsums[2s] + bsums[2s+1]).
-template <class Acc, bool Five, typename Block>
-float dot_q45_k(int64_t n, const void* w, const void* a) {
-    const auto* x = static_cast<const Block*>(w);
+// Q4_K and Q2_K as llama.cpp computes them on an AVX-512 CPU: it repacks these weights
+// (ggml-cpu/repack.cpp q4_K_8x8_q8_K with AVX2, q2_K_8x8_q8_K with AVX-512; matrices with a multiple of 8
+// rows) and runs ggml_gemv_q4_K_8x8_q8_K / ggml_gemv_q2_K_8x8_q8_K for one token and the matching gemm
+// for batches (arch/x86/repack.cpp). Per output and per super-block: the exact integer totals
+// isum = sum_s scale_s * dot(q_s, a_s) and imin = sum_s min_s * bsum_s, then
+// acc = fma((float)isum, d * da, acc), acc_min = fma((float)imin, dmin * da, acc_min); result acc - acc_min.
+template <class Acc>
+float dot_q4_k_repacked(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ4_K*>(w);
     const auto* y = static_cast<const ActQ8K*>(a);
-    const __m256i m4 = _mm256_set1_epi8(0xF), m1 = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    float acc = 0.0f, acc_m = 0.0f;
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[b].scales));  // 8 scales, 8 mins
         const __m256i scales = _mm256_permute2x128_si256(sm16, sm16, 0x00);
         const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
-        const __m128i prod_m = _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs);
+        const int imin = hsum_i32(_mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bits = load256(x[b].qs + 32 * j);
+            const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            sumi = Acc::add(sumi, lo, load256(y[b].qs + 64 * j), one_scale(scales, 2 * j));
+            sumi = Acc::add(sumi, hi, load256(y[b].qs + 64 * j + 32), one_scale(scales, 2 * j + 1));
+        }
         const float dy = y[b].d;
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(_cvtsh_ss(x[b].dmin) * dy), _mm_cvtepi32_ps(prod_m), acc_m);
-        __m256i qh;
-        if constexpr (Five) qh = load256(x[b].qh);
+        acc = __builtin_fmaf((float)hsum_i32(sumi), _cvtsh_ss(x[b].d) * dy, acc);
+        acc_m = __builtin_fmaf((float)imin, _cvtsh_ss(x[b].dmin) * dy, acc_m);
+    }
+    return acc - acc_m;
+}
+
+template <class Acc>
+float dot_q2_k_repacked(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ2_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    float acc = 0.0f, acc_m = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+        const Scales16 sc(_mm256_cvtepu8_epi16(_mm_and_si128(raw, m4)));
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        const int imin = hsum_i32(_mm256_madd_epi16(mins, bsums16(y[b])));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; ++j) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
+                sumi = Acc::add(sumi, q, load256(y[b].qs + 128 * h + 32 * j), pair_scales(sc, h, j));
+            }
+        }
+        const float dy = y[b].d;
+        acc = __builtin_fmaf((float)hsum_i32(sumi), _cvtsh_ss(x[b].d) * dy, acc);
+        acc_m = __builtin_fmaf((float)imin, _cvtsh_ss(x[b].dmin) * dy, acc_m);
+    }
+    return acc - acc_m;
+}
+
+// Q5_K as ggml_vec_dot_q5_K_q8_K (arch/x86/quants.c, AVX2 branch): the 8-lane integer sums FMA'd with
+// d = da * dw into one accumulator, the mins as one exact integer per super-block added to a scalar
+// `summs = fma(-da * dmin, imin, summs)`; result hsum_float_8(acc) + summs.
+template <class Acc>
+float dot_q5_k_ggml(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ5_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m1 = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[b].scales));  // 8 scales, 8 mins
+        const __m256i scales = _mm256_permute2x128_si256(sm16, sm16, 0x00);
+        const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
+        const int imin = hsum_i32(_mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs));
+        const float d = y[b].d * _cvtsh_ss(x[b].d);
+        const float dmin = -y[b].d * _cvtsh_ss(x[b].dmin);
+        summs = __builtin_fmaf(dmin, (float)imin, summs);
+        const __m256i qh = load256(x[b].qh);
         __m256i sumi = _mm256_setzero_si256();
         for (int j = 0; j < 4; ++j) {
             const __m256i bits = load256(x[b].qs + 32 * j);
             __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            if constexpr (Five) {
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m1), 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), m1), 4));
-            }
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m1), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), m1), 4));
             sumi = Acc::add(sumi, lo, load256(y[b].qs + 64 * j), one_scale(scales, 2 * j));
             sumi = Acc::add(sumi, hi, load256(y[b].qs + 64 * j + 32), one_scale(scales, 2 * j + 1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * dy), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    __m128 ms = _mm_add_ps(acc_m, _mm_movehl_ps(acc_m, acc_m));
-    ms = _mm_add_ss(ms, _mm_movehdup_ps(ms));
-    return hsum_ps(acc) - _mm_cvtss_f32(ms);
+    return hsum_ps(acc) + summs;
+}
+
+// Q3_K as ggml_vec_dot_q3_K_q8_K: the -4 offset stays inside each lane (signed weights q - 4, via
+// |w| x sign(a, w)), so the 8 integer lanes are ggml's; d = da * dw; one accumulator; hsum_float_8.
+template <class Acc>
+float dot_q3_k_ggml(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ3_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m3 = _mm256_set1_epi8(3), m1 = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const Scales16 sc(q3k_scales16(x[b]));
+        const __m256i hm = load256(x[b].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; ++h) {
+            const __m256i bits = load256(x[b].qs + 32 * h);
+            for (int j = 0; j < 4; ++j) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * j), m3);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), m1);
+                const __m256i v = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 2)), four);  // -4..3
+                const __m256i ya = load256(y[b].qs + 128 * h + 32 * j);
+                sumi = Acc::add(sumi, _mm256_abs_epi8(v), _mm256_sign_epi8(ya, v), pair_scales(sc, h, j));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * _cvtsh_ss(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
 }
 
 // Q6_K: per 128-element half, ql[0..63] and qh[0..31] give four 32-element vectors (0..63 = value + 32).

