@@ -56,6 +56,8 @@ void prepare_q8_k(const float* x, void* dst, int64_t n) {
 }
 
 // ---- float weights ---------------------------------------------------------------------------------
+// One token: the arithmetic of ggml's vec.cpp (ggml_vec_dot_f32 / _f16 / _bf16, AVX2 build), so results are
+// llama.cpp's bit for bit. F16 and BF16 weights take activations rounded to their type (ggml's vec_dot_type).
 
 inline __m256 load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 inline __m256 load_bf16(const uint16_t* p) {
@@ -69,29 +71,62 @@ inline float bf16_scalar(uint16_t h) {
     return f;
 }
 
-// Four independent accumulators hide the FMA latency; Load converts 8 weights to float.
-template <typename T, typename Load, typename Scalar>
-inline float dot_float(int64_t n, const T* x, const float* y, Load load, Scalar scalar) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; ++k) acc[k] = _mm256_fmadd_ps(load(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), acc[0]);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; ++i) s += scalar(x[i]) * y[i];
-    return s;
+// GGML_F32x8_REDUCE over 4 accumulators: (s0 + s2) + (s1 + s3), the two 128-bit halves, then two hadds.
+inline float reduce4(const __m256 s[4]) {
+    const __m256 r = _mm256_add_ps(_mm256_add_ps(s[0], s[2]), _mm256_add_ps(s[1], s[3]));
+    const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(r), _mm256_extractf128_ps(r, 1));
+    const __m128 t1 = _mm_hadd_ps(t0, t0);
+    return _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
 }
 
+// ggml_vec_dot_f32 / _f16: 32 per step in 4 FMA accumulators; F32 reduces in float with a float FMA per
+// leftover, F16 (both operands fp16) reduces to double with leftovers added in double.
 float dot_f32(int64_t n, const void* w, const void* a) {
-    return dot_float(n, static_cast<const float*>(w), static_cast<const float*>(a),
-                     [](const float* p) { return _mm256_loadu_ps(p); }, [](float v) { return v; });
+    const auto* x = static_cast<const float*>(w);
+    const auto* y = static_cast<const float*>(a);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int64_t np = n & ~(int64_t)31;
+    for (int64_t i = 0; i < np; i += 32)
+        for (int j = 0; j < 4; ++j) s[j] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * j), _mm256_loadu_ps(y + i + 8 * j), s[j]);
+    float sumf = reduce4(s);
+    for (int64_t i = np; i < n; ++i) sumf = __builtin_fmaf(x[i], y[i], sumf);
+    return sumf;
 }
-float dot_f16(int64_t n, const void* w, const void* a) {
-    return dot_float(n, static_cast<const uint16_t*>(w), static_cast<const float*>(a), load_f16,
-                     [](uint16_t h) { return _cvtsh_ss(h); });
+
+float dot_f16_f16(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const uint16_t*>(w);
+    const auto* y = static_cast<const uint16_t*>(a);
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int64_t np = n & ~(int64_t)31;
+    for (int64_t i = 0; i < np; i += 32)
+        for (int j = 0; j < 4; ++j) s[j] = _mm256_fmadd_ps(load_f16(x + i + 8 * j), load_f16(y + i + 8 * j), s[j]);
+    double sumf = (double)reduce4(s);
+    for (int64_t i = np; i < n; ++i) sumf += (double)(_cvtsh_ss(x[i]) * _cvtsh_ss(y[i]));
+    return (float)sumf;
 }
-float dot_bf16(int64_t n, const void* w, const void* a) {
-    return dot_float(n, static_cast<const uint16_t*>(w), static_cast<const float*>(a), load_bf16, bf16_scalar);
+
+// ggml_vec_dot_bf16 (AVX2 branch): 4 accumulators of separate multiplies and adds (no FMA), reduced as
+// (c1 + c3) + (c2 + c4), the halves, movehl, movehdup, to double; leftovers in double.
+float dot_bf16_bf16(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const uint16_t*>(w);
+    const auto* y = static_cast<const uint16_t*>(a);
+    __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; ++j) c[j] = _mm256_add_ps(_mm256_mul_ps(load_bf16(x + i + 8 * j), load_bf16(y + i + 8 * j)), c[j]);
+    const __m256 r = _mm256_add_ps(_mm256_add_ps(c[0], c[2]), _mm256_add_ps(c[1], c[3]));
+    double sumf = (double)hsum_ps(r);
+    for (; i < n; ++i) sumf += (double)(bf16_scalar(x[i]) * bf16_scalar(y[i]));
+    return (float)sumf;
+}
+
+// fp32 -> fp16, round to nearest even (ggml_cpu_fp32_to_fp16).
+void prepare_f16(const float* x, void* dst, int64_t n) {
+    auto* y = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
 // ---- 32-element blocks x ActQ8 (vec_dot_legacy_simd.hpp) --------------------------------------------
@@ -113,8 +148,9 @@ struct I8Avx2 {
 
 void register_avx2_float(IsaKernels& k) {
     k.dot[(size_t)DType::F32] = {dot_f32, ActType::F32};
-    k.dot[(size_t)DType::F16] = {dot_f16, ActType::F32};
-    k.dot[(size_t)DType::BF16] = {dot_bf16, ActType::F32};
+    k.dot[(size_t)DType::F16] = {dot_f16_f16, ActType::F16};
+    k.dot[(size_t)DType::BF16] = {dot_bf16_bf16, ActType::BF16};  // prepared by the scalar prepare_bf16
+    k.prepare[(size_t)ActType::F16] = prepare_f16;
     k.prepare[(size_t)ActType::Q8_32] = prepare_q8_32;
     k.prepare[(size_t)ActType::Q8_K] = prepare_q8_k;
 }
