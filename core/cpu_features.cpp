@@ -49,9 +49,10 @@ const CpuFeatures& cpu_features() {
 }
 
 const char* cpu_isa_name() {
+    // The level the kernels run at: the AVX-512 kernels need VNNI, so an AVX-512 CPU without it runs the
+    // AVX2 ones (kernels/cpu/matmul.cpp best_isa()).
     const CpuFeatures& f = cpu_features();
     if (f.avx512_vnni) return "avx512-vnni";
-    if (f.avx512) return "avx512";
     if (f.avx2) return "avx2";
     return "scalar";
 }

@@ -13,6 +13,6 @@ struct CpuFeatures {
 // Detected features, masked by the LLM_CPU environment variable ("scalar", "avx2", "avx512")
 // so tests and benchmarks can force a lower ISA level.
 const CpuFeatures& cpu_features();
-const char* cpu_isa_name();  // "avx512-vnni", "avx512", "avx2" or "scalar"
+const char* cpu_isa_name();  // the kernels' level: "avx512-vnni", "avx2" or "scalar"
 
 }  // namespace llm
