@@ -29,14 +29,15 @@ CpuFeatures detect() {
                avx512vl = b & (1u << 31), vnni = c & (1u << 11);
     unsigned a1 = 0, b1, c1, d1;
     __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1);
-    const bool bf16 = a1 & (1u << 5);
+    const bool bf16 = a1 & (1u << 5), avx_vnni = a1 & (1u << 4);
     f.avx2 = ymm_os && avx2 && fma && f16c;
+    f.avx_vnni = f.avx2 && avx_vnni;
     f.avx512 = f.avx2 && zmm_os && avx512f && avx512dq && avx512bw && avx512vl;
     f.avx512_vnni = f.avx512 && vnni;
     f.avx512_bf16 = f.avx512 && bf16;
     if (const char* force = std::getenv("LLM_CPU")) {
         if (!std::strcmp(force, "scalar")) f = CpuFeatures{};
-        else if (!std::strcmp(force, "avx2")) f.avx512 = f.avx512_vnni = f.avx512_bf16 = false;
+        else if (!std::strcmp(force, "avx2")) f.avx_vnni = f.avx512 = f.avx512_vnni = f.avx512_bf16 = false;
     }
     return f;
 }

@@ -19,7 +19,8 @@ namespace llm::cpu {
 namespace {
 
 // Panels packed together (64 rows): a token tile's activations are reused from L1/L2 across them, and the
-// packed block (at most ~450 KiB for a 5632-element row) stays in L2 across the tiles of a chunk.
+// packed block (at most ~450 KiB for a 5632-element row, ~810 KiB in AVX2's wide format) stays in L2
+// across the tiles of a chunk.
 constexpr int kPanelsPerBlock = 4;
 // Token tiles per work unit (128 tokens): units are (row block, token chunk) pairs, so that small matrices
 // still split evenly over threads while each thread packs a row block only once per contiguous run.
@@ -61,13 +62,14 @@ struct AlignedBuf {
     ~AlignedBuf() { ::operator delete[](p, std::align_val_t(64)); }
 };
 
-// Quantizes tokens [t0, t0 + n) (n <= 8) with prepare and writes them as one tile; missing tokens are zero.
-void layout_tile(const Desc& ds, PrepareActFn prepare, const float* x, int64_t n_in, int64_t t0, int n,
+// Quantizes tokens [t0, t0 + n) (n <= 8) with prepare and writes them as one tile (int16 activations when
+// wide); missing tokens are zero.
+void layout_tile(const Desc& ds, bool wide, PrepareActFn prepare, const float* x, int64_t n_in, int64_t t0, int n,
                  uint8_t* tile, uint8_t* row) {
     constexpr int T = kGemmTokens;
-    const int sb = ds.sb;
+    const int sb = ds.sb, ab = wide ? 2 : 1;  // bytes per activation
     const int64_t n_sub = n_in / sb;
-    const size_t asb = gemm_act_sub_block_bytes(sb);
+    const size_t asb = wide ? gemm_wide_act_sub_block_bytes(sb) : gemm_act_sub_block_bytes(sb);
     if (n < T) std::memset(tile, 0, (size_t)n_sub * asb);
     for (int t = 0; t < n; ++t) {
         prepare(x + (t0 + t) * n_in, row, n_in);
@@ -92,11 +94,20 @@ void layout_tile(const Desc& ds, PrepareActFn prepare, const float* x, int64_t n
                 d = a.d;
                 s = (float)sum;  // one d per super-block: the kernel applies it once per super-block
             }
-            for (int q = 0; q < sb / 4; ++q) std::memcpy(dst + 4 * T * q + 4 * t, qs + 4 * q, 4);
+            if (wide) {
+                for (int q = 0; q < sb / 4; ++q)
+                    for (int b = 0; b < 4; ++b) {
+                        const int16_t v = qs[4 * q + b];
+                        std::memcpy(dst + 8 * T * q + 8 * t + 2 * b, &v, 2);
+                    }
+            } else {
+                for (int q = 0; q < sb / 4; ++q) std::memcpy(dst + 4 * T * q + 4 * t, qs + 4 * q, 4);
+            }
             const int32_t c = -ds.offset * sum;
-            std::memcpy(dst + T * sb + 4 * t, &d, 4);
-            std::memcpy(dst + T * sb + 4 * T + 4 * t, &c, 4);
-            std::memcpy(dst + T * sb + 8 * T + 4 * t, &s, 4);
+            uint8_t* meta = dst + T * sb * ab;
+            std::memcpy(meta + 4 * t, &d, 4);
+            std::memcpy(meta + 4 * T + 4 * t, &c, 4);
+            std::memcpy(meta + 8 * T + 4 * t, &s, 4);
         }
     }
 }
@@ -111,13 +122,16 @@ const Impl& impl(GemmImpl which) {
         Impl im;
         for (size_t t = 0; t < kNumDTypes; ++t) {
             if (w == GemmImpl::Avx512) gemm_ops_avx512((DType)t, im.ops[t]);
+            else if (w == GemmImpl::AvxVnni) gemm_ops_avxvnni((DType)t, im.ops[t]);
+            else if (w == GemmImpl::Avx2) gemm_ops_avx2((DType)t, im.ops[t]);
             else gemm_ops_scalar((DType)t, im.ops[t]);
         }
         const IsaKernels& s = kernels_scalar();
         for (size_t a = 0; a < kNumActTypes; ++a) im.prepare[a] = s.prepare[a];
-        if (w == GemmImpl::Avx512) {
+        if (w != GemmImpl::Scalar) {  // the ISA's activation quantizers (same bytes as the scalar ones, faster)
             IsaKernels k;
-            register_avx512_float(k, false);
+            if (w == GemmImpl::Avx512) register_avx512_float(k, false);
+            else register_avx2_float(k);
             for (size_t a = 0; a < kNumActTypes; ++a)
                 if (k.prepare[a]) im.prepare[a] = k.prepare[a];
         }
@@ -128,6 +142,16 @@ const Impl& impl(GemmImpl which) {
         return s;
     }
     const CpuFeatures& f = cpu_features();
+    if (which == GemmImpl::Avx2) {
+        if (!f.avx2) die("this CPU lacks AVX2", "");
+        static const Impl a = build(GemmImpl::Avx2);
+        return a;
+    }
+    if (which == GemmImpl::AvxVnni) {
+        if (!f.avx_vnni) die("this CPU lacks AVX-VNNI", "");
+        static const Impl a = build(GemmImpl::AvxVnni);
+        return a;
+    }
     if (!(f.avx512 && f.avx512_vnni)) die("this CPU lacks AVX-512 VNNI", "");
     static const Impl v = build(GemmImpl::Avx512);
     return v;
@@ -140,7 +164,7 @@ bool gemm_supports(DType type) {
     return (size_t)type < kNumDTypes && desc_of(type, d);
 }
 
-int64_t gemm_min_tokens(DType type) {
+int64_t gemm_min_tokens(DType type, GemmImpl which) {
     // Tuning / A-B knob: LLM_GEMM_MIN_TOKENS=1000000 keeps every call on the vec_dot path.
     static const int64_t forced = [] {
         const char* e = std::getenv("LLM_GEMM_MIN_TOKENS");
@@ -153,12 +177,26 @@ int64_t gemm_min_tokens(DType type) {
     // on the per-row vec_dot keeps prompts bit-identical to llama.cpp, which greedy
     // decoding of SmolLM2 (Q4_1) depends on (tests/models/smollm2_greedy_test.cpp).
     if (type == DType::Q4_1 || type == DType::Q5_1) return INT64_MAX;
-    // Packing costs ~0.5 cycle per weight per call. Measured (Zen 4, one thread, 2048 x 2048, against the
-    // vec_dot path with its multi-row gemv kernels) the GEMM overtakes it at ~6-7 tokens for the 32-element
-    // types and ~8-10 for the K-quants (their vec_dot kernels are faster).
     Desc d;
     if (!desc_of(type, d)) return INT64_MAX;
-    return d.bs == 32 ? 7 : 10;
+    // Packing costs ~0.5 cycle per weight per call. Measured (Zen 4, one thread, 2048 x 2048, against the
+    // vec_dot path with its multi-row gemv kernels) the AVX-512 GEMM overtakes it at ~6-7 tokens for the
+    // 32-element types and ~8-10 for the K-quants (their vec_dot kernels are faster).
+    if (which == GemmImpl::Avx512 || which == GemmImpl::Scalar) return d.bs == 32 ? 7 : 10;
+    // AVX2: the vec_dot kernels are slower relative to the GEMM than on AVX-512, so it pays from fewer
+    // tokens. Measured (Zen 4 with LLM_CPU=avx2, one thread, 2048 x 2048, GEMM vs the vec_dot path per token,
+    // the first count from which the GEMM stays faster): IQ4_NL, Q5_K 3; Q4_0, Q8_0, Q4_K, IQ4_XS 4; Q5_0 5;
+    // Q3_K 6; Q6_K 7 (its vec_dot is fast, its packing slower); Q2_K 12 (its vec_dot is the fastest). The
+    // GEMM's cost per token falls in steps of 4 tokens (its passes are 4 tokens wide). AVX-VNNI (not measured:
+    // no such CPU here) takes the same: its kernel is faster, its vec_dot kernels the AVX2 ones.
+    switch (type) {
+        case DType::IQ4_NL: case DType::Q5_K: return 3;
+        case DType::Q5_0: return 5;
+        case DType::Q3_K: return 6;
+        case DType::Q6_K: return 7;
+        case DType::Q2_K: return 12;
+        default: return 4;
+    }
 }
 
 void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
@@ -173,8 +211,10 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
 
     constexpr int T = kGemmTokens, R = kGemmRows;
     const int64_t n_sub = n_in / ds.sb;
-    const size_t tile_bytes = (size_t)n_sub * gemm_act_sub_block_bytes(ds.sb);
-    const size_t panel_bytes = (size_t)n_sub * gemm_sub_block_bytes(ds.sb);
+    const size_t tile_bytes =
+        (size_t)n_sub * (ops.wide ? gemm_wide_act_sub_block_bytes(ds.sb) : gemm_act_sub_block_bytes(ds.sb));
+    const size_t panel_bytes =
+        (size_t)n_sub * (ops.wide ? gemm_wide_sub_block_bytes(ds.sb) : gemm_sub_block_bytes(ds.sb));
     const size_t row_bytes = act_row_bytes(ds.act, n_in);
     const int64_t n_tiles = (n_tokens + T - 1) / T;
     const int64_t n_panels = (n_out + R - 1) / R;
@@ -188,7 +228,7 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
     auto prep_tile = [&](int64_t i) {
         thread_local AlignedBuf row;
         const int n = (int)std::min<int64_t>(T, n_tokens - i * T);
-        layout_tile(ds, prepare, x, n_in, i * T, n, act + (size_t)i * tile_bytes, row.get(row_bytes));
+        layout_tile(ds, ops.wide, prepare, x, n_in, i * T, n, act + (size_t)i * tile_bytes, row.get(row_bytes));
     };
     auto work = [&](int64_t u0, int64_t u1) {
         thread_local AlignedBuf pack_buf;

@@ -9,8 +9,10 @@
 // where the integer offset (8 for Q4_0, 128 for Q8_0, ...) of the symmetric types starts the int32
 // accumulator, and the float bias (Q4_1, Q5_1, Q2_K, Q4_K, Q5_K) costs one FMA per sub-block. The K-quants'
 // Q8_K activations have one d_a per 256 elements: their sub-block terms are summed first, then scaled once.
-// A 16-row x 8-token micro-kernel (AVX-512 VNNI) keeps the accumulators in registers; the scalar kernel
-// computes exactly the same thing (the same float operations in the same order) and is the test oracle.
+// A 16-row x 8-token micro-kernel (AVX-512 VNNI) keeps the accumulators in registers; the AVX2 kernel
+// (vpmaddubsw + vpmaddwd, or vpdpbusd on ymm with AVX-VNNI: gemm_avx2.hpp) covers the same block in passes
+// of 8-16 rows x 2-4 tokens. The scalar kernel computes exactly the same thing (the same float operations in
+// the same order) and is the test oracle: every kernel agrees with it bit for bit.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -31,6 +33,15 @@ constexpr size_t gemm_sub_block_bytes(int sb) { return (size_t)kGemmRows * sb + 
 // is one per 256-element super-block and the kernel applies it once per super-block).
 constexpr size_t gemm_act_sub_block_bytes(int sb) { return (size_t)kGemmTokens * sb + 3 * 4 * kGemmTokens; }
 
+// The AVX2 kernel's "wide" formats, for the types whose packed bytes reach 255 (Q8_0, IQ4_NL, IQ4_XS: the
+// u8 x s8 pair sums of vpmaddubsw would saturate), multiplied with vpmaddwd: weights as int16 w = u - 128,
+// per 4-k group and 8-row half [8 rows][k0, k1] then [8 rows][k2, k3] (64 bytes, so a group of 16 rows is
+// 128 bytes), then the same float scale[16], bias[16]; activations as int16, [SB/4][8 tokens][4], then the
+// same d, c, s. The integer sums are the u8 formats' (sum(w*a) = c + sum(u*a) with c = -128*sum(a)), so
+// the results are too.
+constexpr size_t gemm_wide_sub_block_bytes(int sb) { return (size_t)kGemmRows * sb * 2 + 2 * 64; }
+constexpr size_t gemm_wide_act_sub_block_bytes(int sb) { return (size_t)kGemmTokens * sb * 2 + 3 * 4 * kGemmTokens; }
+
 // One panel: rows [r0, r0 + n_rows) of w (n_rows <= 16; missing rows packed as zeros).
 using GemmPackFn = void (*)(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst);
 // One panel x one tile over n_sub sub-blocks; writes y[t * ldy + r] for t < n_tok, r < n_rows.
@@ -40,22 +51,30 @@ using GemmKernelFn = void (*)(const uint8_t* panel, const uint8_t* act, int64_t 
 struct GemmOps {
     GemmPackFn pack = nullptr;
     GemmKernelFn kernel = nullptr;
+    bool wide = false;  // panels and activation tiles in the wide formats (above)
 };
 
-// Per-ISA entries (gemm_scalar.cpp, gemm_avx512.cpp); false for a type without a packer.
+// Per-ISA entries (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avxvnni.cpp, gemm_avx512.cpp); false for a type
+// without a packer.
 bool gemm_ops_scalar(DType type, GemmOps& ops);
-bool gemm_ops_avx512(DType type, GemmOps& ops);  // call only on a CPU with AVX-512 VNNI
+bool gemm_ops_avx2(DType type, GemmOps& ops);     // call only on a CPU with AVX2
+bool gemm_ops_avxvnni(DType type, GemmOps& ops);  // call only on a CPU with AVX-VNNI (gemm_avxvnni.cpp)
+bool gemm_ops_avx512(DType type, GemmOps& ops);   // call only on a CPU with AVX-512 VNNI
 
-enum class GemmImpl { Scalar, Avx512 };
+// AvxVnni: the AVX2 kernel with vpdpbusd on ymm (CpuFeatures::avx_vnni); matmul's Isa::Avx2 uses it where
+// the CPU has it.
+enum class GemmImpl { Scalar, Avx2, AvxVnni, Avx512 };
 
 // Whether the GEMM packs this weight type.
 bool gemm_supports(DType type);
-// Smallest token count for which matmul uses the GEMM for this type (below it: the vec_dot path);
-// the environment variable LLM_GEMM_MIN_TOKENS overrides it (for A/B measurements).
-int64_t gemm_min_tokens(DType type);
+// Smallest token count for which matmul uses this GEMM implementation for this type (below it: the
+// vec_dot path; the thresholds differ per ISA); the environment variable LLM_GEMM_MIN_TOKENS overrides it
+// (for A/B measurements).
+int64_t gemm_min_tokens(DType type, GemmImpl impl = GemmImpl::Avx512);
 
-// y = W x like matmul (x: [n_tokens x n_in], y: [n_tokens x n_out]); results do not depend on n_threads.
-// impl Avx512 needs isa_supported(Isa::Avx512). Aborts on an unsupported type.
+// y = W x like matmul (x: [n_tokens x n_in], y: [n_tokens x n_out]); results depend neither on n_threads nor
+// on impl. Avx2 / AvxVnni / Avx512 need the CPU feature (isa_supported(Isa::Avx2), CpuFeatures::avx_vnni,
+// isa_supported(Isa::Avx512)). Aborts on an unsupported type.
 void gemm(GemmImpl impl, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
 
 }  // namespace llm::cpu

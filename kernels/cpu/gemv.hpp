@@ -28,6 +28,8 @@ struct GemvKernel {
 
 // The AVX-512 (F/BW/VL/DQ + VNNI) kernels (gemv_avx512.cpp); call only on a CPU that has them.
 GemvKernel gemv_avx512(DType type);
+// The AVX2 (+FMA, F16C) kernels (gemv_avx2.cpp), bit-identical to the AVX2 vec_dot; call only on a CPU with AVX2.
+GemvKernel gemv_avx2(DType type);
 
 // The multi-row kernel matmul uses for (isa, type) and weight rows of row_bytes bytes, if any.
 // LLM_GEMV=0 in the environment disables them (A/B timing against the per-row vec_dot); LLM_GEMV=all
@@ -38,8 +40,8 @@ inline GemvKernel gemv_kernel(Isa isa, DType type, size_t row_bytes) {
         if (!e) return 1;
         return e[0] == '0' ? 0 : e[0] == 'a' ? 2 : 1;
     }();
-    if (mode == 0 || isa != Isa::Avx512) return {};
-    const GemvKernel k = gemv_avx512(type);
+    if (mode == 0 || (isa != Isa::Avx512 && isa != Isa::Avx2)) return {};
+    const GemvKernel k = isa == Isa::Avx512 ? gemv_avx512(type) : gemv_avx2(type);
     if (!k.fn || (!k.dispatch && mode < 2) || row_bytes * (size_t)k.rows >= ((size_t)1 << 31)) return {};
     return k;
 }

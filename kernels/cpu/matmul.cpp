@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "kernels/cpu/blas_gemm.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/vec_dot.hpp"
@@ -143,10 +144,20 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
     if (n_in % block_size(w.type) != 0) die("row length is not a multiple of the block size: ", w.name.c_str());
     if (n_tokens <= 0 || n_out <= 0) return;
-    // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
-    if (isa == Isa::Avx512 && n_tokens >= cpu::gemm_min_tokens(w.type) && cpu::gemm_supports(w.type)) {
-        cpu::gemm(cpu::GemmImpl::Avx512, w, x, n_tokens, y, n_threads);
+    // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
+    if (n_tokens >= cpu::blas_min_tokens(isa, w.type)) {
+        cpu::blas_matmul(w, x, n_tokens, y, n_threads);
         return;
+    }
+    // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
+    if (isa != Isa::Scalar && cpu::gemm_supports(w.type)) {
+        const cpu::GemmImpl gi = isa == Isa::Avx512        ? cpu::GemmImpl::Avx512
+                                 : cpu_features().avx_vnni ? cpu::GemmImpl::AvxVnni
+                                                           : cpu::GemmImpl::Avx2;
+        if (n_tokens >= cpu::gemm_min_tokens(w.type, gi)) {
+            cpu::gemm(gi, w, x, n_tokens, y, n_threads);
+            return;
+        }
     }
 
     const size_t stride = cpu::act_row_bytes(e.act, n_in);

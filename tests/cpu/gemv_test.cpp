@@ -1,6 +1,7 @@
-// The multi-row decode kernels (gemv.hpp) against the contract: every output bit-identical to the same
-// ISA's vec_dot of that type (taken from the public IsaKernels registration), over odd shapes; and
-// matmul (which dispatches groups of rows to them) bit-identical to vec_dot per row for 1 and 2 threads.
+// The multi-row decode kernels (gemv.hpp), AVX-512 and AVX2, against the contract: every output
+// bit-identical to the same ISA's vec_dot of that type (taken from the public IsaKernels registration),
+// over odd shapes and at every row offset; and matmul (which dispatches groups of rows to them)
+// bit-identical to vec_dot per row for 1 and 2 threads.
 #include "kernels/cpu/gemv.hpp"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,14 @@ namespace llm {
 namespace {
 
 const DType kTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_1};
+
+cpu::IsaKernels avx2_kernels() {
+    cpu::IsaKernels k;
+    cpu::register_avx2_float(k);
+    cpu::register_avx2_legacy(k);
+    cpu::register_avx2_kquants(k);
+    return k;
+}
 
 cpu::IsaKernels avx512_kernels() {
     cpu::IsaKernels k;
@@ -61,27 +70,28 @@ std::vector<Case> cases() {
         const int64_t bs = block_size(t);
         for (int64_t n : {bs, 3 * bs, (int64_t)2048, (int64_t)5632})
             for (int64_t rows : {1, 3, 7, 9, 16, 17, 33, 48}) c.push_back({t, rows, n});
+        // Long rows: AVX2 Q4_K runs super-blocks in chunks of 32 (43 = two uneven chunks).
+        for (int64_t rows : {9, 17}) c.push_back({t, rows, (int64_t)11008});
     }
     return c;
 }
 
-TEST(Gemv, BitIdenticalToVecDot) {
-    if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
-    const cpu::IsaKernels k = avx512_kernels();
+// Every kernel gemv(t) has for the types (dispatched or not) against the vec_dot table k of the same ISA.
+void check_isa(Isa isa, const cpu::IsaKernels& k, cpu::GemvKernel (*gemv)(DType), cpu::GemmImpl gemm_impl) {
     std::mt19937 rng(11);
     int checked_types = 0;
     for (DType t : kTypes) {
-        const cpu::GemvKernel g = cpu::gemv_avx512(t);
+        const cpu::GemvKernel g = gemv(t);
         ASSERT_NE(g.fn, nullptr) << dtype_name(t);
         ASSERT_GT(g.rows, 0);
         ++checked_types;
     }
     EXPECT_EQ(checked_types, 5);
     for (const Case& c : cases()) {
-        SCOPED_TRACE(testing::Message() << dtype_name(c.type) << " rows " << c.rows << " n " << c.n);
+        SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(c.type) << " rows " << c.rows << " n " << c.n);
         const cpu::VecDotEntry e = k.dot[(size_t)c.type];
         ASSERT_NE(e.fn, nullptr);
-        const cpu::GemvKernel g = cpu::gemv_avx512(c.type);
+        const cpu::GemvKernel g = gemv(c.type);
         const size_t rb = row_bytes(c.type, c.n);
         const std::vector<float> wf = make_weights(c.rows, c.n, rng);
         // Exact size: a kernel reading past the last row shows up under ASan.
@@ -110,17 +120,17 @@ TEST(Gemv, BitIdenticalToVecDot) {
             view.nbytes = w.size();
             for (int threads : {1, 2}) {
                 std::vector<float> y((size_t)c.rows, -1.0f);
-                matmul_isa(Isa::Avx512, view, x.data(), 1, y.data(), threads);
+                matmul_isa(isa, view, x.data(), 1, y.data(), threads);
                 EXPECT_EQ(0, std::memcmp(want.data(), y.data(), sizeof(float) * (size_t)c.rows))
                     << "matmul, threads " << threads << " x scale " << xs;
             }
             // A few tokens below the GEMM threshold: every token's outputs equal vec_dot's.
             const int64_t nt = 3;
-            if (nt < cpu::gemm_min_tokens(c.type) || !cpu::gemm_supports(c.type)) {
+            if (nt < cpu::gemm_min_tokens(c.type, gemm_impl) || !cpu::gemm_supports(c.type)) {
                 std::vector<float> xt((size_t)(nt * c.n));
                 for (int64_t t = 0; t < nt; ++t) std::memcpy(xt.data() + t * c.n, x.data(), sizeof(float) * (size_t)c.n);
                 std::vector<float> y((size_t)(nt * c.rows), -1.0f);
-                matmul_isa(Isa::Avx512, view, xt.data(), nt, y.data(), 2);
+                matmul_isa(isa, view, xt.data(), nt, y.data(), 2);
                 for (int64_t t = 0; t < nt; ++t)
                     EXPECT_EQ(0, std::memcmp(want.data(), y.data() + t * c.rows, sizeof(float) * (size_t)c.rows))
                         << "matmul token " << t;
@@ -129,10 +139,23 @@ TEST(Gemv, BitIdenticalToVecDot) {
     }
 }
 
+TEST(Gemv, BitIdenticalToVecDotAvx512) {
+    if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
+    check_isa(Isa::Avx512, avx512_kernels(), cpu::gemv_avx512, cpu::GemmImpl::Avx512);
+}
+
+TEST(Gemv, BitIdenticalToVecDotAvx2) {
+    if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    check_isa(Isa::Avx2, avx2_kernels(), cpu::gemv_avx2, cpu::GemmImpl::Avx2);
+}
+
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).
 TEST(Gemv, DispatchOnlyWhereAKernelExists) {
     EXPECT_EQ(cpu::gemv_kernel(Isa::Scalar, DType::Q4_0, 1152).fn, nullptr);
-    EXPECT_EQ(cpu::gemv_kernel(Isa::Avx2, DType::Q4_0, 1152).fn, nullptr);
+    EXPECT_EQ(cpu::gemv_avx2(DType::F32).fn, nullptr);
+    EXPECT_EQ(cpu::gemv_avx2(DType::Q5_K).fn, nullptr);
+    EXPECT_NE(cpu::gemv_kernel(Isa::Avx2, DType::Q4_0, 1152).fn, nullptr);
+    EXPECT_EQ(cpu::gemv_kernel(Isa::Avx2, DType::Q4_0, (size_t)1 << 28).fn, nullptr);
     if (!isa_supported(Isa::Avx512)) return;
     EXPECT_EQ(cpu::gemv_avx512(DType::F32).fn, nullptr);
     EXPECT_EQ(cpu::gemv_avx512(DType::Q5_K).fn, nullptr);
