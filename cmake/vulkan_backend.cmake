@@ -74,7 +74,7 @@ file(WRITE ${OUT} "${out}")
     COMMENT "embedding SPIR-V" VERBATIM)
   # The loader is opened with dlopen at run time (no loader => an error Status, not a failed program start),
   # so only the headers are needed at link time.
-  llm_area(vulkan    GLOBS kernels/vulkan/*.cpp       DEPS llm_cpu Vulkan::Headers ${CMAKE_DL_LIBS})
+  llm_area(vulkan    GLOBS kernels/vulkan/*.cpp       DEPS llm_forward Vulkan::Headers ${CMAKE_DL_LIBS})
   target_sources(llm_vulkan PRIVATE ${LLM_VK_GEN}/vk_spirv_data.cpp)
   # Vulkan structs are initialized as {sType} with the rest zeroed, on purpose.
   target_compile_options(llm_vulkan PRIVATE -Wno-missing-field-initializers)

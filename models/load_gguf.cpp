@@ -75,6 +75,7 @@ Expected<ModelConfig> read_config(const GgufFile& f) {
     }
     // Interleaved for llama (the converter permuted Q/K rows), rotate-half for phi3.
     c.rope_style = c.arch == "phi3" ? RopeStyle::Neox : RopeStyle::Interleaved;
+    c.prescale_q = c.arch == "phi3";  // as llama.cpp's Phi-3 graph
     return c;
 }
 

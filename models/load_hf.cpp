@@ -104,6 +104,7 @@ Expected<ModelConfig> read_config(const json& cfg) {
         c.arch = "llama";
     } else if (cls == "Phi3ForCausalLM") {
         c.arch = "phi3";
+        c.prescale_q = true;  // as llama.cpp's Phi-3 graph (same maths, its roundings)
     } else {
         return error("config.json: unsupported architecture '{}' (supported: LlamaForCausalLM, "
                      "MistralForCausalLM, Phi3ForCausalLM)", cls);

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/ops.hpp"
+#include "kernels/cpu/ops.hpp"  // RopeStyle, RopeParams (core/op_params.hpp)
 
 namespace llm {
 
@@ -39,6 +39,9 @@ struct ModelConfig {
     float rope_attn_factor = 1.0f;
 
     int sliding_window = 0;  // 0 = full causal attention
+    // Scale q by 1/sqrt(head_dim) after rope and run attention with scale 1, instead of scaling the scores:
+    // the same maths with the float roundings of llama.cpp's Phi-3 graph (set by the loaders for Phi-3).
+    bool prescale_q = false;
     bool tied_embeddings = false;
 
     int q_dim() const { return n_heads * head_dim; }

@@ -174,6 +174,12 @@ void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_
         silu_mul(gate + i * gate_stride, up + i * up_stride, out + i * width, width, 1);
 }
 
+void scale_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, float s, int n_threads) {
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_rows * width > 4096)
+    for (int64_t r = 0; r < n_rows; ++r)
+        for (int64_t c = 0; c < width; ++c) x[r * stride + c] *= s;
+}
+
 void add_inplace(float* x, const float* y, int64_t n, int n_threads) {
 #pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n > 4096)
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/op_params.hpp"
 #include "core/tensor.hpp"
 #include "kernels/cpu/matmul.hpp"
 
@@ -18,20 +19,6 @@ void embed_rows(const TensorView& table, const int32_t* ids, int64_t n_ids, floa
 void rms_norm(const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps, int n_threads);
 void rms_norm_isa(Isa isa, const float* x, const float* w, float* y, int64_t n_tokens, int64_t d, float eps,
                   int n_threads);
-
-enum class RopeStyle {
-    Interleaved,  // GGML "normal": rotates pairs (x[2i], x[2i+1]); GGUF llama weights are permuted for it
-    Neox,         // rotate_half: rotates pairs (x[i], x[i + n_rot/2]); HF layout and Phi-3
-};
-
-struct RopeParams {
-    RopeStyle style = RopeStyle::Neox;
-    int n_rot = 0;                // rotated dims per head (even, <= head_dim)
-    float theta_base = 10000.0f;
-    float freq_scale = 1.0f;      // linear scaling: positions multiplied by this (1/factor)
-    float attn_factor = 1.0f;     // multiplies cos and sin (LongRoPE's magnitude scaling)
-    const float* freq_factors = nullptr;  // n_rot/2 divisors of the per-dim frequency (Llama-3, LongRoPE) or null
-};
 
 // cs[2i], cs[2i+1] = cos, sin of pair i's angle at a position, times attn_factor, computed as llama.cpp does
 // (float theta = pos, multiplied by powf(base, -2/n_rot) per pair; angle = freq_scale * theta / factor).
@@ -46,15 +33,6 @@ void rope_apply(float* x, int64_t n_tokens, int n_heads, int head_dim, const flo
 // rope_table + rope_apply.
 void rope(float* x, int64_t n_tokens, int n_heads, int head_dim, const int32_t* positions, const RopeParams& p,
           int n_threads);
-
-struct AttentionParams {
-    int n_heads = 0, n_kv_heads = 0, head_dim = 0;
-    float scale = 1.0f;      // usually 1/sqrt(head_dim)
-    int sliding_window = 0;  // 0: full causal; else query at p sees keys at j with 0 <= p - j < window
-    // Round q and the softmax weights to fp16 before the products with K and V, as llama.cpp does
-    // with an F16 KV cache (its matmuls convert the F32 operand to the F16 one's type).
-    bool round_to_f16 = false;
-};
 
 // Causal (optionally windowed) multi-head attention with GQA over a key/value history: the scalar
 // reference of the decoder's two attention kernels (flash_attention in attention.hpp, ggml_attention in
@@ -71,6 +49,8 @@ void silu_mul_isa(Isa isa, const float* gate, const float* up, float* out, int64
 // silu(gate row i) * up row i over width values; rows strides apart; out (stride width) may alias up.
 void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
                  int64_t n_rows, int64_t width, int n_threads);
+// x[r * stride + c] *= s for r < n_rows, c < width (one float multiply per value).
+void scale_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, float s, int n_threads);
 // x += y over n values.
 void add_inplace(float* x, const float* y, int64_t n, int n_threads);
 // In-place numerically stable softmax of n values.

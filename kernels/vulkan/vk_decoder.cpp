@@ -1,166 +1,30 @@
-// VulkanDecoder: the op sequence of models/decoder.cpp recorded into command lists, cached by shape.
-// q, k and v always land in one [n x (q_dim + 2 kv_dim)] buffer (fused or not), gate and up in one
-// [n x 2 d_ff] buffer, so rope, the cache writes, attention and silu_mul read them through offsets/strides.
-// A recording is a list of segments: one command list each, preceded by host work (the ops of matrices
-// left on the CPU, reading and writing host-visible staging buffers that the lists copy from and to).
+// VulkanDecoder: a pass's node list recorded into command lists (one function per op of the op table),
+// cached by batch shape. Activations live in one buffer per MemoryPlan slot; column views (q, k, v of a
+// fused QKV product, gate and up) are read and written in place through offsets and strides.
+// A recording is a list of segments: one command list each, preceded by host work (the nodes that run on
+// the CPU, reading and writing host-visible staging buffers that the lists copy from and to).
+// Barriers: dispatches are recorded without barriers between them, and one is inserted before a node
+// that reads or writes what an earlier node since the last barrier wrote, or writes what it read (also
+// through a slot reused by a new tensor), so independent nodes (the q, k, v products; rope of q and k)
+// overlap.
 #include "kernels/vulkan/vk_decoder.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <iterator>
 
 #include "core/system_info.hpp"
 #include "kernels/cpu/matmul.hpp"
 
 namespace llm::vk {
-namespace {
-
-Expected<Buffer> upload_vec(Context& ctx, const std::vector<float>& v, const std::string& what) {
-    if (v.empty()) return error("vulkan: {} is missing", what);
-    return upload_floats(ctx, v.data(), v.size());
-}
-
-// Types named by LLM_VULKAN_CPU_TYPES ("q2_k,iq4_xs").
-Expected<std::vector<DType>> env_cpu_types() {
-    std::vector<DType> out;
-    const char* env = std::getenv("LLM_VULKAN_CPU_TYPES");
-    if (!env) return out;
-    std::string_view rest(env);
-    while (!rest.empty()) {
-        const size_t comma = rest.find(',');
-        const std::string_view name = rest.substr(0, comma);
-        if (!name.empty()) {
-            auto t = dtype_from_name(name);
-            if (!t) return error("vulkan: LLM_VULKAN_CPU_TYPES: unknown type '{}'", name);
-            out.push_back(*t);
-        }
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-    return out;
-}
-
-}  // namespace
-
-Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared_ptr<Context> ctx,
-                                                                     const ModelConfig& c, const ModelWeights& w,
-                                                                     const UploadOptions& uo) {
-    if (!ctx) return error("vulkan: no context");
-    if (c.head_dim > 256) return error("vulkan: head_dim {} > 256 is not supported", c.head_dim);
-    if (c.kv_dim() % 2) return error("vulkan: odd kv_dim {}", c.kv_dim());
-    auto d = std::make_shared<VulkanWeights>();
-    d->ctx = std::move(ctx);
-    d->config = c;
-    Context& cx = *d->ctx;
-    auto env = env_cpu_types();
-    if (!env) return env.status();
-
-    // Which weight types run where: the activation pipelines must build; a type's matrices go to the CPU
-    // when it has no shaders, is forced there, or its pipelines fail to build on this device.
-    struct TypeInfo {
-        DType type;
-        std::string why;  // empty: on the device
-        std::string first;
-        const char* op = "matmul";
-        int count = 0;
-    };
-    std::vector<TypeInfo> types;
-    {
-        auto guard = cx.lock();
-        LLM_TRY(warm_up_pipelines(cx, {}));
-        auto classify = [&](const TensorView& t) {
-            if (!t.valid()) return;
-            for (const TypeInfo& ti : types)
-                if (ti.type == t.type) return;
-            TypeInfo ti{t.type};
-            if (!supports_type(t.type)) {
-                ti.why = "has no Vulkan kernel";
-            } else if (std::find(env->begin(), env->end(), t.type) != env->end()) {
-                ti.why = "is set to run on the CPU (LLM_VULKAN_CPU_TYPES)";
-            } else if (std::find(uo.cpu_types.begin(), uo.cpu_types.end(), t.type) != uo.cpu_types.end()) {
-                ti.why = "is set to run on the CPU (UploadOptions::cpu_types)";
-            } else {
-                const DType one[] = {t.type};
-                if (Status st = warm_up_pipelines(cx, one); !st)
-                    ti.why = fmt::format("has no Vulkan kernel this device can build ({})", st.message());
-            }
-            types.push_back(std::move(ti));
-        };
-        classify(w.token_embd);
-        classify(w.output);
-        for (const LayerWeights& L : w.layers)
-            for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
-                classify(*t);
-    }
-    auto find_type = [&](DType t) -> TypeInfo& {
-        for (TypeInfo& ti : types)
-            if (ti.type == t) return ti;
-        LLM_CHECK(false);
-        return types.front();
-    };
-    auto upload_one = [&](const TensorView& t, DeviceMatrix& out, const char* op) -> Status {
-        if (!t.valid()) return {};
-        TypeInfo& ti = find_type(t.type);
-        if (ti.why.empty()) {
-            auto m = upload_matrix(cx, t);
-            if (!m) return m.status();
-            d->bytes += m->bytes();
-            out = std::move(*m);
-            return {};
-        }
-        if (!matmul_supports(t.type))
-            return error("vulkan: tensor '{}' ({}) {} and the CPU has no kernel for it either", t.name,
-                         dtype_name(t.type), ti.why);
-        out = DeviceMatrix{};
-        out.type = t.type;
-        out.n_in = (uint32_t)t.ne[0];
-        out.n_out = (uint32_t)t.n_rows();
-        out.row_bytes = (uint32_t)t.row_size();
-        out.cpu = t;
-        if (ti.count++ == 0) ti.first = t.name, ti.op = op;
-        ++d->n_cpu_matrices;
-        return {};
-    };
-    LLM_TRY(upload_one(w.token_embd, d->token_embd, "get_rows"));
-    if (!d->token_embd.valid()) return error("vulkan: token_embd is missing");
-    d->tied = w.output.data == w.token_embd.data;
-    if (!d->tied) LLM_TRY(upload_one(w.output, d->output, "matmul"));
-    auto on = upload_vec(cx, w.output_norm, "output_norm");
-    if (!on) return on.status();
-    d->output_norm = std::move(*on);
-    for (int il = 0; il < c.n_layers; ++il) {
-        const LayerWeights& L = w.layers[il];
-        Layer dl;
-        auto an = upload_vec(cx, L.attn_norm, fmt::format("layer {} attn_norm", il));
-        if (!an) return an.status();
-        auto fn = upload_vec(cx, L.ffn_norm, fmt::format("layer {} ffn_norm", il));
-        if (!fn) return fn.status();
-        dl.attn_norm = std::move(*an), dl.ffn_norm = std::move(*fn);
-        for (auto [src, dst] : {std::pair{&L.wq, &dl.wq}, {&L.wk, &dl.wk}, {&L.wv, &dl.wv}, {&L.wqkv, &dl.wqkv},
-                                {&L.wo, &dl.wo}, {&L.w_gate, &dl.w_gate}, {&L.w_up, &dl.w_up},
-                                {&L.w_gate_up, &dl.w_gate_up}, {&L.w_down, &dl.w_down}})
-            LLM_TRY(upload_one(*src, *dst, "matmul"));
-        d->layers.push_back(std::move(dl));
-    }
-    for (const TypeInfo& ti : types) {
-        if (ti.count == 0) continue;
-        std::string line = fmt::format("vulkan: {} {} ({}) {}; running it on the CPU", ti.op, ti.first,
-                                       dtype_name(ti.type), ti.why);
-        if (ti.count > 1) line += fmt::format(" (and {} more {} matrices)", ti.count - 1, dtype_name(ti.type));
-        if (uo.log) std::fprintf(stderr, "llm: %s\n", line.c_str());
-        d->cpu_notes.push_back(std::move(line));
-    }
-    if (d->n_cpu_matrices) d->owners = w.owners;
-    return std::shared_ptr<const VulkanWeights>(std::move(d));
-}
 
 Expected<std::unique_ptr<VulkanDecoder>> VulkanDecoder::create(std::shared_ptr<const VulkanWeights> weights,
                                                                const DecoderOptions& opt) {
     if (!weights) return error("vulkan: decoder needs weights");
-    if (opt.kv_type != DType::F16 && opt.kv_type != DType::F32)
+    if (!op_supports(Backend::Vulkan, Op::Attention, opt.kv_type) || !op_supports(Backend::Vulkan, Op::KvStore, opt.kv_type))
         return error("vulkan: KV cache type {} is not supported (F16 or F32)", dtype_name(opt.kv_type));
     if (opt.n_ctx <= 0) return error("vulkan: n_ctx must be positive");
     std::unique_ptr<VulkanDecoder> d(new VulkanDecoder());
@@ -186,17 +50,24 @@ Expected<std::unique_ptr<VulkanDecoder>> VulkanDecoder::create(std::shared_ptr<C
     return create(std::move(*weights), opt);
 }
 
-// A recorded forward pass: segments run in order, each its host work (CPU ops) then its command list.
+// A recorded forward pass: segments run in order, each its host work (CPU nodes) then its command list.
 struct VulkanDecoder::Recording {
     struct Segment {
         std::function<void()> host_before;
         std::unique_ptr<CommandList> list;
     };
+    // A node's output copied to a host buffer right after the node (passes with a debug hook).
+    struct NodeCopy {
+        size_t node;
+        const Buffer* host;
+        int64_t rows, cols;
+    };
     uint32_t n = 0;
-    bool all_logits = false;
+    std::vector<int32_t> out_rows;
     uint64_t last_use = 0;
     std::vector<Segment> segs;
-    std::deque<Buffer> staging;  // host-visible inputs/outputs of the CPU ops (stable addresses)
+    std::deque<Buffer> staging;  // host-visible inputs/outputs of the CPU nodes (stable addresses)
+    std::vector<NodeCopy> copies;
 };
 
 VulkanDecoder::~VulkanDecoder() {
@@ -206,201 +77,363 @@ VulkanDecoder::~VulkanDecoder() {
     }
 }
 
-Status VulkanDecoder::ensure_scratch(uint32_t n) {
-    if (n <= cap_ && params_.valid()) return {};
+int64_t VulkanDecoder::max_tokens() const {
+    const ModelConfig& c = w_->config;
+    const uint64_t row_bytes = 4 * std::max<uint64_t>({(uint64_t)c.q_dim() + 2 * c.kv_dim(), 2 * (uint64_t)c.d_ff,
+                                                        (uint64_t)c.n_vocab, (uint64_t)c.d_model});
+    int64_t n = std::max<int64_t>(1, (int64_t)((w_->ctx->info().max_buffer_range - 16) / row_bytes));
+    return opt_.max_batch > 0 ? std::min<int64_t>(n, opt_.max_batch) : n;
+}
+
+Status VulkanDecoder::ensure_buffers(const MemoryPlan& plan, const Batch& b) {
     Context& cx = *w_->ctx;
-    const ModelConfig& c_ = w_->config;
-    const size_t D = c_.d_model, QKV = c_.q_dim() + 2 * c_.kv_dim(), F = c_.d_ff, V = c_.n_vocab;
-    const size_t half = c_.n_rot / 2;
-    n = std::max(n, cap_);
-    recordings_.clear();  // they bind the buffers replaced here (the caller holds the context lock)
-    struct Want {
-        Buffer* buf;
-        size_t bytes;
-        bool host;
+    const ModelConfig& c = w_->config;
+    const size_t n = (size_t)b.size(), n_out = b.out_rows.size(), half = c.n_rot / 2;
+    // Replacing a buffer invalidates the recordings that bind it (the caller holds the context lock).
+    auto ensure = [&](Buffer& buf, size_t bytes, bool host) -> Status {
+        if (buf.valid() && buf.size() >= bytes) return {};
+        recordings_.clear();
+        auto nb = host ? cx.create_host_buffer(bytes) : cx.create_buffer(bytes);
+        if (!nb) return nb.status().with_context("activations");
+        buf = std::move(*nb);
+        return {};
     };
-    const Want wants[] = {{&x_, n * D * 4, false},        {&h_, n * D * 4, false},
-                          {&qkv_, n * QKV * 4, false},     {&attn_, n * (size_t)c_.q_dim() * 4, false},
-                          {&ff_, n * 2 * F * 4, false},    {&ffo_, n * F * 4, false},
-                          {&logits_, n * V * 4, false},    {&logits_host_, n * V * 4, true},
-                          {&ids_, n * 4, true},            {&rope_cs_, n * half * 2 * 4, true},
-                          {&params_, 16, true}};
-    for (const Want& wt : wants) {
-        auto b = wt.host ? cx.create_host_buffer(wt.bytes) : cx.create_buffer(wt.bytes);
-        if (!b) return b.status().with_context("activations");
-        *wt.buf = std::move(*b);
+    if (slots_.size() < plan.slot_elems.size()) slots_.resize(plan.slot_elems.size());
+    for (size_t i = 0; i < plan.slot_elems.size(); ++i) LLM_TRY(ensure(slots_[i], plan.slot_elems[i] * 4, false));
+    LLM_TRY(ensure(logits_, n_out * c.n_vocab * 4, false));
+    LLM_TRY(ensure(logits_host_, n_out * c.n_vocab * 4, true));
+    LLM_TRY(ensure(ids_, n * 4, true));
+    LLM_TRY(ensure(rope_cs_, std::max<size_t>(1, n * half * 2) * 4, true));
+    return ensure(params_, 16, true);
+}
+
+// Records the nodes of one graph; the functions of kVkOps below record one node each.
+class GraphRecorder {
+public:
+    GraphRecorder(VulkanDecoder& d, VulkanDecoder::Recording& rec, const Graph& g, const MemoryPlan& plan,
+                  uint32_t pos0, uint32_t n_keys, bool debug)
+        : d(d), W(*d.w_), cx(*W.ctx), recording(rec), g(g), plan(plan), pos0(pos0), n_keys(n_keys), debug(debug) {
+        // Reused recordings read pos0 / n_keys from params_; single-use ones get them as push constants.
+        dyn = d.opt_.reuse_commands && !debug ? &d.params_ : nullptr;
+        threads = d.opt_.n_threads > 0 ? d.opt_.n_threads : physical_core_count();
     }
-    cap_ = n;
+    Status record();
+
+    // Operands.
+    const Buffer& buf(Tensor t) const {
+        const TensorDesc& td = g.desc(t);
+        return g.desc(Tensor{td.root}).is_output ? d.logits_ : d.slots_[plan.slot[t.id]];
+    }
+    Act act(Tensor t) const { return {&buf(t), (uint32_t)g.desc(t).offset(), (uint32_t)g.desc(t).stride}; }
+    const TensorDesc& desc(Tensor t) const { return g.desc(t); }
+    KvView cache(const std::vector<Buffer>& c, int layer) const {
+        return {&c[layer], 0, (uint32_t)W.config.kv_dim(), d.opt_.kv_type == DType::F16};
+    }
+    // Whether a node with a weight runs on the device: the weight was uploaded and the op table has a
+    // Vulkan kernel of the op for its type.
+    bool on_device(const Node& n) const {
+        return !n.w || (!W.matrix(*n.w).on_cpu() && op_supports(Backend::Vulkan, n.op, n.w->type));
+    }
+    CommandList& list() { return *cl; }
+    const Buffer& ids() const { return d.ids_; }
+    const Buffer& rope_cs() const { return d.rope_cs_; }
+    Status ensure_list() { return cl ? Status{} : next_segment({}); }
+    // Ends the current command list; the next one starts after host work (a CPU node).
+    Status next_segment(std::function<void()> host);
+    Expected<Buffer*> host_buffer(size_t bytes);
+    // A barrier now when anything recorded since the last one is pending (before copies, at list ends).
+    void flush();
+    // y = W x for a matrix left on the CPU: copy x's rows out, end the segment, multiply on the CPU
+    // before the next one, which starts by copying the result rows into y.
+    Status cpu_matmul(const TensorView& w, Act x, uint32_t rows, Act y);
+
+    VulkanDecoder& d;
+    const VulkanWeights& W;
+    Context& cx;
+    VulkanDecoder::Recording& recording;
+    const Graph& g;
+    const MemoryPlan& plan;
+    uint32_t pos0, n_keys;
+    bool debug;
+    const Buffer* dyn = nullptr;
+    int threads = 1;
+
+private:
+    // What a node reads or writes: a block of a root tensor in a storage buffer (a MemoryPlan slot, the
+    // logits) or a layer's KV cache. Different roots sharing a slot (one dead before the other is born)
+    // count as overlapping: a write to the new one must wait for the reads of the old one.
+    struct Region {
+        int64_t storage, root, row0, rows, col0, cols;
+        bool overlaps(const Region& o) const {
+            if (storage != o.storage) return false;
+            if (root != o.root) return true;
+            return row0 < o.row0 + o.rows && o.row0 < row0 + rows && col0 < o.col0 + o.cols && o.col0 < col0 + cols;
+        }
+    };
+    Region region(Tensor t) const {
+        const TensorDesc& td = g.desc(t);
+        const int64_t storage = g.desc(Tensor{td.root}).is_output ? -1 : plan.slot[t.id];
+        return {storage, td.root, td.row0, td.rows, td.col0, td.cols};
+    }
+    static Region cache_region(int layer) { return {-2 - (int64_t)layer, -1, 0, 1, 0, 1}; }
+    void before_node(const Node& n);
+    Status after_node(size_t index, const Node& n);
+
+    CommandList* cl = nullptr;
+    std::vector<Region> reads_, writes_;  // since the last barrier
+};
+
+Status GraphRecorder::next_segment(std::function<void()> host) {
+    if (cl) flush();
+    auto l = cx.create_list();
+    if (!l) return l.status();
+    cx.begin(**l);
+    (*l)->begin_group();  // barriers are placed by before_node() / flush()
+    if (d.opt_.profile) (*l)->timestamp("start");
+    cl = l->get();
+    recording.segs.push_back({std::move(host), std::move(*l)});
+    reads_.clear(), writes_.clear();  // a new submission sees every earlier write
     return {};
 }
 
-Status VulkanDecoder::record(Recording& R, uint32_t n, uint32_t pos0, bool all_logits) {
-    Context& cx = *w_->ctx;
-    const VulkanWeights& W = *w_;
-    const ModelConfig& c_ = W.config;
-    const uint32_t D = c_.d_model, QD = c_.q_dim(), KVD = c_.kv_dim(), F = c_.d_ff, QKV = QD + 2 * KVD;
-    const uint32_t n_keys = pos0 + n;
-    AttentionParams ap;
-    ap.n_heads = c_.n_heads, ap.n_kv_heads = c_.n_kv_heads, ap.head_dim = c_.head_dim;
-    ap.scale = 1.0f / std::sqrt((float)c_.head_dim);
-    ap.sliding_window = c_.sliding_window;
-    ap.round_to_f16 = opt_.kv_type == DType::F16;  // as the CPU decoder and llama.cpp with an F16 cache
-    // Only n_rot and the style reach the shaders; the (cos, sin) table is written per pass by the host.
-    RopeParams rp = rope_params(c_, n_keys, opt_.longrope);
-    const bool f16 = opt_.kv_type == DType::F16;
-    // Reused recordings read pos0 / n_keys from params_; single-use ones get them as push constants.
-    const Buffer* dyn = opt_.reuse_commands ? &params_ : nullptr;
-    const int threads = opt_.n_threads > 0 ? opt_.n_threads : physical_core_count();
-    R.n = n, R.all_logits = all_logits;
+Expected<Buffer*> GraphRecorder::host_buffer(size_t bytes) {
+    auto b = cx.create_host_buffer(bytes);
+    if (!b) return b.status().with_context("CPU node staging");
+    recording.staging.push_back(std::move(*b));
+    return &recording.staging.back();
+}
 
-    CommandList* cl = nullptr;
-    // Starts the next segment (after host work): a new command list, inside a barrier-free group when the
-    // previous one ended inside one.
-    auto next_segment = [&](std::function<void()> host) -> Status {
-        const bool grouped = cl && cl->grouped();
-        auto l = cx.create_list();
-        if (!l) return l.status();
-        cx.begin(**l);
-        if (grouped) (*l)->begin_group();
-        if (opt_.profile) (*l)->timestamp("start");
-        cl = l->get();
-        R.segs.push_back({std::move(host), std::move(*l)});
-        return {};
-    };
-    auto host_buffer = [&](size_t bytes) -> Expected<Buffer*> {
-        auto b = cx.create_host_buffer(bytes);
-        if (!b) return b.status().with_context("CPU op staging");
-        R.staging.push_back(std::move(*b));
-        return &R.staging.back();
-    };
-    // y = W x on the device, or for a matrix left on the CPU: copy x's rows out, end the segment, multiply
-    // on the CPU before the next one, which starts by copying the result rows into y.
-    auto mm = [&](const DeviceMatrix& w, Act x, uint32_t rows, Act y) -> Status {
-        if (!w.on_cpu()) return matmul(cx, *cl, w, x, rows, y);
-        const size_t xs = x.stride ? x.stride : w.n_in, ys = y.stride ? y.stride : w.n_out;
-        auto in = host_buffer((size_t)rows * w.n_in * 4);
-        if (!in) return in.status();
-        auto out = host_buffer((size_t)rows * w.n_out * 4);
-        if (!out) return out.status();
-        cl->copy_rows(*x.buf, (size_t)x.offset * 4, xs * 4, **in, 0, (size_t)w.n_in * 4, (size_t)w.n_in * 4, rows);
-        const float* xin = static_cast<const float*>((*in)->mapped());
-        float* yout = static_cast<float*>((*out)->mapped());
-        LLM_TRY(next_segment([wt = w.cpu, xin, yout, rows, threads] { llm::matmul(wt, xin, rows, yout, threads); }));
-        cl->copy_rows(**out, 0, (size_t)w.n_out * 4, *y.buf, (size_t)y.offset * 4, ys * 4, (size_t)w.n_out * 4, rows);
-        return {};
-    };
-    // Records one op; with profiling, a timestamp labeled with the op name follows it.
-#define OP(name, call)                                 \
-    do {                                               \
-        LLM_TRY(call);                                 \
-        if (opt_.profile) cl->timestamp(#name);        \
-    } while (0)
+void GraphRecorder::flush() {
+    if (reads_.empty() && writes_.empty()) return;
+    cl->barrier();
+    reads_.clear(), writes_.clear();
+}
 
-    if (W.token_embd.on_cpu()) {  // rows dequantized on the host, then copied into x
-        auto rows = host_buffer((size_t)n * D * 4);
-        if (!rows) return rows.status();
-        const int32_t* ids = static_cast<const int32_t*>(ids_.mapped());
-        float* dst = static_cast<float*>((*rows)->mapped());
-        LLM_TRY(next_segment([t = W.token_embd.cpu, ids, dst, n, D] {
-            const ToFloatFn to_float = type_traits(t.type).to_float;
-            for (uint32_t i = 0; i < n; ++i) to_float(t.row(ids[i]), dst + (size_t)i * D, D);
-        }));
-        cl->copy(**rows, 0, x_, 0, (size_t)n * D * 4);
-        if (opt_.profile) cl->timestamp("get_rows");
-    } else {
-        LLM_TRY(next_segment({}));
-        OP(get_rows, get_rows(cx, *cl, W.token_embd, ids_, n, x_));
+void GraphRecorder::before_node(const Node& n) {
+    const OpInfo& info = op_info(n.op);
+    std::vector<Region> r, w;
+    for (int k = 0; k < info.n_inputs; ++k) r.push_back(region(n.in[k]));
+    if (info.has_output) w.push_back(region(n.out));
+    if (n.op == Op::KvStore) w.push_back(cache_region(n.layer));
+    if (n.op == Op::Attention) r.push_back(cache_region(n.layer));
+    auto hits = [](const std::vector<Region>& a, const std::vector<Region>& b) {
+        for (const Region& x : a)
+            for (const Region& y : b)
+                if (x.overlaps(y)) return true;
+        return false;
+    };
+    if (hits(r, writes_) || hits(w, writes_) || hits(w, reads_)) flush();
+    reads_.insert(reads_.end(), r.begin(), r.end());
+    writes_.insert(writes_.end(), w.begin(), w.end());
+}
+
+Status GraphRecorder::after_node(size_t index, const Node& n) {
+    if (d.opt_.profile) {  // barrier first, so the timestamp follows the node's work
+        flush();
+        cl->timestamp(std::string(op_name(n.op)));
     }
-    for (size_t il = 0; il < W.layers.size(); ++il) {
-        const VulkanWeights::Layer& L = W.layers[il];
-        OP(rms_norm, rms_norm(cx, *cl, x_, 0, L.attn_norm, h_, 0, n, D, c_.rms_eps));
-        if (L.wqkv.valid()) {
-            OP(matmul, mm(L.wqkv, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
-        } else {
-            cl->begin_group();  // q, k, v: same input, disjoint outputs
-            OP(matmul, mm(L.wq, {&h_, 0, D}, n, {&qkv_, 0, QKV}));
-            OP(matmul, mm(L.wk, {&h_, 0, D}, n, {&qkv_, QD, QKV}));
-            OP(matmul, mm(L.wv, {&h_, 0, D}, n, {&qkv_, QD + KVD, QKV}));
-            cl->end_group();
-        }
-        const KvView kv{&k_cache_[il], 0, KVD, f16}, vv{&v_cache_[il], 0, KVD, f16};
-        cl->begin_group();  // rope q, rope k and the V cache write touch disjoint columns
-        OP(rope, rope(cx, *cl, {&qkv_, 0, QKV}, n, c_.n_heads, c_.head_dim, rp, rope_cs_));
-        OP(rope, rope(cx, *cl, {&qkv_, QD, QKV}, n, c_.n_kv_heads, c_.head_dim, rp, rope_cs_));
-        OP(kv_write, kv_write(cx, *cl, {&qkv_, QD + KVD, QKV}, n, KVD, pos0, vv, dyn));
-        cl->end_group();
-        OP(kv_write, kv_write(cx, *cl, {&qkv_, QD, QKV}, n, KVD, pos0, kv, dyn));
-        OP(attention, attention(cx, *cl, {&qkv_, 0, QKV}, kv, vv, n_keys, n, pos0, ap, {&attn_, 0, QD}, dyn));
-        OP(matmul, mm(L.wo, {&attn_, 0, QD}, n, {&h_, 0, D}));
-        OP(add_inplace, add_inplace(cx, *cl, x_, 0, h_, 0, n * D));
-
-        OP(rms_norm, rms_norm(cx, *cl, x_, 0, L.ffn_norm, h_, 0, n, D, c_.rms_eps));
-        if (L.w_gate_up.valid()) {
-            OP(matmul, mm(L.w_gate_up, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
-        } else {
-            cl->begin_group();  // gate and up: same input, disjoint outputs
-            OP(matmul, mm(L.w_gate, {&h_, 0, D}, n, {&ff_, 0, 2 * F}));
-            OP(matmul, mm(L.w_up, {&h_, 0, D}, n, {&ff_, F, 2 * F}));
-            cl->end_group();
-        }
-        OP(silu_mul, silu_mul(cx, *cl, {&ff_, 0, 2 * F}, {&ff_, F, 2 * F}, {&ffo_, 0, F}, F, n));
-        OP(matmul, mm(L.w_down, {&ffo_, 0, F}, n, {&h_, 0, D}));
-        OP(add_inplace, add_inplace(cx, *cl, x_, 0, h_, 0, n * D));
-    }
-    const uint32_t first = all_logits ? 0 : n - 1, n_out = n - first;
-    OP(rms_norm, rms_norm(cx, *cl, x_, first * D, W.output_norm, h_, 0, n_out, D, c_.rms_eps));
-    OP(matmul, mm(W.tied ? W.token_embd : W.output, {&h_, 0, D}, n_out, {&logits_, 0, (uint32_t)c_.n_vocab}));
-#undef OP
-    if (!logits_.mapped()) cl->copy(logits_, 0, logits_host_, 0, (size_t)n_out * c_.n_vocab * 4);
-    for (Recording::Segment& seg : R.segs) LLM_TRY(cx.end(*seg.list));
+    if (!debug || !op_info(n.op).has_output) return {};
+    const TensorDesc& td = desc(n.out);
+    auto host = host_buffer((size_t)(td.rows * td.cols) * 4);
+    if (!host) return host.status();
+    flush();
+    cl->copy_rows(buf(n.out), (size_t)td.offset() * 4, (size_t)td.stride * 4, **host, 0, (size_t)td.cols * 4,
+                  (size_t)td.cols * 4, (uint32_t)td.rows);
+    recording.copies.push_back({index, *host, td.rows, td.cols});
     return {};
+}
+
+Status GraphRecorder::cpu_matmul(const TensorView& w, Act x, uint32_t rows, Act y) {
+    const size_t n_in = (size_t)w.ne[0], n_out = (size_t)w.n_rows();
+    auto in = host_buffer(rows * n_in * 4);
+    if (!in) return in.status();
+    auto out = host_buffer(rows * n_out * 4);
+    if (!out) return out.status();
+    flush();
+    cl->copy_rows(*x.buf, (size_t)x.offset * 4, (size_t)x.stride * 4, **in, 0, n_in * 4, n_in * 4, rows);
+    const float* xin = static_cast<const float*>((*in)->mapped());
+    float* yout = static_cast<float*>((*out)->mapped());
+    LLM_TRY(next_segment([w, xin, yout, rows, t = threads] { llm::matmul(w, xin, rows, yout, t); }));
+    cl->copy_rows(**out, 0, n_out * 4, *y.buf, (size_t)y.offset * 4, (size_t)y.stride * 4, n_out * 4, rows);
+    return {};
+}
+
+namespace {
+
+using R = GraphRecorder;
+
+Status rec_embed(R& r, const Node& n) {
+    const uint32_t rows = (uint32_t)r.desc(n.out).rows, D = (uint32_t)r.desc(n.out).cols;
+    if (r.on_device(n)) {
+        LLM_TRY(r.ensure_list());
+        return get_rows(r.cx, r.list(), r.W.matrix(*n.w), r.ids(), rows, r.buf(n.out), r.act(n.out).offset);
+    }
+    // Rows dequantized on the host (before the next command list), then copied into the output.
+    auto host = r.host_buffer((size_t)rows * D * 4);
+    if (!host) return host.status();
+    const int32_t* ids = static_cast<const int32_t*>(r.ids().mapped());
+    float* dst = static_cast<float*>((*host)->mapped());
+    LLM_TRY(r.next_segment([t = *n.w, ids, dst, rows, D] {
+        const ToFloatFn to_float = type_traits(t.type).to_float;
+        for (uint32_t i = 0; i < rows; ++i) to_float(t.row(ids[i]), dst + (size_t)i * D, D);
+    }));
+    r.list().copy(**host, 0, r.buf(n.out), (size_t)r.act(n.out).offset * 4, (size_t)rows * D * 4);
+    return {};
+}
+
+Status rec_rms_norm(R& r, const Node& n) {
+    const TensorDesc &x = r.desc(n.in[0]), &y = r.desc(n.out);
+    if (!x.dense()) return error("vulkan: rms_norm of a column view");
+    LLM_TRY(r.ensure_list());
+    return rms_norm(r.cx, r.list(), r.buf(n.in[0]), (uint32_t)x.offset(), r.W.gain(n.gain), r.buf(n.out),
+                    (uint32_t)y.offset(), (uint32_t)y.rows, (uint32_t)y.cols, n.eps);
+}
+
+Status rec_matmul(R& r, const Node& n) {
+    LLM_TRY(r.ensure_list());
+    const uint32_t rows = (uint32_t)r.desc(n.out).rows;
+    if (r.on_device(n)) return matmul(r.cx, r.list(), r.W.matrix(*n.w), r.act(n.in[0]), rows, r.act(n.out));
+    return r.cpu_matmul(*n.w, r.act(n.in[0]), rows, r.act(n.out));
+}
+
+Status rec_rope(R& r, const Node& n) {
+    const TensorDesc& x = r.desc(n.out);
+    RopeParams p;  // only the style and n_rot reach the shader; the (cos, sin) table is the pass's
+    p.style = n.rope_style, p.n_rot = n.n_rot;
+    LLM_TRY(r.ensure_list());
+    return rope(r.cx, r.list(), r.act(n.out), (uint32_t)x.rows, (uint32_t)(x.cols / n.head_dim), (uint32_t)n.head_dim,
+                p, r.rope_cs());
+}
+
+Status rec_scale(R& r, const Node& n) {
+    const TensorDesc& x = r.desc(n.out);
+    LLM_TRY(r.ensure_list());
+    return scale(r.cx, r.list(), r.act(n.out), (uint32_t)x.cols, (uint32_t)x.rows, n.factor);
+}
+
+Status rec_kv_store(R& r, const Node& n) {
+    const TensorDesc& k = r.desc(n.in[0]);
+    LLM_TRY(r.ensure_list());
+    const uint32_t rows = (uint32_t)k.rows, kv_dim = (uint32_t)k.cols;
+    LLM_TRY(kv_write(r.cx, r.list(), r.act(n.in[1]), rows, kv_dim, r.pos0, r.cache(r.d.v_cache(), n.layer), r.dyn));
+    return kv_write(r.cx, r.list(), r.act(n.in[0]), rows, kv_dim, r.pos0, r.cache(r.d.k_cache(), n.layer), r.dyn);
+}
+
+Status rec_attention(R& r, const Node& n) {
+    AttentionParams p = n.attn;
+    p.round_to_f16 = r.d.kv_f16();  // as the CPU executor and llama.cpp with an F16 cache
+    LLM_TRY(r.ensure_list());
+    return attention(r.cx, r.list(), r.act(n.in[0]), r.cache(r.d.k_cache(), n.layer), r.cache(r.d.v_cache(), n.layer),
+                     r.n_keys, (uint32_t)r.desc(n.out).rows, r.pos0, p, r.act(n.out), r.dyn);
+}
+
+Status rec_add(R& r, const Node& n) {
+    const TensorDesc &x = r.desc(n.in[0]), &y = r.desc(n.in[1]);
+    if (!x.dense() || !y.dense()) return error("vulkan: add of a column view");
+    LLM_TRY(r.ensure_list());
+    return add_inplace(r.cx, r.list(), r.buf(n.in[0]), (uint32_t)x.offset(), r.buf(n.in[1]), (uint32_t)y.offset(),
+                       (uint32_t)(x.rows * x.cols));
+}
+
+Status rec_swiglu(R& r, const Node& n) {
+    const TensorDesc& o = r.desc(n.out);
+    LLM_TRY(r.ensure_list());
+    return silu_mul(r.cx, r.list(), r.act(n.in[0]), r.act(n.in[1]), r.act(n.out), (uint32_t)o.cols, (uint32_t)o.rows);
+}
+
+Status rec_select_rows(R& r, const Node& n) {  // row copies (the serving engine's last token per sequence)
+    const TensorDesc &x = r.desc(n.in[0]), &o = r.desc(n.out);
+    LLM_TRY(r.ensure_list());
+    r.flush();
+    for (size_t i = 0; i < n.rows.size(); ++i)
+        r.list().copy(r.buf(n.in[0]), (size_t)(x.offset() + n.rows[i] * x.stride) * 4, r.buf(n.out),
+                      (size_t)(o.offset() + i * o.stride) * 4, (size_t)x.cols * 4);
+    return {};
+}
+
+// The Vulkan column of the op table: one recording function per op, in enum order (checked below).
+struct VkOp {
+    Op op;
+    Status (*record)(R&, const Node&);
+};
+constexpr VkOp kVkOps[] = {
+    {Op::Embed, rec_embed},         {Op::RmsNorm, rec_rms_norm}, {Op::Matmul, rec_matmul},
+    {Op::Rope, rec_rope},           {Op::Scale, rec_scale},      {Op::KvStore, rec_kv_store},
+    {Op::Attention, rec_attention}, {Op::Add, rec_add},          {Op::Swiglu, rec_swiglu},
+    {Op::SelectRows, rec_select_rows},
+};
+constexpr bool vk_ops_in_order() {
+    for (size_t i = 0; i < std::size(kVkOps); ++i)
+        if ((size_t)kVkOps[i].op != i) return false;
+    return std::size(kVkOps) == (size_t)Op::Count;
+}
+static_assert(vk_ops_in_order(), "kVkOps: one function per Op, in enum order");
+
+}  // namespace
+
+Status GraphRecorder::record() {
+    const auto& nodes = g.nodes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        before_node(nodes[i]);
+        LLM_TRY(kVkOps[(size_t)nodes[i].op].record(*this, nodes[i]));
+        LLM_TRY(after_node(i, nodes[i]));
+    }
+    flush();
+    const Tensor out = g.output();
+    const size_t bytes = (size_t)(desc(out).rows * desc(out).cols) * 4;
+    if (!d.logits_.mapped()) cl->copy(d.logits_, 0, d.logits_host_, 0, bytes);
+    for (VulkanDecoder::Recording::Segment& seg : recording.segs) LLM_TRY(cx.end(*seg.list));
+    return {};
+}
+
+Status VulkanDecoder::record(Recording& rec, const Graph& g, const MemoryPlan& plan, uint32_t pos0, uint32_t n_keys,
+                             bool debug) {
+    GraphRecorder gr(*this, rec, g, plan, pos0, n_keys, debug);
+    return gr.record();
 }
 
 Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits, float* logits) {
-    const ModelConfig& c_ = w_->config;
-    Context& cx = *w_->ctx;
-    const int64_t n = (int64_t)tokens.size();
-    if (n == 0) return {};
-    if (pos0 < 0 || pos0 + n > opt_.n_ctx)
-        return error("vulkan: positions {}..{} exceed the KV cache of {}", pos0, pos0 + n, opt_.n_ctx);
-    for (int32_t t : tokens)
-        if (t < 0 || t >= c_.n_vocab) return error("vulkan: token id {} out of range (n_vocab {})", t, c_.n_vocab);
-    // Every activation buffer must fit one storage-buffer binding (128 MiB on some drivers): a batch with
-    // wider per-token rows than that allows runs as consecutive sub-batches (same result, causal).
-    const uint64_t row_bytes = 4 * std::max<uint64_t>({(uint64_t)c_.q_dim() + 2 * c_.kv_dim(), 2 * (uint64_t)c_.d_ff,
-                                                        (uint64_t)c_.n_vocab, (uint64_t)c_.d_model});
-    int64_t max_tokens = std::max<int64_t>(1, (int64_t)((cx.info().max_buffer_range - 16) / row_bytes));
-    if (opt_.max_batch > 0) max_tokens = std::min<int64_t>(max_tokens, opt_.max_batch);
-    if (n > max_tokens) {
-        for (int64_t done = 0; done < n; done += max_tokens) {
-            const int64_t chunk = std::min(max_tokens, n - done);
-            float* out = all_logits ? logits + done * c_.n_vocab : logits;
-            LLM_TRY(forward(tokens.subspan(done, chunk), pos0 + done, all_logits, out));
-        }
-        return {};
+    const int64_t n = (int64_t)tokens.size(), nv = w_->config.n_vocab, step = max_tokens();
+    for (int64_t done = 0; done < n; done += step) {  // consecutive sub-batches: the same result (causal)
+        const int64_t chunk = std::min(step, n - done);
+        float* out = all_logits ? logits + done * nv : logits;
+        LLM_TRY(forward(Batch::contiguous(tokens.subspan(done, chunk), pos0 + done, all_logits), out));
     }
-    all_logits = all_logits && n > 1;  // one token: the same single row either way (one recording)
+    return {};
+}
+
+Status VulkanDecoder::forward(const Batch& b, float* logits, const NodeHook& hook) {
+    const ModelConfig& c = w_->config;
+    Context& cx = *w_->ctx;
+    const int64_t n = b.size(), pos0 = b.contiguous_pos0();
+    if (n == 0) return {};
+    if (n > max_tokens()) return error("vulkan: a pass of {} tokens exceeds the {} one pass holds", n, max_tokens());
+    if (pos0 < 0) return error("vulkan: batch positions must be consecutive (one sequence per pass)");
+    for (int32_t s : b.seq_ids)
+        if (s != 0) return error("vulkan: sequence id {}: one sequence per pass on this backend", s);
+    if (pos0 + n > opt_.n_ctx)
+        return error("vulkan: positions {}..{} exceed the KV cache of {}", pos0, pos0 + n, opt_.n_ctx);
+    for (int32_t t : b.tokens)
+        if (t < 0 || t >= c.n_vocab) return error("vulkan: token id {} out of range (n_vocab {})", t, c.n_vocab);
+    const ForwardInputs in = forward_inputs(c, b, opt_.longrope);
     auto guard = cx.lock();  // one command pool and queue per context, possibly shared by several sessions
-    LLM_TRY(ensure_scratch((uint32_t)n));
-    std::memcpy(ids_.mapped(), tokens.data(), n * sizeof(int32_t));
-    std::vector<int32_t> pos(n);
-    for (int64_t i = 0; i < n; ++i) pos[i] = (int32_t)(pos0 + i);
-    const std::vector<float> cs = rope_table(rope_params(c_, pos0 + n, opt_.longrope), pos.data(), n);
-    std::memcpy(rope_cs_.mapped(), cs.data(), cs.size() * sizeof(float));
-    const uint32_t params[4] = {(uint32_t)pos0, (uint32_t)(pos0 + n), 0, 0};
-    std::memcpy(params_.mapped(), params, sizeof(params));
 
     // A cached recording of this shape, else a new one (cached when reuse is on, LRU beyond max_cached).
     Recording* rec = nullptr;
     std::unique_ptr<Recording> once;
-    if (opt_.reuse_commands)
+    std::unique_ptr<Graph> graph;  // kept for the hook
+    if (opt_.reuse_commands && !hook)
         for (auto& r : recordings_)
-            if (r->n == (uint32_t)n && r->all_logits == all_logits) rec = r.get();
+            if (r->n == (uint32_t)n && r->out_rows == b.out_rows) rec = r.get();
     if (!rec) {
+        graph = std::make_unique<Graph>(build_forward(c, w_->host, b));
+        const MemoryPlan plan = plan_memory(*graph);
+        LLM_TRY(ensure_buffers(plan, b));
         auto r = std::make_unique<Recording>();
+        r->n = (uint32_t)n, r->out_rows = b.out_rows;
         ++n_recordings_;
-        LLM_TRY(record(*r, (uint32_t)n, (uint32_t)pos0, all_logits));
-        if (opt_.reuse_commands) {
+        LLM_TRY(record(*r, *graph, plan, (uint32_t)pos0, (uint32_t)in.n_keys, (bool)hook));
+        if (opt_.reuse_commands && !hook) {
             if ((int)recordings_.size() >= std::max(1, opt_.max_cached)) {
                 auto lru = std::min_element(recordings_.begin(), recordings_.end(),
                                             [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
@@ -413,6 +446,10 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
             rec = once.get();
         }
     }
+    std::memcpy(ids_.mapped(), b.tokens.data(), n * sizeof(int32_t));
+    std::memcpy(rope_cs_.mapped(), in.rope_cs.data(), in.rope_cs.size() * sizeof(float));
+    const uint32_t params[4] = {(uint32_t)pos0, (uint32_t)in.n_keys, 0, 0};
+    std::memcpy(params_.mapped(), params, sizeof(params));
     rec->last_use = ++use_clock_;
     last_profile_.clear();
     for (Recording::Segment& seg : rec->segs) {
@@ -432,9 +469,12 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
             }
         }
     }
-    const size_t n_out = all_logits ? (size_t)n : 1;
     const Buffer& src = logits_.mapped() ? logits_ : logits_host_;
-    std::memcpy(logits, src.mapped(), n_out * c_.n_vocab * sizeof(float));
+    std::memcpy(logits, src.mapped(), b.out_rows.size() * c.n_vocab * sizeof(float));
+    for (const Recording::NodeCopy& nc : rec->copies) {
+        const float* data = static_cast<const float*>(nc.host->mapped());
+        hook(nc.node, graph->nodes()[nc.node], NodeOutput{data, nc.rows, nc.cols, nc.cols});
+    }
     return {};
 }
 

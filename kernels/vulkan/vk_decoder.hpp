@@ -1,20 +1,24 @@
-// The decoder forward pass of models/decoder.cpp on a Vulkan device: weights uploaded once, the KV cache
-// in device memory, one command buffer (one submit) per forward pass, logits read back once.
-// Recorded command buffers are cached by shape (n tokens, all logits) and re-submitted: positions reach
-// the shaders through a small params buffer, so every decode step reuses one recording.
-// Weight matrices of a type the device cannot run stay in host memory and their ops run on the CPU
-// between two command buffers (one log line per type on stderr at upload).
-// Same contract as decoder_forward(); the engine selects it with a backend option (see the report).
+// The Vulkan backend of the forward-pass node list (models/forward.hpp builds it, core/graph.hpp holds it):
+// weights uploaded once, the KV cache in device memory, each pass's nodes recorded into one command buffer
+// (one submit), logits read back once. Recordings are cached by batch shape (token count, output rows)
+// and re-submitted: positions reach the shaders through a small params buffer and the rope table, so
+// every decode step reuses one recording.
+// Per node, the op table (core/op_table.hpp) and the upload decide where it runs: a weight the device
+// cannot run stays in host memory and its nodes run on the CPU between two command buffers (one log line
+// per type on stderr at upload).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "core/graph.hpp"
 #include "core/status.hpp"
 #include "kernels/vulkan/vk_context.hpp"
 #include "kernels/vulkan/vk_ops.hpp"
+#include "models/forward.hpp"
 #include "models/model_config.hpp"
 #include "models/model_weights.hpp"
 
@@ -24,12 +28,12 @@ struct DecoderOptions {
     int n_ctx = 512;                          // KV cache positions
     DType kv_type = DType::F16;               // F16 or F32
     LongRopeMode longrope = LongRopeMode::Auto;
-    bool profile = false;                     // GPU timestamps after every op (see last_profile())
+    bool profile = false;                     // GPU timestamps after every node (see last_profile())
     int max_batch = 0;                        // tokens per submission; 0: as many as the buffer range allows
     bool reuse_commands = true;               // cache recorded command buffers by shape (false: record
                                               // every pass, positions as push constants)
     int max_cached = 4;                       // recordings kept (least recently used dropped first)
-    int n_threads = 0;                        // CPU threads for ops that fall back to the CPU; 0: all cores
+    int n_threads = 0;                        // CPU threads for nodes that fall back to the CPU; 0: all cores
 };
 
 struct UploadOptions {
@@ -41,22 +45,21 @@ struct UploadOptions {
 
 // A model's weights on the device, uploaded once and shared by every session (decoder) of the model.
 struct VulkanWeights {
-    struct Layer {
-        Buffer attn_norm, ffn_norm;  // (d_model) float gains
-        DeviceMatrix wq, wk, wv, wqkv, wo, w_gate, w_up, w_gate_up, w_down;  // absent ones stay invalid
-    };
     std::shared_ptr<Context> ctx;
     ModelConfig config;
-    std::vector<Layer> layers;
-    DeviceMatrix token_embd, output;  // output stays invalid when tied to token_embd
-    bool tied = false;
-    Buffer output_norm;
+    // The host model the graphs are built from: views into the mapped files (kept alive by host.owners)
+    // and the norm gains. Device copies are found by host address, so a tied output finds token_embd's.
+    ModelWeights host;
+    std::unordered_map<const void*, DeviceMatrix> matrices;  // by TensorView::data; on_cpu(): left on the host
+    std::unordered_map<const float*, Buffer> gains;          // by the address of host's gain vectors
     size_t bytes = 0;
-    // Matrices left on the CPU (DeviceMatrix::on_cpu), one line per (type, reason) as logged, and the
-    // owners of the host memory they point into (kept alive with these weights).
+    // Matrices left on the CPU, and one line per (type, reason) as logged.
     int n_cpu_matrices = 0;
     std::vector<std::string> cpu_notes;
-    std::vector<std::shared_ptr<const void>> owners;
+
+    // The device copy of a weight of host (or of the model uploaded: same data); aborts for an unknown one.
+    const DeviceMatrix& matrix(const TensorView& t) const;
+    const Buffer& gain(const float* g) const;
 
     // Errors name the tensor: out of device memory, a type neither the device nor the CPU can run, ...
     static Expected<std::shared_ptr<const VulkanWeights>> upload(std::shared_ptr<Context> ctx, const ModelConfig& c,
@@ -77,8 +80,14 @@ public:
     // Runs tokens at positions [pos0, pos0 + n) through the model, appending their keys/values to the
     // device cache. logits receives [n x n_vocab] when all_logits, else the last position's [n_vocab].
     // Errors: ids out of range, pos0 + n beyond n_ctx, device failures. Rows >= pos0 + n of the cache
-    // are never read, so truncating a session is just a smaller pos0 on the next call.
+    // are never read, so truncating a session is just a smaller pos0 on the next call. Batches wider than
+    // the device's buffer range (or max_batch) run as consecutive sub-batches.
     Status forward(std::span<const int32_t> tokens, int64_t pos0, bool all_logits, float* logits);
+    // One pass over a batch: one sequence (sequence ids 0) at consecutive positions on this backend for
+    // now; logits: [out_rows x n_vocab]. hook (debugging): called after the pass for every node with an
+    // output, with its values as they were right after the node (such a pass is recorded afresh with one
+    // copy per node, and not cached).
+    Status forward(const Batch& b, float* logits, const NodeHook& hook = {});
 
     // With DecoderOptions::profile: GPU milliseconds per op of the last forward run on this decoder's
     // context, summed by op name ("matmul", "attention", ...), when the device has timestamps.
@@ -87,26 +96,33 @@ public:
     int n_ctx() const { return opt_.n_ctx; }
     Context& context() { return *w_->ctx; }
     const VulkanWeights& weights() const { return *w_; }
+    // Tokens one pass may hold (every activation row must fit one storage-buffer binding).
+    int64_t max_tokens() const;
 
     // Command buffers recorded so far (a new shape, or every pass without reuse_commands), the
-    // recordings cached now, and the command buffers submitted (several per pass with CPU ops).
+    // recordings cached now, and the command buffers submitted (several per pass with CPU nodes).
     uint64_t n_recordings() const { return n_recordings_; }
     size_t n_cached_recordings() const { return recordings_.size(); }
     uint64_t n_submits() const { return n_submits_; }
 
+    // For the recorder (kernels/vulkan/vk_decoder.cpp).
+    const std::vector<Buffer>& k_cache() const { return k_cache_; }
+    const std::vector<Buffer>& v_cache() const { return v_cache_; }
+    bool kv_f16() const { return opt_.kv_type == DType::F16; }
+
 private:
     struct Recording;
+    friend class GraphRecorder;
     VulkanDecoder() = default;
-    Status ensure_scratch(uint32_t n);
-    Status record(Recording& r, uint32_t n, uint32_t pos0, bool all_logits);
+    Status ensure_buffers(const MemoryPlan& plan, const Batch& b);
+    Status record(Recording& r, const Graph& g, const MemoryPlan& plan, uint32_t pos0, uint32_t n_keys, bool debug);
 
     std::shared_ptr<const VulkanWeights> w_;
     DecoderOptions opt_;
     std::vector<Buffer> k_cache_, v_cache_;  // per layer [n_ctx x kv_dim] of kv_type
-    // Activations for up to cap_ tokens: x, h [n x d_model]; qkv [n x (q_dim + 2 kv_dim)]; attn [n x q_dim];
-    // ff [n x 2 d_ff] (gate | up); ffo [n x d_ff]; logits [n x n_vocab]; ids [n]; rope (cos, sin) table.
-    uint32_t cap_ = 0;
-    Buffer x_, h_, qkv_, attn_, ff_, ffo_, logits_, logits_host_, ids_, rope_cs_;
+    // Activations: one buffer per MemoryPlan slot; logits [rows x n_vocab]; ids [n]; rope (cos, sin) table.
+    std::vector<Buffer> slots_;
+    Buffer logits_, logits_host_, ids_, rope_cs_;
     Buffer params_;  // uint32 {pos0, n_keys} of the pass, read by kv_write and attention
     std::vector<std::unique_ptr<Recording>> recordings_;  // valid while the activation buffers are
     uint64_t n_recordings_ = 0, n_submits_ = 0, use_clock_ = 0;

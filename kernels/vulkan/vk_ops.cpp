@@ -1,9 +1,11 @@
-// Vulkan op table: push-constant layouts (mirroring the shaders' PC blocks), grids and pipeline choice.
+// Vulkan ops: push-constant layouts (mirroring the shaders' PC blocks), grids and pipeline choice.
 #include "kernels/vulkan/vk_ops.hpp"
 
 #include <array>
 #include <cmath>
 #include <vector>
+
+#include "core/op_table.hpp"
 
 namespace llm::vk {
 namespace {
@@ -60,7 +62,10 @@ const char* type_suffix(DType type) {
     }
 }
 
-bool supports_type(DType type) { return type_suffix(type) != nullptr; }
+bool supports_type(DType type) {
+    return op_supports(Backend::Vulkan, Op::Matmul, type) && op_supports(Backend::Vulkan, Op::Embed, type) &&
+           type_suffix(type) != nullptr;
+}
 
 Expected<DeviceMatrix> upload_matrix(Context& ctx, const TensorView& w, size_t max_part_bytes) {
     if (!supports_type(w.type))
@@ -110,6 +115,7 @@ Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types) {
     LLM_TRY(make("kv_write_f32", 3, false));
     LLM_TRY(make("silu_mul", 3, false));
     LLM_TRY(make("add", 2, false));
+    LLM_TRY(make("scale", 1, false));
     return make("softmax", 1, true);
 }
 
@@ -262,6 +268,16 @@ Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_of
     uint32_t gx, gy;
     split_grid(ceil_div(n, 256), gx, gy);
     return run(ctx, cl, "add", {&x, &y}, pc, gx, gy);
+}
+
+Status scale(Context& ctx, CommandList& cl, Act x, uint32_t width, uint32_t n_rows, float s) {
+    struct {
+        uint32_t width, n_rows, offset, stride;
+        float s;
+    } pc{width, n_rows, x.offset, x.stride ? x.stride : width, s};
+    if (n_rows == 0 || width == 0) return {};
+    if (n_rows > kMaxGroups) return error("vulkan: scale: {} rows exceed one dispatch", n_rows);
+    return run(ctx, cl, "scale", {x.buf}, pc, ceil_div(width, 256), n_rows);
 }
 
 }  // namespace llm::vk

@@ -1,4 +1,4 @@
-// Vulkan op table: each function records one op (one or a few dispatches) into a CommandList. Every op
+// Vulkan ops: each function records one op (one or a few dispatches) into a CommandList. Every op
 // mirrors a CPU reference in kernels/cpu (ops.hpp, matmul.hpp) and is checked against it by
 // tests/vulkan/vk_ops_test.cpp. Activations are float32; offsets and strides count floats.
 #pragma once
@@ -11,7 +11,8 @@
 
 namespace llm::vk {
 
-// Whether matrix-vector, tiled matrix-matrix and row-lookup shaders exist for weights of this type.
+// Whether matrix-vector, tiled matrix-matrix and row-lookup shaders exist for weights of this type (the
+// Vulkan column of the op table, core/op_table.hpp).
 bool supports_type(DType type);
 // Shader variant suffix of a weight type ("q4_k"), or nullptr when unsupported.
 const char* type_suffix(DType type);
@@ -95,5 +96,7 @@ Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, 
 Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);
 Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& y,
                    uint32_t y_offset, uint32_t n);
+// x[r, i] *= s for n_rows rows of width values (strided rows: a column view), as the CPU's scale_rows.
+Status scale(Context& ctx, CommandList& cl, Act x, uint32_t width, uint32_t n_rows, float s);
 
 }  // namespace llm::vk

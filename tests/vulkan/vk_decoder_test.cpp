@@ -1,12 +1,12 @@
 // End to end on the device: VulkanDecoder logits for the fixture models (F16/BF16, Q8_0, Q4_0, Q4_K_M of
 // each architecture, plus the sliding-window twin) against the references, as one batch and as a prompt
-// followed by single-token decode steps and a second batch, and against the CPU decoder of the same file.
+// followed by single-token decode steps and a second batch, and against the CPU executor of the same file.
 #include <chrono>
 #include <cstdio>
 
 #include "kernels/vulkan/vk_decoder.hpp"
 #include "kernels/vulkan/vk_session.hpp"
-#include "models/decoder.hpp"
+#include "models/forward_cpu.hpp"
 #include "models/model_loader.hpp"
 #include "tests/models/fixture_util.hpp"
 #include "tests/vulkan/vk_test_util.hpp"
@@ -81,14 +81,14 @@ TEST_P(VkDecoderFixture, LogitsMatchReferenceBatchAndOneByOne) {
     expect_within(compare_logits(mixed, ref, nv, n, tol.argmax_gap), tol,
                   "vulkan " + c.path + " prompt+decode+batch");
 
-    // The CPU decoder of the same file: close, not identical (it quantizes activations for quantized
+    // The CPU executor of the same node list: close, not identical (it quantizes activations for quantized
     // weights, the Vulkan kernels keep them in float), so only the reference tolerance applies.
     KvCache kv = std::move(*KvCache::create(model->config, 64, DType::F16));
     ForwardScratch scratch;
     std::vector<float> cpu((size_t)n * nv);
-    decoder_forward(model->config, model->weights, kv, tokens, 0, true, cpu.data(), scratch, {});
+    forward_cpu(model->config, model->weights, kv, Batch::contiguous(tokens, 0, true), cpu.data(), scratch, {});
     const auto s = compare_logits(batch, cpu, nv, n, 1e9);
-    std::printf("[vulkan] %-36s vs CPU decoder: max_abs %.2e rms %.2e (batch %.0f ms, decode step %.0f ms)\n",
+    std::printf("[vulkan] %-36s vs CPU executor: max_abs %.2e rms %.2e (batch %.0f ms, decode step %.0f ms)\n",
                 c.path.c_str(), s.max_abs, s.rms, batch_ms, decode_ms / singles);
 }
 

@@ -196,7 +196,7 @@ TEST(VkCpuFallback, EnvironmentVariable) {
     const std::string log = ::testing::internal::GetCapturedStderr();
     ASSERT_TRUE(d.has_value()) << d.error_message();
     EXPECT_EQ((*d)->weights().cpu_notes.size(), 2u) << log;  // Q2_K and Q3_K; Q6_K output on the device
-    EXPECT_FALSE((*d)->weights().output.on_cpu());
+    EXPECT_FALSE((*d)->weights().matrix(model->weights.output).on_cpu());
     auto other = load_model(models_dir() + "/llama-mha/llama-mha.Q2_K.gguf");
     ASSERT_TRUE(other.has_value());
     ::setenv("LLM_VULKAN_CPU_TYPES", "q9_z", 1);

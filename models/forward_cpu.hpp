@@ -1,0 +1,50 @@
+// The CPU backend of the node list (core/graph.hpp): one function per op of the op table, each calling the
+// kernels of kernels/cpu; the KV cache is models/kv_cache.hpp. Activations live in scratch slots reused
+// from pass to pass (plan_memory); the logits go straight to the caller's buffer.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/graph.hpp"
+#include "models/forward.hpp"
+#include "models/kv_cache.hpp"
+
+namespace llm {
+
+struct ForwardOptions {
+    int n_threads = 1;
+    LongRopeMode longrope = LongRopeMode::Auto;
+};
+
+// Activation memory reused across passes (grown on demand), and forward_cpu's last graph: decode steps
+// have one shape, so the node list and its memory plan are built once (about 80 us for a 30-layer model).
+struct ForwardScratch {
+    std::vector<std::vector<float>> slots;  // MemoryPlan slots
+    std::vector<float> dense[3];            // dense copies of strided operands (column views)
+    struct CachedGraph {
+        const ModelConfig* config;
+        const ModelWeights* weights;
+        Batch shape;  // token count and out_rows (the tokens are not part of the graph)
+        Graph graph;
+        MemoryPlan plan;
+    };
+    std::unique_ptr<CachedGraph> cached;
+};
+
+// Runs g over in.batch: reads and writes kv's layers at the batch positions, writes g's output (the
+// logits, [out_rows x n_vocab]) to out. Every sequence id must be 0 (one sequence per cache for now).
+// hook (optional): called after every node that has an output, with that tensor.
+void run_graph_cpu(const Graph& g, const ForwardInputs& in, KvCache& kv, float* out, ForwardScratch& s,
+                   int n_threads, const NodeHook& hook = {});
+// The same with g's memory plan (plan_memory(g)) made beforehand.
+void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache& kv, float* out,
+                   ForwardScratch& s, int n_threads, const NodeHook& hook = {});
+
+// One pass: build_forward (or the cached graph of the last pass when c, w and the batch shape are the
+// same; c and w must not be changed in place between passes that share s) + forward_inputs +
+// run_graph_cpu. logits: [b.out_rows.size() x n_vocab]. The caller checks token ids and that the
+// positions fit in the cache.
+void forward_cpu(const ModelConfig& c, const ModelWeights& w, KvCache& kv, const Batch& b, float* logits,
+                 ForwardScratch& s, const ForwardOptions& opt);
+
+}  // namespace llm
