@@ -6,7 +6,8 @@
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
 #include "core/cpu_features.hpp"
-#include "models/decoder.hpp"
+#include "hub/hub.hpp"
+#include "models/forward_cpu.hpp"
 #include "models/gguf.hpp"
 #include "models/model_loader.hpp"
 #include "models/quantize_weights.hpp"
@@ -74,7 +75,10 @@ void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, si
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-Expected<std::shared_ptr<const Model>> Model::load(const std::string& path, const LoadOptions& opts) {
+Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_ref, const LoadOptions& opts) {
+    auto resolved = hub::resolve_model_path(path_or_ref);  // "hf:owner/repo:Q4_K_M" -> a file in the HF cache
+    if (!resolved) return resolved.status();
+    const std::string& path = *resolved;
     auto loaded = load_model(path);
     if (!loaded) return loaded.status();
     if (!opts.quantize.empty()) {
@@ -183,8 +187,8 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
             continue;
         }
 #endif
-        decoder_forward(c, m.loaded.weights, s.kv, tokens.subspan(done, chunk), s.n_past, all_logits, out, s.scratch,
-                        fo);
+        forward_cpu(c, m.loaded.weights, s.kv, Batch::contiguous(tokens.subspan(done, chunk), s.n_past, all_logits),
+                    out, s.scratch, fo);
         s.n_past += chunk;
     }
     return Status::ok();

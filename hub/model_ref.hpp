@@ -1,0 +1,69 @@
+// Model references (`hf:owner/repo[:QUANT | /path/file.gguf][@revision]`) and the pure rules that pick a
+// repository's files for one: llama.cpp's `-hf owner/repo:QUANT` matching and the safetensors folder set.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace llm::hub {
+
+struct ModelRef {
+    enum class Kind {
+        Folder,  // hf:owner/repo: config, tokenizer files and every safetensors shard (a GGUF-only repo: its default quant)
+        Quant,   // hf:owner/repo:Q4_K_M: the GGUF file of that quantization
+        File,    // hf:owner/repo/path/file.gguf
+    };
+    std::string repo;  // "owner/repo"
+    Kind kind = Kind::Folder;
+    std::string quant;  // Kind::Quant, as written (matched case-insensitively)
+    std::string file;   // Kind::File: the path inside the repository
+    std::string revision = "main";  // branch, tag or 40-hex commit
+    bool explicit_revision = false;
+
+    // The canonical spelling: "hf:owner/repo:Q4_K_M@v1" (no "@main").
+    std::string to_string() const;
+};
+
+inline bool is_hub_ref(std::string_view s) { return s.substr(0, 3) == "hf:"; }
+// Parses "hf:..."; errors name the reference and the part that is wrong.
+Expected<ModelRef> parse_model_ref(std::string_view s);
+// huggingface_hub's repo id rule: [\w.-]{1,96} per part, one '/', no "--" or "..", no leading/trailing '-' '.'.
+Status validate_repo_id(std::string_view repo);
+bool is_commit_hash(std::string_view s);  // 40 lowercase hex digits
+
+// "models--owner--repo" <-> "owner/repo" (the cache folder name).
+std::string repo_folder_name(std::string_view repo);
+std::optional<std::string> repo_from_folder_name(std::string_view folder);
+
+// A GGUF file name taken apart as llama.cpp does: "dir/Model-Q4_K_M-00001-of-00003.gguf" ->
+// prefix "dir/Model-Q4_K_M", tag "Q4_K_M" (upper case; empty when the name has none), split 1 of 3.
+struct GgufName {
+    std::string prefix;
+    std::string tag;
+    int split_index = 1;
+    int split_count = 1;
+};
+std::optional<GgufName> parse_gguf_name(std::string_view path);
+// A .gguf that holds a model (not an mmproj, imatrix or draft-model sidecar).
+bool is_model_gguf(std::string_view path);
+// The GGUF for `quant` among `files` (the first part of a split model): a file whose tag equals it, else
+// llama.cpp's rule (case-insensitive "QUANT" followed by '.' or '-'). Empty quant: Q4_K_M, Q8_0, then the first.
+std::optional<std::string> find_gguf(const std::vector<std::string>& files, std::string_view quant);
+// Every part of a split GGUF, in order (just `first` when it is not split).
+std::vector<std::string> gguf_split_parts(const std::vector<std::string>& files, const std::string& first);
+// The quantization tags present among the model GGUFs, sorted, for "not found" messages.
+std::vector<std::string> gguf_quant_tags(const std::vector<std::string>& files);
+
+// Safetensors folder: the top-level config, tokenizer and template files (and the shard index when present).
+std::vector<std::string> folder_support_files(const std::vector<std::string>& files);
+// The weight files: the shards the index names when `index_json` is given (parsed, checked against `files`),
+// else model.safetensors, else every top-level .safetensors. `where` prefixes messages.
+Expected<std::vector<std::string>> folder_weight_files(const std::vector<std::string>& files,
+                                                       const std::optional<std::string>& index_json,
+                                                       std::string_view where);
+inline constexpr std::string_view kShardIndex = "model.safetensors.index.json";
+
+}  // namespace llm::hub
