@@ -38,6 +38,8 @@ Expected<GenerateResult> generate(Session& session, const Tokenizer& tok, Sample
     for (int32_t t : prompt) sampler.accept(t);
     r.prompt_ms = ms_since(t0);
 
+    TokenConstraint* constraint = sampler.constraint();
+    if (constraint) constraint->reset();  // each call's output must match the constraint from its start
     const auto t1 = Clock::now();
     StreamDecoder stream(tok);
     StopMatcher stops(opts.stop);
@@ -56,7 +58,9 @@ Expected<GenerateResult> generate(Session& session, const Tokenizer& tok, Sample
             break;
         }
         const int32_t token = sampler.sample(session.logits());
+        if (token < 0) return error("generate: {}", sampler.constraint_status().message());
         sampler.accept(token);
+        if (constraint) LLM_TRY(constraint->accept(token).with_context("generate"));
         if (opts.stop_at_end_of_generation && tok.is_end_of_generation(token)) {
             r.stop_reason = StopReason::EndOfGeneration;
             break;

@@ -147,6 +147,7 @@ Sampler::Sampler(SamplerConfig config)
 
 std::string Sampler::describe() const {
     std::string out = "logits";
+    if (constraint_) out += " -> constraint";
     if (!config_.logit_bias.empty()) out += fmt::format(" -> logit_bias({} tokens)", config_.logit_bias.size());
     for (SamplerStage s : config_.order) {
         switch (s) {
@@ -176,7 +177,19 @@ Expected<Sampler> Sampler::create(SamplerConfig config, int32_t n_vocab) {
 void Sampler::run_chain(std::span<const float> logits) {
     LLM_CHECK(!logits.empty());
     const size_t min_keep = static_cast<size_t>(config_.min_keep);
-    cand_.assign(logits);
+    if (!constraint_) {
+        cand_.assign(logits);
+    } else {
+        // First, so a token the grammar forbids cannot come back through logit bias or any setting.
+        auto allowed = constraint_->allowed_tokens();
+        constraint_status_ = allowed ? Status{} : allowed.status();
+        if (allowed) cand_.assign(logits, *allowed);
+        else cand_.data.clear();
+        if (cand_.data.empty()) {  // sample() returns -1
+            if (constraint_status_) constraint_status_ = error("constraint: none of the {} candidates may come next", logits.size());
+            return;
+        }
+    }
     sampler_logit_bias(cand_, config_.logit_bias);
     bool collapsed = false;  // a temperature(<= 0) or greedy stage already took the argmax
     for (size_t i = 0; i < config_.order.size(); ++i) {
@@ -217,6 +230,7 @@ const TokenDataArray& Sampler::candidates(std::span<const float> logits) {
 int32_t Sampler::sample(std::span<const float> logits) {
     run_chain(logits);
     const double u = uniform_double(rng_());  // always one draw per call, even when one candidate is left
+    if (cand_.data.empty()) return -1;        // the constraint allowed nothing: constraint_status() says why
     if (cand_.data.size() == 1) return cand_.data[0].id;
     return sampler_draw(cand_, u);
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
@@ -32,12 +33,35 @@ struct TokenDataArray {
     // data = ids 0..n-1 in id order with their logits; NaN becomes -inf and +inf the largest float,
     // so comparisons stay a strict weak order and softmax stays finite.
     void assign(std::span<const float> logits);
+    // The same for the ids whose bit is set in `allowed` only (a constraint's mask; see TokenConstraint), in
+    // id order: cost proportional to the allowed tokens, not the vocabulary.
+    void assign(std::span<const float> logits, std::span<const uint64_t> allowed);
     size_t size() const { return data.size(); }
+};
+
+// Constrained decoding (a grammar or JSON schema; implemented in constrain/): which tokens may come next.
+// The sampler drops every other candidate before logit bias and the stages; whoever picks the token (the
+// generation loop) advances the constraint with accept().
+class TokenConstraint {
+public:
+    virtual ~TokenConstraint() = default;
+    // Bitmask over token ids, (n_vocab + 63) / 64 words, bit id % 64 of word id / 64 set = may come next.
+    // Valid until the next call. An error (no token can continue, a limit exceeded) stops generation.
+    virtual Expected<std::span<const uint64_t>> allowed_tokens() = 0;
+    // Advances past a token that allowed_tokens() permitted.
+    virtual Status accept(int32_t token) = 0;
+    // True when the output so far is complete (end of generation is allowed).
+    virtual bool is_complete() const = 0;
+    // Back to the start: the next output must match from its beginning.
+    virtual void reset() = 0;
 };
 
 // ---- the stages, usable on their own (llama.cpp semantics). Each keeps at least max(min_keep, 1)
 // candidates, so the chain can never run dry. ----------------------------------------------------
 
+// Keeps the candidates whose bit is set in `allowed` (ids past its end are dropped), in their order. The one
+// stage that may leave no candidate (a constraint with a dead end); Sampler reports that instead of sampling.
+void sampler_mask(TokenDataArray& c, std::span<const uint64_t> allowed);
 // Fills p with the softmax of the current logits (computed in double). Does not reorder. If every
 // logit is -inf all p are 0.
 void sampler_softmax(TokenDataArray& c);
@@ -143,6 +167,12 @@ public:
     void accept(int32_t token);
     // Clears the penalty history and rewinds the RNG to the seed: the next samples repeat the first ones.
     void reset();
+    // Constrained decoding: `c` filters the candidates before everything else (nullptr: none). The sampler
+    // does not advance it: accept() also sees prompt tokens, so generate() calls c->accept(token) itself.
+    void set_constraint(std::shared_ptr<TokenConstraint> c) { constraint_ = std::move(c); }
+    TokenConstraint* constraint() const { return constraint_.get(); }
+    // sample() returns -1 when the constraint failed or allowed none of the candidates; this says why.
+    const Status& constraint_status() const { return constraint_status_; }
 
     const SamplerConfig& config() const { return config_; }
     // The seed in use (the drawn one when config.seed was kRandomSeed), to print for reproduction.
@@ -163,6 +193,8 @@ private:
     TokenDataArray cand_;
     std::vector<int32_t> recent_;  // at most repeat_last_n tokens (unbounded for -1)
     size_t greedy_skip_from_ = 0;  // temperature <= 0: top_k/top_p/min_p at or after this index are skipped
+    std::shared_ptr<TokenConstraint> constraint_;
+    Status constraint_status_;
 };
 
 }  // namespace llm

@@ -50,15 +50,40 @@ void sort_prefix(TokenDataArray& c, size_t done, size_t m) {
 
 }  // namespace
 
+namespace {
+float clean_logit(float l) {
+    if (std::isnan(l)) return kNegInf;
+    if (l == std::numeric_limits<float>::infinity()) return std::numeric_limits<float>::max();
+    return l;
+}
+}  // namespace
+
 void TokenDataArray::assign(std::span<const float> logits) {
     data.resize(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) {
-        float l = logits[i];
-        if (std::isnan(l)) l = kNegInf;
-        else if (l == std::numeric_limits<float>::infinity()) l = std::numeric_limits<float>::max();
-        data[i] = {static_cast<int32_t>(i), l, 0.0f};
-    }
+    for (size_t i = 0; i < logits.size(); ++i) data[i] = {static_cast<int32_t>(i), clean_logit(logits[i]), 0.0f};
     sorted = false;
+}
+
+void TokenDataArray::assign(std::span<const float> logits, std::span<const uint64_t> allowed) {
+    data.clear();
+    const size_t words = std::min(allowed.size(), (logits.size() + 63) / 64);
+    for (size_t w = 0; w < words; ++w)
+        for (uint64_t bits = allowed[w]; bits; bits &= bits - 1) {
+            const size_t id = w * 64 + static_cast<size_t>(__builtin_ctzll(bits));
+            if (id < logits.size()) data.push_back({static_cast<int32_t>(id), clean_logit(logits[id]), 0.0f});
+        }
+    sorted = false;
+}
+
+void sampler_mask(TokenDataArray& c, std::span<const uint64_t> allowed) {
+    const size_t n_bits = allowed.size() * 64;
+    // remove_if keeps the survivors' order, so `sorted` still holds if it did.
+    c.data.erase(std::remove_if(c.data.begin(), c.data.end(),
+                                [&](const TokenData& t) {
+                                    const auto id = static_cast<size_t>(t.id);
+                                    return id >= n_bits || !((allowed[id >> 6] >> (id & 63)) & 1);
+                                }),
+                 c.data.end());
 }
 
 void sampler_softmax(TokenDataArray& c) {

@@ -11,10 +11,13 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "constrain/constraint.hpp"
+#include "constrain/json_schema.hpp"
 #include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
@@ -67,6 +70,8 @@ llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
 
 struct Options {
     std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers, quantize;
+    std::string schema, grammar_file;
+    bool print_grammar = false;
     std::string device = "cpu";
     bool list_devices = false;
     std::vector<std::string> stop;
@@ -75,6 +80,42 @@ struct Options {
     llm::SamplerConfig sampling;
     int64_t seed = -1;
 };
+
+// --schema FILE|JSON or --grammar FILE as a grammar, checked before the model loads so a mistake costs nothing.
+// `printable` gets the GBNF text (--print-grammar).
+llm::Expected<llm::Grammar> load_constraint(const Options& o, std::string& printable) {
+    auto read = [](const std::string& path) -> llm::Expected<std::string> {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return llm::error("cannot open '{}'", path);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str();
+    };
+    if (!o.schema.empty() && !o.grammar_file.empty()) return llm::error("--schema and --grammar exclude each other");
+    if (!o.grammar_file.empty()) {
+        auto text = read(o.grammar_file);
+        if (!text) return text.status().with_context("--grammar");
+        printable = *text;
+        auto g = llm::parse_gbnf(*text);
+        if (!g) return g.status().with_context("--grammar " + o.grammar_file);
+        return g;
+    }
+    // Inline JSON when it starts like a JSON value, else a file name.
+    const size_t first = o.schema.find_first_not_of(" \t\r\n");
+    const bool inline_json = first != std::string::npos && (o.schema[first] == '{' || o.schema.compare(first, 4, "true") == 0);
+    std::string text = o.schema, where = "--schema";
+    if (!inline_json) {
+        auto file = read(o.schema);
+        if (!file) return file.status().with_context("--schema");
+        text = *file, where = "--schema " + o.schema;
+    }
+    auto gbnf = llm::json_schema_to_gbnf(text);
+    if (!gbnf) return gbnf.status().with_context(where);
+    printable = *gbnf;
+    auto g = llm::parse_gbnf(*gbnf);
+    if (!g) return g.status().with_context(where + " (generated grammar)");
+    return g;
+}
 
 void print_timings(const llm::GenerateResult& r, double load_ms) {
     auto tps = [](int n, double ms) { return ms > 0 ? 1000.0 * n / ms : 0.0; };
@@ -288,6 +329,10 @@ int main(int argc, char** argv) {
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N (falls back to the CPU if unusable)")
         ->capture_default_str();
     app.add_flag("--list-devices", o.list_devices, "list the compute devices and exit");
+    app.add_option("--schema", o.schema,
+                   "constrain the answer to JSON valid under this JSON Schema (a file, or the schema text itself)");
+    app.add_option("--grammar", o.grammar_file, "constrain the answer to a GBNF grammar (llama.cpp syntax) in FILE");
+    app.add_flag("--print-grammar", o.print_grammar, "print the GBNF grammar of --schema/--grammar and exit");
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
     app.add_option("--tokens", o.tokens,
                    "evaluate these comma-separated token ids instead of a prompt; with -n N, continue them and print "
@@ -304,6 +349,20 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (o.n_threads <= 0) return fail("--threads must be positive");
+    std::optional<llm::Grammar> grammar;
+    if (!o.schema.empty() || !o.grammar_file.empty()) {
+        std::string printable;
+        auto g = load_constraint(o, printable);
+        if (!g) return fail(g.error_message());
+        if (o.print_grammar) {
+            std::printf("%s", printable.c_str());
+            return 0;
+        }
+        if (!o.tokens.empty()) return fail("--schema/--grammar constrain text: use a prompt, not --tokens");
+        grammar = std::move(*g);
+    } else if (o.print_grammar) {
+        return fail("--print-grammar needs --schema or --grammar");
+    }
     if (o.model.empty()) {
         auto def = llm::find_default_model();
         if (!def) return fail("no model given and no default model found: pass -m MODEL or run scripts/fetch-smollm2.sh");
@@ -348,5 +407,10 @@ int main(int argc, char** argv) {
     if (!tok) return fail("the model has no usable tokenizer (" + (*model)->tokenizer_error() + "); use --tokens");
     auto sampler = llm::Sampler::create(o.sampling, (*model)->config().n_vocab);
     if (!sampler) return fail(sampler.error_message());
+    if (grammar) {
+        auto constraint = llm::GrammarConstraint::create(*grammar, *tok);
+        if (!constraint) return fail(constraint.error_message());
+        sampler->set_constraint(*constraint);
+    }
     return o.chat ? run_chat(**session, *tok, *sampler, o) : run_prompt(**session, *tok, *sampler, o, load_ms);
 }
