@@ -33,6 +33,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm_pack.hpp"
+#include "kernels/cpu/vec_dot_avx2.hpp"
 
 namespace llm::cpu::gemm_detail {
 namespace {
@@ -205,15 +206,6 @@ inline void nibbles32_avx2(const uint8_t* qs, uint8_t* u) {
     const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m = _mm_set1_epi8(0x0F);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(u), _mm_and_si128(t, m));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(u + 16), _mm_and_si128(_mm_srli_epi16(t, 4), m));
-}
-// Byte j = 0x10 where bit j of qh is set.
-inline __m256i high_bits32_avx2(const uint8_t* qh4) {
-    uint32_t qh;
-    std::memcpy(&qh, qh4, 4);
-    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
-    bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-    return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
 }
 void unpack_q4_0_avx2(const void* blk, uint8_t* u, float* sc, float*) {
     const auto& b = *static_cast<const BlockQ4_0*>(blk);

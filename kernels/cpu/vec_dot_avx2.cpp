@@ -134,14 +134,7 @@ void prepare_f16(const float* x, void* dst, int64_t n) {
 struct I8Avx2 {
     // |s| <= 127 and u <= 128 (sign trick) or u <= 31: pmaddubsw's int16 pair sums cannot saturate.
     static __m256i dot(__m256i u, __m256i s) { return sum_u8s8(u, s); }
-    static __m256i high_bits32(const uint8_t* qh4) {
-        uint32_t qh;
-        std::memcpy(&qh, qh4, 4);
-        const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-        __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
-        bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
-        return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
-    }
+    static __m256i high_bits32(const uint8_t* qh4) { return high_bits32_avx2(qh4); }
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/cpu/vec_dot.hpp"
 
 namespace llm::cpu {
@@ -41,6 +43,16 @@ static inline __m256i sum_u8s8(__m256i u, __m256i s) {
 // Same as sum_u8s8 but with an int16 scale per pair of bytes (madd with the scales instead of ones).
 static inline __m256i sum_u8s8_scaled(__m256i u, __m256i s, __m256i scales16) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales16);
+}
+
+// 0x10 in byte j where bit j of the 32-bit little-endian qh is set (the 5th bit of element j).
+static inline __m256i high_bits32_avx2(const uint8_t* qh4) {
+    uint32_t qh;
+    std::memcpy(&qh, qh4, 4);
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuf);
+    bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1)), _mm256_set1_epi8(0x10));
 }
 
 // The IQ4_NL codebook in both 128-bit lanes, for pshufb lookups by nibble.
