@@ -31,6 +31,9 @@ echo "==> configuring and building (build/)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 
+echo "==> Python packages for the tests (openai, anthropic, jsonschema, jinja2, huggingface_hub, gguf)"
+scripts/setup-python.sh >/dev/null || echo "(could not install them; the tests that need them will skip)"
+
 if [[ "${SKIP_DEMO:-0}" != 1 ]]; then
   echo "==> fetching the default model (SmolLM2-135M-Instruct)"
   if model=$(scripts/fetch-smollm2.sh); then

@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+# The tests' `python3` is the virtual environment of scripts/setup-python.sh when it exists (the official SDKs,
+# jsonschema, jinja2, huggingface_hub); tests that need a missing package skip and say so.
+venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
+[[ -x "$venv_bin/python3" ]] && export PATH="$venv_bin:$PATH"
 
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   echo "==> sanitizer build (build-asan/: -DLLM_SANITIZE=ON, ASan + UBSan)"
