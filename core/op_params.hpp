@@ -25,6 +25,9 @@ struct AttentionParams {
     // Round q and the softmax weights to fp16 before the products with K and V, as llama.cpp does
     // with an F16 KV cache (its matmuls convert the F32 operand to the F16 one's type).
     bool round_to_f16 = false;
+    // Numerics::Invariant: a query row's result must not depend on the other rows of the call. Key tiles
+    // start at absolute multiples of the tile size, the keys are never split by load, one lane width.
+    bool batch_invariant = false;
 };
 
 }  // namespace llm

@@ -46,7 +46,7 @@ void llm_model_free(llm_model* model) { delete model; }
 int32_t llm_model_n_vocab(const llm_model* model) { return model ? model->model->config().n_vocab : 0; }
 int32_t llm_model_n_ctx_train(const llm_model* model) { return model ? model->model->config().n_ctx_train : 0; }
 
-llm_session_params llm_session_default_params(void) { return llm_session_params{0, 0, 512, LLM_KV_F16}; }
+llm_session_params llm_session_default_params(void) { return llm_session_params{0, 0, 512, LLM_KV_F16, LLM_NUMERICS_EXACT}; }
 
 llm_status llm_session_create(llm_model* model, const llm_session_params* params, llm_session** out, char* err,
                               size_t err_size) {
@@ -61,6 +61,12 @@ llm_status llm_session_create(llm_model* model, const llm_session_params* params
         case LLM_KV_Q8_0: o.kv_type = llm::DType::Q8_0; break;
         case LLM_KV_BF16: o.kv_type = llm::DType::BF16; break;
         default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown kv_type", err, err_size);
+    }
+    switch (p.numerics) {
+        case LLM_NUMERICS_EXACT: o.numerics = llm::Numerics::Exact; break;
+        case LLM_NUMERICS_FAST: o.numerics = llm::Numerics::Fast; break;
+        case LLM_NUMERICS_INVARIANT: o.numerics = llm::Numerics::Invariant; break;
+        default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown numerics", err, err_size);
     }
     try {
         auto s = llm::Session::create(model->model, o);

@@ -152,7 +152,8 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
         return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
     }
     if (o.device == "cpu") {  // a Vulkan session keeps its KV cache on the device
-        const bool ggml_attn = !o.flash_attn && o.kv_type == DType::F16 && ggml_attention_available();
+        const bool ggml_attn =
+            o.numerics == Numerics::Exact && o.kv_type == DType::F16 && ggml_attention_available();
         auto kv = KvCache::create(c, o.n_ctx, o.kv_type, /*transposed_values=*/ggml_attn);
         if (!kv) return kv.status();
         impl->kv = std::move(*kv);
@@ -174,7 +175,7 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     const int64_t n = (int64_t)tokens.size();
     s.n_logit_rows = all_logits ? n : 1;
     s.logits.resize((size_t)s.n_logit_rows * c.n_vocab);
-    ForwardOptions fo{s.opts.n_threads, s.opts.longrope};
+    ForwardOptions fo{s.opts.n_threads, s.opts.longrope, s.opts.numerics};
     const Model::Impl& m = s.model->impl();
     for (int64_t done = 0; done < n; done += s.opts.n_batch) {
         const int64_t chunk = std::min<int64_t>(s.opts.n_batch, n - done);

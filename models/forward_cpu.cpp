@@ -22,6 +22,7 @@ struct CpuRun {
     ForwardScratch& s;
     const MemoryPlan& plan;
     int nt;
+    Numerics numerics;
     int64_t pos0;  // first position when the batch positions are consecutive, else -1
 
     float* ptr(Tensor t) const {
@@ -61,7 +62,7 @@ void run_rms_norm(CpuRun& r, const Node& n) {
 }
 
 void run_matmul(CpuRun& r, const Node& n) {
-    matmul(*n.w, r.dense(n.in[0], 0), r.desc(n.out).rows, r.ptr(n.out), r.nt);
+    matmul(*n.w, r.dense(n.in[0], 0), r.desc(n.out).rows, r.ptr(n.out), r.nt, r.numerics);
 }
 
 void run_rope(CpuRun& r, const Node& n) {
@@ -97,7 +98,10 @@ void run_attention(CpuRun& r, const Node& n) {
     const int32_t* pos = r.in.batch->positions.data();
     AttentionParams p = n.attn;
     p.round_to_f16 = r.kv.type() == DType::F16;  // llama.cpp's numerics with an F16 cache
-    if (r.kv.transposed_values())                 // llama.cpp's own arithmetic (F16 cache, the default)
+    p.batch_invariant = r.numerics == Numerics::Invariant;
+    // A transposed-values cache is made for Exact only (ForwardOptions::numerics).
+    LLM_CHECK(!r.kv.transposed_values() || r.numerics == Numerics::Exact);
+    if (r.kv.transposed_values())  // llama.cpp's own arithmetic (F16 cache)
         ggml_attention(q, r.kv.ggml_view(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
     else
         flash_attention(q, r.kv.keys(n.layer), r.kv.values(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
@@ -145,17 +149,17 @@ static_assert(cpu_ops_in_order(), "kCpuOps: one function per Op, in enum order")
 }  // namespace
 
 void run_graph_cpu(const Graph& g, const ForwardInputs& in, KvCache& kv, float* out, ForwardScratch& s,
-                   int n_threads, const NodeHook& hook) {
-    run_graph_cpu(g, plan_memory(g), in, kv, out, s, n_threads, hook);
+                   const ForwardOptions& opt, const NodeHook& hook) {
+    run_graph_cpu(g, plan_memory(g), in, kv, out, s, opt, hook);
 }
 
 void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache& kv, float* out,
-                   ForwardScratch& s, int n_threads, const NodeHook& hook) {
+                   ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook) {
     const Batch& b = *in.batch;
     LLM_CHECK(b.size() == g.n_tokens() && (int64_t)b.positions.size() == b.size());
     for (int32_t id : b.seq_ids) LLM_CHECK(id == 0);  // several sequences per pass: the serving engine
     LLM_CHECK(in.n_keys <= kv.n_ctx());
-    CpuRun r{g, in, kv, out, s, plan, n_threads, b.contiguous_pos0()};
+    CpuRun r{g, in, kv, out, s, plan, opt.n_threads, opt.numerics, b.contiguous_pos0()};
     if (s.slots.size() < plan.slot_elems.size()) s.slots.resize(plan.slot_elems.size());
     for (size_t i = 0; i < plan.slot_elems.size(); ++i)
         if (s.slots[i].size() < (size_t)plan.slot_elems[i]) s.slots[i].resize(plan.slot_elems[i]);
@@ -185,7 +189,7 @@ void forward_cpu(const ModelConfig& c, const ModelWeights& w, KvCache& kv, const
         cg.reset(new ForwardScratch::CachedGraph{&c, &w, std::move(shape), std::move(g), std::move(plan)});
     }
     const ForwardInputs in = forward_inputs(c, b, opt.longrope);
-    run_graph_cpu(cg->graph, cg->plan, in, kv, logits, s, opt.n_threads);
+    run_graph_cpu(cg->graph, cg->plan, in, kv, logits, s, opt);
 }
 
 }  // namespace llm

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/graph.hpp"
+#include "core/numerics.hpp"
 #include "models/forward.hpp"
 #include "models/kv_cache.hpp"
 
@@ -14,6 +15,10 @@ namespace llm {
 struct ForwardOptions {
     int n_threads = 1;
     LongRopeMode longrope = LongRopeMode::Auto;
+    // Which kernels run the matmuls and the attention (core/numerics.hpp, kernels/cpu/matmul.hpp). Exact
+    // attention is llama.cpp's (ggml_attention) over a KV cache with transposed values, and only that: such a
+    // cache is made for Exact alone (Session), the other modes run flash attention over row-major values.
+    Numerics numerics = Numerics::Exact;
 };
 
 // Activation memory reused across passes (grown on demand), and forward_cpu's last graph: decode steps
@@ -34,11 +39,12 @@ struct ForwardScratch {
 // Runs g over in.batch: reads and writes kv's layers at the batch positions, writes g's output (the
 // logits, [out_rows x n_vocab]) to out. Every sequence id must be 0 (one sequence per cache for now).
 // hook (optional): called after every node that has an output, with that tensor.
+// opt.n_threads and opt.numerics pick the kernels (opt.longrope is forward_inputs' business).
 void run_graph_cpu(const Graph& g, const ForwardInputs& in, KvCache& kv, float* out, ForwardScratch& s,
-                   int n_threads, const NodeHook& hook = {});
+                   const ForwardOptions& opt, const NodeHook& hook = {});
 // The same with g's memory plan (plan_memory(g)) made beforehand.
 void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache& kv, float* out,
-                   ForwardScratch& s, int n_threads, const NodeHook& hook = {});
+                   ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook = {});
 
 // One pass: build_forward (or the cached graph of the last pass when c, w and the batch shape are the
 // same; c and w must not be changed in place between passes that share s) + forward_inputs +

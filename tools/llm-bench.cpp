@@ -197,7 +197,7 @@ struct Result {
     Test test;
     int n_threads = 0, n_batch = 0, n_ctx = 0;
     std::string kv_type;
-    bool flash_attn = false;
+    llm::Numerics numerics = llm::Numerics::Exact;
     std::vector<double> samples_ns, samples_ts;
     std::string test_time;
 };
@@ -211,6 +211,7 @@ int main(int argc, char** argv) {
     std::string device = "cpu", output = "md";
     double mem_bw = 0, peak_gops = 465;
     bool progress = false, flash_attn = false;
+    std::vector<std::string> numerics_list{"exact"};
     app.add_option("-m,--model", models, "model file(s) or HF folder(s); comma-separated or repeated")->required();
     app.add_option("-p,--n-prompt", prompts, "prompt lengths (one batch of random tokens from an empty cache)");
     app.add_option("-n,--n-gen", gens, "generation lengths (single-token decodes from an empty cache)");
@@ -227,7 +228,10 @@ int main(int argc, char** argv) {
     app.add_option("--mem-bw", mem_bw, "memory bandwidth in GB/s (default: measured at start)");
     app.add_option("--peak-gops", peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
     app.add_flag("--progress", progress, "print each repetition to stderr");
-    app.add_flag("--flash-attn", flash_attn, "CPU: flash-attention kernel (default: llama.cpp's arithmetic)");
+    app.add_option("--numerics", numerics_list,
+                   "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant)")
+        ->capture_default_str();
+    app.add_flag("--flash-attn", flash_attn, "the same as --numerics fast");
     // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "-pg")) argv[i] = const_cast<char*>("--pg");
@@ -275,6 +279,19 @@ int main(int argc, char** argv) {
         }
         kv_dtypes.push_back(*t);
     }
+    std::vector<llm::Numerics> modes;
+    for (const std::string& m : split_commas(flash_attn ? std::vector<std::string>{"fast"} : numerics_list)) {
+        auto n = llm::parse_numerics(m);
+        if (!n) {
+            std::fprintf(stderr, "llm-bench: --numerics: expected exact, fast or invariant, got '%s'\n", m.c_str());
+            return 1;
+        }
+        modes.push_back(*n);
+    }
+    if (flash_attn && app.count("--numerics")) {
+        std::fprintf(stderr, "llm-bench: --flash-attn means --numerics fast; give one of them\n");
+        return 1;
+    }
     int needed_ctx = 0;
     for (const Test& t : tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
     if (n_ctx == 0) n_ctx = needed_ctx;
@@ -318,10 +335,11 @@ int main(int argc, char** argv) {
             return v;
         };
         for (int nt : t_list)
-            for (llm::DType kv : kv_dtypes) {
+            for (llm::DType kv : kv_dtypes)
+            for (llm::Numerics mode : modes) {
                 llm::SessionOptions so;
                 so.n_ctx = n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = n_batch;
-                so.flash_attn = flash_attn;
+                so.numerics = mode;
                 so.device = device;
                 auto session = llm::Session::create(*model, so);
                 if (!session) {
@@ -331,7 +349,7 @@ int main(int argc, char** argv) {
                 llm::Session& s = **session;
                 backend = s.device() == "cpu" ? "CPU" : "Vulkan";
                 for (const Test& t : tests) {
-                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), flash_attn, {}, {},
+                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), mode, {}, {},
                              iso_time_now()};
                     // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
                     for (int rep = -1; rep < reps; ++rep) {
@@ -363,8 +381,9 @@ int main(int argc, char** argv) {
                     }
                     results.push_back(std::move(r));
                     const Stats ts = stats(results.back().samples_ts);
-                    std::fprintf(stderr, "llm-bench: %-28s %-14s t=%d: %8.2f ± %.2f t/s\n", info.type_name.c_str(),
-                                 t.name().c_str(), nt, ts.mean, ts.stddev);
+                    std::fprintf(stderr, "llm-bench: %-28s %-14s t=%d %-9s: %8.2f ± %.2f t/s\n",
+                                 info.type_name.c_str(), t.name().c_str(), nt,
+                                 std::string(llm::numerics_name(mode)).c_str(), ts.mean, ts.stddev);
                 }
             }
         summaries.push_back({info, llm::peak_rss_bytes()});
@@ -406,7 +425,8 @@ int main(int argc, char** argv) {
                   {"type_k", r.kv_type},
                   {"type_v", r.kv_type},
                   {"n_gpu_layers", 0},
-                  {"flash_attn", r.flash_attn},
+                  {"flash_attn", r.numerics != llm::Numerics::Exact},
+                  {"numerics", std::string(llm::numerics_name(r.numerics))},
                   {"n_ctx", r.n_ctx},
                   {"n_prompt", r.test.n_prompt},
                   {"n_gen", r.test.n_gen},
@@ -436,7 +456,7 @@ int main(int argc, char** argv) {
         for (const Result& r : results) std::printf("%s\n", to_json(r).dump().c_str());
     } else if (output == "csv") {
         const char* cols[] = {"build_commit", "cpu_info", "isa", "model_filename", "model_type", "model_size",
-                              "model_n_params", "weight_bytes", "n_batch", "n_threads", "type_k", "n_ctx", "n_prompt", "n_gen",
+                              "model_n_params", "weight_bytes", "n_batch", "n_threads", "type_k", "numerics", "n_ctx", "n_prompt", "n_gen",
                               "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts",
                               "weight_gbps", "mem_bw_gbps", "mem_bw_frac", "compute_frac", "ttft_ms", "load_ms",
                               "peak_rss_bytes"};
@@ -454,9 +474,9 @@ int main(int argc, char** argv) {
             std::printf("%s\n", line.c_str());
         }
     } else {
-        std::printf("| model | size | params | backend | threads | type_k | test | t/s | median t/s | weights GB/s | "
-                    "%% of mem bw | %% of int8 peak |\n");
-        std::printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        std::printf("| model | size | params | backend | threads | type_k | numerics | test | t/s | median t/s | "
+                    "weights GB/s | %% of mem bw | %% of int8 peak |\n");
+        std::printf("| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
         for (const Result& r : results) {
             const Stats ts = stats(r.samples_ts);
             const json d = derived(r);
@@ -471,9 +491,9 @@ int main(int argc, char** argv) {
                                            : fmt::format("{:.2f} M", r.model.n_params / 1e6);
             const std::string backend_label =
                 backend == "CPU" ? fmt::format("CPU ({})", llm::cpu_isa_name()) : backend;
-            std::printf("| %s | %s | %s | %s | %d | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
-                        r.model.type_name.c_str(), size.c_str(), params.c_str(),
-                        backend_label.c_str(), r.n_threads, r.kv_type.c_str(), r.test.name().c_str(), ts.mean,
+            std::printf("| %s | %s | %s | %s | %d | %s | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
+                        r.model.type_name.c_str(), size.c_str(), params.c_str(), backend_label.c_str(), r.n_threads,
+                        r.kv_type.c_str(), std::string(llm::numerics_name(r.numerics)).c_str(), r.test.name().c_str(), ts.mean,
                         ts.stddev, ts.median,
                         d.contains("weight_gbps") ? fmt::format("{:.1f}", d["weight_gbps"].get<double>()).c_str()
                                                   : "-",

@@ -77,6 +77,7 @@ struct Options {
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true, flash_attn = false;
+    std::string numerics = "exact";
     llm::SamplerConfig sampling;
     int64_t seed = -1;
 };
@@ -323,9 +324,11 @@ int main(int argc, char** argv) {
     app.add_option("--quantize", o.quantize,
                    "quantize F32/F16/BF16 weights at load time: q4_0, q4_k (= Q4_K_M), q8_0, q5_k_m, ...");
     app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
-    app.add_flag("--flash-attn", o.flash_attn,
-                 "CPU: flash-attention kernel instead of llama.cpp's default attention arithmetic (which gives "
-                 "bit-identical results to llama.cpp with an F16 cache on AVX-512)");
+    app.add_option("--numerics", o.numerics,
+                   "CPU kernel arithmetic: exact (llama.cpp's: the same greedy tokens), fast (our fastest kernels) "
+                   "or invariant (a token's result does not depend on the batch)")
+        ->capture_default_str();
+    app.add_flag("--flash-attn", o.flash_attn, "the same as --numerics fast (flash attention is part of it)");
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N (falls back to the CPU if unusable)")
         ->capture_default_str();
     app.add_flag("--list-devices", o.list_devices, "list the compute devices and exit");
@@ -349,6 +352,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (o.n_threads <= 0) return fail("--threads must be positive");
+    const auto numerics = llm::parse_numerics(o.numerics);
+    if (!numerics) return fail("--numerics: expected exact, fast or invariant, got '" + o.numerics + "'");
+    if (o.flash_attn && *numerics != llm::Numerics::Exact && *numerics != llm::Numerics::Fast)
+        return fail("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
     std::optional<llm::Grammar> grammar;
     if (!o.schema.empty() || !o.grammar_file.empty()) {
         std::string printable;
@@ -391,7 +398,7 @@ int main(int argc, char** argv) {
     if (!model) return fail(model.error_message());
     llm::SessionOptions so;
     so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
-    so.flash_attn = o.flash_attn;
+    so.numerics = o.flash_attn ? llm::Numerics::Fast : *numerics;
     so.device = o.device;
     if (!o.tokens.empty() && o.n_ctx == 0) {
         auto ids = parse_token_list(o.tokens);

@@ -34,11 +34,15 @@ typedef enum llm_status {
 
 typedef enum llm_kv_type { LLM_KV_F16 = 0, LLM_KV_F32 = 1, LLM_KV_Q8_0 = 2, LLM_KV_BF16 = 3 } llm_kv_type;
 
+/* CPU kernel arithmetic (the README's numerics table): llama.cpp's, our fastest, or batch-invariant. */
+typedef enum llm_numerics { LLM_NUMERICS_EXACT = 0, LLM_NUMERICS_FAST = 1, LLM_NUMERICS_INVARIANT = 2 } llm_numerics;
+
 typedef struct llm_session_params {
     int32_t n_ctx;     /* 0 = the model's training context, capped at 4096 */
     int32_t n_threads; /* 0 = physical cores */
     int32_t n_batch;   /* tokens per forward pass for long prompts */
     llm_kv_type kv_type;
+    llm_numerics numerics; /* default LLM_NUMERICS_EXACT */
 } llm_session_params;
 
 /* Every function taking err/err_size writes a one-line message there on failure (truncated to fit). */

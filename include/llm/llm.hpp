@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/dtype.hpp"
+#include "core/numerics.hpp"
 #include "core/status.hpp"
 #include "models/model_config.hpp"
 
@@ -57,10 +58,11 @@ struct SessionOptions {
     int n_threads = 0;           // 0 = physical cores
     int n_batch = 512;           // tokens per forward pass when a prompt is longer
     LongRopeMode longrope = LongRopeMode::Auto;
-    // CPU attention: false = llama.cpp's default (non-flash) arithmetic, bit-identical to llama.cpp with an F16
-    // KV cache on AVX-512 CPUs; true = our flash-attention kernel (online softmax, tiles of queries sharing a
-    // KV head; the choice for other KV types and CPUs anyway). Same maths, different roundings.
-    bool flash_attn = false;
+    // CPU kernel arithmetic (core/numerics.hpp; the README's table): Exact = llama.cpp's (greedy tokens equal
+    // its own; with an F16 KV cache its attention over transposed values), Fast = our fastest kernels,
+    // Invariant = a token's logits do not depend on how many tokens share its pass. (Replaces flash_attn:
+    // flash attention is what Fast and Invariant run.)
+    Numerics numerics = Numerics::Exact;
     // "cpu", or "vulkan" / "vulkan:N" (device N of list_devices()). A Vulkan device that cannot be used
     // falls back to the CPU with a line on stderr.
     std::string device = "cpu";

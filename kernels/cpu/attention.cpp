@@ -65,17 +65,19 @@ void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows&
     a.q = q, a.q_stride = (int64_t)p.n_heads * p.head_dim, a.k = k, a.v = v, a.n_keys = n_keys;
     a.n_tokens = n_tokens, a.positions = positions, a.head_dim = p.head_dim, a.group = p.n_heads / p.n_kv_heads;
     a.scale = p.scale, a.sliding_window = p.sliding_window, a.round_f16 = p.round_to_f16, a.out = out;
+    a.aligned_tiles = p.batch_invariant;
     cpu::AttnTileFn fn = cpu::attention_tile_scalar;
     int lanes = cpu::kAttnLanesScalar;
     if (isa == Isa::Avx512) fn = cpu::attention_tile_avx512, lanes = cpu::kAttnLanesAvx512;
-    if (isa == Isa::Avx512 && n_tokens * a.group <= 8) fn = cpu::attention_tile_avx512_8, lanes = 8;
+    if (isa == Isa::Avx512 && n_tokens * a.group <= 8 && !p.batch_invariant) fn = cpu::attention_tile_avx512_8, lanes = 8;
     if (isa == Isa::Avx2) fn = cpu::attention_tile_avx2, lanes = cpu::kAttnLanesAvx2;
 
     const int64_t n_rows = n_tokens * a.group, n_tiles = (n_rows + lanes - 1) / lanes;
     const int hd = p.head_dim;
     // Decoding (one tile per KV head) over a long history: split the keys into fixed chunks (not depending
     // on n_threads, so results do not either) to use more threads than KV heads, merged after.
-    const int64_t n_chunks = n_tiles == 1 && n_keys >= 2 * kSplitKeys ? (n_keys + kSplitKeys - 1) / kSplitKeys : 1;
+    // Not in batch-invariant mode: whether a row's keys are split would depend on the other rows.
+    const int64_t n_chunks = n_tiles == 1 && n_keys >= 2 * kSplitKeys && !p.batch_invariant ? (n_keys + kSplitKeys - 1) / kSplitKeys : 1;
     const int64_t n_items = n_tiles * p.n_kv_heads * n_chunks;
     const size_t part_size = (size_t)(2 + hd) * lanes;
     static thread_local std::vector<float> partials;

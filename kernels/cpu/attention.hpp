@@ -25,7 +25,8 @@ struct KvRows {
 
 // q: [n_tokens x n_heads*head_dim] float32; positions[i] < n_keys is query i's position; out like q.
 // Threads: OpenMP over (KV head x query tile), dynamically scheduled with the longest tiles first.
-// Results do not depend on n_threads.
+// Results do not depend on n_threads. With p.batch_invariant a row's result does not depend on the other rows
+// either (how many, which positions): the tiles of keys are fixed by position and never split by load.
 void flash_attention(const float* q, const KvRows& k, const KvRows& v, int64_t n_keys, int64_t n_tokens,
                      const int32_t* positions, const AttentionParams& p, float* out, int n_threads);
 void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows& v, int64_t n_keys,

@@ -31,6 +31,9 @@ struct AttnJob {
     float scale = 1.0f;
     int sliding_window = 0;
     bool round_f16 = false;
+    // Key tiles at multiples of kTileKeys (else from the tile's first key): with it a row meets the same
+    // tiles whatever rows share its tile (masked keys add exact zeros, exp(0) = 1 rescales exactly).
+    bool aligned_tiles = false;
     float* out = nullptr;
 };
 
@@ -123,6 +126,7 @@ void attention_tile(LLM_ATTN_TILE_ARGS) {
 
     const vec vlo = V::load(s.lo.data()), vhi = V::load(s.hi.data()), vscale = V::set1(a.scale);
     vec m = V::set1(-std::numeric_limits<float>::infinity()), l = V::zero();
+    if (a.aligned_tiles && jlo <= jhi) jlo -= jlo % kTileKeys;
     for (int64_t j0 = jlo; j0 <= jhi; j0 += kTileKeys) {
         const int nk = (int)std::min<int64_t>(kTileKeys, jhi - j0 + 1);
         int64_t ks = 0;

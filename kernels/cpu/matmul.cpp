@@ -133,31 +133,66 @@ bool matmul_supports(DType type) {
     return (size_t)type < cpu::kNumDTypes && cpu::kernels_scalar().dot[(size_t)type].fn != nullptr;
 }
 
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
-    matmul_isa(best_isa(), w, x, n_tokens, y, n_threads);
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads, Numerics mode) {
+    matmul_isa(best_isa(), w, x, n_tokens, y, n_threads, mode);
 }
 
-void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
+namespace {
+
+enum class Path { VecDot, Gemm, Blas };
+
+cpu::GemmImpl gemm_impl(Isa isa) {
+    return isa == Isa::Avx512          ? cpu::GemmImpl::Avx512
+           : isa == Isa::Scalar        ? cpu::GemmImpl::Scalar
+           : cpu_features().avx_vnni   ? cpu::GemmImpl::AvxVnni
+                                       : cpu::GemmImpl::Avx2;
+}
+
+// The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
+Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
+    if (mode == Numerics::Invariant) return cpu::gemm_supports(type) ? Path::Gemm : Path::VecDot;
+    // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
+    if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
+    // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
+    if (isa != Isa::Scalar && cpu::gemm_supports(type)) {
+        int64_t min = cpu::gemm_min_tokens(type, gemm_impl(isa));
+        if (mode == Numerics::Fast && min == INT64_MAX) min = cpu::gemm_min_tokens(DType::Q4_0, gemm_impl(isa));
+        if (n_tokens >= min) return Path::Gemm;
+    }
+    return Path::VecDot;
+}
+
+}  // namespace
+
+const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
+    switch (choose_path(isa, type, n_tokens, mode)) {
+        case Path::Blas: return "openblas";
+        case Path::Gemm:
+            switch (gemm_impl(isa)) {
+                case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
+                case cpu::GemmImpl::AvxVnni: return "gemm-avxvnni";
+                case cpu::GemmImpl::Avx2: return "gemm-avx2";
+                case cpu::GemmImpl::Scalar: return "gemm-scalar";
+            }
+            return "gemm";
+        case Path::VecDot: break;
+    }
+    if (!matmul_supports(type)) return "none";
+    return cpu::gemv_kernel(isa, type, 1).fn ? "gemv" : "vec_dot";
+}
+
+void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
+                Numerics mode) {
     if (!matmul_supports(w.type)) die("no kernel for weight type ", std::string(dtype_name(w.type)).c_str());
     const IsaKernels& k = table(isa);
     const cpu::VecDotEntry e = k.dot[(size_t)w.type];
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
     if (n_in % block_size(w.type) != 0) die("row length is not a multiple of the block size: ", w.name.c_str());
     if (n_tokens <= 0 || n_out <= 0) return;
-    // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
-    if (n_tokens >= cpu::blas_min_tokens(isa, w.type)) {
-        cpu::blas_matmul(w, x, n_tokens, y, n_threads);
-        return;
-    }
-    // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
-    if (isa != Isa::Scalar && cpu::gemm_supports(w.type)) {
-        const cpu::GemmImpl gi = isa == Isa::Avx512        ? cpu::GemmImpl::Avx512
-                                 : cpu_features().avx_vnni ? cpu::GemmImpl::AvxVnni
-                                                           : cpu::GemmImpl::Avx2;
-        if (n_tokens >= cpu::gemm_min_tokens(w.type, gi)) {
-            cpu::gemm(gi, w, x, n_tokens, y, n_threads);
-            return;
-        }
+    switch (choose_path(isa, w.type, n_tokens, mode)) {
+        case Path::Blas: cpu::blas_matmul(w, x, n_tokens, y, n_threads); return;
+        case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
+        case Path::VecDot: break;
     }
 
     const size_t stride = cpu::act_row_bytes(e.act, n_in);

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/numerics.hpp"
 #include "core/tensor.hpp"
 
 namespace llm {
@@ -19,8 +20,22 @@ const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
 // ne[1] = n_out rows of w.type; y: [n_tokens x n_out] float32 row-major (must not alias x).
 // Threads: OpenMP with n_threads threads (<= 1 runs inline). Results do not depend on n_threads.
 // Aborts with a message on a weight type without kernels or an ISA the CPU lacks (engine invariants).
-void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
-void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+// The kernel per shape follows the numerics mode (core/numerics.hpp):
+//   Exact      vec_dot (multi-row gemv kernels, bit-identical to it) for few tokens; from a per-type threshold
+//              the int8 GEMM (quantized; never Q4_1/Q5_1, whose batches llama.cpp runs through vec_dot) or
+//              OpenBLAS (floats). Bit for bit what this engine computed before the modes were named.
+//   Fast       the same with the GEMM also for Q4_1/Q5_1 prompts.
+//   Invariant  one accumulation order per output whatever n_tokens: the int8 GEMM for every quantized
+//              type at every token count (its per-element arithmetic does not depend on the tile it sits in,
+//              nor on the ISA), the per-row vec_dot for float weights (never OpenBLAS, whose result depends
+//              on the matrix shape). Row t of y is bit-identical whether x has 1 token or n.
+void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
+            Numerics mode = Numerics::Exact);
+void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
+                Numerics mode = Numerics::Exact);
+// The kernel matmul_isa picks for this shape ("gemv", "vec_dot", "gemm-avx512", "openblas", ...), for
+// --list-devices and llm-bench.
+const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode);
 
 // Whether matmul supports weights of this type.
 bool matmul_supports(DType type);

@@ -82,8 +82,8 @@ TEST_P(VkGraph, SameNodeListSameValuesOnCpuAndVulkan) {
         std::vector<Captured> cpu, gpu;
         std::vector<float> cpu_logits(b.out_rows.size() * nv), gpu_logits(cpu_logits.size());
         const Graph g = build_forward(m->config, m->weights, b);
-        run_graph_cpu(g, forward_inputs(m->config, b, LongRopeMode::Auto), *kv, cpu_logits.data(), scratch, 2,
-                      capture_into(cpu));
+        run_graph_cpu(g, forward_inputs(m->config, b, LongRopeMode::Auto), *kv, cpu_logits.data(), scratch,
+                      {.n_threads = 2}, capture_into(cpu));
         ASSERT_TRUE((*dec)->forward(b, gpu_logits.data(), capture_into(gpu)).is_ok());
         ASSERT_EQ(cpu.size(), g.nodes().size());  // the last node (the head) has an output
         ASSERT_EQ(gpu.size(), cpu.size()) << "the same node list on both backends";
