@@ -1,0 +1,116 @@
+// Numerics::Invariant matmul (kernels/cpu/matmul.hpp): for every weight type and every ISA this CPU runs
+// (LLM_CPU caps it), row i of an n-token call is memcmp-equal to the 1-token call on that row, for any n, any
+// position of the row in the batch and 1 or 2 threads; and its error against the float64 reference is the
+// usual one (no worse than the vec_dot path's on the same data).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/matmul.hpp"
+#include "kernels/quant/quant.hpp"
+#include "test_weights.hpp"
+
+namespace llm {
+namespace {
+
+const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                        DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                        DType::Q5_K, DType::Q6_K, DType::IQ4_XS};
+const int64_t kCounts[] = {1, 2, 3, 7, 8, 16, 33, 64, 200};
+constexpr int64_t kMaxTokens = 200;
+
+std::vector<float> make_x(int64_t n_tokens, int64_t n_in, std::mt19937& rng) {
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(n_tokens * n_in);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        const float scale = t % 3 == 2 ? 10.0f : 1.0f;  // rows of different magnitudes
+        for (int64_t i = 0; i < n_in; ++i) x[t * n_in + i] = scale * nd(rng);
+    }
+    return x;
+}
+
+// RMS error over the outputs, normalized by the RMS size of a dot product of these magnitudes.
+double rel_error(const test::Weights& w, const float* x, const float* y, const float* ref, int64_t n_in,
+                 int64_t n_out, int64_t n_tokens) {
+    double err = 0, norm = 0;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+        double xn = 0;
+        for (int64_t i = 0; i < n_in; ++i) xn += (double)x[t * n_in + i] * x[t * n_in + i];
+        for (int64_t r = 0; r < n_out; ++r) {
+            double wn = 0;
+            for (int64_t i = 0; i < n_in; ++i) wn += (double)w.deq[r * n_in + i] * w.deq[r * n_in + i];
+            const double d = (double)y[t * n_out + r] - ref[t * n_out + r];
+            err += d * d;
+            norm += wn * xn / (double)n_in;
+        }
+    }
+    return std::sqrt(err / norm);
+}
+
+class MatmulInvariance : public testing::TestWithParam<DType> {};
+
+TEST_P(MatmulInvariance, RowOfAnyBatchEqualsItsSingleTokenResult) {
+    const DType type = GetParam();
+    ASSERT_TRUE(matmul_supports(type));
+    // 40 output rows: two full GEMM panels and a partial one, split unevenly by 2 threads.
+    const int64_t n_in = 2 * std::max<int64_t>(block_size(type), 128), n_out = 40;
+    std::mt19937 rng(7 + (uint32_t)type);
+    const test::Weights w = test::make_weights(type, n_in, n_out, rng, 0.01f);
+    const std::vector<float> x = make_x(kMaxTokens + 5, n_in, rng);
+    std::vector<float> ref((kMaxTokens + 5) * n_out);
+    matmul_reference(w.view, x.data(), kMaxTokens + 5, ref.data());
+
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+        if (!isa_supported(isa)) continue;
+        SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa_name(isa));
+        // Every token alone.
+        std::vector<float> single((kMaxTokens + 5) * n_out, NAN);
+        for (int64_t t = 0; t < kMaxTokens + 5; ++t)
+            matmul_isa(isa, w.view, x.data() + t * n_in, 1, single.data() + t * n_out, 1, Numerics::Invariant);
+        // The same tokens inside batches of n, starting at token `first` (so each token sits at another row
+        // position of the batch for every n), 1 and 2 threads.
+        for (int64_t n : kCounts)
+            for (int threads : {1, 2}) {
+                const int64_t first = (n * 3 + threads) % 5;
+                std::vector<float> y(n * n_out, NAN);
+                matmul_isa(isa, w.view, x.data() + first * n_in, n, y.data(), threads, Numerics::Invariant);
+                for (int64_t i = 0; i < n; ++i)
+                    ASSERT_EQ(0, std::memcmp(y.data() + i * n_out, single.data() + (first + i) * n_out,
+                                             n_out * sizeof(float)))
+                        << "token " << first + i << " at row " << i << " of " << n << ", " << threads << " threads";
+            }
+        // Accuracy: as good as this ISA's vec_dot path (the same activation types: 8-bit blocks, or fp16 /
+        // bf16 for float weights on AVX2 / AVX-512 as ggml) against the float64 reference.
+        std::vector<float> vd(kMaxTokens * n_out);
+        for (int64_t t = 0; t < kMaxTokens; ++t)  // one token at a time: never a GEMM or OpenBLAS
+            matmul_isa(isa, w.view, x.data() + t * n_in, 1, vd.data() + t * n_out, 1, Numerics::Exact);
+        const double e_inv = rel_error(w, x.data(), single.data(), ref.data(), n_in, n_out, kMaxTokens);
+        const double e_vd = rel_error(w, x.data(), vd.data(), ref.data(), n_in, n_out, kMaxTokens);
+        EXPECT_TRUE(std::isfinite(e_inv));
+        EXPECT_LT(e_inv, 1.5 * e_vd + 1e-6) << "invariant error " << e_inv << " vs vec_dot " << e_vd;
+        EXPECT_LT(e_inv, 3e-2);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulInvariance, testing::ValuesIn(kTypes),
+                         [](const testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
+
+// The kernel names the tools print follow the mode: Invariant never names OpenBLAS nor a per-row vec_dot
+// for a type the GEMM packs.
+TEST(MatmulInvariance, KernelNamesFollowTheMode) {
+    const Isa isa = best_isa();
+    for (int64_t n : {1, 512}) {
+        EXPECT_STREQ(matmul_kernel_name(isa, DType::F16, n, Numerics::Invariant),
+                     matmul_kernel_name(isa, DType::F16, 1, Numerics::Invariant));
+        const std::string q = matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant);
+        EXPECT_EQ(q.rfind("gemm", 0), 0u) << q;
+    }
+    EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
+}
+
+}  // namespace
+}  // namespace llm
