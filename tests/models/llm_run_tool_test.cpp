@@ -1,6 +1,7 @@
 // llm-run driven as a user would: piped stdin for chat, the timing summary, errors and exit codes.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -19,7 +20,8 @@ struct RunResult {
 };
 
 RunResult run(const std::string& args, const std::string& stdin_text = "") {
-    const std::string input = std::string(LLM_BINARY_DIR) + "/llm_run_test_input.txt";
+    // One file per process: ctest runs the tool tests in parallel processes.
+    const std::string input = std::string(LLM_BINARY_DIR) + "/llm_run_test_input." + std::to_string(getpid()) + ".txt";
     FILE* in = std::fopen(input.c_str(), "wb");
     std::fwrite(stdin_text.data(), 1, stdin_text.size(), in);
     std::fclose(in);
@@ -30,6 +32,7 @@ RunResult run(const std::string& args, const std::string& stdin_text = "") {
     size_t n;
     while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
     const int status = pclose(p);
+    std::remove(input.c_str());
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return r;
 }
