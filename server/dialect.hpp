@@ -1,0 +1,46 @@
+// How one API speaks: its error body, its complete response and the pieces of its event stream. The generation
+// path (generation.cpp) is written once against this interface; OpenAI chat and completions are two dialects
+// (openai_dialect.cpp) and the Anthropic Messages API is a third, with no change to the HTTP or engine side.
+#pragma once
+#include <span>
+#include <string>
+
+#include "server/api_types.hpp"
+#include "server/json_body.hpp"
+#include "server/openai_response.hpp"
+
+namespace llm::server {
+
+// What a dialect knows about the stream it is writing.
+struct StreamContext {
+    ResponseMeta meta;
+    const ApiRequest* request = nullptr;
+    std::string echo;  // completions with echo=true: the prompt text
+};
+
+class ApiDialect {
+public:
+    virtual ~ApiDialect() = default;
+    virtual Json error_body(const ApiError& e) const = 0;
+    virtual const char* id_prefix() const = 0;
+    // Status when the queue is full (OpenAI 429; Anthropic 529).
+    virtual int queue_full_status() const { return 429; }
+
+    virtual Json response_body(const StreamContext& c, const ApiResult& r) const = 0;
+    // Stream text: sent at admission (headers go with it) ...
+    virtual std::string stream_start(const StreamContext& c) const = 0;
+    // ... for each batch of new text and the tokens it came from (tokens carry logprobs when asked) ...
+    virtual std::string stream_delta(const StreamContext& c, const std::string& text,
+                                     std::span<const TokenInfo> tokens) const = 0;
+    // ... at the end (finish reason, usage, terminator) ...
+    virtual std::string stream_end(const StreamContext& c, const ApiResult& r) const = 0;
+    // ... or on a failure after the headers went out.
+    virtual std::string stream_error(const StreamContext& c, const ApiError& e) const = 0;
+    // While waiting (queued, prefilling): something every client of this API skips.
+    virtual std::string keepalive() const = 0;
+};
+
+const ApiDialect& openai_chat_dialect();
+const ApiDialect& openai_completion_dialect();
+
+}  // namespace llm::server

@@ -1,0 +1,16 @@
+// The real Backend: llm::Engine for generation and embeddings, the model's tokenizer and chat template for
+// prompts (rendered exactly as llm-run renders them), and the constraint engine for response_format.
+#pragma once
+#include <memory>
+
+#include "llm/engine.hpp"
+#include "server/backend.hpp"
+
+namespace llm::server {
+
+// Wraps a started engine. Fails when the model has no tokenizer (the server speaks text) or its chat template
+// does not parse.
+Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine,
+                                                        std::string model_id);
+
+}  // namespace llm::server

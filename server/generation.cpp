@@ -1,0 +1,258 @@
+// The generation routes (chat and completions, any dialect): request -> tokens -> admission -> engine, and the
+// engine's events -> one response or an SSE stream. Engine callbacks run on the engine's thread and only queue
+// events; the connection thread formats and writes them, and cancels the engine request when the client leaves.
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <deque>
+#include <optional>
+
+#include "server/openai_request.hpp"
+#include "server/server_impl.hpp"
+
+namespace llm::server {
+namespace {
+
+// Events of one engine request, handed from the engine's thread to the connection's.
+struct Channel {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<TokenEvent> events;
+    std::optional<RequestResult> result;
+    // Timing, touched on the engine's thread only.
+    Clock::time_point arrival, last_token;
+    bool got_token = false;
+};
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+ApiError context_error(int n_prompt, int max_tokens, int n_ctx) {
+    std::string msg = max_tokens > 0
+        ? fmt::format("This model's maximum context length is {} tokens. However, you requested {} tokens ({} in the "
+                      "messages, {} in the completion). Please reduce the length of the messages or completion.",
+                      n_ctx, n_prompt + max_tokens, n_prompt, max_tokens)
+        : fmt::format("This model's maximum context length is {} tokens. However, your messages resulted in {} tokens. "
+                      "Please reduce the length of the messages.", n_ctx, n_prompt);
+    return ApiError{400, "invalid_request_error", msg, "messages", "context_length_exceeded"};
+}
+
+// ApiRequest -> engine Request: template or tokenize, then every limit that needs the model, all decided before
+// anything reaches the engine (an over-long prompt costs no prefill).
+std::optional<ApiError> prepare(const ApiRequest& api, const Backend& b, Request& out, std::string& echo) {
+    const ModelInfo& info = b.info();
+    std::vector<int32_t> tokens;
+    if (api.kind == ApiKind::Chat) {
+        auto t = b.chat_prompt(api.messages);
+        if (!t) return invalid_param("messages", "the chat template failed on these messages: " + t.error_message());
+        tokens = std::move(*t);
+    } else if (api.prompt_is_tokens) {
+        for (int32_t id : api.prompt_tokens)
+            if (id >= info.n_vocab)
+                return invalid_param("prompt", fmt::format("token id {} is out of range (vocabulary of {})", id, info.n_vocab));
+        tokens = api.prompt_tokens;
+        if (api.echo)
+            for (int32_t id : tokens) echo += b.token_piece(id);
+    } else {
+        tokens = b.tokenize(api.prompt, true);
+        if (api.echo) echo = api.prompt;
+    }
+    if (tokens.empty()) return invalid_param(api.kind == ApiKind::Chat ? "messages" : "prompt", "the prompt is empty");
+    const int n_prompt = (int)tokens.size();
+    if (n_prompt >= info.n_ctx || (api.max_tokens > 0 && (int64_t)n_prompt + api.max_tokens > info.n_ctx))
+        return context_error(n_prompt, api.max_tokens, info.n_ctx);
+    if (Status s = validate(api.sampling, info.n_vocab); !s) {
+        const std::string& m = s.message();
+        return invalid_param(m.find("logit_bias") != std::string::npos ? "logit_bias" : "", m);
+    }
+    if (!api.json_schema.empty()) {
+        auto c = b.json_schema_constraint(api.json_schema);
+        if (!c) return invalid_param("response_format", "response_format: " + c.error_message());
+        out.constraint = std::move(*c);
+    }
+    out.prompt = std::move(tokens);
+    out.sampling = api.sampling;
+    out.max_tokens = api.max_tokens;
+    out.stop = api.stop;
+    out.top_logprobs = api.top_logprobs;
+    return std::nullopt;
+}
+
+TokenInfo token_info(const Backend& b, const TokenEvent& e) {
+    TokenInfo t{e.token, b.token_piece(e.token), e.logprob, {}};
+    for (const TokenLogprob& tl : e.top_logprobs) t.top.emplace_back(b.token_piece(tl.token), tl.logprob);
+    return t;
+}
+
+ApiResult api_result(const RequestResult& r, std::vector<TokenInfo> infos) {
+    ApiResult a;
+    a.text = r.text;
+    a.stop_reason = r.stop_reason;
+    a.prompt_tokens = r.n_prompt;
+    a.cached_tokens = r.n_cached;
+    a.completion_tokens = (int)r.tokens.size();
+    a.logprobs = std::move(infos);
+    return a;
+}
+
+void log_result(RequestLog& log, const RequestResult& r) {
+    log.prompt_tokens = r.n_prompt;
+    log.cached_tokens = r.n_cached;
+    log.completion_tokens = (int)r.tokens.size();
+    log.queue_ms = r.queue_ms;
+    log.ttft_ms = r.ttft_ms;
+    log.finish = stop_reason_name(r.stop_reason);
+    if (!r.status) log.error = r.status.message();
+}
+
+// State of one SSE response, shared by the content provider and its releaser.
+struct StreamState {
+    std::shared_ptr<Channel> ch;
+    std::shared_ptr<Backend> backend;
+    RequestId id = 0;
+    StreamContext ctx;
+    ApiRequest api;
+    bool started = false, finished = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::handle_generation(const ApiDialect& d, ApiKind kind, const httplib::Request& req,
+                                         httplib::Response& res) {
+    const Clock::time_point arrival = current_log().start;
+    auto b = backend();
+    if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    Json body;
+    if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
+    auto st = std::make_shared<StreamState>();
+    ApiRequest& api = st->api;
+    if (auto e = kind == ApiKind::Chat ? parse_chat_request(body, api) : parse_completion_request(body, api))
+        return send_error(d, res, *e);
+    if (auto e = check_model(api.model, *b)) return send_error(d, res, *e);
+    current_log().model = api.model;
+    current_log().stream = api.stream;
+    Request engine_req;
+    if (auto e = prepare(api, *b, engine_req, st->ctx.echo)) return send_error(d, res, *e);
+
+    // Admission: at most `parallel` running plus `max_queue` waiting; the rest are told to come back.
+    if (in_flight.fetch_add(1) >= admission_limit()) {
+        in_flight.fetch_sub(1);
+        metrics.count_rejected();
+        res.set_header("retry-after", "1");
+        return send_error(d, res, ApiError{d.queue_full_status(), d.queue_full_status() == 429 ? "rate_limit_error" : "overloaded_error",
+                                           fmt::format("the server is busy ({} requests admitted); retry shortly", admission_limit()),
+                                           "", "queue_full"});
+    }
+    auto ch = std::make_shared<Channel>();
+    ch->arrival = arrival;
+    const bool want_logprobs = api.top_logprobs >= 0;
+    RequestCallbacks cb;
+    cb.on_token = [ch, this](const TokenEvent& e) {
+        const Clock::time_point now = Clock::now();
+        if (!ch->got_token) metrics.observe_ttft(ms_between(ch->arrival, now) / 1000.0);
+        else metrics.observe_itl(ms_between(ch->last_token, now) / 1000.0);
+        ch->got_token = true, ch->last_token = now;
+        std::lock_guard lock(ch->mu);
+        ch->events.push_back(e);
+        ch->cv.notify_all();
+    };
+    cb.on_done = [ch, this](const RequestResult& r) {
+        metrics.count_tokens(r.n_prompt, r.n_cached, (int64_t)r.tokens.size());
+        metrics.observe_e2e(ms_between(ch->arrival, Clock::now()) / 1000.0);
+        {
+            std::lock_guard lock(ch->mu);
+            ch->result = r;
+            ch->cv.notify_all();
+        }
+        in_flight.fetch_sub(1);
+    };
+    auto id = b->submit(std::move(engine_req), std::move(cb));
+    if (!id) {
+        in_flight.fetch_sub(1);
+        return send_error(d, res, ApiError{400, "invalid_request_error", id.error_message(), "", ""});
+    }
+    st->ctx.meta = ResponseMeta{new_response_id(d.id_prefix()), (int64_t)std::time(nullptr),
+                                api.model.empty() ? b->info().id : api.model};
+    st->ctx.request = &st->api;
+    st->ch = ch;
+    st->backend = b;
+    st->id = *id;
+
+    if (!api.stream) {
+        std::vector<TokenEvent> events;
+        RequestResult r;
+        {
+            std::unique_lock lock(ch->mu);
+            ch->cv.wait(lock, [&] { return ch->result.has_value(); });  // on_done comes exactly once
+            events.swap(ch->events);
+            r = *ch->result;
+        }
+        log_result(current_log(), r);
+        if (!r.status)
+            return send_error(d, res, ApiError{500, "server_error", "generation failed: " + r.status.message(), "", ""});
+        std::vector<TokenInfo> infos;
+        if (want_logprobs)
+            for (const TokenEvent& e : events)
+                if (e.token >= 0) infos.push_back(token_info(*b, e));  // token -1: held-back text only
+        return send_json(res, 200, d.response_body(st->ctx, api_result(r, std::move(infos))));
+    }
+
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    const auto keepalive = std::chrono::milliseconds((int64_t)(opts.keepalive_s * 1000));
+    const ApiDialect* dp = &d;
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [st, dp, keepalive, want_logprobs, this](size_t, httplib::DataSink& sink) {
+            auto abandon = [&] {
+                // The client is gone: free its sequence now (its full blocks stay in the prefix cache).
+                st->backend->cancel(st->id);
+                st->finished = true;
+                metrics.count_disconnect();
+                current_log().disconnected = true;
+                return false;
+            };
+            auto write = [&](const std::string& s) { return s.empty() || sink.write(s.data(), s.size()); };
+            if (!st->started) {  // headers and the first bytes leave at admission
+                st->started = true;
+                return write(dp->stream_start(st->ctx)) || abandon();
+            }
+            std::vector<TokenEvent> events;
+            std::optional<RequestResult> r;
+            {
+                std::unique_lock lock(st->ch->mu);
+                st->ch->cv.wait_for(lock, keepalive, [&] { return !st->ch->events.empty() || st->ch->result; });
+                events.swap(st->ch->events);
+                r = st->ch->result;
+            }
+            if (events.empty() && !r) return write(dp->keepalive()) || abandon();
+            std::string text;
+            std::vector<TokenInfo> infos;
+            for (const TokenEvent& e : events) {
+                text += e.text;
+                if (want_logprobs && e.token >= 0) infos.push_back(token_info(*st->backend, e));
+            }
+            std::string out = dp->stream_delta(st->ctx, text, infos);
+            if (r) {
+                log_result(current_log(), *r);
+                if (r->status) out += dp->stream_end(st->ctx, api_result(*r, {}));
+                else out += dp->stream_error(st->ctx, ApiError{500, "server_error", "generation failed: " + r->status.message(), "", ""});
+            }
+            if (!write(out)) return abandon();
+            if (r) {
+                st->finished = true;
+                sink.done();
+            }
+            return true;
+        },
+        [st, this](bool) {
+            // The connection ended before the stream did (closed before the first write, or a write failed).
+            if (!st->finished) {
+                st->backend->cancel(st->id);
+                metrics.count_disconnect();
+            }
+        });
+}
+
+}  // namespace llm::server

@@ -1,0 +1,279 @@
+// Routes, auth, CORS, error shapes, access logs and the listening socket of llm-serve (cpp-httplib: a bounded
+// worker pool, keep-alive, chunked responses for SSE; a Debian package, so no HTTP parser of our own).
+#include "server/http_server.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "server/auth.hpp"
+#include "server/openai_request.hpp"
+#include "server/server_impl.hpp"
+
+namespace llm::server {
+
+RequestLog& current_log() {
+    static thread_local RequestLog log;
+    return log;
+}
+
+namespace {
+
+// Route label for metrics: the known paths, everything else "other" (bounded label cardinality).
+std::string route_label(const std::string& path) {
+    static const char* known[] = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
+                                  "/health", "/metrics", "/v1/messages", "/v1/messages/count_tokens"};
+    for (const char* k : known)
+        if (path == k) return k;
+    if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
+    return "other";
+}
+
+std::string base64(const void* data, size_t n) {
+    static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const auto* p = static_cast<const unsigned char*>(data);
+    std::string out;
+    out.reserve((n + 2) / 3 * 4);
+    for (size_t i = 0; i < n; i += 3) {
+        const uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        out += tbl[v >> 18 & 63];
+        out += tbl[v >> 12 & 63];
+        out += i + 1 < n ? tbl[v >> 6 & 63] : '=';
+        out += i + 2 < n ? tbl[v & 63] : '=';
+    }
+    return out;
+}
+
+std::string utc_now() {
+    char buf[32];
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+void HttpServer::Impl::send_json(httplib::Response& res, int status, const Json& body) {
+    res.status = status;
+    res.set_content(dump_json(body), "application/json");
+}
+
+void HttpServer::Impl::send_error(const ApiDialect& d, httplib::Response& res, const ApiError& e) {
+    // Deterministic client errors: the same request fails the same way, so the SDKs must not retry it.
+    const bool retryable = e.status == 408 || e.status == 429 || e.status == 503 || e.status == 529 || e.status >= 500;
+    res.set_header("x-should-retry", retryable ? "true" : "false");
+    current_log().error = e.message;
+    send_json(res, e.status, d.error_body(e));
+}
+
+std::optional<ApiError> HttpServer::Impl::check_model(const std::string& requested, const Backend& b) const {
+    if (requested.empty() || !opts.strict_models || requested == b.info().id) return std::nullopt;
+    for (const std::string& a : opts.aliases)
+        if (requested == a) return std::nullopt;
+    return ApiError{404, "invalid_request_error", fmt::format("The model '{}' does not exist", requested), "model",
+                    "model_not_found"};
+}
+
+void HttpServer::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
+    const ApiDialect& d = openai_chat_dialect();
+    auto b = backend();
+    if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    Json body;
+    if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
+    EmbeddingRequest er;
+    if (auto e = parse_embedding_request(body, er)) return send_error(d, res, *e);
+    if (auto e = check_model(er.model, *b)) return send_error(d, res, *e);
+    const ModelInfo& info = b->info();
+    std::vector<std::vector<int32_t>> inputs = er.token_lists;
+    for (const std::string& t : er.texts) inputs.push_back(b->tokenize(t, true));
+    Json data = Json::array();
+    int64_t total = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const auto& toks = inputs[i];
+        if (toks.empty()) return send_error(d, res, invalid_param("input", fmt::format("input {} has no tokens", i)));
+        for (int32_t id : toks)
+            if (id >= info.n_vocab)
+                return send_error(d, res, invalid_param("input", fmt::format("token id {} is out of range (vocabulary of {})", id, info.n_vocab)));
+        if ((int)toks.size() > info.n_ctx)
+            return send_error(d, res, ApiError{400, "invalid_request_error",
+                                               fmt::format("input {} has {} tokens, more than the model's maximum context "
+                                                           "length of {} tokens", i, toks.size(), info.n_ctx),
+                                               "input", "context_length_exceeded"});
+        auto v = b->embed(toks);
+        if (!v) return send_error(d, res, ApiError{500, "server_error", "embedding failed: " + v.error_message(), "", ""});
+        Json item = {{"object", "embedding"}, {"index", i}};
+        if (er.base64) item["embedding"] = base64(v->data(), v->size() * sizeof(float));  // float32, little-endian
+        else item["embedding"] = *v;
+        data.push_back(std::move(item));
+        total += (int64_t)toks.size();
+    }
+    current_log().prompt_tokens = (int)total;
+    send_json(res, 200, Json{{"object", "list"}, {"data", data}, {"model", er.model.empty() ? info.id : er.model},
+                            {"usage", {{"prompt_tokens", total}, {"total_tokens", total}}}});
+}
+
+void HttpServer::Impl::write_access_log(const httplib::Request& req, const httplib::Response& res) {
+    RequestLog& log = current_log();
+    metrics.count_request(route_label(req.path), res.status);
+    if (opts.log_format == LogFormat::Off) return;
+    const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - log.start).count();
+    std::string line;
+    if (opts.log_format == LogFormat::Json) {
+        Json j = {{"time", utc_now()},         {"id", log.request_id},  {"remote", req.remote_addr},
+                  {"method", req.method},      {"path", req.path},      {"status", res.status},
+                  {"total_ms", total_ms}};
+        if (!log.model.empty()) j["model"] = log.model;
+        if (log.prompt_tokens >= 0) {
+            j["stream"] = log.stream;
+            j["prompt_tokens"] = log.prompt_tokens;
+            j["cached_tokens"] = log.cached_tokens;
+            j["completion_tokens"] = log.completion_tokens;
+            j["queue_ms"] = log.queue_ms;
+            j["ttft_ms"] = log.ttft_ms;
+            j["finish"] = log.finish;
+        }
+        if (log.disconnected) j["disconnected"] = true;
+        if (!log.error.empty()) j["error"] = log.error;
+        line = dump_json(j);
+    } else {
+        line = fmt::format("{} {} {} {} {} {} {:.1f}ms", utc_now(), log.request_id, req.remote_addr, req.method, req.path,
+                           res.status, total_ms);
+        if (log.prompt_tokens >= 0)
+            line += fmt::format(" stream={} prompt={} cached={} completion={} queue={:.1f}ms ttft={:.1f}ms finish={}",
+                                log.stream ? 1 : 0, log.prompt_tokens, log.cached_tokens, log.completion_tokens,
+                                log.queue_ms, log.ttft_ms, log.finish.empty() ? "-" : log.finish);
+        if (log.disconnected) line += " disconnected=1";
+        if (!log.error.empty()) line += fmt::format(" error=\"{}\"", log.error.substr(0, 200));
+    }
+    std::lock_guard lock(log_mu);
+    std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void HttpServer::Impl::setup_routes() {
+    const int threads = opts.http_threads > 0 ? opts.http_threads : opts.parallel + opts.max_queue + 8;
+    http.new_task_queue = [threads] { return new httplib::ThreadPool((size_t)threads); };
+    http.set_payload_max_length(opts.max_body);
+    http.set_keep_alive_max_count(1000);
+    http.set_keep_alive_timeout(5);
+    http.set_read_timeout(60);
+    http.set_write_timeout(60);
+
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        current_log() = RequestLog{};
+        current_log().request_id = new_response_id("req-");
+        res.set_header("x-request-id", current_log().request_id);
+        if (!opts.cors_origin.empty()) {
+            res.set_header("Access-Control-Allow-Origin", opts.cors_origin);
+            res.set_header("Vary", "Origin");
+            if (req.method == "OPTIONS") {  // preflight: answered without auth, as browsers send no credentials
+                res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                res.set_header("Access-Control-Allow-Headers",
+                               "Authorization, Content-Type, x-api-key, anthropic-version, anthropic-beta, OpenAI-Organization");
+                res.set_header("Access-Control-Max-Age", "86400");
+                res.status = 204;
+                return httplib::Server::HandlerResponse::Handled;
+            }
+        }
+        if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+        const std::string key = presented_key(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
+        if (key_accepted(opts.api_keys, key)) return httplib::Server::HandlerResponse::Unhandled;
+        send_error(openai_chat_dialect(), res,
+                   ApiError{401, "invalid_request_error",
+                            key.empty() ? "You didn't provide an API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'"
+                                        : "Incorrect API key provided",
+                            "", "invalid_api_key"});
+        return httplib::Server::HandlerResponse::Handled;
+    });
+
+    // httplib's own errors (unknown route 404, body over the limit 413, bad request line 400) in OpenAI's shape.
+    http.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        ApiError e{res.status, "invalid_request_error", "", "", ""};
+        if (res.status == 404) e.message = fmt::format("no route for {} {}", req.method, req.path), e.code = "not_found";
+        else if (res.status == 413) e.message = fmt::format("request body exceeds the limit of {} bytes", opts.max_body), e.code = "request_too_large";
+        else if (res.status == 405) e.message = fmt::format("method {} is not allowed on {}", req.method, req.path);
+        else e.message = fmt::format("HTTP {}", res.status);
+        if (res.status >= 500) e.type = "server_error";
+        send_error(openai_chat_dialect(), res, e);
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+            if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+            what = std::string("internal error: ") + e.what();
+        } catch (...) {
+        }
+        send_error(openai_chat_dialect(), res, ApiError{500, "server_error", what, "", ""});
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { write_access_log(req, res); });
+
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+        if (backend()) return send_json(res, 200, Json{{"status", "ok"}});
+        send_json(res, 503, Json{{"status", "loading"}});
+    });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        auto b = backend();
+        const EngineStats st = b ? b->stats() : EngineStats{};
+        res.set_content(metrics.render(st, in_flight.load()), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    auto model_entry = [](const std::string& id, int64_t created) {
+        return Json{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "llm"}};
+    };
+    http.Get("/v1/models", [this, model_entry](const httplib::Request&, httplib::Response& res) {
+        auto b = backend();
+        if (!b) return send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+        Json data = Json::array({model_entry(b->info().id, b->info().created)});
+        for (const std::string& a : opts.aliases) data.push_back(model_entry(a, b->info().created));
+        send_json(res, 200, Json{{"object", "list"}, {"data", data}});
+    });
+    http.Get(R"(/v1/models/(.+))", [this, model_entry](const httplib::Request& req, httplib::Response& res) {
+        auto b = backend();
+        if (!b) return send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+        const std::string id = req.matches[1];
+        bool known = id == b->info().id;
+        for (const std::string& a : opts.aliases) known |= id == a;
+        if (!known && opts.strict_models)
+            return send_error(openai_chat_dialect(), res, ApiError{404, "invalid_request_error",
+                                                                   fmt::format("The model '{}' does not exist", id), "model", "model_not_found"});
+        send_json(res, 200, model_entry(id, b->info().created));
+    });
+    http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
+        handle_generation(openai_chat_dialect(), ApiKind::Chat, req, res);
+    });
+    http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
+        handle_generation(openai_completion_dialect(), ApiKind::Completion, req, res);
+    });
+    http.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { handle_embeddings(req, res); });
+}
+
+HttpServer::HttpServer(ServerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) { impl_->setup_routes(); }
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::set_backend(std::shared_ptr<Backend> backend) {
+    std::lock_guard lock(impl_->backend_mu);
+    impl_->backend_ = std::move(backend);
+}
+
+Expected<int> HttpServer::bind() {
+    const ServerOptions& o = impl_->opts;
+    if (o.port == 0) {
+        const int port = impl_->http.bind_to_any_port(o.host);
+        if (port <= 0) return error("cannot listen on {} (any port): {}", o.host, std::strerror(errno));
+        return port;
+    }
+    if (!impl_->http.bind_to_port(o.host, o.port))
+        return error("cannot listen on {}:{}: {}", o.host, o.port, std::strerror(errno));
+    return o.port;
+}
+
+void HttpServer::serve() { impl_->http.listen_after_bind(); }
+void HttpServer::stop() {
+    if (impl_->http.is_running()) impl_->http.stop();
+}
+
+}  // namespace llm::server

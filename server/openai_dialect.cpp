@@ -1,0 +1,82 @@
+// The OpenAI dialects (chat.completion and text_completion streams): see dialect.hpp.
+#include "server/dialect.hpp"
+#include "server/openai_request.hpp"
+#include "server/sse.hpp"
+
+namespace llm::server {
+namespace {
+
+class OpenAiChat final : public ApiDialect {
+public:
+    Json error_body(const ApiError& e) const override { return openai_error_body(e); }
+    const char* id_prefix() const override { return "chatcmpl-"; }
+    Json response_body(const StreamContext& c, const ApiResult& r) const override {
+        return chat_completion_body(c.meta, r, c.request->top_logprobs >= 0);
+    }
+    std::string stream_start(const StreamContext& c) const override {
+        return sse_data(dump_json(chat_chunk(c.meta, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr,
+                                             c.request->include_usage)));
+    }
+    std::string stream_delta(const StreamContext& c, const std::string& text,
+                             std::span<const TokenInfo> tokens) const override {
+        const bool lp = c.request->top_logprobs >= 0 && !tokens.empty();
+        if (text.empty() && !lp) return "";
+        return sse_data(dump_json(chat_chunk(c.meta, {{"content", text}}, lp ? chat_logprobs(tokens) : Json(nullptr),
+                                             nullptr, c.request->include_usage)));
+    }
+    std::string stream_end(const StreamContext& c, const ApiResult& r) const override {
+        std::string out = sse_data(dump_json(chat_chunk(c.meta, Json::object(), nullptr,
+                                                        openai_finish_reason(r.stop_reason), c.request->include_usage)));
+        if (c.request->include_usage) out += sse_data(dump_json(usage_chunk(c.meta, r, true)));
+        return out + sse_done();
+    }
+    std::string stream_error(const StreamContext&, const ApiError& e) const override {
+        return sse_data(dump_json(openai_error_body(e))) + sse_done();
+    }
+    std::string keepalive() const override { return sse_comment(); }
+};
+
+class OpenAiCompletion final : public ApiDialect {
+public:
+    Json error_body(const ApiError& e) const override { return openai_error_body(e); }
+    const char* id_prefix() const override { return "cmpl-"; }
+    Json response_body(const StreamContext& c, const ApiResult& r) const override {
+        return completion_body(c.meta, r, c.request->top_logprobs >= 0, c.echo);
+    }
+    std::string stream_start(const StreamContext& c) const override {
+        // No role chunk in this API; echo goes first, else a comment so headers and a first byte leave now.
+        if (!c.echo.empty())
+            return sse_data(dump_json(completion_chunk(c.meta, c.echo, nullptr, nullptr, c.request->include_usage)));
+        return sse_comment("admitted");
+    }
+    std::string stream_delta(const StreamContext& c, const std::string& text,
+                             std::span<const TokenInfo> tokens) const override {
+        const bool lp = c.request->top_logprobs >= 0 && !tokens.empty();
+        if (text.empty() && !lp) return "";
+        return sse_data(dump_json(completion_chunk(c.meta, text, lp ? completion_logprobs(tokens, 0) : Json(nullptr),
+                                                   nullptr, c.request->include_usage)));
+    }
+    std::string stream_end(const StreamContext& c, const ApiResult& r) const override {
+        std::string out = sse_data(dump_json(completion_chunk(c.meta, "", nullptr, openai_finish_reason(r.stop_reason),
+                                                              c.request->include_usage)));
+        if (c.request->include_usage) out += sse_data(dump_json(usage_chunk(c.meta, r, false)));
+        return out + sse_done();
+    }
+    std::string stream_error(const StreamContext&, const ApiError& e) const override {
+        return sse_data(dump_json(openai_error_body(e))) + sse_done();
+    }
+    std::string keepalive() const override { return sse_comment(); }
+};
+
+}  // namespace
+
+const ApiDialect& openai_chat_dialect() {
+    static const OpenAiChat d;
+    return d;
+}
+const ApiDialect& openai_completion_dialect() {
+    static const OpenAiCompletion d;
+    return d;
+}
+
+}  // namespace llm::server

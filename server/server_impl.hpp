@@ -1,0 +1,57 @@
+// Internals shared by http_server.cpp (routes, auth, logging) and generation.cpp (the generation routes).
+#pragma once
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+
+#include "server/dialect.hpp"
+#include "server/http_server.hpp"
+#include "server/metrics.hpp"
+
+namespace llm::server {
+
+using Clock = std::chrono::steady_clock;
+
+// What the access-log line says about one request; filled by the handler (and the stream writer, which runs
+// on the same connection thread) and written by the logger after the response went out.
+struct RequestLog {
+    std::string request_id, model, finish, error;
+    int prompt_tokens = -1, cached_tokens = 0, completion_tokens = 0;
+    double queue_ms = -1, ttft_ms = -1;
+    bool stream = false, disconnected = false;
+    Clock::time_point start = Clock::now();
+};
+// One request per connection thread at a time, so the log of the request being served is thread-local.
+RequestLog& current_log();
+
+struct HttpServer::Impl {
+    explicit Impl(ServerOptions o) : opts(std::move(o)) {}
+
+    ServerOptions opts;
+    httplib::Server http;
+    std::mutex backend_mu;
+    std::shared_ptr<Backend> backend_;
+    Metrics metrics;
+    std::atomic<int> in_flight{0};  // admitted generation requests whose engine request has not finished
+    std::mutex log_mu;
+
+    std::shared_ptr<Backend> backend() {
+        std::lock_guard lock(backend_mu);
+        return backend_;
+    }
+    int admission_limit() const { return opts.parallel + opts.max_queue; }
+
+    void setup_routes();
+    void send_json(httplib::Response& res, int status, const Json& body);
+    void send_error(const ApiDialect& d, httplib::Response& res, const ApiError& e);
+    // The model id a request named, checked against the served id and aliases (404 under --strict-models).
+    std::optional<ApiError> check_model(const std::string& requested, const Backend& b) const;
+    void handle_generation(const ApiDialect& d, ApiKind kind, const httplib::Request& req, httplib::Response& res);
+    void handle_embeddings(const httplib::Request& req, httplib::Response& res);
+    void write_access_log(const httplib::Request& req, const httplib::Response& res);
+};
+
+}  // namespace llm::server
