@@ -44,6 +44,7 @@ struct ApiRequest {
     bool stream = false;
     bool include_usage = false;              // stream_options.include_usage
     bool echo = false;                       // Completion: prepend the prompt to the text
+    bool ignore_eos = false;                 // extension (as llama-server): end-of-generation tokens do not stop
     // response_format: JSON Schema text the output must match ("" = free text). json_object maps to a schema
     // accepting any object.
     std::string json_schema;

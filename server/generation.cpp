@@ -76,6 +76,7 @@ std::optional<ApiError> prepare(const ApiRequest& api, const Backend& b, Request
     out.max_tokens = api.max_tokens;
     out.stop = api.stop;
     out.top_logprobs = api.top_logprobs;
+    out.stop_at_end_of_generation = !api.ignore_eos;
     return std::nullopt;
 }
 

@@ -166,6 +166,7 @@ Err parse_common(const Json& body, ApiRequest& out) {
     if (auto e = get_int(body, "n", 1, 128, n)) return e;
     if (n && *n != 1) return invalid_param("n", fmt::format("'n' must be 1 (one choice per request), got {}", *n));
     if (auto e = parse_sampling(body, out)) return e;
+    if (auto e = get_bool(body, "ignore_eos", out.ignore_eos)) return e;
     return parse_stop(body, out.stop);
 }
 

