@@ -28,7 +28,8 @@ public:
         std::string out = sse_data(dump_json(chat_chunk(c.meta, Json::object(), nullptr,
                                                         openai_finish_reason(r.stop_reason), c.request->include_usage)));
         if (c.request->include_usage) out += sse_data(dump_json(usage_chunk(c.meta, r, true)));
-        return out + sse_done();
+        out += sse_done();
+        return out;
     }
     std::string stream_error(const StreamContext&, const ApiError& e) const override {
         return sse_data(dump_json(openai_error_body(e))) + sse_done();
@@ -60,7 +61,8 @@ public:
         std::string out = sse_data(dump_json(completion_chunk(c.meta, "", nullptr, openai_finish_reason(r.stop_reason),
                                                               c.request->include_usage)));
         if (c.request->include_usage) out += sse_data(dump_json(usage_chunk(c.meta, r, false)));
-        return out + sse_done();
+        out += sse_done();
+        return out;
     }
     std::string stream_error(const StreamContext&, const ApiError& e) const override {
         return sse_data(dump_json(openai_error_body(e))) + sse_done();
