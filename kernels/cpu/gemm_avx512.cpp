@@ -30,27 +30,30 @@ inline __m512 bcastf(const uint8_t* p) {
 
 // P sub-blocks share one activation scale (see kernel_scalar): with P > 1 (the K-quants) their terms are
 // summed unscaled in a second set of float accumulators, saving the per-sub-block multiply.
-template <int SB, bool HasBias, int P>
-void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
-                   int n_tok) {
+// NT <= 8 tokens of the tile are computed (the tile layout keeps its 8 slots): each token's accumulators
+// see the same operations whatever NT, so a token's result does not depend on how many share its tile,
+// while a lone decode token (Numerics::Invariant) costs one dpbusd chain instead of eight.
+template <int SB, bool HasBias, int P, int NT>
+void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                     int n_tok) {
     constexpr int T = kGemmTokens, R = kGemmRows;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_sub; g += P) {
-        __m512 part[T];
+        __m512 part[NT];
         if constexpr (P > 1)
-            for (int t = 0; t < T; ++t) part[t] = _mm512_setzero_ps();
+            for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_ps();
         for (int j = 0; j < P; ++j, panel += wsb, act += asb) {
-            __m512i ia[T];
-            for (int t = 0; t < T; ++t) ia[t] = bcast32(act + T * SB + 4 * T + 4 * t);
+            __m512i ia[NT];
+            for (int t = 0; t < NT; ++t) ia[t] = bcast32(act + T * SB + 4 * T + 4 * t);
             for (int q = 0; q < SB / 4; ++q) {
                 const __m512i wv = _mm512_load_si512(panel + 64 * q);
-                for (int t = 0; t < T; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(act + 4 * T * q + 4 * t));
+                for (int t = 0; t < NT; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(act + 4 * T * q + 4 * t));
             }
             const __m512 sc = _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB));
             const __m512 bi = HasBias ? _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB + 64)) : sc;
-            for (int t = 0; t < T; ++t) {
+            for (int t = 0; t < NT; ++t) {
                 if constexpr (P == 1) {
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), _mm512_mul_ps(sc, bcastf(act + T * SB + 4 * t)), acc[t]);
                     if constexpr (HasBias) acc[t] = _mm512_fmadd_ps(bi, bcastf(act + T * SB + 8 * T + 4 * t), acc[t]);
@@ -61,11 +64,20 @@ void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, floa
             }
         }
         if constexpr (P > 1)
-            for (int t = 0; t < T; ++t) acc[t] = _mm512_fmadd_ps(part[t], bcastf(act - asb + T * SB + 4 * t), acc[t]);
+            for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(part[t], bcastf(act - asb + T * SB + 4 * t), acc[t]);
     }
     const __mmask16 m = n_rows >= R ? (__mmask16)0xFFFF : (__mmask16)((1u << n_rows) - 1);
-    for (int t = 0; t < T; ++t)
+    for (int t = 0; t < NT; ++t)
         if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, acc[t]);
+}
+
+template <int SB, bool HasBias, int P>
+void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                   int n_tok) {
+    if (n_tok <= 1) return kernel_avx512_n<SB, HasBias, P, 1>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 2) return kernel_avx512_n<SB, HasBias, P, 2>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 4) return kernel_avx512_n<SB, HasBias, P, 4>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    kernel_avx512_n<SB, HasBias, P, kGemmTokens>(panel, act, n_sub, y, ldy, n_rows, n_tok);
 }
 
 // ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----

@@ -148,9 +148,21 @@ cpu::GemmImpl gemm_impl(Isa isa) {
                                        : cpu::GemmImpl::Avx2;
 }
 
+// Types whose AVX2 / AVX-512 vec_dot (and gemv) computes each output with exactly the GEMM's operations: one
+// integer sum per 32-element block, then acc = fma((float)sum, d_w * d_a, acc) in block order (llama.cpp's
+// order for the types it repacks). Invariant may then pick either per shape, as exact does: the GEMV for
+// decode. Held by tests/cpu/matmul_invariance_test.cpp (rows of 1..200-token calls memcmp-equal).
+bool vec_dot_is_gemm_order(Isa isa, DType type) {
+    return isa != Isa::Scalar && (type == DType::Q4_0 || type == DType::IQ4_NL);
+}
+
 // The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
 Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
-    if (mode == Numerics::Invariant) return cpu::gemm_supports(type) ? Path::Gemm : Path::VecDot;
+    if (mode == Numerics::Invariant) {
+        if (!cpu::gemm_supports(type)) return Path::VecDot;
+        if (!vec_dot_is_gemm_order(isa, type)) return Path::Gemm;
+        return n_tokens >= cpu::gemm_min_tokens(type, gemm_impl(isa)) ? Path::Gemm : Path::VecDot;
+    }
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
     if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
     // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.

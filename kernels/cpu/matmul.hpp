@@ -27,8 +27,10 @@ const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
 //   Fast       the same with the GEMM also for Q4_1/Q5_1 prompts.
 //   Invariant  one accumulation order per output whatever n_tokens: the int8 GEMM for every quantized
 //              type at every token count (its per-element arithmetic does not depend on the tile it sits in,
-//              nor on the ISA), the per-row vec_dot for float weights (never OpenBLAS, whose result depends
-//              on the matrix shape). Row t of y is bit-identical whether x has 1 token or n.
+//              nor on the ISA), except Q4_0 / IQ4_NL on AVX2 / AVX-512 whose vec_dot / gemv kernels compute
+//              the GEMM's very operations (so decode keeps the GEMV there); the per-row vec_dot for float
+//              weights (never OpenBLAS, whose result depends on the matrix shape). Row t of y is
+//              bit-identical whether x has 1 token or n.
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
             Numerics mode = Numerics::Exact);
 void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,

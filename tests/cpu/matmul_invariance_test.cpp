@@ -99,15 +99,19 @@ TEST_P(MatmulInvariance, RowOfAnyBatchEqualsItsSingleTokenResult) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulInvariance, testing::ValuesIn(kTypes),
                          [](const testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
 
-// The kernel names the tools print follow the mode: Invariant never names OpenBLAS nor a per-row vec_dot
-// for a type the GEMM packs.
+// The kernel names the tools print follow the mode: Invariant never names OpenBLAS, and names the GEMM for
+// any token count of a type whose vec_dot order differs from it (Q4_K); Q4_0 on AVX2 / AVX-512 keeps exact's
+// choice (its vec_dot computes the GEMM's operations).
 TEST(MatmulInvariance, KernelNamesFollowTheMode) {
     const Isa isa = best_isa();
     for (int64_t n : {1, 512}) {
         EXPECT_STREQ(matmul_kernel_name(isa, DType::F16, n, Numerics::Invariant),
                      matmul_kernel_name(isa, DType::F16, 1, Numerics::Invariant));
-        const std::string q = matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant);
+        const std::string q = matmul_kernel_name(isa, DType::Q4_K, n, Numerics::Invariant);
         EXPECT_EQ(q.rfind("gemm", 0), 0u) << q;
+        if (isa != Isa::Scalar)
+            EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant),
+                         matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Exact));
     }
     EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
 }
