@@ -7,6 +7,7 @@
 #include "llm/llm.hpp"
 #include "core/cpu_features.hpp"
 #include "hub/hub.hpp"
+#include "kernels/cpu/matmul.hpp"
 #include "models/forward_cpu.hpp"
 #include "models/gguf.hpp"
 #include "models/model_loader.hpp"
@@ -227,6 +228,20 @@ std::vector<std::string> list_devices() {
 #else
     lines.push_back("vulkan: not built into this binary");
 #endif
+    return lines;
+}
+
+std::vector<std::string> cpu_kernel_lines() {
+    std::vector<std::string> lines = {"cpu matmul kernels (1 token / 512 tokens) per --numerics mode:"};
+    const Isa isa = best_isa();
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                    DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
+        std::string line = fmt::format("  {:<7}", dtype_name(t));
+        for (Numerics m : {Numerics::Exact, Numerics::Fast, Numerics::Invariant})
+            line += fmt::format(" {}: {} / {}", numerics_name(m), matmul_kernel_name(isa, t, 1, m),
+                                matmul_kernel_name(isa, t, 512, m));
+        lines.push_back(line);
+    }
     return lines;
 }
 

@@ -349,6 +349,7 @@ int main(int argc, char** argv) {
 
     if (o.list_devices) {
         for (const std::string& line : llm::list_devices()) std::printf("%s\n", line.c_str());
+        for (const std::string& line : llm::cpu_kernel_lines()) std::printf("%s\n", line.c_str());
         return 0;
     }
     if (o.n_threads <= 0) return fail("--threads must be positive");

@@ -70,6 +70,9 @@ struct SessionOptions {
 
 // Compute devices this build can use, one line each ("cpu: ..." first), for --list-devices.
 std::vector<std::string> list_devices();
+// The CPU matmul kernels this CPU runs per weight type and numerics mode, for one decode token and a 512-token
+// prompt (a header line, then one line per type), for --list-devices.
+std::vector<std::string> cpu_kernel_lines();
 
 // One conversation: a KV cache and the logits of the last evaluation. Not thread-safe; use one per thread.
 class Session {

@@ -326,6 +326,70 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 
 }  // namespace
 
+// Q4_K in the GEMM's order (Numerics::Invariant; kernel_scalar in gemm_scalar.cpp with gemm_pack.hpp's
+// unpack_q4_k): per super-block and row, from part = 0, for the sub-blocks j in order
+// part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
+// isum_j of the 16 rows: one vpdpbusd per row pair and sub-block, then the transpose-and-add; the 8 scales
+// and mins of the 16 rows are unpacked lane-wise from three gathered dwords (ggml's get_scale_min_k4).
+void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    const auto* a = static_cast<const ActQ8K*>(act);
+    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    constexpr size_t kScales = offsetof(BlockQ4_K, scales), kQs = offsetof(BlockQ4_K, qs);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_K);
+        prefetch_next_group<sizeof(BlockQ4_K)>(w, ws, b);
+        const ActQ8K& yb = a[b];
+        const __m512i g = gather32(blk, offs);
+        const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), sign);  // -dmin, exactly
+        const __m512i u0 = gather32(blk + kScales, offs), u1 = gather32(blk + kScales + 4, offs),
+                      u2 = gather32(blk + kScales + 8, offs);
+        __m512 part = _mm512_setzero_ps();
+        for (int jp = 0; jp < 4; ++jp) {
+            const __m512i ylo = _mm512_broadcast_i64x4(load256(yb.qs + 64 * jp));
+            const __m512i yhi = _mm512_broadcast_i64x4(load256(yb.qs + 64 * jp + 32));
+            __m512i vlo[8], vhi[8];
+            for (int p = 0; p < 8; ++p) {
+                const uint8_t* ra = blk + (size_t)(2 * p) * ws + kQs + 32 * jp;
+                const __m512i bits = pair256(ra, ra + ws);
+                vlo[p] = _mm512_dpbusd_epi32(zero, _mm512_and_si512(bits, m4), ylo);
+                vhi[p] = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4), yhi);
+            }
+            const __m512i isum[2] = {reduce16_pairs(vlo), reduce16_pairs(vhi)};
+            for (int h = 0; h < 2; ++h) {
+                const int j = 2 * jp + h;
+                __m512i sj, mj;
+                if (j < 4) {
+                    sj = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), k63);
+                    mj = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), k63);
+                } else {
+                    const int k = j - 4;
+                    sj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k), k15),
+                                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 8 * k + 6), k3), 4));
+                    mj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k + 4), k15),
+                                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 8 * k + 6), k3), 4));
+                }
+                const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
+                const __m512 bi = _mm512_mul_ps(ndmin, _mm512_cvtepi32_ps(mj));
+                const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
+                part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h]), sc, part);
+                part = _mm512_fmadd_ps(bi, _mm512_set1_ps(bsum), part);
+            }
+        }
+        acc = _mm512_fmadd_ps(part, _mm512_set1_ps(yb.d), acc);
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
+GemvKernel gemv_gemm_order_avx512(DType type) {
+    switch (type) {
+        case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
+        default: return {};
+    }
+}
+
 GemvKernel gemv_avx512(DType type) {
     // dispatch = measured faster than the per-row vec_dot (see gemv.hpp); the others stay tested.
     switch (type) {

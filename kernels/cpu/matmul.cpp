@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -139,7 +140,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int
 
 namespace {
 
-enum class Path { VecDot, Gemm, Blas };
+enum class Path { VecDot, Gemm, Blas, GemmOrderGemv };
 
 cpu::GemmImpl gemm_impl(Isa isa) {
     return isa == Isa::Avx512          ? cpu::GemmImpl::Avx512
@@ -160,8 +161,10 @@ bool vec_dot_is_gemm_order(Isa isa, DType type) {
 Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
-        if (!vec_dot_is_gemm_order(isa, type)) return Path::Gemm;
-        return n_tokens >= cpu::gemm_min_tokens(type, gemm_impl(isa)) ? Path::Gemm : Path::VecDot;
+        const bool few = n_tokens < cpu::gemm_min_tokens(type, gemm_impl(isa));
+        if (vec_dot_is_gemm_order(isa, type)) return few ? Path::VecDot : Path::Gemm;
+        if (few && isa == Isa::Avx512 && cpu::gemv_gemm_order_avx512(type).fn) return Path::GemmOrderGemv;
+        return Path::Gemm;
     }
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
     if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
@@ -174,11 +177,54 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     return Path::VecDot;
 }
 
+// Path::GemmOrderGemv: groups of rows through a kernel computing the GEMM's operations per output
+// (gemv.hpp), weight tiles of ~128 KiB reused across the tokens; the rows past the last full group through
+// the GEMM itself. Each output is one kernel's (or the GEMM's) whatever the threads: results do not depend
+// on n_threads.
+void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x,
+                     int64_t n_tokens, float* y, int n_threads) {
+    const cpu::GemvKernel gk = cpu::gemv_gemm_order_avx512(w.type);
+    const int64_t n_in = w.ne[0], n_out = w.ne[1], g = gk.rows, n_groups = n_out / g;
+    const size_t w_row = w.row_size();
+    if (n_groups * g < n_out) {
+        TensorView tail = w;
+        tail.data = w.row(n_groups * g), tail.ne[1] = n_out - n_groups * g, tail.nbytes = tail.ne[1] * w_row;
+        std::vector<float> yt((size_t)(n_tokens * tail.ne[1]));
+        cpu::gemm(gemm_impl(isa), tail, x, n_tokens, yt.data(), n_threads);
+        for (int64_t t = 0; t < n_tokens; ++t)
+            std::memcpy(y + t * n_out + n_groups * g, yt.data() + t * tail.ne[1], tail.ne[1] * sizeof(float));
+    }
+    if (n_groups == 0) return;
+    const size_t stride = cpu::act_row_bytes(e.act, n_in);
+    const cpu::PrepareActFn prepare = k.prepare[(size_t)e.act];
+    uint8_t* act = act_scratch(stride * (size_t)n_tokens).data();
+    const int64_t tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / (w_row * g)));  // groups per tile
+    auto run = [&](int64_t g0, int64_t g1) {
+        for (int64_t a0 = g0; a0 < g1; a0 += tile)
+            for (int64_t t = 0; t < n_tokens; ++t)
+                for (int64_t grp = a0; grp < std::min(g1, a0 + tile); ++grp)
+                    gk.fn(n_in, w.row(grp * g), w_row, act + (size_t)t * stride, y + t * n_out + grp * g);
+    };
+    if (n_threads <= 1) {
+        for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, act + (size_t)t * stride, n_in);
+        run(0, n_groups);
+        return;
+    }
+#pragma omp parallel num_threads(n_threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, act + (size_t)t * stride, n_in);
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        run(n_groups * it / nt, n_groups * (it + 1) / nt);
+    }
+}
+
 }  // namespace
 
 const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     switch (choose_path(isa, type, n_tokens, mode)) {
         case Path::Blas: return "openblas";
+        case Path::GemmOrderGemv: return "gemv-gemm-order";
         case Path::Gemm:
             switch (gemm_impl(isa)) {
                 case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
@@ -204,6 +250,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     switch (choose_path(isa, w.type, n_tokens, mode)) {
         case Path::Blas: cpu::blas_matmul(w, x, n_tokens, y, n_threads); return;
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
+        case Path::GemmOrderGemv: gemm_order_gemv(isa, k, e, w, x, n_tokens, y, n_threads); return;
         case Path::VecDot: break;
     }
 
