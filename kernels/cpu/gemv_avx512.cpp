@@ -383,9 +383,59 @@ void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
     _mm512_storeu_ps(y, acc);
 }
 
+// Q6_K in the GEMM's order (gemm_pack.hpp's unpack_q6_k: u = q in [0, 64), offset 32, 16 sub-blocks of 16):
+// per super-block and row, from part = 0, for j in order part = fma((float)(sum(u*a) - 32*bsum_j), d*sc_j,
+// part); then acc = fma(part, da, acc). One 32-byte vector of u per (half h, quarter k) holds sub-blocks
+// 8h + 2k and 8h + 2k + 1: one vpdpbusd per row pair, its even and odd halves reduced separately.
+void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    const auto* a = static_cast<const ActQ8K*>(act);
+    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    constexpr size_t kQl = offsetof(BlockQ6_K, ql), kQh = offsetof(BlockQ6_K, qh), kSc = offsetof(BlockQ6_K, scales);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
+        prefetch_next_group<sizeof(BlockQ6_K)>(w, ws, b);
+        const ActQ8K& yb = a[b];
+        // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
+        const __m512 d = half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs));
+        __m512i us[4];
+        for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs);
+        __m512 part = _mm512_setzero_ps();
+        for (int h = 0; h < 2; ++h)
+            for (int k = 0; k < 4; ++k) {
+                const __m512i ya = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * k));
+                __m512i ve[8], vo[8];
+                for (int p = 0; p < 8; ++p) {
+                    const uint8_t* ra = blk + (size_t)(2 * p) * ws;
+                    const __m512i ql = pair256(ra + kQl + 64 * h + 32 * (k & 1), ra + ws + kQl + 64 * h + 32 * (k & 1));
+                    const __m512i qh = pair256(ra + kQh + 32 * h, ra + ws + kQh + 32 * h);
+                    const __m512i lo = k < 2 ? _mm512_and_si512(ql, m4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
+                    // bits 2k, 2k+1 of qh to bits 4, 5
+                    const __m512i hb = _mm512_and_si512(2 * k <= 4 ? _mm512_slli_epi16(qh, 4 - 2 * k)
+                                                                    : _mm512_srli_epi16(qh, 2 * k - 4), m30);
+                    const __m512i v = _mm512_dpbusd_epi32(zero, _mm512_or_si512(lo, hb), ya);
+                    ve[p] = _mm512_maskz_mov_epi32((__mmask16)0x0F0F, v);
+                    vo[p] = _mm512_maskz_mov_epi32((__mmask16)0xF0F0, v);
+                }
+                const __m512i isum[2] = {reduce16_pairs(ve), reduce16_pairs(vo)};
+                for (int e = 0; e < 2; ++e) {
+                    const int j = 8 * h + 2 * k + e;
+                    const __m512i c = _mm512_set1_epi32(-32 * (int32_t)yb.bsums[j]);
+                    const __m512i sj = _mm512_srai_epi32(_mm512_slli_epi32(us[j / 4], 24 - 8 * (j % 4)), 24);
+                    const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
+                    part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[e])), sc, part);
+                }
+            }
+        acc = _mm512_fmadd_ps(part, _mm512_set1_ps(yb.d), acc);
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
 GemvKernel gemv_gemm_order_avx512(DType type) {
     switch (type) {
         case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
+        case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
         default: return {};
     }
 }

@@ -163,7 +163,10 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
         const bool few = n_tokens < cpu::gemm_min_tokens(type, gemm_impl(isa));
         if (vec_dot_is_gemm_order(isa, type)) return few ? Path::VecDot : Path::Gemm;
-        if (few && isa == Isa::Avx512 && cpu::gemv_gemm_order_avx512(type).fn) return Path::GemmOrderGemv;
+        // The GEMM-order GEMVs re-read the weights per token: measured (bench/matmul_small_m, one thread,
+        // TinyLlama layer) 5x faster than the GEMM's per-call packing for one token, equal at ~8 (Q4_K),
+        // 1.3x slower at 8 (Q6_K).
+        if (n_tokens < 4 && isa == Isa::Avx512 && cpu::gemv_gemm_order_avx512(type).fn) return Path::GemmOrderGemv;
         return Path::Gemm;
     }
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
