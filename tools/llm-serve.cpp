@@ -1,0 +1,173 @@
+// llm-serve: the OpenAI-compatible HTTP server (docs/SERVER.md). Thin: parses options, loads the model, starts
+// the serving engine and hands both to the server library (server/); /health answers 503 until loading is done.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "core/system_info.hpp"
+#include "llm/engine.hpp"
+#include "llm/llm.hpp"
+#include "models/default_model.hpp"
+#include "server/engine_backend.hpp"
+#include "server/http_server.hpp"
+
+namespace {
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "llm-serve: error: %s\n", message.c_str());
+    return 1;
+}
+
+// "4096" tokens, or a size in memory: "512MiB", "2GiB" (also MB/GB, read as MiB/GiB).
+bool parse_kv_pool(const std::string& s, int64_t& tokens, int64_t& mib) {
+    size_t pos = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(s, &pos);
+    } catch (...) {
+        return false;
+    }
+    std::string unit = s.substr(pos);
+    for (char& c : unit) c = (char)std::tolower((unsigned char)c);
+    if (v <= 0) return false;
+    if (unit.empty() || unit == "t" || unit == "tokens") return tokens = v, true;
+    if (unit == "mib" || unit == "mb" || unit == "m") return mib = v, true;
+    if (unit == "gib" || unit == "gb" || unit == "g") return mib = v * 1024, true;
+    return false;
+}
+
+// The id the model answers to: its file name without .gguf (or the reference as given for hf: and folders).
+std::string model_id_of(const std::string& path) {
+    std::string id = path;
+    while (id.size() > 1 && id.back() == '/') id.pop_back();
+    if (id.rfind("hf:", 0) == 0) return id.substr(3);
+    if (auto slash = id.rfind('/'); slash != std::string::npos) id = id.substr(slash + 1);
+    if (id.size() > 5 && id.compare(id.size() - 5, 5, ".gguf") == 0) id.resize(id.size() - 5);
+    return id;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    llm::server::ServerOptions so;
+    std::string model, api_key_file, kv_pool, log_format = "text", numerics = "invariant", device = "cpu";
+    std::vector<std::string> api_keys;
+    int n_ctx = 0, n_threads = llm::physical_core_count();
+    size_t max_body_mib = 32;
+
+    CLI::App app{"llm-serve: an OpenAI-compatible HTTP server on the serving engine.\n"
+                 "  POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics.\n"
+                 "  Binds 127.0.0.1 unless --host says otherwise. See docs/SERVER.md."};
+    app.add_option("-m,--model", model,
+                   "GGUF file, Hugging Face folder or hf:owner/repo[:QUANT] (default: $LLM_MODEL, else SmolLM2 from the cache)");
+    app.add_option("--host", so.host, "address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+    app.add_option("--port", so.port, "TCP port (0 = any free port, printed at start)")->capture_default_str();
+    app.add_option("--api-key", api_keys, "require this key (Authorization: Bearer KEY or x-api-key: KEY) on every "
+                                          "route but /health; repeatable");
+    app.add_option("--api-key-file", api_key_file, "read keys from a file, one per line (keeps them off the command line)");
+    app.add_option("--alias", so.aliases, "another model id to list and answer to (repeatable), e.g. gpt-4o-mini");
+    app.add_flag("--strict-models", so.strict_models,
+                 "answer 404 for a model id that is neither the loaded model's nor an alias (default: serve it anyway)");
+    app.add_option("-c,--ctx", n_ctx, "most tokens per request, prompt + output (default: the model's training context)");
+    app.add_option("-t,--threads", n_threads, "compute threads (default: physical cores)")->capture_default_str();
+    app.add_option("--parallel", so.parallel, "sequences decoded together per step (the running batch)")->capture_default_str();
+    app.add_option("--kv-pool", kv_pool, "KV cache pool shared by all requests: tokens (\"65536\") or memory "
+                                         "(\"512MiB\", \"2GiB\"); default: sized from free memory");
+    app.add_option("--max-queue", so.max_queue, "requests waiting beyond --parallel; more are answered 429 + retry-after")
+        ->capture_default_str();
+    app.add_option("--max-body", max_body_mib, "largest request body in MiB (413 beyond)")->capture_default_str();
+    app.add_option("--cors-origin", so.cors_origin, "send CORS headers allowing this origin (default: no CORS)");
+    app.add_option("--log-format", log_format, "access log on stderr: text, json or off")->capture_default_str();
+    app.add_option("--numerics", numerics, "CPU arithmetic: invariant (output independent of load), fast, exact "
+                                           "(llama.cpp's)")->capture_default_str();
+    app.add_option("--keepalive", so.keepalive_s, "seconds between SSE keep-alive comments while a stream waits")
+        ->capture_default_str();
+    app.add_option("--device", device, "cpu, vulkan or vulkan:N")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    if (log_format == "text") so.log_format = llm::server::LogFormat::Text;
+    else if (log_format == "json") so.log_format = llm::server::LogFormat::Json;
+    else if (log_format == "off") so.log_format = llm::server::LogFormat::Off;
+    else return fail("--log-format must be text, json or off, got '" + log_format + "'");
+    auto mode = llm::parse_numerics(numerics);
+    if (!mode) return fail("--numerics must be invariant, fast or exact, got '" + numerics + "'");
+    if (so.parallel < 1) return fail("--parallel must be at least 1");
+    if (so.max_queue < 0) return fail("--max-queue must be 0 or more");
+    if (so.keepalive_s <= 0 || so.keepalive_s > 10) return fail("--keepalive must be in (0, 10] seconds");
+    if (max_body_mib < 1) return fail("--max-body must be at least 1 MiB");
+    so.max_body = max_body_mib << 20;
+    if (!api_key_file.empty()) {
+        std::ifstream in(api_key_file);
+        if (!in) return fail("cannot read --api-key-file " + api_key_file);
+        for (std::string line; std::getline(in, line);) {
+            while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+            if (!line.empty() && line[0] != '#') api_keys.push_back(line);
+        }
+        if (api_keys.empty()) return fail("--api-key-file " + api_key_file + " holds no key");
+    }
+    so.api_keys = api_keys;
+    llm::EngineOptions eo;
+    eo.n_ctx = n_ctx;
+    eo.n_threads = n_threads;
+    eo.max_running = so.parallel;
+    eo.numerics = *mode;
+    eo.device = device;
+    if (!kv_pool.empty() && !parse_kv_pool(kv_pool, eo.kv_pool_tokens, eo.kv_pool_mib))
+        return fail("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + kv_pool + "'");
+    if (model.empty()) {
+        auto found = llm::find_default_model();
+        if (!found) return fail("no model: use -m MODEL or set LLM_MODEL (scripts/fetch-smollm2.sh fetches SmolLM2)");
+        model = *found;
+    }
+
+    // SIGPIPE from a vanished client must not kill the server; SIGINT/SIGTERM stop it from a watcher thread.
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // inherited by every thread created below
+
+    llm::server::HttpServer server(so);
+    auto port = server.bind();
+    if (!port) return fail(port.error_message());
+    std::fprintf(stderr, "llm-serve: listening on http://%s:%d (loading %s)\n", so.host.c_str(), *port, model.c_str());
+    std::thread http([&] { server.serve(); });
+    std::thread watcher([&] {
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        std::fprintf(stderr, "llm-serve: signal %d, stopping\n", sig);
+        server.stop();
+    });
+    watcher.detach();
+
+    int rc = 0;
+    auto loaded = llm::Model::load(model);
+    if (!loaded) {
+        rc = fail(loaded.error_message());
+    } else {
+        auto engine = llm::Engine::create(*loaded, eo);
+        if (!engine) {
+            rc = fail(engine.error_message());
+        } else {
+            (*engine)->start();
+            const long long pool_tokens = (long long)(*engine)->kv_pool_tokens();
+            auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(model));
+            if (!backend) {
+                rc = fail(backend.error_message());
+            } else {
+                std::fprintf(stderr, "llm-serve: ready: model %s, context %d tokens, KV pool %lld tokens, %d running at most, "
+                             "numerics %s\n", (*backend)->info().id.c_str(), (*backend)->info().n_ctx,
+                             pool_tokens, so.parallel, std::string(llm::numerics_name(*mode)).c_str());
+                server.set_backend(*backend);
+            }
+        }
+    }
+    if (rc != 0) server.stop();
+    http.join();
+    server.set_backend(nullptr);  // the engine stops here; pending requests end as cancelled
+    return rc;
+}
