@@ -334,6 +334,81 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 // memory limit; the T0 prefetch hurts it further). Whole model, CPU ms per generated token with / without
 // the kernels: TinyLlama Q4_0 18-22 / 39-46 (1 thread), 27 / 44 (2 threads); Q4_K_M 19.1 / 21.6 (1 thread),
 // 24 / 29 (2 threads); SmolLM2 Q4_1 4.0 / 4.3; TinyLlama Q8_0 with the Q8_0 kernel 30 / 28 (slower).
+namespace {  // internal linkage: compiled with this file's ISA flags
+
+// Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q4_k_gemm_order, 8 rows. Per
+// row pair (k, k+4) and sub-block: two pmaddubsw of 16 nibbles x 16 activations (|int16| <= 2*2*15*127),
+// pmaddwd to int32, then the transpose-and-add; scales and mins unpacked lane-wise from three words per row.
+void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    const auto* a = static_cast<const ActQ8K*>(act);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    constexpr size_t kScales = offsetof(BlockQ4_K, scales), kQs = offsetof(BlockQ4_K, qs);
+    const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(BlockQ4_K) <= kL1GroupBytes;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_K);
+        prefetch_next_group<sizeof(BlockQ4_K)>(w, ws, b, to_l1);
+        const ActQ8K& yb = a[b];
+        __m128i g[2], q0[2], q1[2], q2[2];
+        load_words8(blk, ws, g);
+        load_words8(blk + kScales, ws, q0), load_words8(blk + kScales + 4, ws, q1), load_words8(blk + kScales + 8, ws, q2);
+        const __m256 d = half_lo8(g), ndmin = _mm256_xor_ps(half_hi8(g), sign);  // -dmin, exactly
+        const __m256i u0 = _mm256_set_m128i(q0[1], q0[0]), u1 = _mm256_set_m128i(q1[1], q1[0]),
+                      u2 = _mm256_set_m128i(q2[1], q2[0]);
+        __m256 part = _mm256_setzero_ps();
+        for (int jp = 0; jp < 4; ++jp) {
+            const __m256i alo0 = bcast128(yb.qs + 64 * jp), alo1 = bcast128(yb.qs + 64 * jp + 16);
+            const __m256i ahi0 = bcast128(yb.qs + 64 * jp + 32), ahi1 = bcast128(yb.qs + 64 * jp + 48);
+            __m256i vlo[4], vhi[4];
+            for (int k = 0; k < 4; ++k) {
+                const uint8_t* ra = blk + (size_t)k * ws + kQs + 32 * jp;
+                const uint8_t* rb = ra + 4 * ws;
+                const __m256i b0 = pair128(ra, rb), b1 = pair128(ra + 16, rb + 16);
+                const __m256i l = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(b0, m4), alo0),
+                                                   _mm256_maddubs_epi16(_mm256_and_si256(b1, m4), alo1));
+                const __m256i h = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4), ahi0),
+                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), ahi1));
+                vlo[k] = _mm256_madd_epi16(l, ones);
+                vhi[k] = _mm256_madd_epi16(h, ones);
+            }
+            const __m256i isum[2] = {reduce8_lanes(vlo), reduce8_lanes(vhi)};
+            for (int e = 0; e < 2; ++e) {
+                const int j = 2 * jp + e;
+                __m256i sj, mj;
+                if (j < 4) {
+                    sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
+                    mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
+                } else {
+                    const int q = j - 4;
+                    sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q), k15),
+                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * q + 6), k3), 4));
+                    mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q + 4), k15),
+                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * q + 6), k3), 4));
+                }
+                const __m256 sc = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
+                const __m256 bi = _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj));
+                const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
+                part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[e]), sc, part);
+                part = _mm256_fmadd_ps(bi, _mm256_set1_ps(bsum), part);
+            }
+        }
+        acc = _mm256_fmadd_ps(part, _mm256_set1_ps(yb.d), acc);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+}  // namespace
+
+GemvKernel gemv_gemm_order_avx2(DType type) {
+    switch (type) {
+        case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
+        default: return {};
+    }
+}
+
 GemvKernel gemv_avx2(DType type) {
     switch (type) {
         case DType::Q4_0: return {gemv_q4_0, kRows, true};

@@ -326,6 +326,8 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 
 }  // namespace
 
+namespace {  // internal linkage: compiled with this file's ISA flags
+
 // Q4_K in the GEMM's order (Numerics::Invariant; kernel_scalar in gemm_scalar.cpp with gemm_pack.hpp's
 // unpack_q4_k): per super-block and row, from part = 0, for the sub-blocks j in order
 // part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
@@ -431,6 +433,8 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
     }
     _mm512_storeu_ps(y, acc);
 }
+
+}  // namespace
 
 GemvKernel gemv_gemm_order_avx512(DType type) {
     switch (type) {

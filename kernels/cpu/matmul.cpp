@@ -157,6 +157,12 @@ bool vec_dot_is_gemm_order(Isa isa, DType type) {
     return isa != Isa::Scalar && (type == DType::Q4_0 || type == DType::IQ4_NL);
 }
 
+cpu::GemvKernel gemm_order_gemv_kernel(Isa isa, DType type) {
+    if (isa == Isa::Avx512) return cpu::gemv_gemm_order_avx512(type);
+    if (isa == Isa::Avx2) return cpu::gemv_gemm_order_avx2(type);
+    return {};
+}
+
 // The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
 Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     if (mode == Numerics::Invariant) {
@@ -166,7 +172,7 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
         // The GEMM-order GEMVs re-read the weights per token: measured (bench/matmul_small_m, one thread,
         // TinyLlama layer) 5x faster than the GEMM's per-call packing for one token, equal at ~8 (Q4_K),
         // 1.3x slower at 8 (Q6_K).
-        if (n_tokens < 4 && isa == Isa::Avx512 && cpu::gemv_gemm_order_avx512(type).fn) return Path::GemmOrderGemv;
+        if (n_tokens < 4 && gemm_order_gemv_kernel(isa, type).fn) return Path::GemmOrderGemv;
         return Path::Gemm;
     }
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
@@ -186,7 +192,7 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
 // on n_threads.
 void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x,
                      int64_t n_tokens, float* y, int n_threads) {
-    const cpu::GemvKernel gk = cpu::gemv_gemm_order_avx512(w.type);
+    const cpu::GemvKernel gk = gemm_order_gemv_kernel(isa, w.type);
     const int64_t n_in = w.ne[0], n_out = w.ne[1], g = gk.rows, n_groups = n_out / g;
     const size_t w_row = w.row_size();
     if (n_groups * g < n_out) {
