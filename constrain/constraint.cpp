@@ -55,6 +55,11 @@ Status GrammarConstraint::accept(int32_t token) {
     return {};
 }
 
+Status GrammarConstraint::accept_text(std::string_view bytes) {
+    if (!matcher_.accept_bytes(bytes)) return error("constraint: the text does not continue the grammar here");
+    return {};
+}
+
 Expected<Grammar> grammar_from_text(ConstraintSource source, std::string_view text) {
     if (source == ConstraintSource::Gbnf) {
         auto g = parse_gbnf(text);

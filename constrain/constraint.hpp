@@ -36,6 +36,9 @@ public:
 
     Expected<std::span<const uint64_t>> allowed_tokens() override;
     Status accept(int32_t token) override;
+    // Advances past text that came from elsewhere (a lazy constraint's trigger); an error and no change if
+    // the grammar cannot continue with it.
+    Status accept_text(std::string_view bytes);
     bool is_complete() const override { return matcher_.is_accepting(); }
     void reset() override { matcher_.reset(); }
 

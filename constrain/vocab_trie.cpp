@@ -71,7 +71,7 @@ std::string VocabTrie::bytes_of(uint32_t node) const {
     return s;
 }
 
-std::shared_ptr<const VocabTrie> VocabTrie::from_tokenizer(const Tokenizer& tok) {
+std::shared_ptr<const VocabTrie> VocabTrie::from_tokenizer(const Tokenizer& tok, std::span<const int32_t> also_text) {
     const int32_t n = tok.n_vocab();
     std::vector<std::string> pieces(n);
     std::vector<bool> text(n);
@@ -79,6 +79,11 @@ std::shared_ptr<const VocabTrie> VocabTrie::from_tokenizer(const Tokenizer& tok)
     for (int32_t id = 0; id < n; ++id) {
         text[id] = !(tok.token_attr(id) & kSpecial) && !tok.is_end_of_generation(id) && id != tok.bos_id();
         if (text[id]) pieces[id] = tok.token_to_piece(id);
+    }
+    for (int32_t id : also_text) {
+        if (id < 0 || id >= n) continue;
+        text[id] = true;
+        pieces[id] = tok.token_to_piece(id);
     }
     return std::make_shared<const VocabTrie>(build(pieces, text, tok.end_of_generation_ids()));
 }

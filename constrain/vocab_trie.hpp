@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,8 @@ struct VocabTrie {
                            std::vector<int32_t> eog_ids);
     // From a tokenizer: control, unknown, unused and user-defined tokens are left out (never allowed inside
     // constrained text); end-of-generation tokens are allowed where the grammar accepts.
-    static std::shared_ptr<const VocabTrie> from_tokenizer(const Tokenizer& tok);
+    // `also_text`: special tokens to include as their text anyway (a tool-call format's <tool_call>, say).
+    static std::shared_ptr<const VocabTrie> from_tokenizer(const Tokenizer& tok, std::span<const int32_t> also_text = {});
 };
 
 }  // namespace llm

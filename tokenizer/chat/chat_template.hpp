@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/status.hpp"
 
 namespace llm {
@@ -41,6 +43,14 @@ public:
 
     // Renders; errors (including the template's own raise_exception) come back as a Status.
     Expected<std::string> render(const std::vector<ChatMessage>& messages, const ChatTemplateOptions& options) const;
+
+    // The same for messages given as JSON, passed to the template as they are (an array of objects with any
+    // fields: OpenAI-shaped `tool_calls`, `tool_call_id`, `name`, content as a string, null or a list of parts),
+    // plus `tools` (a JSON array, typically [{"type": "function", "function": {name, description,
+    // parameters}}]) when `tools` is not null. Objects keep their key order (tojson prints them in it).
+    // Numbers: integers stay ints, others are floats.
+    Expected<std::string> render_json(const nlohmann::ordered_json& messages, const nlohmann::ordered_json* tools,
+                                      const ChatTemplateOptions& options) const;
 
     const std::string& source() const { return source_; }
 

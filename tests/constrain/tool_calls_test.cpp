@@ -1,0 +1,210 @@
+// Tool calls: recorded outputs of each family parse into the right calls or fall back to text (whole and
+// streamed in chunks of every size), the call grammars generate only text the parser accepts, and the lazy
+// constraint switches on at the call prefix.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "constrain/constraint.hpp"
+#include "constrain/grammar_sampler.hpp"
+#include "constrain/tool_calls.hpp"
+#include "constrain_test_util.hpp"
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+json load(const std::string& rel) {
+    std::ifstream f(std::string(LLM_SOURCE_DIR) + "/" + rel);
+    return json::parse(f);
+}
+
+llm::ToolFormat format_of(const std::string& s) {
+    if (s == "llama3") return llm::ToolFormat::Llama3;
+    if (s == "hermes") return llm::ToolFormat::Hermes;
+    if (s == "mistral") return llm::ToolFormat::MistralV3;
+    return llm::ToolFormat::Generic;
+}
+
+const json kTools = json::parse(R"([
+  {"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city.",
+   "parameters": {"type": "object", "properties": {"location": {"type": "string", "maxLength": 40},
+                  "unit": {"enum": ["celsius", "fahrenheit"]}}, "required": ["location"]}}},
+  {"type": "function", "function": {"name": "get_time", "description": "Time in a time zone.",
+   "parameters": {"type": "object", "properties": {"tz": {"type": "string", "maxLength": 30}}, "required": ["tz"],
+                  "additionalProperties": false}}},
+  {"name": "make_tree", "description": "Anthropic shape, recursive schema.",
+   "input_schema": {"$defs": {"node": {"type": "object", "properties": {"label": {"type": "string", "maxLength": 8},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/node"}, "maxItems": 2}}, "required": ["label"]}},
+                    "type": "object", "properties": {"root": {"$ref": "#/$defs/node"}}, "required": ["root"]}}
+])");
+
+struct Streamed {
+    std::string content;
+    std::vector<llm::ToolCall> calls;  // from the deltas
+    llm::ToolParseResult final;
+};
+
+Streamed stream(llm::ToolFormat fmt, const std::string& text, size_t chunk, uint64_t seed,
+                const std::vector<std::string>& names) {
+    llm::ToolCallParser p(fmt, {.tool_names = names, .id_seed = 7});
+    Streamed s;
+    std::mt19937_64 rng(seed);
+    for (size_t i = 0; i < text.size();) {
+        size_t n = chunk ? chunk : 1 + rng() % 9;
+        n = std::min(n, text.size() - i);
+        llm::ToolDelta d = p.push(std::string_view(text).substr(i, n));
+        i += n;
+        s.content += d.content;
+        for (const auto& c : d.calls) {
+            if (c.index == static_cast<int>(s.calls.size())) {
+                EXPECT_FALSE(c.name.empty()) << "a call's first delta names it";
+                EXPECT_FALSE(c.id.empty());
+                s.calls.push_back({c.id, c.name, ""});
+            } else {
+                EXPECT_LT(c.index, static_cast<int>(s.calls.size()));
+                EXPECT_TRUE(c.name.empty() && c.id.empty()) << "name and id only on the first delta";
+            }
+            if (c.index < static_cast<int>(s.calls.size())) s.calls[c.index].arguments += c.arguments;
+        }
+    }
+    s.final = p.finish();
+    s.content += s.final.unstreamed_content;
+    return s;
+}
+
+}  // namespace
+
+TEST(ToolParser, RecordedOutputsParseOrFallBackToText) {
+    const json data = load("tests/constrain/data/tool_outputs.json");
+    const std::vector<std::string> names = {"get_weather", "get_time"};
+    for (const auto& c : data["cases"]) {
+        SCOPED_TRACE(c["name"].get<std::string>());
+        const auto fmt = format_of(c["format"]);
+        const std::string text = c["text"];
+        const llm::ToolParseResult r = llm::parse_tool_calls(fmt, text, {.tool_names = names});
+        EXPECT_EQ(r.content, c["content"].get<std::string>());
+        EXPECT_EQ(!r.warning.empty(), c.value("warning", false)) << r.warning;
+        ASSERT_EQ(r.calls.size(), c["calls"].size());
+        for (size_t i = 0; i < r.calls.size(); ++i) {
+            EXPECT_EQ(r.calls[i].name, c["calls"][i]["name"].get<std::string>());
+            ASSERT_TRUE(json::accept(r.calls[i].arguments)) << r.calls[i].arguments;
+            EXPECT_EQ(json::parse(r.calls[i].arguments), c["calls"][i]["arguments"]) << r.calls[i].arguments;
+            if (c["calls"][i].contains("id")) EXPECT_EQ(r.calls[i].id, c["calls"][i]["id"].get<std::string>());
+            else if (fmt == llm::ToolFormat::MistralV3) EXPECT_EQ(r.calls[i].id.size(), 9u);
+            else EXPECT_EQ(r.calls[i].id.rfind("call_", 0), 0u);
+        }
+        // Streamed in chunks of every size: the same content, and the deltas rebuild the same calls.
+        for (size_t chunk : {1, 2, 3, 5, 8, 13, 0, 0, 0}) {
+            SCOPED_TRACE("chunk " + std::to_string(chunk));
+            const Streamed s = stream(fmt, text, chunk, chunk * 31 + text.size(), names);
+            EXPECT_EQ(s.content, r.content);
+            EXPECT_EQ(s.final.content, r.content);
+            EXPECT_EQ(s.final.warning, r.warning);
+            ASSERT_EQ(s.final.calls.size(), r.calls.size());
+            if (r.warning.empty()) {
+                ASSERT_EQ(s.calls.size(), r.calls.size());
+                for (size_t i = 0; i < r.calls.size(); ++i) {
+                    EXPECT_EQ(s.calls[i].name, r.calls[i].name);
+                    EXPECT_EQ(s.calls[i].id, s.final.calls[i].id);
+                    EXPECT_EQ(s.calls[i].arguments, s.final.calls[i].arguments);
+                    EXPECT_EQ(s.final.calls[i].arguments, r.calls[i].arguments);
+                }
+            }
+        }
+    }
+}
+
+TEST(ToolParser, NameIsStreamedBeforeArgumentsEnd) {
+    llm::ToolCallParser p(llm::ToolFormat::Hermes);
+    EXPECT_EQ(p.push("Checking.\n<tool").content, "Checking.\n");  // a possible prefix is held back
+    llm::ToolDelta d = p.push("_call>\n{\"name\": \"get_weather\", \"arguments\": {\"loc");
+    ASSERT_EQ(d.calls.size(), 2u);
+    EXPECT_EQ(d.calls[0].name, "get_weather");
+    EXPECT_EQ(d.calls[1].arguments, "{\"loc");
+    d = p.push("ation\": \"Paris\"}}\n</tool_call>");
+    ASSERT_EQ(d.calls.size(), 1u);
+    EXPECT_EQ(d.calls[0].arguments, "ation\": \"Paris\"}");
+    const auto r = p.finish();
+    ASSERT_EQ(r.calls.size(), 1u);
+    EXPECT_EQ(r.calls[0].arguments, "{\"location\": \"Paris\"}");
+    EXPECT_EQ(r.content, "Checking.\n");
+    EXPECT_EQ(r.unstreamed_content, "");
+}
+
+TEST(ToolFormat, DetectedFromTheTemplate) {
+    auto read = [](const std::string& rel) {
+        std::ifstream f(std::string(LLM_SOURCE_DIR) + "/" + rel);
+        return std::string(std::istreambuf_iterator<char>(f), {});
+    };
+    const std::string t = "tests/chat/data/templates/";
+    const std::string c = "tests/constrain/data/templates/";
+    EXPECT_EQ(llm::detect_tool_format(read(t + "llama3_1_instruct.jinja")), llm::ToolFormat::Llama3);
+    EXPECT_EQ(llm::detect_tool_format(read(t + "llama3_2_instruct.jinja")), llm::ToolFormat::Llama3);
+    EXPECT_EQ(llm::detect_tool_format(read(t + "mistral_instruct_v0.3.jinja")), llm::ToolFormat::MistralV3);
+    EXPECT_EQ(llm::detect_tool_format(read(c + "qwen2_5_instruct.jinja")), llm::ToolFormat::Hermes);
+    EXPECT_EQ(llm::detect_tool_format(read(c + "hermes_3_llama_3_1.jinja")), llm::ToolFormat::Hermes);
+    EXPECT_EQ(llm::detect_tool_format(read(c + "mistral_nemo_instruct.jinja")), llm::ToolFormat::MistralV3);
+    for (const char* g : {"smollm2_instruct.jinja", "phi3_5_mini.jinja", "phi3_mini_4k_128k.jinja", "llama3_instruct.jinja",
+                          "chatml.jinja", "zephyr.jinja", "llama2_chat.jinja"})
+        EXPECT_EQ(llm::detect_tool_format(read(t + g)), llm::ToolFormat::Generic) << g;
+}
+
+TEST(ToolTools, ParsedFromOpenAiAndAnthropicShapesWithErrorsNamed) {
+    auto tools = llm::parse_tools(kTools);
+    ASSERT_TRUE(tools.has_value()) << tools.error_message();
+    ASSERT_EQ(tools->size(), 3u);
+    EXPECT_EQ((*tools)[2].name, "make_tree");
+    EXPECT_EQ((*tools)[2].raw["function"]["parameters"], kTools[2]["input_schema"]);
+    EXPECT_EQ(llm::parse_tools(json::parse(R"([{"type": "function", "function": {"description": "x"}}])")).error_message(),
+              "tools[0].function.name: expected a non-empty string");
+    EXPECT_EQ(llm::parse_tools(json::parse(R"([{"name": "a"}, {"name": "a"}])")).error_message(),
+              "tools[1].name: 'a' is defined twice");
+    EXPECT_EQ(llm::parse_tools(json::parse(R"([{"name": "a", "input_schema": 3}])")).error_message(),
+              "tools[0].input_schema: expected a JSON schema object");
+    auto bad = llm::parse_tools(json::parse(R"([{"name": "a", "input_schema": {"type": "array", "uniqueItems": true}}])"));
+    ASSERT_TRUE(bad.has_value());
+    auto g = llm::tool_call_grammar(llm::ToolFormat::Generic, *bad, {});
+    ASSERT_FALSE(g.has_value());
+    EXPECT_NE(g.error_message().find("tools[a].parameters: unsupported keyword 'uniqueItems'"), std::string::npos) << g.error_message();
+    EXPECT_EQ(llm::tool_call_grammar(llm::ToolFormat::Generic, *tools, {llm::ToolChoiceMode::Named, "nope"}).error_message(),
+              "tool_choice: no tool named 'nope'");
+}
+
+// Every sentence a call grammar generates parses into calls of the allowed tools, without a warning.
+TEST(ToolGrammar, GeneratedCallsParse) {
+    auto tools = llm::parse_tools(kTools);
+    ASSERT_TRUE(tools.has_value());
+    std::vector<std::string> names;
+    for (const auto& t : *tools) names.push_back(t.name);
+    for (auto fmt : {llm::ToolFormat::Generic, llm::ToolFormat::Llama3, llm::ToolFormat::Hermes, llm::ToolFormat::MistralV3}) {
+        for (const llm::ToolChoice& choice : {llm::ToolChoice{llm::ToolChoiceMode::Required},
+                                              llm::ToolChoice{llm::ToolChoiceMode::Named, "make_tree"},
+                                              llm::ToolChoice{llm::ToolChoiceMode::Required, "", false}}) {
+            SCOPED_TRACE(std::string(llm::tool_format_name(fmt)) + " " + choice.name);
+            auto gbnf = llm::tool_call_grammar(fmt, *tools, choice);
+            ASSERT_TRUE(gbnf.has_value()) << gbnf.error_message();
+            auto g = llm::parse_gbnf(*gbnf);
+            ASSERT_TRUE(g.has_value()) << g.error_message() << "\n" << *gbnf;
+            llm::GrammarSampler gs(*g, 11);
+            size_t most = 0;
+            for (int k = 0; k < 40; ++k) {
+                const std::string s = gs.sentence(300);
+                const auto r = llm::parse_tool_calls(fmt, s, {.tool_names = names});
+                EXPECT_EQ(r.warning, "") << s;
+                EXPECT_EQ(r.content, "") << s;
+                ASSERT_GE(r.calls.size(), 1u) << s;
+                most = std::max(most, r.calls.size());
+                for (const auto& c : r.calls) {
+                    EXPECT_TRUE(json::accept(c.arguments)) << s;
+                    if (choice.mode == llm::ToolChoiceMode::Named) EXPECT_EQ(c.name, "make_tree");
+                }
+            }
+            const bool multi = choice.parallel && choice.mode != llm::ToolChoiceMode::Named && fmt != llm::ToolFormat::Llama3;
+            if (!multi) EXPECT_EQ(most, 1u);
+            else EXPECT_GT(most, 1u);
+        }
+    }
+}
