@@ -97,7 +97,8 @@ std::shared_ptr<const VocabTrie> tool_vocab(const Tokenizer& tok, ToolFormat fmt
 // until the model writes the format's call prefix (see find_tool_trigger), then the call syntax from that
 // prefix to the end of generation (more calls where parallel, then only end of generation). A lazy
 // constraint whose trigger text does not continue the grammar lets the rest go free (the parser then
-// returns it as text with a warning).
+// returns it as text with a warning). Compiled grammars are kept (the 16 most recent, by grammar and
+// vocabulary): requests with the same tools and choice share the grammar and its mask caches.
 Expected<std::shared_ptr<TokenConstraint>> make_tool_constraint(ToolFormat fmt, const std::vector<ToolSpec>& tools,
                                                                 const ToolChoice& choice,
                                                                 std::shared_ptr<const VocabTrie> vocab);

@@ -2,6 +2,8 @@
 // under $defs, their local $refs rewritten to point there) compiled to GBNF and wrapped in the family's
 // literal prefix; forced choices constrain from the first token, Auto through a lazy constraint.
 #include <algorithm>
+#include <list>
+#include <mutex>
 
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
@@ -124,6 +126,44 @@ private:
     size_t scan_from_ = 0;
 };
 
+// Compiled call grammars by (GBNF text, vocabulary), most recent first: requests with the same tools and
+// choice share one grammar graph and its mask caches (a fork each), so only the first request pays for
+// compiling and for the first classifications. The entry holds the vocabulary, so its address stays unique.
+struct PrototypeCache {
+    struct Entry {
+        std::string gbnf;
+        std::shared_ptr<const VocabTrie> vocab;
+        std::shared_ptr<GrammarConstraint> proto;
+    };
+    static constexpr size_t kEntries = 16;
+    std::mutex mu;
+    std::list<Entry> entries;
+
+    Expected<std::shared_ptr<GrammarConstraint>> get(const std::string& gbnf, const std::shared_ptr<const VocabTrie>& vocab) {
+        {
+            std::lock_guard lock(mu);
+            for (auto it = entries.begin(); it != entries.end(); ++it) {
+                if (it->vocab != vocab || it->gbnf != gbnf) continue;
+                entries.splice(entries.begin(), entries, it);
+                return it->proto->fork();
+            }
+        }
+        auto grammar = parse_gbnf(gbnf);
+        if (!grammar) return error("tool calls (generated grammar): {}", grammar.error_message());
+        auto c = GrammarConstraint::create(*grammar, vocab);
+        if (!c) return c.status();
+        std::lock_guard lock(mu);
+        entries.push_front({gbnf, vocab, *c});
+        if (entries.size() > kEntries) entries.pop_back();
+        return (*c)->fork();
+    }
+};
+
+PrototypeCache& prototypes() {
+    static PrototypeCache cache;
+    return cache;
+}
+
 }  // namespace
 
 Expected<std::string> tool_call_grammar(ToolFormat fmt, const std::vector<ToolSpec>& tools, const ToolChoice& choice) {
@@ -172,9 +212,7 @@ Expected<std::shared_ptr<TokenConstraint>> make_tool_constraint(ToolFormat fmt, 
     if (!vocab) return error("tool calls: no vocabulary");
     auto gbnf = tool_call_grammar(fmt, tools, choice);
     if (!gbnf) return gbnf.status();
-    auto grammar = parse_gbnf(*gbnf);
-    if (!grammar) return error("tool calls (generated grammar): {}", grammar.error_message());
-    auto c = GrammarConstraint::create(*grammar, vocab);
+    auto c = prototypes().get(*gbnf, vocab);
     if (!c) return c.status();
     if (choice.mode != ToolChoiceMode::Auto) return std::shared_ptr<TokenConstraint>(*c);
     return std::shared_ptr<TokenConstraint>(std::make_shared<LazyToolConstraint>(fmt, *c, vocab));
