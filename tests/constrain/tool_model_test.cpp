@@ -189,7 +189,7 @@ TEST(ToolModel, SmolLM2ForcedToolArgumentsValidate50Of50) {
             return true;
         };
         llm::GenerateOptions g;
-        g.max_tokens = 256;
+        g.max_tokens = 512;
         auto r = llm::generate(**session, tok, *sampler, std::span(ids).subspan(common), g, on_text);
         ASSERT_TRUE(r.has_value()) << r.error_message();
         held.insert(held.end(), r->tokens.begin(), r->tokens.end());
