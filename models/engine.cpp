@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <new>
 
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
@@ -24,6 +25,7 @@ struct Model::Impl {
     LoadedModel loaded;
     std::unique_ptr<Tokenizer> tokenizer;
     std::string tokenizer_error;
+    bool weights_resident = false;  // quantized at load into anonymous memory (not pages of the mapped file)
 };
 
 namespace {
@@ -90,6 +92,7 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->loaded = std::move(*loaded);
+    impl->weights_resident = !opts.quantize.empty();
     load_tokenizer(*impl);
     return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
@@ -124,13 +127,28 @@ struct Session::Impl {
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() = default;
 
+Status validate(const SessionOptions& o) {
+    if (o.n_ctx < 0) return error("n_ctx must be >= 0 (0 = the model's, capped at 4096), got {}", o.n_ctx);
+    if (o.n_threads < 0 || o.n_threads > kMaxThreads)
+        return error("n_threads must be in [0, {}] (0 = physical cores), got {}", kMaxThreads, o.n_threads);
+    if (o.n_batch <= 0) return error("n_batch must be positive, got {}", o.n_batch);
+    if (o.kv_type != DType::F16 && o.kv_type != DType::F32 && o.kv_type != DType::Q8_0 && o.kv_type != DType::BF16)
+        return error("unsupported KV cache type {} (use f16, bf16, f32 or q8_0)", dtype_name(o.kv_type));
+    const std::string& d = o.device;
+    const bool vulkan_n = d.rfind("vulkan:", 0) == 0 && d.size() > 7 && d.size() <= 10 &&
+                          d.find_first_not_of("0123456789", 7) == std::string::npos;
+    if (d != "cpu" && d != "vulkan" && !vulkan_n)
+        return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", d);
+    return {};
+}
+
 Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& opts) {
     if (!model) return error("Session::create: no model");
+    LLM_TRY(validate(opts));
     const ModelConfig& c = model->config();
     SessionOptions o = opts;
     if (o.n_threads <= 0) o.n_threads = physical_core_count();
     if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
-    if (o.n_batch <= 0) return error("n_batch must be positive, got {}", o.n_batch);
     auto impl = std::make_unique<Impl>();
     impl->model = std::move(model);
     if (o.device.rfind("vulkan", 0) == 0) {
@@ -149,15 +167,23 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
         std::fprintf(stderr, "llm: this build has no Vulkan backend; running on the CPU\n");
         o.device = "cpu";
 #endif
-    } else if (o.device != "cpu") {
-        return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
     }
     if (o.device == "cpu") {  // a Vulkan session keeps its KV cache on the device
         const bool ggml_attn =
             o.numerics == Numerics::Exact && o.kv_type == DType::F16 && ggml_attention_available();
-        auto kv = KvCache::create(c, o.n_ctx, o.kv_type, /*transposed_values=*/ggml_attn);
-        if (!kv) return kv.status();
-        impl->kv = std::move(*kv);
+        // Say what fits instead of an uncaught bad_alloc or the OOM killer; the mapped weights still count.
+        const Model::Impl& m = impl->model->impl();
+        LLM_TRY(check_kv_memory(c, o.n_ctx, o.kv_type, ggml_attn,
+                                m.weights_resident ? 0 : (int64_t)impl->model->weight_bytes(),
+                                available_memory_bytes()));
+        try {
+            auto kv = KvCache::create(c, o.n_ctx, o.kv_type, /*transposed_values=*/ggml_attn);
+            if (!kv) return kv.status();
+            impl->kv = std::move(*kv);
+        } catch (const std::bad_alloc&) {  // overcommit off, or memory taken since the check
+            return error("cannot allocate the KV cache for a context of {} tokens ({:.1f} GiB)", o.n_ctx,
+                         KvCache::bytes_needed(c, o.n_ctx, o.kv_type, ggml_attn) / 1073741824.0);
+        }
     }
     impl->opts = o;
     return std::unique_ptr<Session>(new Session(std::move(impl)));

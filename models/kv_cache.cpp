@@ -31,6 +31,41 @@ Expected<KvCache> KvCache::create(const ModelConfig& c, int n_ctx, DType type, b
     return kv;
 }
 
+int64_t KvCache::bytes_needed(const ModelConfig& c, int64_t n_ctx, DType type, bool transposed_values) {
+    if (type != DType::F16 && type != DType::F32 && type != DType::Q8_0 && type != DType::BF16) return 0;
+    if (n_ctx <= 0 || c.kv_dim() % block_size(type) != 0) return 0;
+    const int64_t rows = (int64_t)row_bytes(type, c.kv_dim()) * n_ctx;
+    const int64_t vt = ((n_ctx + kGgmlKvPad - 1) / kGgmlKvPad * kGgmlKvPad) * c.kv_dim() * (int64_t)sizeof(uint16_t);
+    return (int64_t)c.n_layers * (rows + (transposed_values ? vt : rows));
+}
+
+Status check_kv_memory(const ModelConfig& c, int64_t n_ctx, DType type, bool transposed_values, int64_t weight_bytes,
+                       int64_t available) {
+    const int64_t need = KvCache::bytes_needed(c, n_ctx, type, transposed_values);
+    if (available <= 0 || need <= 0) return {};
+    const int64_t budget = std::max<int64_t>(0, (available - std::max<int64_t>(weight_bytes, 0)) / 10 * 9);
+    if (need <= budget) return {};
+    // The largest context that fits, rounded down to a multiple of 256 (bytes_needed is monotonic in n_ctx).
+    auto max_ctx = [&](DType t, bool transposed) {
+        int64_t lo = 0, hi = n_ctx;
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo + 1) / 2;
+            if (KvCache::bytes_needed(c, mid, t, transposed) <= budget) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo >= 256 ? lo / 256 * 256 : lo;
+    };
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    std::string fits = fmt::format("a context of at most {} tokens fits", max_ctx(type, transposed_values));
+    if (type != DType::Q8_0 && KvCache::bytes_needed(c, 1024, DType::Q8_0) > 0)
+        fits += fmt::format(" ({} with a q8_0 cache)", max_ctx(DType::Q8_0, false));
+    return error("a context of {} tokens needs a {:.1f} GiB {} KV cache ({} layers x {} values x 2 per token) but "
+                 "{:.1f} GiB of memory is available{}: {}",
+                 n_ctx, need / gib, dtype_name(type), c.n_layers, c.kv_dim(), available / gib,
+                 weight_bytes > 0 ? fmt::format(" ({:.1f} GiB of it for the weights)", weight_bytes / gib) : "",
+                 fits);
+}
+
 size_t KvCache::bytes() const {
     size_t b = 0;
     for (size_t l = 0; l < k_.size(); ++l) b += k_[l].size() + v_[l].size();

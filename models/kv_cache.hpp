@@ -14,9 +14,18 @@
 
 namespace llm {
 
+// Whether a KV cache of n_ctx tokens fits in `available` bytes of memory (available_memory_bytes(); 0 = unknown,
+// always fits) next to `weight_bytes` of weights still to be paged in, keeping 10% for activations and the rest of
+// the process. The error says how much is needed and available and the largest context that fits (and with
+// Q8_0, when the type is wider).
+Status check_kv_memory(const ModelConfig& c, int64_t n_ctx, DType type, bool transposed_values, int64_t weight_bytes,
+                       int64_t available);
+
 class KvCache {
 public:
     static Expected<KvCache> create(const ModelConfig& c, int n_ctx, DType type, bool transposed_values = false);
+    // Bytes create() would allocate (0 for an unsupported type), computed without allocating.
+    static int64_t bytes_needed(const ModelConfig& c, int64_t n_ctx, DType type, bool transposed_values = false);
 
     int n_ctx() const { return n_ctx_; }
     DType type() const { return type_; }

@@ -103,8 +103,11 @@ std::string format_sampler_order(std::span<const SamplerStage> order) {
 }
 
 Status validate(const SamplerConfig& c, int32_t n_vocab) {
-    // temperature may be any finite value (<= 0 means greedy).
+    // 0 means greedy; a negative temperature is a mistake (llama.cpp takes it as greedy, silently).
     LLM_TRY(check_finite("temperature", c.temperature));
+    if (c.temperature < 0.0f)
+        return error("sampler: temperature must be >= 0 (0 = greedy), got {}", c.temperature);
+    if (c.top_k < 0) return error("sampler: top_k must be >= 0 (0 = off), got {}", c.top_k);
     LLM_TRY(check_unit("top_p", c.top_p));
     LLM_TRY(check_unit("min_p", c.min_p));
     LLM_TRY(check_unit("typical_p", c.typical_p));

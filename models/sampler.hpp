@@ -122,8 +122,8 @@ std::string format_sampler_order(std::span<const SamplerStage> order);
 struct SamplerConfig {
     static constexpr uint64_t kRandomSeed = ~uint64_t{0};  // seed from std::random_device (see Sampler::seed)
 
-    float temperature = 0.8f;        // <= 0: greedy (argmax, lowest id wins ties)
-    int32_t top_k = 40;              // <= 0: off
+    float temperature = 0.8f;        // 0: greedy (argmax, lowest id wins ties); validate() refuses < 0
+    int32_t top_k = 40;              // 0: off; validate() refuses < 0
     float top_p = 0.95f;             // 1: off
     float min_p = 0.05f;             // 0: off
     float typical_p = 1.0f;          // 1: off

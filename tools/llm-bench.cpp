@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
@@ -64,14 +65,21 @@ Stats stats(std::vector<double> v) {
     return s;
 }
 
-std::vector<int> parse_int_list(const std::vector<std::string>& items) {
+// Comma-separated (or repeated) whole numbers in [lo, hi]; the error names the option and the bad item.
+llm::Expected<std::vector<int>> parse_int_list(const char* option, const std::vector<std::string>& items, int lo,
+                                               int hi) {
     std::vector<int> out;
     for (const std::string& item : items) {
         size_t pos = 0;
         while (pos <= item.size()) {
             size_t comma = item.find(',', pos);
             if (comma == std::string::npos) comma = item.size();
-            if (comma > pos) out.push_back(std::stoi(item.substr(pos, comma - pos)));
+            if (comma > pos) {
+                const std::string text = item.substr(pos, comma - pos);
+                auto v = llm::cli::parse_int(text, lo, hi);
+                if (!v) return llm::error("{} takes comma-separated integers in [{}, {}], got '{}'", option, lo, hi, text);
+                out.push_back((int)*v);
+            }
             pos = comma + 1;
         }
     }
@@ -217,9 +225,9 @@ int main(int argc, char** argv) {
     app.add_option("-n,--n-gen", gens, "generation lengths (single-token decodes from an empty cache)");
     app.add_option("--pg,-g", pgs, "mixed tests 'p,n': a prompt of p tokens then n generated tokens");
     app.add_option("-d,--n-depth", depths, "context depth(s) filled (untimed) before each test");
-    app.add_option("-r,--repetitions", reps, "timed repetitions after one warm-up")->check(CLI::PositiveNumber);
+    app.add_option("-r,--repetitions", reps, "timed repetitions after one warm-up");
     app.add_option("-t,--threads", threads, "thread counts (default: physical cores)");
-    app.add_option("-b,--batch-size", n_batch, "tokens per forward pass")->check(CLI::PositiveNumber);
+    app.add_option("-b,--batch-size", n_batch, "tokens per forward pass");
     app.add_option("-c,--ctx-size", n_ctx, "context size (default: the largest test's depth + tokens)");
     app.add_option("--cache-type-k,--ctk", kv_types, "KV cache type(s): f16, q8_0, f32, bf16");
     app.add_option("--device", device, "compute device: cpu, vulkan or vulkan:N (see llm-run --list-devices)");
@@ -238,26 +246,31 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "-ctk")) argv[i] = const_cast<char*>("--cache-type-k");
         if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
     }
-    CLI11_PARSE(app, argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
+    auto usage_error = [](const std::string& m) { return llm::cli::usage_error("llm-bench", m); };
 
-    if (device != "cpu" && device.rfind("vulkan", 0) != 0) {
-        std::fprintf(stderr, "llm-bench: unknown device '%s' (use cpu, vulkan or vulkan:N)\n", device.c_str());
-        return 1;
+    {
+        llm::SessionOptions so;
+        so.device = device, so.n_batch = n_batch, so.n_ctx = n_ctx;
+        if (llm::Status st = llm::validate(so); !st) return usage_error(st.message());
     }
+    if (reps < 1) return usage_error(fmt::format("-r must be >= 1, got {}", reps));
+    if (app.count("--mem-bw"))
+        if (auto e = llm::cli::check_range("--mem-bw", mem_bw, 0.001, 1e6)) return usage_error(*e);
+    if (auto e = llm::cli::check_range("--peak-gops", peak_gops, 0.001, 1e9)) return usage_error(*e);
     std::string backend = "CPU";  // what the sessions actually run on (a Vulkan failure falls back to the CPU)
     std::vector<Test> tests;
     std::vector<int> p_list, n_list, d_list, pg_list, t_list;
-    try {
-        p_list = parse_int_list(prompts), n_list = parse_int_list(gens), d_list = parse_int_list(depths);
-        pg_list = parse_int_list(pgs), t_list = parse_int_list(threads);
-    } catch (const std::exception&) {
-        std::fprintf(stderr, "llm-bench: -p, -n, -pg, -d and -t take comma-separated integers\n");
-        return 1;
+    {
+        const int kMaxTokens = INT32_MAX / 4;  // test sizes add up to a context that must stay an int
+        auto p = parse_int_list("-p", prompts, 0, kMaxTokens), n = parse_int_list("-n", gens, 0, kMaxTokens);
+        auto d = parse_int_list("-d", depths, 0, kMaxTokens), pg = parse_int_list("-pg", pgs, 0, kMaxTokens);
+        auto t = parse_int_list("-t", threads, 1, llm::kMaxThreads);
+        for (const auto* list : {&p, &n, &d, &pg, &t})
+            if (!*list) return usage_error(list->error_message());
+        p_list = *p, n_list = *n, d_list = *d, pg_list = *pg, t_list = *t;
     }
-    if (pg_list.size() % 2) {
-        std::fprintf(stderr, "llm-bench: -pg takes pairs 'prompt,gen'\n");
-        return 1;
-    }
+    if (pg_list.size() % 2) return usage_error("-pg takes pairs 'prompt,gen'");
     if (t_list.empty()) t_list.push_back(llm::physical_core_count());
     for (int d : d_list) {
         for (int p : p_list)
@@ -266,16 +279,12 @@ int main(int argc, char** argv) {
             if (n > 0) tests.push_back({0, n, d});
         for (size_t i = 0; i + 1 < pg_list.size(); i += 2) tests.push_back({pg_list[i], pg_list[i + 1], d});
     }
-    if (tests.empty()) {
-        std::fprintf(stderr, "llm-bench: no tests (all of -p, -n and -pg are 0 or empty)\n");
-        return 1;
-    }
+    if (tests.empty()) return usage_error("no tests (all of -p, -n and -pg are 0 or empty)");
     std::vector<llm::DType> kv_dtypes;
     for (const std::string& k : split_commas(kv_types)) {
         auto t = llm::dtype_from_name(k);
         if (!t || (*t != llm::DType::F16 && *t != llm::DType::F32 && *t != llm::DType::Q8_0 && *t != llm::DType::BF16)) {
-            std::fprintf(stderr, "llm-bench: unsupported KV cache type '%s' (f16, q8_0, f32, bf16)\n", k.c_str());
-            return 1;
+            return usage_error(fmt::format("unsupported KV cache type '{}' (f16, q8_0, f32, bf16)", k));
         }
         kv_dtypes.push_back(*t);
     }
@@ -295,10 +304,8 @@ int main(int argc, char** argv) {
     int needed_ctx = 0;
     for (const Test& t : tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
     if (n_ctx == 0) n_ctx = needed_ctx;
-    if (n_ctx < needed_ctx) {
-        std::fprintf(stderr, "llm-bench: -c %d is smaller than the largest test (%d tokens)\n", n_ctx, needed_ctx);
-        return 1;
-    }
+    if (n_ctx < needed_ctx)
+        return usage_error(fmt::format("-c {} is smaller than the largest test ({} tokens)", n_ctx, needed_ctx));
 
     if (mem_bw <= 0) {
         std::fprintf(stderr, "llm-bench: measuring memory bandwidth (1 GiB read, %d threads)...\n", t_list.front());
@@ -322,7 +329,7 @@ int main(int argc, char** argv) {
         auto model = llm::Model::load(path);
         info.load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         if (!model) {
-            std::fprintf(stderr, "llm-bench: %s\n", model.error_message().c_str());
+            llm::cli::fail("llm-bench", model.error_message());
             return 1;
         }
         describe_model(**model, info);
@@ -343,7 +350,7 @@ int main(int argc, char** argv) {
                 so.device = device;
                 auto session = llm::Session::create(*model, so);
                 if (!session) {
-                    std::fprintf(stderr, "llm-bench: %s\n", session.error_message().c_str());
+                    llm::cli::fail("llm-bench", session.error_message());
                     return 1;
                 }
                 llm::Session& s = **session;
@@ -357,7 +364,7 @@ int main(int argc, char** argv) {
                         if (t.n_depth > 0) {
                             auto fill = random_tokens(t.n_depth);
                             if (llm::Status st = s.eval(fill); !st) {
-                                std::fprintf(stderr, "llm-bench: %s\n", st.message().c_str());
+                                llm::cli::fail("llm-bench", st.message());
                                 return 1;
                             }
                         }
@@ -369,7 +376,7 @@ int main(int argc, char** argv) {
                         for (size_t i = 0; st && i < gen.size(); ++i) st = s.eval({&gen[i], 1});
                         const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
                         if (!st) {
-                            std::fprintf(stderr, "llm-bench: %s\n", st.message().c_str());
+                            llm::cli::fail("llm-bench", st.message());
                             return 1;
                         }
                         if (rep < 0) continue;

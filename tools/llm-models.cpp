@@ -5,7 +5,9 @@
 
 #include <ctime>
 #include <cstdio>
+#include <filesystem>
 
+#include "cli.hpp"
 #include "hub/cached_models.hpp"
 #include "hub/progress.hpp"
 
@@ -49,7 +51,10 @@ int main(int argc, char** argv) {
     app.add_flag("--json", json, "print the list as JSON");
     CLI::App* rm = app.add_subcommand("rm", "remove cached models");
     rm->add_option("REF", rm_refs, "model references as listed")->required();
-    CLI11_PARSE(app, argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-models", argc, argv)) return *code;
+    std::error_code ec;
+    if (!cache_dir.empty() && std::filesystem::exists(cache_dir, ec) && !std::filesystem::is_directory(cache_dir, ec))
+        return llm::cli::usage_error("llm-models", "--cache-dir '" + cache_dir + "' is not a folder");
 
     llm::hub::HubEnv env = llm::hub::HubEnv::from_environment();
     const llm::hub::HubCache cache(cache_dir.empty() ? env.cache_dir : cache_dir);
@@ -60,8 +65,7 @@ int main(int argc, char** argv) {
             auto ref = llm::hub::parse_model_ref(s);
             auto removed = ref ? llm::hub::remove_cached_model(cache, *ref) : llm::Expected<std::vector<std::string>>(ref.status());
             if (!removed) {
-                std::fprintf(stderr, "llm-models: %s\n", removed.error_message().c_str());
-                status = 1;
+                status = llm::cli::fail("llm-models", removed.error_message());
                 continue;
             }
             std::printf("removed %s (%zu paths)\n", ref->to_string().c_str(), removed->size());

@@ -5,7 +5,9 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 
+#include "cli.hpp"
 #include "hub/http.hpp"
 #include "hub/hub.hpp"
 #include "hub/progress.hpp"
@@ -46,7 +48,10 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", quiet, "no progress output (errors still go to stderr)");
     app.add_flag("--offline", offline, "use the cache only, as HF_HUB_OFFLINE=1");
     app.add_option("--cache-dir", cache_dir, "the hub cache folder (default: as huggingface_hub finds it)");
-    CLI11_PARSE(app, argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-pull", argc, argv)) return *code;
+    std::error_code ec;
+    if (!cache_dir.empty() && std::filesystem::exists(cache_dir, ec) && !std::filesystem::is_directory(cache_dir, ec))
+        return llm::cli::usage_error("llm-pull", "--cache-dir '" + cache_dir + "' is not a folder");
 
     // First Ctrl-C: stop cleanly (the partial file stays resumable); a second one kills as usual.
     struct sigaction sa {};
@@ -65,13 +70,12 @@ int main(int argc, char** argv) {
     for (const std::string& s : refs) {
         auto ref = llm::hub::parse_model_ref(s);
         if (!ref) {
-            std::fprintf(stderr, "llm-pull: %s\n", ref.error_message().c_str());
-            status = 1;
+            status = llm::cli::fail("llm-pull", ref.error_message());
             continue;
         }
         auto r = llm::hub::pull(*ref, env, opts);
         if (!r) {
-            std::fprintf(stderr, "llm-pull: %s\n", r.error_message().c_str());
+            llm::cli::fail("llm-pull", r.error_message());
             if (llm::hub::cancel_requested()) return 130;
             status = 1;
             continue;

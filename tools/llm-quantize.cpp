@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <string>
 
+#include <filesystem>
+
+#include "cli.hpp"
+#include "llm/llm.hpp"
 #include "models/quantize_model.hpp"
 
 int main(int argc, char** argv) {
@@ -23,13 +27,22 @@ int main(int argc, char** argv) {
     app.add_flag("--allow-requantize", allow_requantize, "accept already-quantized input tensors");
     app.add_option("-t,--threads", n_threads, "threads (default: physical cores)");
     app.add_flag("-q,--quiet", quiet, "no per-tensor progress lines");
-    CLI11_PARSE(app, argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-quantize", argc, argv)) return *code;
 
     auto ftype = llm::file_type_from_name(type_name);
-    if (!ftype) {
-        std::fprintf(stderr, "llm-quantize: unknown type '%s' (see --help)\n", type_name.c_str());
-        return 1;
-    }
+    if (!ftype) return llm::cli::usage_error("llm-quantize", "unknown type '" + type_name + "' (see --help)");
+    if (n_threads < 0 || n_threads > llm::kMaxThreads)
+        return llm::cli::usage_error("llm-quantize", fmt::format("--threads must be in [0, {}] (0 = physical cores), got {}",
+                                                                 llm::kMaxThreads, n_threads));
+    // Writing over the input would truncate the file the reader has mapped (SIGBUS, or a corrupt result).
+    std::error_code ec;
+    if (std::filesystem::equivalent(in, out, ec))
+        return llm::cli::usage_error("llm-quantize", "OUT is the input file '" + in + "': choose another path");
+    if (std::filesystem::is_directory(out, ec))
+        return llm::cli::usage_error("llm-quantize", "OUT '" + out + "' is a folder: give a .gguf file path");
+    const std::filesystem::path out_dir = std::filesystem::path(out).parent_path();
+    if (!out_dir.empty() && !std::filesystem::is_directory(out_dir, ec))
+        return llm::cli::usage_error("llm-quantize", "OUT '" + out + "': no folder '" + out_dir.string() + "'");
     llm::QuantizeOptions opts;
     opts.ftype = *ftype;
     opts.pure = pure;
@@ -41,8 +54,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     auto res = llm::quantize_model(in, out, opts);
     if (!res) {
-        std::fprintf(stderr, "llm-quantize: %s\n", res.error_message().c_str());
-        return 1;
+        return llm::cli::fail("llm-quantize", res.error_message());
     }
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fprintf(stderr, "llm-quantize: %s -> %s (%s): %d tensors, %d quantized, %d fallbacks, %.1f -> %.1f MiB in %.1f s\n",

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.hpp"
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
 #include "core/cpu_features.hpp"
@@ -24,6 +25,7 @@
 #include "models/chat_session.hpp"
 #include "models/default_model.hpp"
 #include "models/generate.hpp"
+#include "models/quantize_model.hpp"
 #include "models/sampler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
@@ -46,9 +48,20 @@ void show_load_progress(size_t done, size_t total) {
     if (done == total) std::fprintf(stderr, "\n");
 }
 
-int fail(const std::string& message) {
-    std::fprintf(stderr, "llm-run: error: %s\n", message.c_str());
-    return 1;
+int fail(const std::string& message) { return llm::cli::fail("llm-run", message); }
+int usage_error(const std::string& message) { return llm::cli::usage_error("llm-run", message); }
+
+// The option behind a library message about a field ("sampler: top_p must be ..." -> "--top-p: ...").
+std::string with_option(const std::string& message) {
+    static const std::pair<const char*, const char*> kFields[] = {
+        {"temperature", "--temp"}, {"top_k", "--top-k"}, {"top_p", "--top-p"}, {"min_p", "--min-p"},
+        {"typical_p", "--typical"}, {"repeat_penalty", "--repeat-penalty"}, {"repeat_last_n", "--repeat-last-n"},
+        {"frequency_penalty", "--frequency-penalty"}, {"presence_penalty", "--presence-penalty"},
+        {"n_ctx", "--ctx"}, {"n_threads", "--threads"}, {"n_batch", "--batch"}, {"KV cache type", "--kv-type"},
+        {"device", "--device"}};
+    for (const auto& [field, option] : kFields)
+        if (message.find(field) != std::string::npos) return std::string(option) + ": " + message;
+    return message;
 }
 
 llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
@@ -76,6 +89,7 @@ struct Options {
     bool list_devices = false;
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
+    bool prompt_given = false;  // -p "" is an empty prompt, not "read stdin"
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true, flash_attn = false;
     std::string numerics = "exact";
     llm::SamplerConfig sampling;
@@ -204,8 +218,8 @@ bool stream_to_stdout(std::string_view text) {
     return true;
 }
 
-llm::Expected<std::string> read_prompt(const Options& o) {
-    if (!o.prompt.empty()) return o.prompt;
+llm::Expected<std::string> read_prompt_text(const Options& o) {
+    if (!o.prompt.empty() || o.prompt_given) return o.prompt;
     if (!o.prompt_file.empty()) {
         std::ifstream in(o.prompt_file, std::ios::binary);
         if (!in) return llm::error("{}: cannot open prompt file", o.prompt_file);
@@ -219,6 +233,12 @@ llm::Expected<std::string> read_prompt(const Options& o) {
         return ss.str();
     }
     return llm::error("no prompt: use -p TEXT, -f FILE, pipe text on stdin, or --chat");
+}
+
+llm::Expected<std::string> read_prompt(const Options& o) {
+    auto text = read_prompt_text(o);
+    if (text && text->empty()) return llm::error("the prompt is empty");
+    return text;
 }
 
 int run_prompt(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sampler, const Options& o,
@@ -294,10 +314,12 @@ int main(int argc, char** argv) {
     app.add_option("-m,--model", o.model,
                    "GGUF file or safetensors folder (default: $LLM_MODEL, else SmolLM2-135M-Instruct from "
                    "scripts/fetch-smollm2.sh's cache)");
-    app.add_option("-p,--prompt", o.prompt, "prompt text");
-    app.add_option("-f,--file", o.prompt_file, "read the prompt from a file (stdin is read when neither is given)");
+    CLI::Option* prompt_opt = app.add_option("-p,--prompt", o.prompt, "prompt text");
+    app.add_option("-f,--file", o.prompt_file, "read the prompt from a file (stdin is read when neither is given)")
+        ->excludes(prompt_opt);
     app.add_option("--system", o.system, "system message for the chat template");
-    app.add_flag("--chat", o.chat, "interactive multi-turn chat on stdin (reuses the KV cache across turns)");
+    CLI::Option* chat_opt =
+        app.add_flag("--chat", o.chat, "interactive multi-turn chat on stdin (reuses the KV cache across turns)");
     app.add_flag("--raw", o.raw, "feed the prompt as-is, without the chat template");
     app.add_option("-n,--max-tokens", o.max_tokens, "new tokens at most (-1: until end of answer or full context)")
         ->capture_default_str();
@@ -337,26 +359,38 @@ int main(int argc, char** argv) {
     app.add_option("--grammar", o.grammar_file, "constrain the answer to a GBNF grammar (llama.cpp syntax) in FILE");
     app.add_flag("--print-grammar", o.print_grammar, "print the GBNF grammar of --schema/--grammar and exit");
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
-    app.add_option("--tokens", o.tokens,
+    CLI::Option* tokens_opt = app.add_option("--tokens", o.tokens,
                    "evaluate these comma-separated token ids instead of a prompt; with -n N, continue them and print "
                    "the N new ids (models without a tokenizer)");
     app.add_option("--dump-logits", o.dump_logits,
-                   "with --tokens: write the logits of every position, float32 LE [n_tokens x n_vocab]");
-    app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache");
+                   "with --tokens: write the logits of every position, float32 LE [n_tokens x n_vocab]")
+        ->needs(tokens_opt);
+    app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache")
+        ->needs(tokens_opt);
+    // --chat reads its turns from stdin and streams them: a one-shot prompt, raw mode, JSON or token ids with it
+    // would be ignored, so they are refused.
+    for (const char* other : {"--prompt", "--file", "--raw", "--json", "--tokens"}) chat_opt->excludes(other);
     for (int i = 1; i < argc; ++i)  // llama.cpp's spelling (CLI11 wants two dashes for multi-letter names)
         if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
-    CLI11_PARSE(app, argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-run", argc, argv)) return *code;
+    o.prompt_given = app.count("--prompt") > 0;
 
     if (o.list_devices) {
         for (const std::string& line : llm::list_devices()) std::printf("%s\n", line.c_str());
         for (const std::string& line : llm::cpu_kernel_lines()) std::printf("%s\n", line.c_str());
         return 0;
     }
-    if (o.n_threads <= 0) return fail("--threads must be positive");
+    if (o.n_threads <= 0) return usage_error(fmt::format("--threads must be positive, got {}", o.n_threads));
     const auto numerics = llm::parse_numerics(o.numerics);
-    if (!numerics) return fail("--numerics: expected exact, fast or invariant, got '" + o.numerics + "'");
+    if (!numerics) return usage_error("--numerics: expected exact, fast or invariant, got '" + o.numerics + "'");
     if (o.flash_attn && *numerics != llm::Numerics::Exact && *numerics != llm::Numerics::Fast)
-        return fail("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
+        return usage_error("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
+    if (o.max_tokens < -1) return usage_error(fmt::format("--max-tokens must be >= -1 (-1 = no limit), got {}", o.max_tokens));
+    if (o.seed < -1) return usage_error(fmt::format("--seed must be >= 0, or -1 for a random seed, got {}", o.seed));
+    for (const std::string& s : o.stop)
+        if (s.empty()) return usage_error("--stop: an empty stop string would end every answer at once");
+    if (!o.quantize.empty() && !llm::file_type_from_name(o.quantize))
+        return usage_error(fmt::format("--quantize: unknown type '{}' (e.g. q4_0, q4_k, q8_0)", o.quantize));
     std::optional<llm::Grammar> grammar;
     if (!o.schema.empty() || !o.grammar_file.empty()) {
         std::string printable;
@@ -377,14 +411,21 @@ int main(int argc, char** argv) {
         o.model = *def;
     }
     auto kv = llm::dtype_from_name(o.kv_type);
-    if (!kv) return fail("--kv-type: unknown type '" + o.kv_type + "'");
+    if (!kv) return usage_error("--kv-type: unknown type '" + o.kv_type + "' (f16, bf16, f32 or q8_0)");
     if (!o.samplers.empty()) {
         auto order = llm::parse_sampler_order(o.samplers);
-        if (!order) return fail(order.error_message());
+        if (!order) return usage_error("--samplers: " + order.error_message());
         o.sampling.order = *order;
     }
     if (o.seed >= 0) o.sampling.seed = (uint64_t)o.seed;
     else if (app.count("--seed")) o.sampling.seed = llm::SamplerConfig::kRandomSeed;
+    // Everything the library can check without the model, before it loads.
+    if (llm::Status st = llm::validate(o.sampling); !st) return usage_error(with_option(st.message()));
+    llm::SessionOptions so;
+    so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
+    so.numerics = o.flash_attn ? llm::Numerics::Fast : *numerics;
+    so.device = o.device;
+    if (llm::Status st = llm::validate(so); !st) return usage_error(with_option(st.message()));
 
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
@@ -397,10 +438,6 @@ int main(int argc, char** argv) {
     lo.progress = show_load_progress;
     auto model = llm::Model::load(o.model, lo);
     if (!model) return fail(model.error_message());
-    llm::SessionOptions so;
-    so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
-    so.numerics = o.flash_attn ? llm::Numerics::Fast : *numerics;
-    so.device = o.device;
     if (!o.tokens.empty() && o.n_ctx == 0) {
         auto ids = parse_token_list(o.tokens);
         if (ids && (int)ids->size() > std::min((*model)->config().n_ctx_train, 4096)) so.n_ctx = (int)ids->size();

@@ -1,5 +1,5 @@
 // llm-tokenize: text -> token ids (or ids -> text with --decode) with a model's tokenizer.
-// usage: llm-tokenize -m MODEL(.gguf | HF folder) [--no-bos] [--special] [--pieces] [--decode] [-f FILE | -p TEXT]
+// usage: llm-tokenize [-m MODEL(.gguf | HF folder | hf:ref)] [--no-bos] [--special] [--pieces] [--decode] [-f FILE | -p TEXT]
 // Reads stdin unless -f/-p is given (bytes are taken as they are: a trailing newline is part of the text).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -8,16 +8,16 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli.hpp"
+#include "hub/hub.hpp"
+#include "models/default_model.hpp"
 #include "models/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/unicode.hpp"
 
 namespace {
 
-int fail(const std::string& msg) {
-    std::fprintf(stderr, "llm-tokenize: %s\n", msg.c_str());
-    return 1;
-}
+int fail(const std::string& msg) { return llm::cli::fail("llm-tokenize", msg); }
 
 // Piece with control characters escaped so each token stays on one line.
 std::string escape(const std::string& s) {
@@ -40,19 +40,24 @@ int main(int argc, char** argv) {
     CLI::App app{"Tokenize text (or detokenize ids) with a model's tokenizer"};
     std::string model, file, prompt;
     bool no_bos = false, special = false, pieces = false, decode = false;
-    app.add_option("-m,--model", model, "GGUF file or Hugging Face folder")->required();
-    app.add_option("-f,--file", file, "read the input from FILE instead of stdin");
-    app.add_option("-p,--prompt", prompt, "tokenize this text instead of reading stdin");
+    app.add_option("-m,--model", model,
+                   "GGUF file, Hugging Face folder or hf: reference (default: as llm-run: $LLM_MODEL, else the cached "
+                   "SmolLM2)");
+    CLI::Option* file_opt = app.add_option("-f,--file", file, "read the input from FILE instead of stdin");
+    app.add_option("-p,--prompt", prompt, "tokenize this text instead of reading stdin")->excludes(file_opt);
     app.add_flag("--no-bos", no_bos, "do not add BOS/EOS even if the model asks for them");
     app.add_flag("--special", special, "parse special-token text such as <|im_start|> into its token");
-    app.add_flag("--pieces", pieces, "also print each token's piece, one per line after the ids");
-    app.add_flag("--decode", decode, "read token ids and print the text");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e);
-        return fail(e.what());
+    CLI::Option* pieces_opt = app.add_flag("--pieces", pieces, "also print each token's piece, one per line after the ids");
+    app.add_flag("--decode", decode, "read token ids and print the text")->excludes(pieces_opt);
+    if (auto code = llm::cli::parse(app, "llm-tokenize", argc, argv)) return *code;
+    if (model.empty()) {
+        auto def = llm::find_default_model();
+        if (!def) return fail("no model given and no default model found: pass -m MODEL or run scripts/fetch-smollm2.sh");
+        model = *def;
     }
+    auto resolved = llm::hub::resolve_model_path(model);  // hf:owner/repo[:QUANT] as llm-run takes it
+    if (!resolved) return fail(resolved.error_message());
+    model = *resolved;
 
     std::unique_ptr<llm::Tokenizer> tok;
     std::error_code ec;

@@ -68,6 +68,14 @@ struct SessionOptions {
     std::string device = "cpu";
 };
 
+// Most threads a session or a tool may ask for (as ggml's GGML_MAX_N_THREADS).
+constexpr int kMaxThreads = 512;
+
+// Checks what can be checked without the model: n_ctx >= 0, n_threads in [0, kMaxThreads], n_batch > 0, a KV
+// type the cache supports, a device spelled cpu / vulkan / vulkan:N. Session::create runs it too, then checks
+// that the KV cache fits in the memory available. Messages name the field: "n_ctx must be >= 0, got -5".
+Status validate(const SessionOptions& opts);
+
 // Compute devices this build can use, one line each ("cpu: ..." first), for --list-devices.
 std::vector<std::string> list_devices();
 // The CPU matmul kernels this CPU runs per weight type and numerics mode, for one decode token and a 512-token

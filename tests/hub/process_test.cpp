@@ -152,7 +152,7 @@ TEST_F(Processes, LlmPullAndLlmModels) {
 
     auto [bc, bout] = run(envs + bin("llm-pull") + " hf:test/llama-mha-GGUF:Q5_K_S");
     EXPECT_EQ(bc, 1);
-    EXPECT_NE(bout.find("llm-pull: hf:test/llama-mha-GGUF:Q5_K_S: no Q5_K_S GGUF"), std::string::npos) << bout;
+    EXPECT_NE(bout.find("llm-pull: error: hf:test/llama-mha-GGUF:Q5_K_S: no Q5_K_S GGUF"), std::string::npos) << bout;
 
     auto [lc, list] = run(envs + bin("llm-models"));
     ASSERT_EQ(lc, 0) << list;

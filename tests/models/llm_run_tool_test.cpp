@@ -112,7 +112,7 @@ TEST(LlmRunTool, ErrorsAreOneLineAndNonZero) {
     EXPECT_NE(missing.output.find("llm-run: error: /nonexistent.gguf"), std::string::npos) << missing.output;
     const std::string m = llm::test::models_dir() + "/llama-mha/llama-mha.Q8_0.gguf";
     RunResult bad_type = run("-m " + m + " -p hi --kv-type q9");
-    EXPECT_EQ(bad_type.exit_code, 1);
+    EXPECT_EQ(bad_type.exit_code, 2);  // a usage error
     EXPECT_NE(bad_type.output.find("--kv-type"), std::string::npos);
     RunResult overflow = run("-m " + m + " --raw -p 'hello world, this is long' -c 4");
     EXPECT_EQ(overflow.exit_code, 1);

@@ -417,6 +417,12 @@ TEST(SamplerConfigCheck, RejectsOutOfRangeValues) {
     c.temperature = kInf;
     expect_error(c, "temperature");
     c = {};
+    c.temperature = -1.0f;  // llama.cpp takes it as greedy without a word
+    expect_error(c, "temperature must be >= 0 (0 = greedy), got -1");
+    c = {};
+    c.top_k = -3;
+    expect_error(c, "top_k must be >= 0");
+    c = {};
     c.logit_bias = {{7, 1.0f}};
     expect_error(c, "logit_bias token id 7 is out of range [0, 6)", 6);
     c.logit_bias = {{1, kInf}};
