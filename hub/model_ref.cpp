@@ -277,4 +277,34 @@ Expected<std::vector<std::string>> folder_weight_files(const std::vector<std::st
     return out;
 }
 
+Expected<RepoInfo> parse_repo_info(std::string_view body) {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("sha") || !j["sha"].is_string() ||
+        !is_commit_hash(j["sha"].get<std::string>()))
+        return error("the answer has no commit \"sha\"");
+    RepoInfo info;
+    info.commit = j["sha"].get<std::string>();
+    if (j.contains("siblings") && j["siblings"].is_array()) {
+        for (const auto& s : j["siblings"]) {
+            if (!s.is_object() || !s.contains("rfilename") || !s["rfilename"].is_string()) continue;
+            Sibling sib;
+            sib.path = s["rfilename"].get<std::string>();
+            if (s.contains("size") && s["size"].is_number_unsigned()) sib.size = s["size"].get<uint64_t>();
+            if (s.contains("blobId") && s["blobId"].is_string()) sib.blob_id = s["blobId"].get<std::string>();
+            if (s.contains("lfs") && s["lfs"].is_object()) {
+                const auto& l = s["lfs"];
+                for (const char* k : {"sha256", "oid"})
+                    if (l.contains(k) && l[k].is_string()) sib.lfs_sha256 = l[k].get<std::string>();
+                if (l.contains("size") && l["size"].is_number_unsigned()) sib.size = l["size"].get<uint64_t>();
+            }
+            // A path must stay inside the snapshot folder.
+            if (sib.path.empty() || sib.path[0] == '/' || sib.path.find("..") != std::string::npos ||
+                sib.path.find('\0') != std::string::npos)
+                continue;
+            info.siblings.push_back(std::move(sib));
+        }
+    }
+    return info;
+}
+
 }  // namespace llm::hub

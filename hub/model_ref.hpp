@@ -1,6 +1,7 @@
 // Model references (`hf:owner/repo[:QUANT | /path/file.gguf][@revision]`) and the pure rules that pick a
 // repository's files for one: llama.cpp's `-hf owner/repo:QUANT` matching and the safetensors folder set.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,5 +66,27 @@ Expected<std::vector<std::string>> folder_weight_files(const std::vector<std::st
                                                        const std::optional<std::string>& index_json,
                                                        std::string_view where);
 inline constexpr std::string_view kShardIndex = "model.safetensors.index.json";
+
+// One file of a repository as the hub's model API lists it.
+struct Sibling {
+    std::string path;
+    uint64_t size = 0;
+    std::string blob_id;     // git blob sha1
+    std::string lfs_sha256;  // set for LFS files
+};
+
+struct RepoInfo {
+    std::string commit;
+    std::vector<Sibling> siblings;
+    std::vector<std::string> paths() const {
+        std::vector<std::string> p;
+        for (const Sibling& s : siblings) p.push_back(s.path);
+        return p;
+    }
+};
+
+// The body of GET /api/models/{repo}/revision/{rev}?blobs=true: the commit "sha" (required, 40 hex digits) and the
+// "siblings" (entries of other shapes are skipped, as are paths that would leave the snapshot folder).
+Expected<RepoInfo> parse_repo_info(std::string_view body);
 
 }  // namespace llm::hub

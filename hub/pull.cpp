@@ -16,22 +16,6 @@
 namespace llm::hub {
 namespace {
 
-struct Sibling {
-    std::string path;
-    uint64_t size = 0;
-    std::string blob_id;     // git blob sha1
-    std::string lfs_sha256;  // set for LFS files
-};
-
-struct RepoInfo {
-    std::string commit;
-    std::vector<Sibling> siblings;
-    std::vector<std::string> paths() const {
-        std::vector<std::string> p;
-        for (const Sibling& s : siblings) p.push_back(s.path);
-        return p;
-    }
-};
 
 bool is_hex(const std::string& s, size_t n) {
     return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit((unsigned char)c); });
@@ -122,31 +106,10 @@ public:
             *unreachable = r.net == NetError::Connect || is_transient(r, true);
             return http_error(ref, url, r);
         }
-        auto j = nlohmann::json::parse(r.body, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !j.contains("sha") || !j["sha"].is_string() ||
-            !is_commit_hash(j["sha"].get<std::string>()))
-            return error("{}: {}: the answer has no commit \"sha\" (is HF_ENDPOINT={} a Hugging Face hub?)",
-                         ref.to_string(), url, env_.endpoint);
-        RepoInfo info;
-        info.commit = j["sha"].get<std::string>();
-        if (j.contains("siblings") && j["siblings"].is_array()) {
-            for (const auto& s : j["siblings"]) {
-                if (!s.is_object() || !s.contains("rfilename") || !s["rfilename"].is_string()) continue;
-                Sibling sib;
-                sib.path = s["rfilename"].get<std::string>();
-                if (s.contains("size") && s["size"].is_number_unsigned()) sib.size = s["size"].get<uint64_t>();
-                if (s.contains("blobId") && s["blobId"].is_string()) sib.blob_id = s["blobId"].get<std::string>();
-                if (s.contains("lfs") && s["lfs"].is_object()) {
-                    const auto& l = s["lfs"];
-                    for (const char* k : {"sha256", "oid"})
-                        if (l.contains(k) && l[k].is_string()) sib.lfs_sha256 = l[k].get<std::string>();
-                    if (l.contains("size") && l["size"].is_number_unsigned()) sib.size = l["size"].get<uint64_t>();
-                }
-                // A path must stay inside the snapshot folder.
-                if (sib.path.empty() || sib.path[0] == '/' || sib.path.find("..") != std::string::npos) continue;
-                info.siblings.push_back(std::move(sib));
-            }
-        }
+        auto info = parse_repo_info(r.body);
+        if (!info)
+            return error("{}: {}: {} (is HF_ENDPOINT={} a Hugging Face hub?)", ref.to_string(), url,
+                         info.error_message(), env_.endpoint);
         return info;
     }
 

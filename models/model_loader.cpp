@@ -1,4 +1,4 @@
-// Format-independent parts of model loading: dispatch, shape checks, config validation.
+// Format-independent parts of model loading: dispatch and shape checks (config validation: hf_config.cpp).
 #include "models/model_loader.hpp"
 
 #include <sys/stat.h>
@@ -38,58 +38,6 @@ Expected<std::vector<float>> to_float_vector(const TensorView& t, int64_t n) {
     std::vector<float> out(n);
     dequantize_row(t.type, t.data, out.data(), n);
     return out;
-}
-
-std::vector<float> llama3_rope_factors(int n_rot, float theta, float factor, float low_freq_factor,
-                                       float high_freq_factor, int original_ctx) {
-    const double low_wavelen = original_ctx / low_freq_factor, high_wavelen = original_ctx / high_freq_factor;
-    std::vector<float> out(n_rot / 2);
-    for (int i = 0; i < n_rot / 2; ++i) {
-        const double freq = 1.0 / std::pow((double)theta, 2.0 * i / n_rot);
-        const double wavelen = 2 * M_PI / freq;
-        if (wavelen < high_wavelen) {
-            out[i] = 1.0f;
-        } else if (wavelen > low_wavelen) {
-            out[i] = factor;
-        } else {
-            const double smooth = (original_ctx / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-            out[i] = (float)(1.0 / ((1 - smooth) / factor + smooth));
-        }
-    }
-    return out;
-}
-
-Status validate_config(const ModelConfig& c) {
-    auto positive = [](const char* what, long v) -> Status {
-        if (v <= 0) return error("hyper-parameter {} must be positive, got {}", what, v);
-        return Status::ok();
-    };
-    LLM_TRY(positive("n_vocab", c.n_vocab));
-    LLM_TRY(positive("d_model", c.d_model));
-    LLM_TRY(positive("n_layers", c.n_layers));
-    LLM_TRY(positive("n_heads", c.n_heads));
-    LLM_TRY(positive("n_kv_heads", c.n_kv_heads));
-    LLM_TRY(positive("head_dim", c.head_dim));
-    LLM_TRY(positive("d_ff", c.d_ff));
-    if (c.n_layers > 4096 || c.n_heads > 4096 || c.head_dim > 4096)
-        return error("implausible hyper-parameters (layers {}, heads {}, head_dim {})", c.n_layers, c.n_heads,
-                     c.head_dim);
-    if (c.n_heads % c.n_kv_heads != 0)
-        return error("n_heads ({}) is not a multiple of n_kv_heads ({})", c.n_heads, c.n_kv_heads);
-    if (c.n_rot <= 0 || c.n_rot > c.head_dim || c.n_rot % 2 != 0)
-        return error("rotary dimension count {} is invalid for head_dim {}", c.n_rot, c.head_dim);
-    auto check_factors = [&](const std::vector<float>& f, const char* what) -> Status {
-        if (!f.empty() && (int)f.size() != c.n_rot / 2)
-            return error("{} has {} values, expected n_rot/2 = {}", what, f.size(), c.n_rot / 2);
-        return Status::ok();
-    };
-    LLM_TRY(check_factors(c.rope_freq_factors, "rope frequency factors"));
-    LLM_TRY(check_factors(c.longrope_short, "LongRoPE short factors"));
-    LLM_TRY(check_factors(c.longrope_long, "LongRoPE long factors"));
-    if (c.longrope_short.empty() != c.longrope_long.empty())
-        return error("LongRoPE needs both short and long factors");
-    if (!(c.rms_eps > 0) || !(c.rope_theta > 0)) return error("rms_eps and rope theta must be positive");
-    return Status::ok();
 }
 
 }  // namespace llm

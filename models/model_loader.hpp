@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.hpp"
 #include "models/model_config.hpp"
@@ -22,6 +23,8 @@ struct LoadedModel {
 
 Expected<LoadedModel> load_gguf_model(const std::string& path);
 Expected<LoadedModel> load_hf_model(const std::string& dir);
+// config.json's text -> ModelConfig (checked with validate_config); `name` prefixes messages.
+Expected<ModelConfig> parse_hf_config(std::string_view text, const std::string& name);
 // Dispatches on the path: a directory is a HF folder (or a .safetensors file's folder), else GGUF.
 Expected<LoadedModel> load_model(const std::string& path);
 

@@ -201,6 +201,28 @@ bool safe_shard_name(const std::string& s) {
 
 }  // namespace
 
+Expected<std::map<std::string, std::set<std::string>>> parse_safetensors_index(std::string_view text,
+                                                                                const std::string& name) {
+    if (text.size() > kSafetensorsMaxHeader)
+        return error("{}: index file of {} bytes exceeds the {} byte limit", name, text.size(), kSafetensorsMaxHeader);
+    Expected<json> j = parse_strict_json(text.data(), text.data() + text.size(), name);
+    if (!j) return j.status();
+    if (!j->is_object()) return error("{}: not a JSON object", name);
+    auto wm = j->find("weight_map");
+    if (wm == j->end() || !wm->is_object()) return error("{}: missing 'weight_map' object", name);
+    std::map<std::string, std::set<std::string>> by_shard;  // shard -> tensors listed for it
+    for (auto it = wm->begin(); it != wm->end(); ++it) {
+        if (!it->is_string()) return error("{}: weight_map entry '{}' is not a string", name, it.key());
+        const std::string& shard = it->get_ref<const std::string&>();
+        if (!safe_shard_name(shard))
+            return error("{}: weight_map entry '{}': unsafe shard file name '{}' (must be a plain file name in the "
+                         "model folder)", name, it.key(), shard);
+        by_shard[shard].insert(it.key());
+    }
+    if (by_shard.empty()) return error("{}: weight_map is empty", name);
+    return by_shard;
+}
+
 struct SafetensorsLoader {
     static void add(SafetensorsModel& m, const ParsedFile& pf, const std::set<std::string>* only) {
         for (const Entry& e : pf.entries)
@@ -231,24 +253,11 @@ struct SafetensorsLoader {
         if ((*f)->size() > kSafetensorsMaxHeader)
             return error("{}: index file of {} bytes exceeds the {} byte limit", index_path, (*f)->size(),
                          kSafetensorsMaxHeader);
-        const char* b = (const char*)(*f)->data();
-        Expected<json> j = parse_strict_json(b, b + (*f)->size(), index_path);
-        if (!j) return j.status();
-        if (!j->is_object()) return error("{}: not a JSON object", index_path);
-        auto wm = j->find("weight_map");
-        if (wm == j->end() || !wm->is_object()) return error("{}: missing 'weight_map' object", index_path);
-        std::map<std::string, std::set<std::string>> by_shard;  // shard -> tensors listed for it
-        for (auto it = wm->begin(); it != wm->end(); ++it) {
-            if (!it->is_string()) return error("{}: weight_map entry '{}' is not a string", index_path, it.key());
-            const std::string& shard = it->get_ref<const std::string&>();
-            if (!safe_shard_name(shard))
-                return error("{}: weight_map entry '{}': unsafe shard file name '{}' (must be a plain file name in the "
-                             "model folder)", index_path, it.key(), shard);
-            by_shard[shard].insert(it.key());
-        }
-        if (by_shard.empty()) return error("{}: weight_map is empty", index_path);
+        auto by_shard = parse_safetensors_index(
+            std::string_view((const char*)(*f)->data(), (*f)->size()), index_path);
+        if (!by_shard) return by_shard.status();
         SafetensorsModel m;
-        for (const auto& [shard, names] : by_shard) {
+        for (const auto& [shard, names] : *by_shard) {
             const std::string path = dir + "/" + shard;
             Expected<std::shared_ptr<MappedFile>> sf = MappedFile::open(path);
             if (!sf) return error("{}: shard of weight_map: {}", index_path, sf.error_message());

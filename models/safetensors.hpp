@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,11 @@ namespace llm {
 
 // Largest JSON header accepted (the reference implementation's limit).
 constexpr uint64_t kSafetensorsMaxHeader = 100'000'000;
+
+// model.safetensors.index.json's text -> shard file name -> the tensors its weight_map puts there (shard names
+// are plain file names: no '/', no ".."). `name` prefixes messages.
+Expected<std::map<std::string, std::set<std::string>>> parse_safetensors_index(std::string_view text,
+                                                                                const std::string& name);
 
 class SafetensorsModel {
 public:

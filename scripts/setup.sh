@@ -13,6 +13,7 @@ PACKAGES=(
   libopenblas-dev libomp-dev nlohmann-json3-dev libfmt-dev libcli11-dev libgtest-dev libbenchmark-dev
   libpcre2-dev libutf8proc-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-tools
+  clang libclang-rt-dev  # libFuzzer targets and the ThreadSanitizer tier (scripts/fuzz.sh, scripts/test-long.sh)
 )
 
 if [[ "${SKIP_APT:-0}" != 1 ]]; then

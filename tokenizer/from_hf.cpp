@@ -17,13 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Expected<json> read_json(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    if (!f) return error("{}: cannot open", p.string());
-    std::stringstream ss;
-    ss << f.rdbuf();
-    json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) return error("{}: invalid JSON", p.string());
+Expected<json> parse_json(const std::string& text, const std::string& name) {
+    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return error("{}: invalid JSON", name);
     return j;
 }
 
@@ -75,6 +71,10 @@ Status load_tokenizer_json(const json& tj, const std::string& src, VocabSpec& s)
     for (const auto& a : added) max_id = std::max<int64_t>(max_id, a.at("id").get<int64_t>());
     if (max_id < 0) return error("{}: empty vocabulary", src);
     if (max_id > 10'000'000) return error("{}: token id {} out of range", src, max_id);
+    // Ids are dense in real files; a few entries claiming id 9,999,999 would make 10 million placeholder tokens.
+    const int64_t n_entries = (int64_t)vocab.size() + (int64_t)added.size();
+    if (max_id >= 2 * n_entries + 1024)
+        return error("{}: token id {} with only {} vocabulary entries (ids must be dense)", src, max_id, n_entries);
     const size_t n = static_cast<size_t>(max_id + 1);
     s.tokens.assign(n, std::string());
     s.attrs.assign(n, kAttrUnused);
@@ -182,6 +182,7 @@ Status load_tokenizer_json(const json& tj, const std::string& src, VocabSpec& s)
 
     for (const auto& a : added) {
         const int64_t id = a.at("id").get<int64_t>();
+        if (id < 0) return error("{}: negative added token id {}", src, id);
         s.tokens[id] = a.at("content").get<std::string>();
         uint32_t attr = a.value("special", false) ? kAttrControl : kAttrUserDefined;
         if (a.value("lstrip", false)) attr |= kAttrLstrip;
@@ -231,36 +232,59 @@ Status load_fixture_vocab(const json& j, const std::string& src, VocabSpec& s) {
 }  // namespace
 
 Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_folder(const std::string& dir) {
+    HfFiles files;
+    files.dir = dir;
+    const fs::path root(dir);
+    std::error_code ec;
+    auto read = [&](const char* name, std::optional<std::string>& out) -> Status {
+        if (!fs::exists(root / name, ec)) return {};
+        std::ifstream f(root / name, std::ios::binary);
+        if (!f) return error("{}: cannot open", (root / name).string());
+        std::stringstream ss;
+        ss << f.rdbuf();
+        out = ss.str();
+        return {};
+    };
+    LLM_TRY(read("tokenizer_config.json", files.tokenizer_config_json));
+    // The first vocabulary file present is the one used: the others are not read.
+    LLM_TRY(read("tokenizer.json", files.tokenizer_json));
+    if (!files.tokenizer_json) LLM_TRY(read("tokenizer.model", files.tokenizer_model));
+    if (!files.tokenizer_json && !files.tokenizer_model) LLM_TRY(read("tokenizer_vocab.json", files.tokenizer_vocab_json));
+    LLM_TRY(read("chat_template.jinja", files.chat_template_jinja));
+    LLM_TRY(read("generation_config.json", files.generation_config_json));
+    LLM_TRY(read("config.json", files.config_json));
+    return from_hf_files(files);
+}
+
+Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_files(const HfFiles& files) {
+    const std::string& dir = files.dir;
     VocabSpec s;
     s.source = dir;
     try {
         const fs::path root(dir);
-        std::error_code ec;
-        const auto exists = [&](const char* name) { return fs::exists(root / name, ec); };
         json config = json::object();
-        if (exists("tokenizer_config.json")) {
-            auto c = read_json(root / "tokenizer_config.json");
+        if (files.tokenizer_config_json) {
+            auto c = parse_json(*files.tokenizer_config_json, (root / "tokenizer_config.json").string());
             if (!c) return c.status();
-            config = std::move(*c);
+            if (c->is_object()) config = std::move(*c);
         }
-        if (exists("tokenizer.json")) {
+        if (files.tokenizer_json) {
             const std::string src = (root / "tokenizer.json").string();
-            auto tj = read_json(root / "tokenizer.json");
+            auto tj = parse_json(*files.tokenizer_json, src);
             if (!tj) return tj.status();
             s.source = src;
             LLM_TRY(load_tokenizer_json(*tj, src, s));
-        } else if (exists("tokenizer.model")) {
+        } else if (files.tokenizer_model) {
             s.source = (root / "tokenizer.model").string();
-            LLM_TRY(load_sentencepiece_model(s.source, s));
-        } else if (exists("tokenizer_vocab.json")) {
-            auto j = read_json(root / "tokenizer_vocab.json");
-            if (!j) return j.status();
+            LLM_TRY(parse_sentencepiece_model(*files.tokenizer_model, s.source, s));
+        } else if (files.tokenizer_vocab_json) {
             s.source = (root / "tokenizer_vocab.json").string();
+            auto j = parse_json(*files.tokenizer_vocab_json, s.source);
+            if (!j) return j.status();
             LLM_TRY(load_fixture_vocab(*j, s.source, s));
         } else {
             return error("{}: no tokenizer.json, tokenizer.model or tokenizer_vocab.json", dir);
         }
-
         // tokenizer_config.json overrides.
         const auto id_of = [&](const std::string& text) -> int32_t {
             for (size_t i = 0; i < s.tokens.size(); ++i)
@@ -296,14 +320,9 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_folder(const std::string
                     if (e.value("name", std::string()) == "default") s.chat_template = e.value("template", std::string());
             }
         }
-        if (s.chat_template.empty() && exists("chat_template.jinja")) {
-            std::ifstream f(root / "chat_template.jinja", std::ios::binary);
-            std::stringstream ss;
-            ss << f.rdbuf();
-            s.chat_template = ss.str();
-        }
-        if (exists("generation_config.json")) {
-            auto g = read_json(root / "generation_config.json");
+        if (s.chat_template.empty() && files.chat_template_jinja) s.chat_template = *files.chat_template_jinja;
+        if (files.generation_config_json) {
+            auto g = parse_json(*files.generation_config_json, (root / "generation_config.json").string());
             if (g && g->contains("eos_token_id")) {
                 const json& e = (*g)["eos_token_id"];
                 if (e.is_number_integer()) s.extra_eog_ids.push_back(e.get<int32_t>());
@@ -312,8 +331,8 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_hf_folder(const std::string
                         if (x.is_number_integer()) s.extra_eog_ids.push_back(x.get<int32_t>());
             }
         }
-        if (exists("config.json")) {
-            auto c = read_json(root / "config.json");
+        if (files.config_json) {
+            auto c = parse_json(*files.config_json, (root / "config.json").string());
             if (c && c->contains("_name_or_path") && (*c)["_name_or_path"].is_string())
                 s.model_name = (*c)["_name_or_path"].get<std::string>();
         }

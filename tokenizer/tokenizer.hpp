@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,14 @@ public:
     // From a Hugging Face folder: tokenizer.json (BPE model), else tokenizer.model (SentencePiece protobuf);
     // tokenizer_config.json supplies bos/eos/add_bos and the chat template.
     static Expected<std::unique_ptr<Tokenizer>> from_hf_folder(const std::string& dir);
+    // The same from the files' contents (unset = absent): what from_hf_folder reads, parsed without touching the
+    // disk (fuzz target, tests). `dir` names the folder in messages.
+    struct HfFiles {
+        std::string dir;
+        std::optional<std::string> tokenizer_json, tokenizer_model, tokenizer_vocab_json, tokenizer_config_json,
+            chat_template_jinja, generation_config_json, config_json;
+    };
+    static Expected<std::unique_ptr<Tokenizer>> from_hf_files(const HfFiles& files);
     // From an already assembled description (used by both loaders and by tests with synthetic vocabs).
     static Expected<std::unique_ptr<Tokenizer>> from_spec(VocabSpec spec);
 
