@@ -158,9 +158,13 @@ std::optional<GgufName> parse_gguf_name(std::string_view path) {
             return std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
         };
         if (tail[0] == '-' && digits(tail.substr(1, 5)) && tail.substr(6, 4) == "-of-" && digits(tail.substr(10, 5))) {
-            n.split_index = std::stoi(tail.substr(1, 5));
-            n.split_count = std::stoi(tail.substr(10, 5));
-            stem.resize(stem.size() - 15);
+            // Parts count from 1 (llama.cpp's "%s-%05d-of-%05d.gguf"): "-00000-of-00003" or "-00004-of-00003" is
+            // part of the name, not a split (found by fuzz_hub).
+            const int index = std::stoi(tail.substr(1, 5)), count = std::stoi(tail.substr(10, 5));
+            if (index >= 1 && index <= count) {
+                n.split_index = index, n.split_count = count;
+                stem.resize(stem.size() - 15);
+            }
         }
     }
     n.prefix = stem;

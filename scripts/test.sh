@@ -5,8 +5,8 @@
 #   fuzz  every libFuzzer target: its seeds and regression inputs replayed, then FUZZ_SECONDS (15) of fuzzing each
 #         (build-fuzz/, clang; skipped with a note when clang++ is missing)
 #   main  the whole suite with ctest (build/); each suite's time is ctest's label time summary
-# A stage or suite over its budget is reported by name; with LLM_BUDGETS_STRICT=1 (set by .ci/run) that fails the
-# command: move the suite to scripts/test-long.sh rather than raise the limit.
+# A stage or suite over its budget is reported by name (LLM_BUDGETS_STRICT=1 makes that fail the command): move the
+# suite to scripts/test-long.sh rather than raise the limit.
 #   scripts/test.sh               everything
 #   SKIP_ASAN=1 SKIP_FUZZ=1 scripts/test.sh   only the main suite
 # The long tier (whole suite under ASan + UBSan, TSan, long fuzz runs): scripts/test-long.sh.

@@ -291,16 +291,10 @@ int main(int argc, char** argv) {
     std::vector<llm::Numerics> modes;
     for (const std::string& m : split_commas(flash_attn ? std::vector<std::string>{"fast"} : numerics_list)) {
         auto n = llm::parse_numerics(m);
-        if (!n) {
-            std::fprintf(stderr, "llm-bench: --numerics: expected exact, fast or invariant, got '%s'\n", m.c_str());
-            return 1;
-        }
+        if (!n) return usage_error("--numerics: expected exact, fast or invariant, got '" + m + "'");
         modes.push_back(*n);
     }
-    if (flash_attn && app.count("--numerics")) {
-        std::fprintf(stderr, "llm-bench: --flash-attn means --numerics fast; give one of them\n");
-        return 1;
-    }
+    if (flash_attn && app.count("--numerics")) return usage_error("--flash-attn means --numerics fast; give one of them");
     int needed_ctx = 0;
     for (const Test& t : tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
     if (n_ctx == 0) n_ctx = needed_ctx;

@@ -94,6 +94,13 @@ TEST(GgufMatch, TagsAndSplits) {
     EXPECT_FALSE(parse_gguf_name("README.md"));
     EXPECT_FALSE(is_model_gguf("mmproj-model-f16.gguf"));
     EXPECT_TRUE(is_model_gguf("model-f16.gguf"));
+    // Found by fuzz_hub: parts count from 1, so "-00000-of-00003" (and an index past the count) is no split.
+    for (const char* odd : {"x/Model-IQ4_XS-00000-of-00003.gguf", "x/Model-IQ4_XS-00004-of-00003.gguf"}) {
+        auto m = parse_gguf_name(odd);
+        ASSERT_TRUE(m) << odd;
+        EXPECT_EQ(m->split_index, 1) << odd;
+        EXPECT_EQ(m->split_count, 1) << odd;
+    }
 }
 
 TEST(GgufMatch, QuantLikeLlamaCpp) {

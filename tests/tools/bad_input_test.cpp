@@ -161,6 +161,8 @@ std::vector<Case> llm_run_cases() {
         {run, {"-m", M, "-p", "hi", "--device", "gpu"}, 2, "--device"},
         {run, {"-m", M, "-p", "hi", "--device", "vulkan:x"}, 2, "--device"},
         {run, {"-m", M, "-p", "hi", "--quantize", "q9"}, 2, "--quantize"},
+        {run, {"-m", M, "-p", "hi", "--numerics", "exactish"}, 2, "--numerics"},
+        {run, {"-m", M, "-p", "hi", "--numerics", "invariant", "--flash-attn"}, 2, "--flash-attn"},
         {run, {"-m", M, "-p", "hi", "--schema", "{\"type\": 5}"}, 1, "--schema"},
         {run, {"-m", M, "-p", "hi", "--schema", kNoFolder + "/schema.json"}, 1, "--schema"},
         {run, {"-m", M, "-p", "hi", "--grammar", kNoFolder + "/g.gbnf"}, 1, "--grammar"},
@@ -233,6 +235,8 @@ std::vector<Case> other_tool_cases() {
         {bench, with(b, {"--mem-bw", "-1"}), 2, "--mem-bw"},
         {bench, with(b, {"--peak-gops", "0"}), 2, "--peak-gops"},
         {bench, with(b, {"--device", "gpu"}), 2, "gpu"},
+        {bench, with(b, {"--numerics", "exactish"}), 2, "--numerics"},
+        {bench, with(b, {"--numerics", "fast", "--flash-attn"}), 2, "--flash-attn"},
         {bench, {"-m", "/nonexistent.gguf", "--mem-bw", "10", "-p", "1", "-n", "0", "-r", "1"}, 1, "/nonexistent.gguf"},
         {bench, with(b, {"-c", "2000000000", "-p", "1", "-n", "0"}), 1, "fits"},
 
