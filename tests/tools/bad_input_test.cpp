@@ -48,7 +48,9 @@ fs::path scratch_dir() {
 // `limit` seconds.
 Outcome run_tool(const std::string& tool, const std::vector<std::string>& args, int limit = 120) {
     const fs::path dir = scratch_dir();
-    const fs::path out_file = dir / "stdout.txt", err_file = dir / "stderr.txt";
+    // ctest runs each row in its own process, several at once: one pair of files per process.
+    const std::string tag = std::to_string(getpid());
+    const fs::path out_file = dir / ("stdout." + tag), err_file = dir / ("stderr." + tag);
     const std::string exe = std::string(LLM_BINARY_DIR) + "/" + tool;
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(exe.c_str()));
@@ -81,6 +83,8 @@ Outcome run_tool(const std::string& tool, const std::vector<std::string>& args, 
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
     r.out = read_file(out_file), r.err = read_file(err_file);
+    std::error_code ec;
+    fs::remove(out_file, ec), fs::remove(err_file, ec);
     return r;
 }
 
