@@ -11,6 +11,7 @@
 #include "kernels/cpu/matmul.hpp"
 #include "models/forward_cpu.hpp"
 #include "models/gguf.hpp"
+#include "models/model_impl.hpp"
 #include "models/model_loader.hpp"
 #include "models/quantize_weights.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -19,14 +20,6 @@
 #endif
 
 namespace llm {
-
-struct Model::Impl {
-    std::string path;
-    LoadedModel loaded;
-    std::unique_ptr<Tokenizer> tokenizer;
-    std::string tokenizer_error;
-    bool weights_resident = false;  // quantized at load into anonymous memory (not pages of the mapped file)
-};
 
 namespace {
 

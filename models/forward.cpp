@@ -32,7 +32,7 @@ int64_t Batch::contiguous_pos0() const {
     return positions.empty() ? -1 : positions[0];
 }
 
-Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b) {
+Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b, bool hidden_output) {
     const int64_t QD = c.q_dim(), KVD = c.kv_dim(), F = c.d_ff;
     Graph g(b.size());
     AttentionParams attn;
@@ -76,8 +76,8 @@ Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b)
     LLM_CHECK(!rows.empty());
     const bool consecutive = rows.back() - rows.front() + 1 == (int32_t)rows.size();
     const Tensor last = consecutive ? g.rows(x, rows.front(), (int64_t)rows.size()) : g.select_rows(x, rows);
-    const Tensor logits = g.matmul(w.output, g.rms_norm(last, w.output_norm.data(), c.rms_eps));
-    g.set_output(logits);
+    const Tensor normed = g.rms_norm(last, w.output_norm.data(), c.rms_eps);
+    g.set_output(hidden_output ? normed : g.matmul(w.output, normed));
     return g;
 }
 

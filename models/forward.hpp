@@ -31,8 +31,24 @@ struct Batch {
 };
 
 // The node list of one pass over a batch of this shape. The graph points into w (and the views' data),
-// which must outlive it; the logits (out_rows x n_vocab) are its output.
-Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b);
+// which must outlive it; the logits (out_rows x n_vocab) are its output, or with hidden_output the final
+// hidden states after the output norm (out_rows x d_model: embeddings).
+Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b, bool hidden_output = false);
+
+class KvPool;
+// The KV of a pass over several sequences (the serving engine): the batch holds each sequence's tokens
+// consecutively, in position order. seqs[s] covers batch tokens [tok0, tok0 + n_tokens) and reads and writes
+// the pool through its block table (blocks[j / block_tokens] holds position j); n_keys = its last position + 1.
+// slots[i]: the pool row of batch token i (block * block_tokens + offset).
+struct PagedSeq {
+    int64_t tok0 = 0, n_tokens = 0, n_keys = 0;
+    const int32_t* blocks = nullptr;
+};
+struct PagedKv {
+    KvPool* pool = nullptr;
+    std::vector<PagedSeq> seqs;
+    std::vector<int64_t> slots;
+};
 
 // What a pass reads besides the graph and the weights, computed once per pass and shared by every backend.
 struct ForwardInputs {
@@ -40,6 +56,7 @@ struct ForwardInputs {
     int64_t n_keys = 0;          // cache positions attention reads: [0, max position + 1)
     RopeParams rope;             // of this pass (LongRoPE picks its factors by n_keys)
     std::vector<float> rope_cs;  // rope_table(rope, positions): [n_tokens][n_rot/2][cos, sin]
+    const PagedKv* paged = nullptr;  // set: KV through block tables of a pool, instead of a KvCache
 };
 ForwardInputs forward_inputs(const ModelConfig& c, const Batch& b, LongRopeMode longrope);
 

@@ -9,6 +9,7 @@
 #include "kernels/cpu/attention_ggml.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/cpu/ops.hpp"
+#include "models/kv_pool.hpp"
 
 namespace llm {
 namespace {
@@ -17,7 +18,7 @@ namespace {
 struct CpuRun {
     const Graph& g;
     const ForwardInputs& in;
-    KvCache& kv;
+    KvCache* kv;  // null for a paged pass (in.paged)
     float* output;
     ForwardScratch& s;
     const MemoryPlan& plan;
@@ -84,27 +85,50 @@ void run_kv_store(CpuRun& r, const Node& n) {
     const float* k = r.dense(n.in[0], 0);
     const float* v = r.dense(n.in[1], 1);
     const int64_t rows = r.desc(n.in[0]).rows, kv_dim = r.desc(n.in[0]).cols;
+    if (const PagedKv* pk = r.in.paged) {
+        const int nt = r.nt;
+#pragma omp parallel for num_threads(std::max(1, nt)) if (nt > 1 && rows > 1)
+        for (int64_t i = 0; i < rows; ++i) pk->pool->store(n.layer, pk->slots[i], k + i * kv_dim, v + i * kv_dim);
+        return;
+    }
     if (r.pos0 >= 0) {
-        r.kv.store(n.layer, r.pos0, rows, k, v, r.nt);
+        r.kv->store(n.layer, r.pos0, rows, k, v, r.nt);
         return;
     }
     const std::vector<int32_t>& pos = r.in.batch->positions;
-    for (int64_t i = 0; i < rows; ++i) r.kv.store(n.layer, pos[i], 1, k + i * kv_dim, v + i * kv_dim, r.nt);
+    for (int64_t i = 0; i < rows; ++i) r.kv->store(n.layer, pos[i], 1, k + i * kv_dim, v + i * kv_dim, r.nt);
+}
+
+// Every sequence through its block table, in one call (kernels/cpu/attention.hpp: paged_attention, batch
+// invariant in every numerics mode).
+void run_paged_attention(CpuRun& r, const Node& n, const float* q) {
+    const PagedKv& pk = *r.in.paged;
+    std::vector<AttnSeq>& seqs = r.s.attn_seqs;
+    seqs.resize(pk.seqs.size());
+    for (size_t i = 0; i < pk.seqs.size(); ++i) {
+        const PagedSeq& ps = pk.seqs[i];
+        seqs[i] = {ps.tok0, ps.n_tokens, ps.n_keys, pk.pool->keys(n.layer, ps.blocks),
+                   pk.pool->values(n.layer, ps.blocks)};
+    }
+    AttentionParams p = n.attn;
+    p.round_to_f16 = pk.pool->type() == DType::F16;
+    paged_attention(q, seqs.data(), (int)seqs.size(), r.in.batch->positions.data(), p, r.ptr(n.out), r.nt);
 }
 
 void run_attention(CpuRun& r, const Node& n) {
     const float* q = r.dense(n.in[0], 0);
+    if (r.in.paged) return run_paged_attention(r, n, q);
     const int64_t rows = r.desc(n.out).rows;
     const int32_t* pos = r.in.batch->positions.data();
     AttentionParams p = n.attn;
-    p.round_to_f16 = r.kv.type() == DType::F16;  // llama.cpp's numerics with an F16 cache
+    p.round_to_f16 = r.kv->type() == DType::F16;  // llama.cpp's numerics with an F16 cache
     p.batch_invariant = r.numerics == Numerics::Invariant;
     // A transposed-values cache is made for Exact only (ForwardOptions::numerics).
-    LLM_CHECK(!r.kv.transposed_values() || r.numerics == Numerics::Exact);
-    if (r.kv.transposed_values())  // llama.cpp's own arithmetic (F16 cache)
-        ggml_attention(q, r.kv.ggml_view(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
+    LLM_CHECK(!r.kv->transposed_values() || r.numerics == Numerics::Exact);
+    if (r.kv->transposed_values())  // llama.cpp's own arithmetic (F16 cache)
+        ggml_attention(q, r.kv->ggml_view(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
     else
-        flash_attention(q, r.kv.keys(n.layer), r.kv.values(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
+        flash_attention(q, r.kv->keys(n.layer), r.kv->values(n.layer), r.in.n_keys, rows, pos, p, r.ptr(n.out), r.nt);
 }
 
 void run_add(CpuRun& r, const Node& n) {
@@ -153,12 +177,13 @@ void run_graph_cpu(const Graph& g, const ForwardInputs& in, KvCache& kv, float* 
     run_graph_cpu(g, plan_memory(g), in, kv, out, s, opt, hook);
 }
 
-void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache& kv, float* out,
-                   ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook) {
+namespace {
+
+void run_nodes(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache* kv, float* out,
+               ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook) {
     const Batch& b = *in.batch;
     LLM_CHECK(b.size() == g.n_tokens() && (int64_t)b.positions.size() == b.size());
-    for (int32_t id : b.seq_ids) LLM_CHECK(id == 0);  // several sequences per pass: the serving engine
-    LLM_CHECK(in.n_keys <= kv.n_ctx());
+    const DType kv_type = kv ? kv->type() : in.paged->pool->type();
     CpuRun r{g, in, kv, out, s, plan, opt.n_threads, opt.numerics, b.contiguous_pos0()};
     if (s.slots.size() < plan.slot_elems.size()) s.slots.resize(plan.slot_elems.size());
     for (size_t i = 0; i < plan.slot_elems.size(); ++i)
@@ -169,7 +194,7 @@ void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& 
         const Node& n = nodes[i];
         const OpInfo& info = op_info(n.op);
         if (n.w) LLM_CHECK(op_supports(Backend::Cpu, n.op, n.w->type));
-        if (info.weight == WeightKind::Cache) LLM_CHECK(op_supports(Backend::Cpu, n.op, kv.type()));
+        if (info.weight == WeightKind::Cache) LLM_CHECK(op_supports(Backend::Cpu, n.op, kv_type));
         kCpuOps[(size_t)n.op].run(r, n);
         if (hook && info.has_output) {
             const TensorDesc& d = g.desc(n.out);
@@ -178,18 +203,49 @@ void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& 
     }
 }
 
-void forward_cpu(const ModelConfig& c, const ModelWeights& w, KvCache& kv, const Batch& b, float* logits,
-                 ForwardScratch& s, const ForwardOptions& opt) {
+// The graph of the last pass when c, w and the batch shape are the same, else a new one.
+ForwardScratch::CachedGraph& cached_graph(const ModelConfig& c, const ModelWeights& w, const Batch& b,
+                                          ForwardScratch& s, bool hidden_output) {
     auto& cg = s.cached;
-    if (!cg || cg->config != &c || cg->weights != &w || !cg->shape.same_shape(b)) {
-        Graph g = build_forward(c, w, b);
+    if (!cg || cg->config != &c || cg->weights != &w || !cg->shape.same_shape(b) || cg->hidden != hidden_output) {
+        Graph g = build_forward(c, w, b, hidden_output);
         MemoryPlan plan = plan_memory(g);
         Batch shape;
         shape.tokens.resize(b.tokens.size()), shape.out_rows = b.out_rows;
-        cg.reset(new ForwardScratch::CachedGraph{&c, &w, std::move(shape), std::move(g), std::move(plan)});
+        cg.reset(new ForwardScratch::CachedGraph{&c, &w, std::move(shape), std::move(g), std::move(plan),
+                                                 hidden_output});
     }
+    return *cg;
+}
+
+}  // namespace
+
+void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, KvCache& kv, float* out,
+                   ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook) {
+    for (int32_t id : in.batch->seq_ids) LLM_CHECK(id == 0);  // several sequences per pass: a PagedKv
+    LLM_CHECK(in.n_keys <= kv.n_ctx() && !in.paged);
+    run_nodes(g, plan, in, &kv, out, s, opt, hook);
+}
+
+void run_graph_cpu_paged(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, float* out,
+                         ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook) {
+    LLM_CHECK(in.paged && in.paged->pool && (int64_t)in.paged->slots.size() == in.batch->size());
+    run_nodes(g, plan, in, nullptr, out, s, opt, hook);
+}
+
+void forward_cpu_paged(const ModelConfig& c, const ModelWeights& w, const PagedKv& kv, const Batch& b, float* out,
+                       ForwardScratch& s, const ForwardOptions& opt) {
+    ForwardScratch::CachedGraph& cg = cached_graph(c, w, b, s, false);
+    ForwardInputs in = forward_inputs(c, b, opt.longrope);
+    in.paged = &kv;
+    run_graph_cpu_paged(cg.graph, cg.plan, in, out, s, opt);
+}
+
+void forward_cpu(const ModelConfig& c, const ModelWeights& w, KvCache& kv, const Batch& b, float* logits,
+                 ForwardScratch& s, const ForwardOptions& opt, bool hidden_output) {
+    ForwardScratch::CachedGraph& cg = cached_graph(c, w, b, s, hidden_output);
     const ForwardInputs in = forward_inputs(c, b, opt.longrope);
-    run_graph_cpu(cg->graph, cg->plan, in, kv, logits, s, opt);
+    run_graph_cpu(cg.graph, cg.plan, in, kv, logits, s, opt);
 }
 
 }  // namespace llm

@@ -7,6 +7,7 @@
 
 #include "core/graph.hpp"
 #include "core/numerics.hpp"
+#include "kernels/cpu/attention.hpp"
 #include "models/forward.hpp"
 #include "models/kv_cache.hpp"
 
@@ -32,8 +33,10 @@ struct ForwardScratch {
         Batch shape;  // token count and out_rows (the tokens are not part of the graph)
         Graph graph;
         MemoryPlan plan;
+        bool hidden = false;  // built with hidden_output
     };
     std::unique_ptr<CachedGraph> cached;
+    std::vector<AttnSeq> attn_seqs;  // paged passes: per sequence
 };
 
 // Runs g over in.batch: reads and writes kv's layers at the batch positions, writes g's output (the
@@ -50,7 +53,17 @@ void run_graph_cpu(const Graph& g, const MemoryPlan& plan, const ForwardInputs& 
 // same; c and w must not be changed in place between passes that share s) + forward_inputs +
 // run_graph_cpu. logits: [b.out_rows.size() x n_vocab]. The caller checks token ids and that the
 // positions fit in the cache.
+// hidden_output: out gets the final normed hidden rows instead of the logits (build_forward).
 void forward_cpu(const ModelConfig& c, const ModelWeights& w, KvCache& kv, const Batch& b, float* logits,
-                 ForwardScratch& s, const ForwardOptions& opt);
+                 ForwardScratch& s, const ForwardOptions& opt, bool hidden_output = false);
+
+// Several sequences over a paged pool (in.paged set; see models/forward.hpp: PagedKv): the serving engine's
+// pass. Each sequence attends to its own keys only, through paged_attention (batch invariant in every mode);
+// seq_ids are not read (in.paged->seqs says which rows are whose).
+void run_graph_cpu_paged(const Graph& g, const MemoryPlan& plan, const ForwardInputs& in, float* out,
+                         ForwardScratch& s, const ForwardOptions& opt, const NodeHook& hook = {});
+// One paged pass with the cached graph of this shape; out: [b.out_rows.size() x n_vocab] logits.
+void forward_cpu_paged(const ModelConfig& c, const ModelWeights& w, const PagedKv& kv, const Batch& b, float* out,
+                       ForwardScratch& s, const ForwardOptions& opt);
 
 }  // namespace llm

@@ -22,6 +22,7 @@
 #include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
+#include "models/batched_bench.hpp"
 #include "models/gguf.hpp"
 #include "models/quantize_model.hpp"
 
@@ -210,6 +211,52 @@ struct Result {
     std::string test_time;
 };
 
+// llama-batched-bench's test through the serving engine: one engine per (model, npp, npl) so the prefix cache
+// starts empty; a warm-up run first.
+int run_batched(const std::vector<std::string>& models, const std::vector<int>& npp, const std::vector<int>& ntg,
+                const std::vector<int>& npl, int shared_prefix, const std::string& numerics, int n_threads,
+                const std::string& output) {
+    auto mode = llm::parse_numerics(numerics);
+    if (!mode) {
+        std::fprintf(stderr, "llm-bench: unknown numerics mode '%s' (exact, fast, invariant)\n", numerics.c_str());
+        return 1;
+    }
+    const bool md = output == "md";
+    for (const std::string& path : models) {
+        auto model = llm::Model::load(path);
+        if (!model) {
+            std::fprintf(stderr, "llm-bench: %s\n", model.error_message().c_str());
+            return 1;
+        }
+        if (md)
+            std::printf("\nmodel %s, numerics %s, %d threads, shared prefix %d\n\n%s", path.c_str(), numerics.c_str(),
+                        n_threads, shared_prefix, llm::batched_bench_md_header().c_str());
+        for (int pp : npp)
+            for (int tg : ntg)
+                for (int pl : npl) {
+                    llm::EngineOptions o;
+                    o.n_threads = n_threads, o.numerics = *mode, o.max_running = std::max(16, pl);
+                    o.n_ctx = pp + tg + 1;
+                    o.kv_pool_tokens = (int64_t)pl * (pp + tg + 1) + 16 * o.block_tokens;
+                    auto engine = llm::Engine::create(*model, o);
+                    if (!engine) {
+                        std::fprintf(stderr, "llm-bench: %s\n", engine.error_message().c_str());
+                        return 1;
+                    }
+                    if (!llm::run_batched_bench(**engine, std::min(pp, 16), 2, 1, 0, 1)) return 1;  // warm-up
+                    auto row = llm::run_batched_bench(**engine, pp, tg, pl, shared_prefix, 42);
+                    if (!row) {
+                        std::fprintf(stderr, "llm-bench: %s\n", row.error_message().c_str());
+                        return 1;
+                    }
+                    std::fputs(md ? llm::batched_bench_md_row(*row).c_str()
+                                  : llm::batched_bench_json(*row, numerics, n_threads).c_str(), stdout);
+                    std::fflush(stdout);
+                }
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,14 +287,44 @@ int main(int argc, char** argv) {
                    "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant)")
         ->capture_default_str();
     app.add_flag("--flash-attn", flash_attn, "the same as --numerics fast");
+    // llama-batched-bench's test through the serving engine (any of -npp/-ntg/-npl selects it; its numerics
+    // default to invariant, the engine's).
+    std::vector<std::string> npp, ntg, npl;
+    int shared_prefix = 0;
+    app.add_option("--npp", npp, "batched: prompt tokens per sequence (llama-batched-bench -npp)");
+    app.add_option("--ntg", ntg, "batched: generated tokens per sequence (-ntg)");
+    app.add_option("--npl", npl, "batched: parallel sequences (-npl)");
+    app.add_option("--shared-prefix", shared_prefix, "batched: the first N prompt tokens are the same for all");
     // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
     for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "-npp")) argv[i] = const_cast<char*>("--npp");
+        if (!std::strcmp(argv[i], "-ntg")) argv[i] = const_cast<char*>("--ntg");
+        if (!std::strcmp(argv[i], "-npl")) argv[i] = const_cast<char*>("--npl");
         if (!std::strcmp(argv[i], "-pg")) argv[i] = const_cast<char*>("--pg");
         if (!std::strcmp(argv[i], "-ctk")) argv[i] = const_cast<char*>("--cache-type-k");
         if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
     }
     if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
     auto usage_error = [](const std::string& m) { return llm::cli::usage_error("llm-bench", m); };
+    if (!npp.empty() || !ntg.empty() || !npl.empty()) {
+        std::vector<int> pp_list, tg_list, pl_list, th;
+        try {
+            pp_list = parse_int_list(npp.empty() ? std::vector<std::string>{"128"} : npp);
+            tg_list = parse_int_list(ntg.empty() ? std::vector<std::string>{"128"} : ntg);
+            pl_list = parse_int_list(npl.empty() ? std::vector<std::string>{"1"} : npl);
+            th = parse_int_list(threads);
+        } catch (const std::exception&) {
+            std::fprintf(stderr, "llm-bench: -npp, -ntg, -npl and -t take comma-separated integers\n");
+            return 1;
+        }
+        const std::vector<std::string> modes =
+            app.count("--numerics") ? split_commas(numerics_list) : std::vector<std::string>{flash_attn ? "fast" : "invariant"};
+        for (const std::string& mode : modes)
+            if (int rc = run_batched(split_commas(models), pp_list, tg_list, pl_list, shared_prefix, mode,
+                                     th.empty() ? llm::physical_core_count() : th.front(), output))
+                return rc;
+        return 0;
+    }
 
     {
         llm::SessionOptions so;

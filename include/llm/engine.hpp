@@ -62,7 +62,8 @@ struct TokenLogprob {
     float logprob;  // natural log of the probability under the model's raw distribution (before sampling)
 };
 
-// One generated token.
+// One generated token. A last event with token -1 may follow the last token: text held back until the end
+// (a possible stop string or a partial character) when generation ended on an end-of-generation or stop token.
 struct TokenEvent {
     RequestId id;
     int32_t token;
@@ -136,6 +137,7 @@ public:
     int64_t kv_pool_tokens() const;
 
     struct Impl;
+    Impl& impl() { return *impl_; }  // internals (models/engine_impl.hpp), for tests
 
 private:
     explicit Engine(std::unique_ptr<Impl> impl);

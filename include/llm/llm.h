@@ -73,6 +73,103 @@ int32_t llm_tokenize(const llm_model* model, const char* text, size_t len, bool 
 int32_t llm_token_to_piece(const llm_model* model, int32_t token, char* out, int32_t capacity);
 bool llm_token_is_end_of_generation(const llm_model* model, int32_t token);
 
+/* ---- the serving engine (include/llm/engine.hpp): many requests, one forward pass per step over all ----
+ *
+ *   llm_engine_params ep = llm_engine_default_params();
+ *   llm_engine* e; llm_engine_create(model, &ep, &e, err, sizeof err);
+ *   llm_request_params rp = llm_request_default_params(); rp.prompt = ids; rp.n_prompt = n; rp.max_tokens = 64;
+ *   llm_request_id id; llm_engine_submit(e, &rp, on_token, on_done, user, &id, err, sizeof err);
+ *   llm_engine_run_until_idle(e);            (or llm_engine_start(e): steps on the engine's own thread)
+ *   llm_engine_free(e);
+ * Callbacks run on the thread that steps the engine; the pointers they get are valid during the call only. */
+typedef struct llm_engine llm_engine;
+typedef uint64_t llm_request_id;
+
+typedef enum llm_stop_reason {
+    LLM_STOP_EOS = 0, LLM_STOP_STRING = 1, LLM_STOP_LENGTH = 2, LLM_STOP_CONTEXT = 3, LLM_STOP_CANCELLED = 4
+} llm_stop_reason;
+
+typedef struct llm_engine_params {
+    int32_t n_ctx;          /* most tokens per sequence; 0 = the model's training context */
+    int64_t kv_pool_tokens; /* KV pool size; 0 = from kv_pool_mib, else from free memory */
+    int64_t kv_pool_mib;
+    int32_t block_tokens;   /* tokens per KV block (16) */
+    llm_kv_type kv_type;
+    int32_t n_threads;      /* 0 = physical cores */
+    int32_t max_running;    /* sequences per step at most (16) */
+    int32_t step_tokens;    /* tokens per forward pass at most (512) */
+    llm_numerics numerics;
+    bool prefix_cache;
+} llm_engine_params;
+
+typedef struct llm_sampling_params {
+    float temperature; /* <= 0: greedy */
+    int32_t top_k;
+    float top_p, min_p, repeat_penalty;
+    uint64_t seed;
+} llm_sampling_params;
+
+typedef struct llm_request_params {
+    const int32_t* prompt;
+    size_t n_prompt;
+    llm_sampling_params sampling; /* default: greedy */
+    int32_t max_tokens;           /* -1: until end of generation or the context is full */
+    const char* const* stop;      /* n_stop NUL-terminated stop strings */
+    size_t n_stop;
+    int32_t top_logprobs;         /* -1: none; 0: the chosen token's logprob; n: also the n best */
+    bool stop_at_end_of_generation;
+} llm_request_params;
+
+typedef struct llm_token_event {
+    llm_request_id id;
+    int32_t token;          /* -1: text held back until the end, after the last token */
+    const char* text;       /* newly completed UTF-8 text, text_len bytes (not NUL-terminated) */
+    size_t text_len;
+    float logprob;
+    const int32_t* top_tokens; /* n_top best tokens and their logprobs, best first */
+    const float* top_logprobs;
+    size_t n_top;
+} llm_token_event;
+
+typedef struct llm_request_result {
+    llm_request_id id;
+    llm_status status;        /* LLM_OK, or an error described by error */
+    const char* error;
+    llm_stop_reason stop_reason;
+    const int32_t* tokens;    /* n_tokens generated tokens */
+    size_t n_tokens;
+    const char* text;         /* everything streamed, NUL-terminated */
+    int32_t n_prompt, n_cached, n_preempted;
+    double queue_ms, ttft_ms, generate_ms;
+} llm_request_result;
+
+typedef struct llm_engine_stats {
+    int32_t running, waiting;
+    int64_t kv_blocks_used, kv_blocks_total, block_tokens;
+    int64_t prefix_lookups, prefix_hits, prefix_hit_tokens, prefix_evictions;
+    int64_t preemptions, cancellations, prompt_tokens, generated_tokens, requests_done;
+    int64_t steps, step_tokens, step_sequences, max_step_sequences;
+} llm_engine_stats;
+
+typedef void (*llm_token_callback)(const llm_token_event* event, void* user);
+typedef void (*llm_done_callback)(const llm_request_result* result, void* user);
+
+llm_engine_params llm_engine_default_params(void);
+llm_status llm_engine_create(llm_model* model, const llm_engine_params* params, llm_engine** out, char* err,
+                             size_t err_size);
+void llm_engine_free(llm_engine* engine); /* stops its thread; pending requests end as cancelled */
+llm_request_params llm_request_default_params(void);
+/* Queues a request; refused (LLM_ERR_INVALID_ARGUMENT or LLM_ERR_CONTEXT_FULL, with a message) when invalid or
+ * when it can never fit. on_done is called exactly once per accepted request. */
+llm_status llm_engine_submit(llm_engine* engine, const llm_request_params* request, llm_token_callback on_token,
+                             llm_done_callback on_done, void* user, llm_request_id* out, char* err, size_t err_size);
+void llm_engine_cancel(llm_engine* engine, llm_request_id id); /* any thread; unknown ids are ignored */
+bool llm_engine_step(llm_engine* engine);                       /* false when there was nothing to do */
+void llm_engine_run_until_idle(llm_engine* engine);
+void llm_engine_start(llm_engine* engine); /* steps on the engine's own thread */
+void llm_engine_stop(llm_engine* engine);
+llm_engine_stats llm_engine_get_stats(const llm_engine* engine);
+
 #ifdef __cplusplus
 }
 #endif

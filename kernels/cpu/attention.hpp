@@ -17,10 +17,18 @@ namespace llm {
 
 // Rows of one layer's keys or values: row j (the key at position j) holds n_kv_heads*head_dim values of
 // `type` at data + j*row_bytes. Types: F32, F16, BF16 and any block type whose blocks hold 32 values (Q8_0).
+// Paged (blocks != null): row j lives at data + (blocks[j / block_tokens] * block_tokens + j % block_tokens) *
+// row_bytes (the serving engine's KV pool, models/kv_pool.hpp).
 struct KvRows {
     const uint8_t* data = nullptr;
     size_t row_bytes = 0;
     DType type = DType::F32;
+    const int32_t* blocks = nullptr;
+    int block_tokens = 0;
+    const uint8_t* row(int64_t j) const {
+        if (!blocks) return data + j * (int64_t)row_bytes;
+        return data + ((int64_t)blocks[j / block_tokens] * block_tokens + j % block_tokens) * (int64_t)row_bytes;
+    }
 };
 
 // q: [n_tokens x n_heads*head_dim] float32; positions[i] < n_keys is query i's position; out like q.
@@ -32,5 +40,24 @@ void flash_attention(const float* q, const KvRows& k, const KvRows& v, int64_t n
 void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows& v, int64_t n_keys,
                          int64_t n_tokens, const int32_t* positions, const AttentionParams& p, float* out,
                          int n_threads);
+
+// Attention of several sequences in one call (the serving engine's pass). Sequence s owns the query rows
+// [tok0, tok0 + n_tokens) of q and out, reads its keys and values through its own KvRows (a block table) up to
+// n_keys, and its positions are positions[tok0 + i].
+// Batch invariance: a query row's result depends only on its own query, position and its sequence's keys,
+// never on the other rows of the call: every item is one tile of one KV head over one chunk of kAttnChunkKeys
+// keys at a fixed absolute position (c * kAttnChunkKeys), key tiles start at multiples of the tile size
+// within a chunk, the lane width is fixed (8), and the chunks are merged in position order. Masked keys add
+// exact zeros, so a row does not see which other rows share its tile.
+struct AttnSeq {
+    int64_t tok0 = 0, n_tokens = 0;
+    int64_t n_keys = 0;
+    KvRows k, v;
+};
+constexpr int64_t kAttnChunkKeys = 256;
+void paged_attention(const float* q, const AttnSeq* seqs, int n_seqs, const int32_t* positions,
+                     const AttentionParams& p, float* out, int n_threads);
+void paged_attention_isa(Isa isa, const float* q, const AttnSeq* seqs, int n_seqs, const int32_t* positions,
+                         const AttentionParams& p, float* out, int n_threads);
 
 }  // namespace llm

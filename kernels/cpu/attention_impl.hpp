@@ -65,16 +65,22 @@ const float* attn_load_rows(const KvRows& m, int64_t col0, int hd, int64_t j0, i
     const uint8_t* base = m.data + j0 * (int64_t)m.row_bytes;
     switch (m.type) {
         case DType::F32:
-            *stride = (int64_t)(m.row_bytes / sizeof(float));
-            return reinterpret_cast<const float*>(base) + col0;
+            if (!m.blocks) {
+                *stride = (int64_t)(m.row_bytes / sizeof(float));
+                return reinterpret_cast<const float*>(base) + col0;
+            }
+            for (int i = 0; i < nk; ++i)
+                std::memcpy(s.kv.data() + i * hd, reinterpret_cast<const float*>(m.row(j0 + i)) + col0, hd * sizeof(float));
+            *stride = hd;
+            return s.kv.data();
         case DType::F16:
             for (int i = 0; i < nk; ++i)
-                V::cvt_f16(reinterpret_cast<const uint16_t*>(base + i * m.row_bytes) + col0, s.kv.data() + i * hd, hd);
+                V::cvt_f16(reinterpret_cast<const uint16_t*>(m.row(j0 + i)) + col0, s.kv.data() + i * hd, hd);
             *stride = hd;
             return s.kv.data();
         case DType::BF16:
             for (int i = 0; i < nk; ++i) {
-                const uint16_t* src = reinterpret_cast<const uint16_t*>(base + i * m.row_bytes) + col0;
+                const uint16_t* src = reinterpret_cast<const uint16_t*>(m.row(j0 + i)) + col0;
                 float* dst = s.kv.data() + i * hd;
                 for (int d = 0; d < hd; ++d) dst[d] = bf16_to_fp32(src[d]);
             }
@@ -85,7 +91,7 @@ const float* attn_load_rows(const KvRows& m, int64_t col0, int hd, int64_t j0, i
             const size_t bb = llm::row_bytes(m.type, bs);
             const int64_t b0 = col0 / bs, b1 = (col0 + hd + bs - 1) / bs;
             for (int i = 0; i < nk; ++i) {
-                dequantize_row(m.type, base + i * m.row_bytes + b0 * bb, s.tmp.data(), (b1 - b0) * bs);
+                dequantize_row(m.type, m.row(j0 + i) + b0 * bb, s.tmp.data(), (b1 - b0) * bs);
                 std::memcpy(s.kv.data() + i * hd, s.tmp.data() + (col0 - b0 * bs), hd * sizeof(float));
             }
             *stride = hd;

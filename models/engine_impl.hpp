@@ -1,0 +1,103 @@
+// Internals of the serving engine (include/llm/engine.hpp): per-sequence state, the scheduler's queues, the
+// paged pool and its allocator. engine_api.cpp: creation, submit/cancel, thread, stats, embed;
+// engine_step.cpp: the scheduler (one forward pass per step); engine_output.cpp: sampling and streaming.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "llm/engine.hpp"
+#include "models/forward_cpu.hpp"
+#include "models/kv_pool.hpp"
+#include "models/model_weights.hpp"
+#include "models/stop_matcher.hpp"
+#include "tokenizer/tokenizer.hpp"
+
+namespace llm {
+
+using EngineClock = std::chrono::steady_clock;
+
+// Everything about one request, kept together (what vLLM splits over several tables).
+struct Sequence {
+    RequestId id = 0;
+    Request req;
+    RequestCallbacks cb;
+    std::vector<int32_t> tokens;  // prompt, then generated tokens; the KV of [0, n_computed) is in `blocks`
+    int n_prompt = 0;
+    int64_t n_computed = 0;
+    int64_t limit = 0;             // tokens (prompt + generated) at most: n_ctx, the pool, max_tokens
+    std::vector<int32_t> blocks;   // block table: blocks[j / block_tokens] holds position j
+    std::vector<uint64_t> hashes;  // chained content hashes of the leading full computed blocks
+    std::optional<Sampler> sampler;
+    std::unique_ptr<StreamDecoder> stream;  // null without a tokenizer
+    std::unique_ptr<StopMatcher> stops;
+    RequestResult result;
+    EngineClock::time_point t_submit, t_first_step, t_first_token, t_last_token;
+    bool started = false, done = false;
+    uint64_t admitted = 0;  // admission order (preemption takes the most recent)
+
+    int64_t pending() const { return (int64_t)tokens.size() - n_computed; }
+};
+
+// Test hook: each sampled step's logits per request (the position is that of the token they follow).
+using StepLogitsHook = std::function<void(RequestId id, int64_t position, std::span<const float> logits)>;
+
+struct Engine::Impl {
+    std::shared_ptr<const Model> model;
+    EngineOptions opts;
+    const ModelConfig* c = nullptr;
+    const ModelWeights* w = nullptr;
+    const Tokenizer* tok = nullptr;
+    KvPool pool;
+    std::unique_ptr<BlockAllocator> alloc;
+    ForwardOptions fo;
+    ForwardScratch scratch, embed_scratch;
+    int64_t pool_tokens = 0;
+
+    // Shared with other threads (mu): what submit() and cancel() hand over, and the published statistics.
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<Sequence>> incoming;
+    std::vector<RequestId> cancels;
+    EngineStats published;
+    RequestId next_id = 1;
+    bool stopping = false;
+    std::thread thread;
+
+    // The engine thread's (one step at a time: step_mu).
+    std::mutex step_mu;
+    std::deque<std::unique_ptr<Sequence>> waiting;   // FIFO; preempted sequences go back to the front
+    std::vector<std::unique_ptr<Sequence>> running;  // in admission order
+    EngineStats stats;
+    uint64_t admissions = 0;
+    Batch batch;
+    PagedKv paged;
+    std::vector<float> logits;
+    StepLogitsHook logits_hook;
+
+    // engine_step.cpp
+    bool step();
+    void take_handovers();
+    bool ensure_blocks(Sequence& s, int64_t n_tokens);
+    void release_blocks(Sequence& s);
+    void preempt(std::unique_ptr<Sequence> s);
+    int64_t reuse_prefix(Sequence& s);
+    void register_full_blocks(Sequence& s);
+    void publish();
+    // engine_output.cpp
+    void on_logits(Sequence& s, const float* logits);
+    void finish(Sequence& s, StopReason reason, Status status = Status::ok());
+    void emit(Sequence& s, TokenEvent& e);
+};
+
+// Test hooks (tests/engine).
+inline void engine_set_logits_hook(Engine& e, StepLogitsHook hook) { e.impl().logits_hook = std::move(hook); }
+
+}  // namespace llm

@@ -1,0 +1,116 @@
+// Paged KV storage and its block allocator (see kv_pool.hpp).
+#include "models/kv_pool.hpp"
+
+#include <new>
+
+#include "kernels/quant/quant.hpp"
+
+namespace llm {
+
+size_t KvPool::bytes_per_token(const ModelConfig& c, DType type) {
+    return (size_t)c.n_layers * 2 * llm::row_bytes(type, c.kv_dim());
+}
+
+Expected<KvPool> KvPool::create(const ModelConfig& c, int64_t n_blocks, int block_tokens, DType type) {
+    if (type != DType::F16 && type != DType::F32 && type != DType::Q8_0 && type != DType::BF16)
+        return error("unsupported KV cache type {} (use f16, bf16, f32 or q8_0)", dtype_name(type));
+    if (c.kv_dim() % block_size(type) != 0)
+        return error("KV cache type {} needs kv_dim ({}) to be a multiple of {}", dtype_name(type), c.kv_dim(),
+                     block_size(type));
+    if (block_tokens <= 0 || block_tokens > 4096)
+        return error("KV block size must be in [1, 4096] tokens, got {}", block_tokens);
+    if (n_blocks <= 0) return error("KV pool needs at least one block, got {}", n_blocks);
+    KvPool p;
+    p.n_layers_ = c.n_layers, p.kv_dim_ = c.kv_dim(), p.block_tokens_ = block_tokens;
+    p.n_blocks_ = n_blocks, p.type_ = type, p.row_bytes_ = llm::row_bytes(type, c.kv_dim());
+    const size_t layer_bytes = (size_t)n_blocks * block_tokens * p.row_bytes_;
+    for (int l = 0; l < c.n_layers; ++l) {
+        // new[] without () leaves the bytes uninitialized: nothing is touched until written.
+        uint8_t* k = new (std::nothrow) uint8_t[layer_bytes];
+        uint8_t* v = new (std::nothrow) uint8_t[layer_bytes];
+        p.k_.emplace_back(k), p.v_.emplace_back(v);
+        if (!k || !v)
+            return error("cannot allocate the KV pool: {} blocks of {} tokens need {} MiB", n_blocks, block_tokens,
+                         p.bytes() >> 20);
+    }
+    return p;
+}
+
+void KvPool::store(int layer, int64_t slot, const float* k, const float* v) {
+    LLM_CHECK(slot >= 0 && slot < n_blocks_ * block_tokens_);
+    quantize_row(type_, k, k_[layer].get() + slot * row_bytes_, kv_dim_);
+    quantize_row(type_, v, v_[layer].get() + slot * row_bytes_, kv_dim_);
+}
+
+void KvPool::load_row(int layer, int64_t slot, float* k, float* v) const {
+    dequantize_row(type_, k_[layer].get() + slot * row_bytes_, k, kv_dim_);
+    dequantize_row(type_, v_[layer].get() + slot * row_bytes_, v, kv_dim_);
+}
+
+BlockAllocator::BlockAllocator(int64_t n_blocks)
+    : ref_(n_blocks, 0), hash_(n_blocks, 0), hashed_(n_blocks, 0), lru_pos_(n_blocks) {
+    free_.reserve(n_blocks);
+    for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back((int32_t)b);
+}
+
+int32_t BlockAllocator::allocate() {
+    int32_t b = -1;
+    if (!free_.empty()) {
+        b = free_.back();
+        free_.pop_back();
+    } else if (!lru_.empty()) {
+        b = lru_.front();
+        lru_.pop_front();
+        by_hash_.erase(hash_[b]);
+        hashed_[b] = 0;
+        ++evictions_;
+    } else {
+        return -1;
+    }
+    ref_[b] = 1;
+    return b;
+}
+
+void BlockAllocator::retain(int32_t b) {
+    if (ref_[b]++ == 0) {
+        LLM_CHECK(hashed_[b]);  // only cached blocks are found with refcount 0
+        lru_.erase(lru_pos_[b]);
+    }
+}
+
+void BlockAllocator::release(int32_t b) {
+    LLM_CHECK(ref_[b] > 0);
+    if (--ref_[b] > 0) return;
+    if (hashed_[b]) {
+        lru_pos_[b] = lru_.insert(lru_.end(), b);
+    } else {
+        free_.push_back(b);
+    }
+}
+
+bool BlockAllocator::register_hash(int32_t b, uint64_t hash) {
+    if (hashed_[b] || by_hash_.count(hash)) return false;
+    by_hash_.emplace(hash, b);
+    hash_[b] = hash, hashed_[b] = 1;
+    return true;
+}
+
+int32_t BlockAllocator::lookup(uint64_t hash) const {
+    auto it = by_hash_.find(hash);
+    return it == by_hash_.end() ? -1 : it->second;
+}
+
+uint64_t BlockAllocator::block_hash(uint64_t parent, const int32_t* tokens, int n) {
+    // FNV-1a over the parent hash and the ids, finished with a splitmix64 mix. 64 bits: a collision needs ~2^32
+    // distinct cached blocks, far beyond any pool.
+    uint64_t h = 0xcbf29ce484222325ull ^ parent;
+    auto mix = [&](uint64_t x) {
+        for (int i = 0; i < 8; ++i) h = (h ^ ((x >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    };
+    mix((uint64_t)n);
+    for (int i = 0; i < n; ++i) mix((uint32_t)tokens[i]);
+    h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ull, h ^= h >> 27, h *= 0x94d049bb133111ebull, h ^= h >> 31;
+    return h;
+}
+
+}  // namespace llm
