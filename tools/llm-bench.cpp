@@ -307,21 +307,19 @@ int main(int argc, char** argv) {
     if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
     auto usage_error = [](const std::string& m) { return llm::cli::usage_error("llm-bench", m); };
     if (!npp.empty() || !ntg.empty() || !npl.empty()) {
-        std::vector<int> pp_list, tg_list, pl_list, th;
-        try {
-            pp_list = parse_int_list(npp.empty() ? std::vector<std::string>{"128"} : npp);
-            tg_list = parse_int_list(ntg.empty() ? std::vector<std::string>{"128"} : ntg);
-            pl_list = parse_int_list(npl.empty() ? std::vector<std::string>{"1"} : npl);
-            th = parse_int_list(threads);
-        } catch (const std::exception&) {
-            std::fprintf(stderr, "llm-bench: -npp, -ntg, -npl and -t take comma-separated integers\n");
-            return 1;
-        }
+        const int kMaxTokens = INT32_MAX / 4;
+        auto pp = parse_int_list("-npp", npp.empty() ? std::vector<std::string>{"128"} : npp, 1, kMaxTokens);
+        auto tg = parse_int_list("-ntg", ntg.empty() ? std::vector<std::string>{"128"} : ntg, 0, kMaxTokens);
+        auto pl = parse_int_list("-npl", npl.empty() ? std::vector<std::string>{"1"} : npl, 1, 1024);
+        auto th = parse_int_list("-t", threads, 1, llm::kMaxThreads);
+        for (const auto* list : {&pp, &tg, &pl, &th})
+            if (!*list) return usage_error(list->error_message());
+        const std::vector<int> &pp_list = *pp, &tg_list = *tg, &pl_list = *pl;
         const std::vector<std::string> modes =
             app.count("--numerics") ? split_commas(numerics_list) : std::vector<std::string>{flash_attn ? "fast" : "invariant"};
         for (const std::string& mode : modes)
             if (int rc = run_batched(split_commas(models), pp_list, tg_list, pl_list, shared_prefix, mode,
-                                     th.empty() ? llm::physical_core_count() : th.front(), output))
+                                     th->empty() ? llm::physical_core_count() : th->front(), output))
                 return rc;
         return 0;
     }
