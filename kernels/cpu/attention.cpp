@@ -71,6 +71,7 @@ void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows&
     if (isa == Isa::Avx512) fn = cpu::attention_tile_avx512, lanes = cpu::kAttnLanesAvx512;
     if (isa == Isa::Avx512 && n_tokens * a.group <= 8 && !p.batch_invariant) fn = cpu::attention_tile_avx512_8, lanes = 8;
     if (isa == Isa::Avx2) fn = cpu::attention_tile_avx2, lanes = cpu::kAttnLanesAvx2;
+    if (isa_is_arm(isa)) fn = cpu::attention_tile_neon, lanes = cpu::kAttnLanesNeon;
 
     const int64_t n_rows = n_tokens * a.group, n_tiles = (n_rows + lanes - 1) / lanes;
     const int hd = p.head_dim;

@@ -30,7 +30,7 @@ void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_
 
 void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens,
                         const int32_t* positions, const AttentionParams& p, float* out, int n_threads) {
-    LLM_CHECK(isa != Isa::Scalar && isa_supported(isa));
+    LLM_CHECK(isa_is_x86(isa) && isa_supported(isa));
     const auto group_fn = isa == Isa::Avx512 ? cpu::ggml_attention_group_avx512 : cpu::ggml_attention_group_avx2;
     LLM_CHECK(p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 && p.head_dim > 0);
     const int64_t n_pad = (n_keys + kGgmlKvPad - 1) / kGgmlKvPad * kGgmlKvPad;

@@ -1,5 +1,5 @@
 // Internal: the flash-attention tile kernel, written once over a small SIMD traits class V and instantiated
-// per ISA (attention.cpp: portable, attention_avx2.cpp, attention_avx512.cpp).
+// per ISA (attention.cpp: portable, attention_avx2.cpp, attention_avx512.cpp, attention_neon.cpp).
 //
 // Layout: one tile = up to V::W "rows" (query token t, query head h) of ONE KV head, rows in SIMD lanes.
 //   qt[d][r]   q of row r, transposed (rounded to fp16 when asked)
@@ -54,7 +54,8 @@ void attention_tile_scalar(LLM_ATTN_TILE_ARGS);
 void attention_tile_avx2(LLM_ATTN_TILE_ARGS);
 void attention_tile_avx512(LLM_ATTN_TILE_ARGS);
 void attention_tile_avx512_8(LLM_ATTN_TILE_ARGS);  // 8 lanes
-constexpr int kAttnLanesScalar = 8, kAttnLanesAvx2 = 8, kAttnLanesAvx512 = 16;
+void attention_tile_neon(LLM_ATTN_TILE_ARGS);      // attention_neon.cpp
+constexpr int kAttnLanesScalar = 8, kAttnLanesAvx2 = 8, kAttnLanesAvx512 = 16, kAttnLanesNeon = 8;
 
 constexpr int kTileKeys = 64;
 

@@ -76,7 +76,8 @@ int64_t blas_min_tokens(Isa isa, DType type) {
     // at ~100 (Haswell) / ~90 (Cooperlake) GFLOP/s per core against the vec_dot kernels' 25-50. AVX2: F32 and
     // BF16 win from ~6 tokens (x1.3 at 8), F16 from ~14 (x1.0-1.2 at 16). AVX-512: F32 from ~12, F16 from ~20;
     // BF16 against vdpbf16ps (bf16-rounded activations, ~60 GFLOP/s per core) only from ~64.
-    if (isa == Isa::Avx2) return type == DType::F16 ? 16 : 8;
+    // NEON: not measured (no ARM machine here); the AVX2 crossovers, whose vec_dot kernels are of the same width.
+    if (isa == Isa::Avx2 || isa_is_arm(isa)) return type == DType::F16 ? 16 : 8;
     if (type == DType::BF16 && cpu_features().avx512_bf16) return 64;
     return type == DType::F32 ? 16 : 24;
 }
@@ -98,6 +99,7 @@ void blas_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y
     const int64_t P = blas_panel_rows(n_out);
     const int64_t n_panels = (n_out + P - 1) / P;
     const DType type = w.type;
+    const auto to_f32 = cpu_features().neon ? blas_to_f32_neon : blas_to_f32_avx2;
     auto panel = [&](int64_t p) {
         const int64_t r0 = p * P, rows = std::min(P, n_out - r0);
         const float* wp;
@@ -105,7 +107,7 @@ void blas_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y
             wp = reinterpret_cast<const float*>(w.row(r0));
         } else {
             float* buf = panel_buffer((size_t)(P * n_in));
-            blas_to_f32_avx2(type, w.row(r0), buf, rows * n_in);
+            to_f32(type, w.row(r0), buf, rows * n_in);
             wp = buf;
         }
         // y[t][r0 + j] = sum_i x[t][i] * wp[j][i]: row-major x (n_tokens x n_in) times wp^T (n_in x rows).

@@ -34,10 +34,11 @@ int64_t blas_min_tokens(Isa isa, DType type);
 int64_t blas_panel_rows(int64_t n_out);
 
 // y = W x like matmul (x: [n_tokens x n_in] row-major, y: [n_tokens x n_out] row-major, no aliasing).
-// Needs a CPU with AVX2 + F16C (the F16/BF16 panel conversion). Aborts on an unsupported type.
+// Needs a CPU with AVX2 + F16C or NEON (the F16/BF16 panel conversion). Aborts on an unsupported type.
 void blas_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
 
-// n F16 or BF16 weights to float (blas_convert_avx2.cpp; AVX2 + F16C).
+// n F16 or BF16 weights to float (blas_convert_avx2.cpp: AVX2 + F16C; blas_convert_neon.cpp: NEON).
 void blas_to_f32_avx2(DType type, const void* src, float* dst, int64_t n);
+void blas_to_f32_neon(DType type, const void* src, float* dst, int64_t n);
 
 }  // namespace llm::cpu

@@ -124,11 +124,14 @@ const Impl& impl(GemmImpl which) {
             if (w == GemmImpl::Avx512) gemm_ops_avx512((DType)t, im.ops[t]);
             else if (w == GemmImpl::AvxVnni) gemm_ops_avxvnni((DType)t, im.ops[t]);
             else if (w == GemmImpl::Avx2) gemm_ops_avx2((DType)t, im.ops[t]);
+            else if (w == GemmImpl::I8mm) gemm_ops_i8mm((DType)t, im.ops[t]);
             else gemm_ops_scalar((DType)t, im.ops[t]);
         }
         const IsaKernels& s = kernels_scalar();
         for (size_t a = 0; a < kNumActTypes; ++a) im.prepare[a] = s.prepare[a];
-        if (w != GemmImpl::Scalar) {  // the ISA's activation quantizers (same bytes as the scalar ones, faster)
+        // The x86 ISAs' activation quantizers (same bytes as the scalar ones, faster). I8mm keeps the scalar ones:
+        // the NEON quantizer rounds as ggml's aarch64 build, and every GEMM must give the scalar GEMM's results.
+        if (w != GemmImpl::Scalar && w != GemmImpl::I8mm) {
             IsaKernels k;
             if (w == GemmImpl::Avx512) register_avx512_float(k, false);
             else register_avx2_float(k);
@@ -150,6 +153,11 @@ const Impl& impl(GemmImpl which) {
     if (which == GemmImpl::AvxVnni) {
         if (!f.avx_vnni) die("this CPU lacks AVX-VNNI", "");
         static const Impl a = build(GemmImpl::AvxVnni);
+        return a;
+    }
+    if (which == GemmImpl::I8mm) {
+        if (!f.i8mm) die("this CPU lacks I8MM", "");
+        static const Impl a = build(GemmImpl::I8mm);
         return a;
     }
     if (!(f.avx512 && f.avx512_vnni)) die("this CPU lacks AVX-512 VNNI", "");
@@ -182,7 +190,8 @@ int64_t gemm_min_tokens(DType type, GemmImpl which) {
     // Packing costs ~0.5 cycle per weight per call. Measured (Zen 4, one thread, 2048 x 2048, against the
     // vec_dot path with its multi-row gemv kernels) the AVX-512 GEMM overtakes it at ~6-7 tokens for the
     // 32-element types and ~8-10 for the K-quants (their vec_dot kernels are faster).
-    if (which == GemmImpl::Avx512 || which == GemmImpl::Scalar) return d.bs == 32 ? 7 : 10;
+    // I8mm: not measured (no ARM machine here): the AVX-512 thresholds, another kernel of 16 rows x 8 tokens.
+    if (which == GemmImpl::Avx512 || which == GemmImpl::Scalar || which == GemmImpl::I8mm) return d.bs == 32 ? 7 : 10;
     // AVX2: the vec_dot kernels are slower relative to the GEMM than on AVX-512, so it pays from fewer
     // tokens. Measured (Zen 4 with LLM_CPU=avx2, one thread, 2048 x 2048, GEMM vs the vec_dot path per token,
     // the first count from which the GEMM stays faster): IQ4_NL, Q5_K 3; Q4_0, Q8_0, Q4_K, IQ4_XS 4; Q5_0 5;

@@ -54,16 +54,18 @@ struct GemmOps {
     bool wide = false;  // panels and activation tiles in the wide formats (above)
 };
 
-// Per-ISA entries (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avxvnni.cpp, gemm_avx512.cpp); false for a type
+// Per-ISA entries (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avxvnni.cpp, gemm_avx512.cpp, gemm_i8mm.cpp); false for a type
 // without a packer.
 bool gemm_ops_scalar(DType type, GemmOps& ops);
 bool gemm_ops_avx2(DType type, GemmOps& ops);     // call only on a CPU with AVX2
 bool gemm_ops_avxvnni(DType type, GemmOps& ops);  // call only on a CPU with AVX-VNNI (gemm_avxvnni.cpp)
 bool gemm_ops_avx512(DType type, GemmOps& ops);   // call only on a CPU with AVX-512 VNNI
+bool gemm_ops_i8mm(DType type, GemmOps& ops);     // aarch64 usmmla (gemm_i8mm.cpp); call only on a CPU with I8MM
 
 // AvxVnni: the AVX2 kernel with vpdpbusd on ymm (CpuFeatures::avx_vnni); matmul's Isa::Avx2 uses it where
 // the CPU has it.
-enum class GemmImpl { Scalar, Avx2, AvxVnni, Avx512 };
+// I8mm: the aarch64 kernel (CpuFeatures::i8mm); matmul's Isa::Dotprod uses it where the CPU has it.
+enum class GemmImpl { Scalar, Avx2, AvxVnni, Avx512, I8mm };
 
 // Whether the GEMM packs this weight type.
 bool gemm_supports(DType type);

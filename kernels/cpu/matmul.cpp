@@ -33,7 +33,15 @@ using cpu::IsaKernels;
 IsaKernels build_table(Isa isa) {
     IsaKernels k = cpu::kernels_scalar();
     const CpuFeatures& f = cpu_features();
-    if (isa >= Isa::Avx2) {
+    if (isa_is_arm(isa)) {
+        IsaKernels v;
+        cpu::register_neon(v, isa == Isa::Dotprod);
+        for (size_t t = 0; t < cpu::kNumDTypes; ++t)
+            if (v.dot[t].fn) k.dot[t] = v.dot[t];
+        for (size_t a = 0; a < cpu::kNumActTypes; ++a)
+            if (v.prepare[a]) k.prepare[a] = v.prepare[a];
+    }
+    if (isa_is_x86(isa)) {
         IsaKernels v;
         cpu::register_avx2_float(v);
         cpu::register_avx2_legacy(v);
@@ -58,7 +66,11 @@ const IsaKernels& table(Isa isa) {
     static const IsaKernels avx2 = build_table(Isa::Avx2);
     if (isa == Isa::Avx2) return avx2;
     static const IsaKernels avx512 = build_table(Isa::Avx512);
-    return avx512;
+    if (isa == Isa::Avx512) return avx512;
+    static const IsaKernels neon = build_table(Isa::Neon);
+    if (isa == Isa::Neon) return neon;
+    static const IsaKernels dotprod = build_table(Isa::Dotprod);
+    return dotprod;
 }
 
 // A tile of weight rows (~128 KiB) stays in L2 while every token's activation row passes over it; the
@@ -110,14 +122,21 @@ bool isa_supported(Isa isa) {
         case Isa::Scalar: return true;
         case Isa::Avx2: return f.avx2;
         case Isa::Avx512: return f.avx512 && f.avx512_vnni;
+        case Isa::Neon: return f.neon;
+        case Isa::Dotprod: return f.dotprod;
     }
     return false;
 }
 
+bool isa_is_x86(Isa isa) { return isa == Isa::Avx2 || isa == Isa::Avx512; }
+bool isa_is_arm(Isa isa) { return isa == Isa::Neon || isa == Isa::Dotprod; }
+
 Isa best_isa() {
-    static const Isa best = isa_supported(Isa::Avx512) ? Isa::Avx512
-                            : isa_supported(Isa::Avx2) ? Isa::Avx2
-                                                       : Isa::Scalar;
+    static const Isa best = isa_supported(Isa::Avx512)    ? Isa::Avx512
+                            : isa_supported(Isa::Avx2)    ? Isa::Avx2
+                            : isa_supported(Isa::Dotprod) ? Isa::Dotprod
+                            : isa_supported(Isa::Neon)    ? Isa::Neon
+                                                          : Isa::Scalar;
     return best;
 }
 
@@ -126,6 +145,8 @@ const char* isa_name(Isa isa) {
         case Isa::Scalar: return "scalar";
         case Isa::Avx2: return "avx2";
         case Isa::Avx512: return "avx512";
+        case Isa::Neon: return "neon";
+        case Isa::Dotprod: return "dotprod";
     }
     return "?";
 }
@@ -142,11 +163,13 @@ namespace {
 
 enum class Path { VecDot, Gemm, Blas, GemmOrderGemv };
 
+// The GEMM of an ISA level: Scalar for Isa::Scalar and for NEON without I8MM (the invariant mode's only GEMM
+// there; the other modes keep those levels on vec_dot).
 cpu::GemmImpl gemm_impl(Isa isa) {
-    return isa == Isa::Avx512          ? cpu::GemmImpl::Avx512
-           : isa == Isa::Scalar        ? cpu::GemmImpl::Scalar
-           : cpu_features().avx_vnni   ? cpu::GemmImpl::AvxVnni
-                                       : cpu::GemmImpl::Avx2;
+    if (isa == Isa::Avx512) return cpu::GemmImpl::Avx512;
+    if (isa == Isa::Avx2) return cpu_features().avx_vnni ? cpu::GemmImpl::AvxVnni : cpu::GemmImpl::Avx2;
+    if (isa == Isa::Dotprod && cpu_features().i8mm) return cpu::GemmImpl::I8mm;
+    return cpu::GemmImpl::Scalar;
 }
 
 // Types whose AVX2 / AVX-512 vec_dot (and gemv) computes each output with exactly the GEMM's operations: one
@@ -178,7 +201,7 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
     if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
     // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
-    if (isa != Isa::Scalar && cpu::gemm_supports(type)) {
+    if (gemm_impl(isa) != cpu::GemmImpl::Scalar && cpu::gemm_supports(type)) {
         int64_t min = cpu::gemm_min_tokens(type, gemm_impl(isa));
         if (mode == Numerics::Fast && min == INT64_MAX) min = cpu::gemm_min_tokens(DType::Q4_0, gemm_impl(isa));
         if (n_tokens >= min) return Path::Gemm;
@@ -239,6 +262,7 @@ const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics m
                 case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
                 case cpu::GemmImpl::AvxVnni: return "gemm-avxvnni";
                 case cpu::GemmImpl::Avx2: return "gemm-avx2";
+                case cpu::GemmImpl::I8mm: return "gemm-i8mm";
                 case cpu::GemmImpl::Scalar: return "gemm-scalar";
             }
             return "gemm";

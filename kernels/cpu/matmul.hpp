@@ -8,13 +8,19 @@
 
 namespace llm {
 
-enum class Isa { Scalar, Avx2, Avx512 };
+// Kernel levels: x86-64 (Avx2, Avx512) and aarch64 (Neon, Dotprod); a build has the kernels of its target only,
+// and isa_supported is false for the other architecture's levels.
+enum class Isa { Scalar, Avx2, Avx512, Neon, Dotprod };
+constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Dotprod};
 
-// The best ISA level with kernels on this CPU (respects LLM_CPU=scalar|avx2, see core/cpu_features.hpp).
+// The best ISA level with kernels on this CPU (respects LLM_CPU, see core/cpu_features.hpp).
 // Avx512 means F/BW/VL/DQ + VNNI (BF16 weights use vdpbf16ps only where the CPU also has AVX512-BF16).
+// Dotprod means NEON + sdot (and, where the CPU has I8MM, the smmla prompt GEMM).
 Isa best_isa();
 bool isa_supported(Isa isa);
-const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512"
+const char* isa_name(Isa isa);  // "scalar", "avx2", "avx512", "neon", "dotprod"
+bool isa_is_x86(Isa isa);       // Avx2, Avx512
+bool isa_is_arm(Isa isa);       // Neon, Dotprod
 
 // x: [n_tokens x n_in] float32 row-major; w: ne[0] = n_in (a multiple of the type's block size),
 // ne[1] = n_out rows of w.type; y: [n_tokens x n_out] float32 row-major (must not alias x).

@@ -1,5 +1,5 @@
 // Scalar reference implementations of the non-matmul decoder ops, and the dispatch to the SIMD row
-// kernels (ops_avx2.cpp, ops_avx512.cpp) of rms_norm and silu_mul.
+// kernels (ops_avx2.cpp, ops_avx512.cpp, ops_neon.cpp) of rms_norm and silu_mul.
 #include "kernels/cpu/ops.hpp"
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 
 #include "core/fp16.hpp"
 #include "core/status.hpp"
-#include "kernels/cpu/ops_simd.hpp"
+#include "kernels/cpu/ops_rows.hpp"
 #include "kernels/quant/quant.hpp"
 
 namespace llm {
@@ -36,6 +36,10 @@ void rms_norm_isa(Isa isa, const float* x, const float* w, float* y, int64_t n_t
         }
         if (isa == Isa::Avx2) {
             cpu::rms_norm_row_avx2(xr, w, yr, d, eps);
+            continue;
+        }
+        if (isa_is_arm(isa)) {
+            cpu::rms_norm_row_neon(xr, w, yr, d, eps);
             continue;
         }
         double sum = 0;
@@ -158,6 +162,8 @@ void silu_mul_isa(Isa isa, const float* gate, const float* up, float* out, int64
             cpu::silu_mul_avx512(gate + i0, up + i0, out + i0, m);
         } else if (isa == Isa::Avx2) {
             cpu::silu_mul_avx2(gate + i0, up + i0, out + i0, m);
+        } else if (isa_is_arm(isa)) {
+            cpu::silu_mul_neon(gate + i0, up + i0, out + i0, m);
         } else {
             for (int64_t i = i0; i < i0 + m; ++i) {
                 const float g = gate[i];

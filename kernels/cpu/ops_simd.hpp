@@ -6,13 +6,9 @@
 
 #include <cstdint>
 
-namespace llm::cpu {
+#include "kernels/cpu/ops_rows.hpp"
 
-// Row kernels of ops.cpp per ISA (ops_avx2.cpp, ops_avx512.cpp); same maths as the scalar reference.
-void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n);
-void silu_mul_avx512(const float* gate, const float* up, float* out, int64_t n);
-void rms_norm_row_avx2(const float* x, const float* w, float* y, int64_t d, float eps);
-void rms_norm_row_avx512(const float* x, const float* w, float* y, int64_t d, float eps);
+namespace llm::cpu {
 
 #if defined(__AVX512F__)
 static inline __m512 exp_avx512(__m512 x) {

@@ -85,6 +85,8 @@ void register_avx2_kquants(IsaKernels& k);
 void register_avx512_float(IsaKernels& k, bool bf16);
 void register_avx512_legacy(IsaKernels& k);
 void register_avx512_kquants(IsaKernels& k);
+// aarch64: every NEON kernel (vec_dot_neon.cpp), with sdot where dotprod (vec_dot_dotprod.cpp).
+void register_neon(IsaKernels& k, bool dotprod);
 
 // Bytes of one prepared activation row of n elements.
 static inline size_t act_row_bytes(ActType a, int64_t n) {

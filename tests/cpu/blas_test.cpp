@@ -86,7 +86,7 @@ void check(DType type, int64_t n_in, int64_t n_out, int64_t n_tokens, uint32_t s
     EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), n * sizeof(float))) << "1 vs 3 threads differ";
 
     // matmul dispatches here from its threshold on (unless LLM_BLAS=0 turns the path off).
-    for (Isa isa : {Isa::Avx2, Isa::Avx512}) {
+    for (Isa isa : kAllIsas) {
         if (!isa_supported(isa) || n_tokens < cpu::blas_min_tokens(isa, type)) continue;
         std::vector<float> ym(n, NAN);
         matmul_isa(isa, w.view, x.data(), n_tokens, ym.data(), 2);
@@ -98,7 +98,8 @@ class BlasTest : public testing::TestWithParam<DType> {
   protected:
     void SetUp() override {
         if (!cpu::blas_available()) GTEST_SKIP() << "built without OpenBLAS";
-        if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "the panel conversion needs AVX2 + F16C";
+        if (!isa_supported(Isa::Avx2) && !isa_supported(Isa::Neon))
+            GTEST_SKIP() << "the panel conversion needs AVX2 + F16C or NEON";
     }
 };
 
@@ -122,12 +123,13 @@ INSTANTIATE_TEST_SUITE_P(FloatTypes, BlasTest, testing::Values(DType::F32, DType
 
 // The panel conversion is exact for every 16-bit pattern (NaNs stay NaNs).
 TEST(Blas, ConversionIsExact) {
-    if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "needs AVX2 + F16C";
+    const bool neon = isa_supported(Isa::Neon);
+    if (!isa_supported(Isa::Avx2) && !neon) GTEST_SKIP() << "needs AVX2 + F16C or NEON";
     std::vector<uint16_t> all(65536 + 5);  // + a tail shorter than a vector
     for (size_t i = 0; i < all.size(); ++i) all[i] = (uint16_t)(i * 40503u);
     std::vector<float> got(all.size());
     for (DType type : {DType::F16, DType::BF16}) {
-        cpu::blas_to_f32_avx2(type, all.data(), got.data(), (int64_t)all.size());
+        (neon ? cpu::blas_to_f32_neon : cpu::blas_to_f32_avx2)(type, all.data(), got.data(), (int64_t)all.size());
         int64_t bad = 0;
         for (size_t i = 0; i < all.size(); ++i) {
             const float want = type == DType::F16 ? fp16_to_fp32(all[i]) : bf16_to_fp32(all[i]);

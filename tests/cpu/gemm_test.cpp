@@ -32,18 +32,22 @@ struct SimdImpl {
     Isa isa;
     const char* name;
     bool supported() const {
-        return impl == cpu::GemmImpl::AvxVnni ? cpu_features().avx_vnni : isa_supported(isa);
+        return impl == cpu::GemmImpl::AvxVnni ? cpu_features().avx_vnni
+               : impl == cpu::GemmImpl::I8mm  ? isa_supported(isa) && cpu_features().i8mm
+                                              : isa_supported(isa);
     }
     bool dispatched() const { return impl != cpu::GemmImpl::Avx2 || !cpu_features().avx_vnni; }
     bool ops(DType t, cpu::GemmOps& o) const {
         return impl == cpu::GemmImpl::Avx2      ? cpu::gemm_ops_avx2(t, o)
                : impl == cpu::GemmImpl::AvxVnni ? cpu::gemm_ops_avxvnni(t, o)
+               : impl == cpu::GemmImpl::I8mm    ? cpu::gemm_ops_i8mm(t, o)
                                                 : cpu::gemm_ops_avx512(t, o);
     }
 };
 const SimdImpl kSimd[] = {{cpu::GemmImpl::Avx2, Isa::Avx2, "AVX2"},
                           {cpu::GemmImpl::AvxVnni, Isa::Avx2, "AVX-VNNI"},
-                          {cpu::GemmImpl::Avx512, Isa::Avx512, "AVX-512"}};
+                          {cpu::GemmImpl::Avx512, Isa::Avx512, "AVX-512"},
+                          {cpu::GemmImpl::I8mm, Isa::Dotprod, "I8MM"}};
 
 using test::Weights;
 // Every third row shifted off centre: exercises the mins of Q4_1 / Q5_1 / K-quants.

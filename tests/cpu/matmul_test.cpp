@@ -27,7 +27,7 @@ const DType kTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DTyp
 
 std::vector<Isa> isas() {
     std::vector<Isa> v;
-    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    for (Isa i : kAllIsas)
         if (isa_supported(i)) v.push_back(i);
     return v;
 }
@@ -49,7 +49,13 @@ double tolerance(DType t) {
 
 // SIMD kernels compute the same integer sums as the scalar ones on identical 8-bit activations;
 // only the float accumulation order differs (F16/BF16: AVX-512 also rounds the activations, as ggml does).
-double tolerance_vs_scalar(DType t) { return t == DType::BF16 ? 1e-2 : t == DType::F16 ? 1e-3 : 1e-5; }
+// The NEON levels quantize the 32-element activations as ggml's aarch64 build does (x * (1/d) rather than
+// x * (127/amax)), which moves a rare quant by one: against the scalar path they get the bound of one such flip
+// (VecDotNeon.MatchesScalarOnSameActivations holds their kernels to 1e-5 on identical activations).
+double tolerance_vs_scalar(DType t, Isa isa) {
+    if (isa_is_arm(isa) && cpu::kernels_scalar().dot[(size_t)t].act == cpu::ActType::Q8_32) return 3e-3;
+    return t == DType::BF16 ? 1e-2 : t == DType::F16 ? 1e-3 : 1e-5;
+}
 
 using test::make_weights;
 using test::Weights;
@@ -105,7 +111,7 @@ void check(DType type, Isa isa, int64_t n_in, int64_t n_out, int64_t n_tokens, u
     if (std::getenv("LLM_TEST_VERBOSE"))
         std::printf("%s %s %lld %lld %lld rel=%.2e vs_scalar=%.2e\n", std::string(dtype_name(type)).c_str(),
                     isa_name(isa), (long long)n_in, (long long)n_out, (long long)n_tokens, rel, rel_s);
-    EXPECT_LT(rel_s, tolerance_vs_scalar(type)) << "vs the scalar kernel";
+    EXPECT_LT(rel_s, tolerance_vs_scalar(type, isa)) << "vs the scalar kernel";
     EXPECT_TRUE(std::isfinite(rel));
     if (threads) {
         EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << "1 vs 2 threads differ";

@@ -14,8 +14,8 @@ namespace {
 
 std::vector<Isa> simd_isas() {
     std::vector<Isa> v;
-    for (Isa i : {Isa::Avx2, Isa::Avx512})
-        if (isa_supported(i)) v.push_back(i);
+    for (Isa i : kAllIsas)
+        if (i != Isa::Scalar && isa_supported(i)) v.push_back(i);
     return v;
 }
 

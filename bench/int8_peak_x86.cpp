@@ -4,7 +4,7 @@
 // the ceiling a GEMM on this CPU can approach. Prints GMAC/s per core (one thread) and MACs per cycle
 // (the clock measured with a chain of dependent integer adds, one per cycle on every x86 core since P6).
 // Times are thread CPU seconds.
-// usage: int8_peak [seconds per mix, default 0.3]
+// usage: int8_peak_x86 [seconds per mix, default 0.3]
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
