@@ -16,7 +16,7 @@ venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
 [[ -x "$venv_bin/python3" ]] && export PATH="$venv_bin:$PATH"
 
 PACKAGES=(crossbuild-essential-arm64 qemu-user libopenblas-dev:arm64 libfmt-dev:arm64 libgtest-dev:arm64
-          libpcre2-dev:arm64 libutf8proc-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64 libgomp1:arm64 libc6:arm64)
+          libpcre2-dev:arm64 libutf8proc-dev:arm64 libcurl4-openssl-dev:arm64 libssl-dev:arm64 libcpp-httplib-dev:arm64 libgomp1:arm64 libc6:arm64)
 if [[ "${SKIP_APT:-0}" != 1 ]]; then
   missing=()
   for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
