@@ -64,7 +64,7 @@ TEST_P(MatmulInvariance, RowOfAnyBatchEqualsItsSingleTokenResult) {
     std::vector<float> ref((kMaxTokens + 5) * n_out);
     matmul_reference(w.view, x.data(), kMaxTokens + 5, ref.data());
 
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+    for (Isa isa : kAllIsas) {
         if (!isa_supported(isa)) continue;
         SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa_name(isa));
         // Every token alone.
