@@ -39,6 +39,14 @@ Tensor Graph::rms_norm(Tensor x, const float* gain, float eps) {
     return out;
 }
 
+Tensor Graph::rms_norm_heads(Tensor x, int head_dim, const float* gain, float eps) {
+    LLM_CHECK(gain != nullptr && head_dim > 0 && desc(x).cols % head_dim == 0);
+    const Tensor out = new_root(desc(x).rows, desc(x).cols);
+    Node& n = push(Op::RmsNorm, out);
+    n.in[0] = x, n.gain = gain, n.eps = eps, n.head_dim = head_dim;
+    return out;
+}
+
 Tensor Graph::matmul(const TensorView& w, Tensor x) {
     LLM_CHECK(w.valid() && desc(x).cols == w.ne[0]);
     const Tensor out = new_root(desc(x).rows, w.n_rows());
@@ -47,11 +55,11 @@ Tensor Graph::matmul(const TensorView& w, Tensor x) {
     return out;
 }
 
-void Graph::rope(Tensor x, int head_dim, RopeStyle style, int n_rot) {
+void Graph::rope(Tensor x, int head_dim, RopeStyle style, int n_rot, int table) {
     LLM_CHECK(desc(x).rows == n_tokens_ && head_dim > 0 && desc(x).cols % head_dim == 0);
-    LLM_CHECK(n_rot > 0 && n_rot % 2 == 0 && n_rot <= head_dim);
+    LLM_CHECK(n_rot > 0 && n_rot % 2 == 0 && n_rot <= head_dim && (table == 0 || table == 1));
     Node& n = push(Op::Rope, x);
-    n.in[0] = x, n.head_dim = head_dim, n.rope_style = style, n.n_rot = n_rot;
+    n.in[0] = x, n.head_dim = head_dim, n.rope_style = style, n.n_rot = n_rot, n.rope_table = table;
 }
 
 void Graph::scale(Tensor x, float factor) {
@@ -84,6 +92,19 @@ Tensor Graph::swiglu(Tensor gate, Tensor up) {
     const Tensor out = new_root(desc(gate).rows, desc(gate).cols);
     push(Op::Swiglu, out).in = {gate, up};
     return out;
+}
+
+Tensor Graph::geglu(Tensor gate, Tensor up) {
+    LLM_CHECK(desc(gate).rows == desc(up).rows && desc(gate).cols == desc(up).cols);
+    const Tensor out = new_root(desc(gate).rows, desc(gate).cols);
+    push(Op::Geglu, out).in = {gate, up};
+    return out;
+}
+
+void Graph::add_bias(Tensor x, const float* bias) {
+    LLM_CHECK(bias != nullptr);
+    Node& n = push(Op::AddBias, x);
+    n.in[0] = x, n.gain = bias;
 }
 
 Tensor Graph::select_rows(Tensor x, std::vector<int32_t> rows) {

@@ -44,13 +44,14 @@ struct Node {
     Tensor out;                     // defined (or, for in-place ops, updated); invalid without output
     std::array<Tensor, 2> in{};     // activation operands, op_info(op).n_inputs of them
     const TensorView* w = nullptr;  // WeightKind::Matrix / Table
-    const float* gain = nullptr;    // WeightKind::Gain: out's cols floats
+    const float* gain = nullptr;    // WeightKind::Gain: out's cols floats (RmsNorm per head: head_dim floats)
     int layer = -1;                 // KvStore, Attention: the KV cache layer
     float eps = 0;                  // RmsNorm
     float factor = 0;               // Scale
-    int head_dim = 0;               // Rope: each row holds cols / head_dim heads
+    int head_dim = 0;               // Rope: each row holds cols / head_dim heads; RmsNorm: >0 = per head
     RopeStyle rope_style = RopeStyle::Neox;
     int n_rot = 0;                  // Rope: rotated dims per head
+    int rope_table = 0;             // Rope: the pass's cos/sin table 0 (global layers) or 1 (sliding-window layers)
     AttentionParams attn;           // Attention; round_to_f16 is set by the executor from its cache type
     std::vector<int32_t> rows;      // SelectRows: source rows, in output order
 };
@@ -62,13 +63,18 @@ public:
     // Builder. Shapes are checked here; a mismatch is a bug in the model code and aborts with a message.
     Tensor embed(const TensorView& table);                    // [n_tokens x width]: rows of the batch ids
     Tensor rms_norm(Tensor x, const float* gain, float eps);  // gain: x's cols floats
+    // RMSNorm of each head_dim-wide group of x's columns (QK-norm), gain: head_dim floats shared by the heads.
+    Tensor rms_norm_heads(Tensor x, int head_dim, const float* gain, float eps);
     Tensor matmul(const TensorView& w, Tensor x);             // [x.rows x w.ne[1]]; x.cols == w.ne[0]
-    void rope(Tensor x, int head_dim, RopeStyle style, int n_rot);  // in place, one batch token per row
+    // In place, one batch token per row; table: which of the pass's cos/sin tables (ForwardInputs::rope_cs).
+    void rope(Tensor x, int head_dim, RopeStyle style, int n_rot, int table = 0);
     void scale(Tensor x, float factor);                              // in place
     void kv_store(int layer, Tensor k, Tensor v);                    // one batch token per row
     Tensor attention(int layer, Tensor q, const AttentionParams& p);  // [n_tokens x n_heads*head_dim]
     void add(Tensor x, Tensor y);                                    // x += y, same shape
     Tensor swiglu(Tensor gate, Tensor up);                           // silu(gate) * up, same shape
+    Tensor geglu(Tensor gate, Tensor up);                            // gelu_tanh(gate) * up, same shape
+    void add_bias(Tensor x, const float* bias);                      // x[r] += bias (x's cols floats), in place
     Tensor select_rows(Tensor x, std::vector<int32_t> rows);         // [rows.size() x x.cols]
     // Views (no node, no copy): columns [col0, col0 + n) or rows [row0, row0 + n) of x.
     Tensor cols(Tensor x, int64_t col0, int64_t n);

@@ -22,6 +22,8 @@ enum class Op : uint8_t {
     Add,         // x += y in place
     Swiglu,      // out = silu(gate) * up
     SelectRows,  // out = the listed rows of x (copies)
+    Geglu,       // out = gelu_tanh(gate) * up (Gemma)
+    AddBias,     // x += bias in place, the same bias row for every row (Qwen 2 QKV biases)
     Count
 };
 
@@ -85,6 +87,8 @@ inline constexpr OpInfo kOpTable[] = {
     {Op::Add, "add", 2, true, true, WeightKind::None, {}},
     {Op::Swiglu, "swiglu", 2, false, true, WeightKind::None, {}},
     {Op::SelectRows, "select_rows", 1, false, true, WeightKind::None, {}},
+    {Op::Geglu, "geglu", 2, false, true, WeightKind::None, {}},
+    {Op::AddBias, "add_bias", 1, true, true, WeightKind::Gain, {op_types::kFloat, op_types::kFloat}},
 };
 
 constexpr bool op_table_in_order() {

@@ -15,10 +15,15 @@ class Sampler;
 
 // ChatML, used when a model carries no chat template (as llama.cpp does).
 extern const char* const kChatMlTemplate;
+// Gemma 3's template (google/gemma-3-*-it tokenizer_config.json, byte-identical to
+// tests/chat/data/templates/gemma3_it.jinja): the GGUFs of the base models carry none.
+extern const char* const kGemma3Template;
+// The template for a model without one: Gemma's when its vocabulary has Gemma's turn tokens, else ChatML.
+const char* fallback_chat_template(const Tokenizer& tok);
 
 class ChatSession {
 public:
-    // tmpl: the model's template (tokenizer.chat_template()), or kChatMlTemplate.
+    // tmpl: the model's template (tokenizer.chat_template()); empty: fallback_chat_template(tok).
     static Expected<ChatSession> create(Session& session, const Tokenizer& tok, const std::string& tmpl,
                                         const std::string& system_prompt = "");
 

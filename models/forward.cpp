@@ -1,5 +1,6 @@
-// Decoder forward pass:  x = embed(tokens); per layer: x += Wo·attn(rope(Wq·n(x)), rope(Wk·n(x)), Wv·n(x));
-// x += Wdown·(silu(Wgate·n(x)) * Wup·n(x)); logits = Wout·n(x) for the wanted rows.
+// Decoder forward pass:  x = embed(tokens) [* embed_scale]; per layer:
+// x += [n](Wo·attn(rope([n](Wq·n(x) [+ bq])), rope([n](Wk·n(x) [+ bk])), Wv·n(x) [+ bv]));
+// x += [n](Wdown·(act(Wgate·n(x)) * Wup·n(x))); logits = Wout·n(x) for the wanted rows ([..]: knobs).
 #include "models/forward.hpp"
 
 #include <algorithm>
@@ -37,13 +38,16 @@ Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b,
     Graph g(b.size());
     AttentionParams attn;
     attn.n_heads = c.n_heads, attn.n_kv_heads = c.n_kv_heads, attn.head_dim = c.head_dim;
-    attn.sliding_window = c.sliding_window;
-    const float q_scale = 1.0f / std::sqrt((float)c.head_dim);
+    const float q_scale = c.attention_scale();
     attn.scale = c.prescale_q ? 1.0f : q_scale;
 
     Tensor x = g.embed(w.token_embd);
+    if (c.embed_scale != 1.0f) g.scale(x, c.embed_scale);
     for (int il = 0; il < c.n_layers; ++il) {
         const LayerWeights& L = w.layers[il];
+        const bool swa = c.layer_is_swa(il);
+        attn.sliding_window = swa ? c.sliding_window : 0;
+        const int rope_table = swa && c.has_swa_rope() ? 1 : 0;
         // Attention block.
         Tensor h = g.rms_norm(x, L.attn_norm.data(), c.rms_eps);
         Tensor q, k, v;
@@ -53,13 +57,20 @@ Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b,
         } else {
             q = g.matmul(L.wq, h), k = g.matmul(L.wk, h), v = g.matmul(L.wv, h);
         }
-        g.rope(q, c.head_dim, c.rope_style, c.n_rot);
-        g.rope(k, c.head_dim, c.rope_style, c.n_rot);
+        if (c.qkv_bias) g.add_bias(q, L.bq.data()), g.add_bias(k, L.bk.data()), g.add_bias(v, L.bv.data());
+        if (c.qk_norm) {
+            q = g.rms_norm_heads(q, c.head_dim, L.attn_q_norm.data(), c.rms_eps);
+            k = g.rms_norm_heads(k, c.head_dim, L.attn_k_norm.data(), c.rms_eps);
+        }
+        g.rope(q, c.head_dim, c.rope_style, c.n_rot, rope_table);
+        g.rope(k, c.head_dim, c.rope_style, c.n_rot, rope_table);
         if (c.prescale_q) g.scale(q, q_scale);
         g.kv_store(il, k, v);
-        g.add(x, g.matmul(L.wo, g.attention(il, q, attn)));
+        Tensor a = g.matmul(L.wo, g.attention(il, q, attn));
+        if (c.post_norms) a = g.rms_norm(a, L.attn_post_norm.data(), c.rms_eps);
+        g.add(x, a);
 
-        // SiLU-gated MLP.
+        // Gated MLP (SiLU or GELU).
         h = g.rms_norm(x, L.ffn_norm.data(), c.rms_eps);
         Tensor gate, up;
         if (L.w_gate_up.valid()) {  // fused: [n x 2 d_ff], gate columns first
@@ -68,7 +79,10 @@ Graph build_forward(const ModelConfig& c, const ModelWeights& w, const Batch& b,
         } else {
             gate = g.matmul(L.w_gate, h), up = g.matmul(L.w_up, h);
         }
-        g.add(x, g.matmul(L.w_down, g.swiglu(gate, up)));
+        const Tensor act = c.ffn_act == FfnActivation::GeluTanh ? g.geglu(gate, up) : g.swiglu(gate, up);
+        Tensor m = g.matmul(L.w_down, act);
+        if (c.post_norms) m = g.rms_norm(m, L.ffn_post_norm.data(), c.rms_eps);
+        g.add(x, m);
     }
 
     // Output head: only the rows whose logits are wanted (a view when they are consecutive).
@@ -88,6 +102,10 @@ ForwardInputs forward_inputs(const ModelConfig& c, const Batch& b, LongRopeMode 
     in.n_keys = (int64_t)max_pos + 1;
     in.rope = rope_params(c, in.n_keys, longrope);
     in.rope_cs = rope_table(in.rope, b.positions.data(), b.size());  // shared by q, k and every layer
+    if (c.has_swa_rope()) {
+        in.rope_swa = rope_params_swa(c);
+        in.rope_cs_swa = rope_table(in.rope_swa, b.positions.data(), b.size());
+    }
     return in;
 }
 

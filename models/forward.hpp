@@ -57,6 +57,9 @@ struct ForwardInputs {
     RopeParams rope;             // of this pass (LongRoPE picks its factors by n_keys)
     std::vector<float> rope_cs;  // rope_table(rope, positions): [n_tokens][n_rot/2][cos, sin]
     const PagedKv* paged = nullptr;  // set: KV through block tables of a pool, instead of a KvCache
+    // The local layers' rope and table when they have their own base (ModelConfig::has_swa_rope), else empty.
+    RopeParams rope_swa;
+    std::vector<float> rope_cs_swa;
 };
 ForwardInputs forward_inputs(const ModelConfig& c, const Batch& b, LongRopeMode longrope);
 

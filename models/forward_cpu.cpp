@@ -59,7 +59,8 @@ void run_embed(CpuRun& r, const Node& n) {
 
 void run_rms_norm(CpuRun& r, const Node& n) {
     const TensorDesc& d = r.desc(n.out);
-    rms_norm(r.dense(n.in[0], 0), n.gain, r.ptr(n.out), d.rows, d.cols, n.eps, r.nt);
+    const int64_t width = n.head_dim > 0 ? n.head_dim : d.cols;  // per head (QK-norm) or per row
+    rms_norm(r.dense(n.in[0], 0), n.gain, r.ptr(n.out), d.rows * (d.cols / width), width, n.eps, r.nt);
 }
 
 void run_matmul(CpuRun& r, const Node& n) {
@@ -68,11 +69,13 @@ void run_matmul(CpuRun& r, const Node& n) {
 
 void run_rope(CpuRun& r, const Node& n) {
     const TensorDesc& d = r.desc(n.out);
-    LLM_CHECK(r.in.rope.n_rot == n.n_rot);  // the pass's cos/sin table has n_rot/2 pairs per token
-    RopeParams p = r.in.rope;
+    const bool swa = n.rope_table == 1;  // the sliding-window layers' table (their own rope base)
+    RopeParams p = swa ? r.in.rope_swa : r.in.rope;
+    const std::vector<float>& table = swa ? r.in.rope_cs_swa : r.in.rope_cs;
+    LLM_CHECK(p.n_rot == n.n_rot && !table.empty());  // the pass's cos/sin table has n_rot/2 pairs per token
     p.style = n.rope_style;
     float* x = r.dense(n.out, 0);
-    rope_apply(x, d.rows, (int)(d.cols / n.head_dim), n.head_dim, r.in.rope_cs.data(), p, r.nt);
+    rope_apply(x, d.rows, (int)(d.cols / n.head_dim), n.head_dim, table.data(), p, r.nt);
     r.write_back(n.out, x);
 }
 
@@ -144,6 +147,16 @@ void run_swiglu(CpuRun& r, const Node& n) {
     swiglu_rows(r.ptr(n.in[0]), g.stride, r.ptr(n.in[1]), u.stride, r.ptr(n.out), g.rows, g.cols, r.nt);
 }
 
+void run_geglu(CpuRun& r, const Node& n) {
+    const TensorDesc &g = r.desc(n.in[0]), &u = r.desc(n.in[1]);
+    geglu_rows(r.ptr(n.in[0]), g.stride, r.ptr(n.in[1]), u.stride, r.ptr(n.out), g.rows, g.cols, r.nt);
+}
+
+void run_add_bias(CpuRun& r, const Node& n) {
+    const TensorDesc& d = r.desc(n.out);
+    add_bias_rows(r.ptr(n.out), d.rows, d.cols, d.stride, n.gain, r.nt);
+}
+
 void run_select_rows(CpuRun& r, const Node& n) {
     const TensorDesc& x = r.desc(n.in[0]);
     const float* src = r.ptr(n.in[0]);
@@ -161,7 +174,7 @@ constexpr CpuOp kCpuOps[] = {
     {Op::Embed, run_embed},   {Op::RmsNorm, run_rms_norm},     {Op::Matmul, run_matmul},
     {Op::Rope, run_rope},     {Op::Scale, run_scale},          {Op::KvStore, run_kv_store},
     {Op::Attention, run_attention}, {Op::Add, run_add},        {Op::Swiglu, run_swiglu},
-    {Op::SelectRows, run_select_rows},
+    {Op::SelectRows, run_select_rows}, {Op::Geglu, run_geglu}, {Op::AddBias, run_add_bias},
 };
 constexpr bool cpu_ops_in_order() {
     for (size_t i = 0; i < std::size(kCpuOps); ++i)

@@ -109,6 +109,33 @@ Status read_rope_scaling(const json& cfg, ModelConfig& c) {
     return Status::ok();
 }
 
+// Gemma 3 (Gemma3TextConfig): x sqrt(d_model) embeddings, scale 1/sqrt(query_pre_attn_scalar), local layers from
+// layer_types (or every sliding_window_pattern-th layer global) with rope_local_base_freq and no rope scaling.
+Status read_gemma3(const json& cfg, ModelConfig& c) {
+    c.embed_scale = std::sqrt((float)c.d_model);
+    float qpas = (float)c.head_dim;
+    LLM_TRY(get_number(cfg, "query_pre_attn_scalar", qpas, false));
+    if (!(qpas > 0)) return error("config.json: query_pre_attn_scalar must be positive");
+    c.attn_scale = 1.0f / std::sqrt(qpas);
+    if (auto it = cfg.find("final_logit_softcapping"); it != cfg.end() && !it->is_null())
+        return error("config.json: final_logit_softcapping is not supported");
+    if (c.sliding_window <= 0) return Status::ok();
+    c.rope_theta_swa = 10000.0f;
+    LLM_TRY(get_number(cfg, "rope_local_base_freq", c.rope_theta_swa, false));
+    if (!(c.rope_theta_swa > 0)) return error("config.json: rope_local_base_freq must be positive");
+    c.swa_layers.assign(c.n_layers, 0);
+    if (auto lt = cfg.find("layer_types"); lt != cfg.end() && lt->is_array()) {
+        if ((int)lt->size() != c.n_layers) return error("config.json: layer_types must list every layer");
+        for (int il = 0; il < c.n_layers; ++il) c.swa_layers[il] = (*lt)[il] == "sliding_attention";
+        return Status::ok();
+    }
+    int pattern = 6;
+    LLM_TRY(get_number(cfg, "sliding_window_pattern", pattern, false));
+    if (pattern <= 0) return error("config.json: sliding_window_pattern must be positive");
+    for (int il = 0; il < c.n_layers; ++il) c.swa_layers[il] = (il + 1) % pattern != 0;
+    return Status::ok();
+}
+
 Expected<ModelConfig> read_config(const json& cfg) {
     ModelConfig c;
     std::string cls;
@@ -119,9 +146,19 @@ Expected<ModelConfig> read_config(const json& cfg) {
     } else if (cls == "Phi3ForCausalLM") {
         c.arch = "phi3";
         c.prescale_q = true;  // as llama.cpp's Phi-3 graph (same maths, its roundings)
+    } else if (cls == "Qwen2ForCausalLM") {
+        c.arch = "qwen2";
+        c.qkv_bias = true;
+    } else if (cls == "Qwen3ForCausalLM") {
+        c.arch = "qwen3";
+        c.qk_norm = true;
+    } else if (cls == "Gemma3ForCausalLM") {
+        c.arch = "gemma3";
+        c.qk_norm = c.post_norms = c.prescale_q = true;
+        c.ffn_act = FfnActivation::GeluTanh;
     } else {
         return error("config.json: unsupported architecture '{}' (supported: LlamaForCausalLM, "
-                     "MistralForCausalLM, Phi3ForCausalLM)", cls);
+                     "MistralForCausalLM, Phi3ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM)", cls);
     }
     LLM_TRY(get_number(cfg, "vocab_size", c.n_vocab, true));
     LLM_TRY(get_number(cfg, "hidden_size", c.d_model, true));
@@ -143,13 +180,18 @@ Expected<ModelConfig> read_config(const json& cfg) {
     if (!(partial > 0.0f && partial <= 1.0f))
         return error("config.json: partial_rotary_factor must be in (0, 1], got {}", partial);
     c.n_rot = (int)(c.head_dim * partial);
-    if (auto h = cfg.find("hidden_act"); h != cfg.end() && h->is_string() && *h != "silu")
-        return error("config.json: unsupported hidden_act '{}' (only silu)", h->get<std::string>());
+    const std::string act_key = cfg.contains("hidden_activation") ? "hidden_activation" : "hidden_act";
+    const std::string want_act = c.ffn_act == FfnActivation::GeluTanh ? "gelu_pytorch_tanh" : "silu";
+    if (auto h = cfg.find(act_key); h != cfg.end() && h->is_string() && *h != want_act)
+        return error("config.json: unsupported {} '{}' (expected {})", act_key, h->get<std::string>(), want_act);
+    if (c.arch == "gemma3") c.tied_embeddings = true;  // Gemma3TextConfig's default
     if (auto t = cfg.find("tie_word_embeddings"); t != cfg.end() && t->is_boolean()) c.tied_embeddings = *t;
     c.rope_style = RopeStyle::Neox;
     // Sizes first: the rope factors below are n_rot / 2 long (a 60-byte config must not ask for gigabytes).
     LLM_TRY(validate_config(c));
     LLM_TRY(read_rope_scaling(cfg, c));
+    if (c.arch == "qwen2" || c.arch == "qwen3") c.sliding_window = 0;  // as llama.cpp (use_sliding_window: false)
+    if (c.arch == "gemma3") LLM_TRY(read_gemma3(cfg, c));
     LLM_TRY(validate_config(c));
     return c;
 }

@@ -1,6 +1,8 @@
 // GGUF adapter: llama.cpp's tensor names and `<arch>.*` metadata -> ModelConfig + ModelWeights.
-// Architectures: "llama" (Llama 1/2/3, Mistral) and "phi3" (fused QKV and gate-up, LongRoPE).
+// Architectures: "llama" (Llama 1/2/3, Mistral), "phi3" (fused QKV and gate-up, LongRoPE), "gemma3" (post-norms,
+// QK-norm, GEGLU, interleaved local/global layers), "qwen2" (QKV biases) and "qwen3" (QK-norm).
 #include <cmath>
+#include <tuple>
 
 #include "models/gguf.hpp"
 #include "models/model_loader.hpp"
@@ -38,14 +40,50 @@ struct GgufReader {
         lhs = *assign_tmp_;                    \
     } while (0)
 
+// Gemma 3 as llama.cpp's gemma3 graph: embeddings x sqrt(d_model), QK-norm, post-norms, GEGLU, q scaled after
+// rope; local layers (all but every n-th, pattern 6 by default, or a per-layer bool array) use the window and
+// rope.freq_base_swa (10k); the norm gains in the file already hold Gemma's (1 + w).
+Status read_gemma3(const GgufFile& f, const GgufReader& r, ModelConfig& c) {
+    c.embed_scale = std::sqrt((float)c.d_model);
+    c.qk_norm = c.post_norms = true;
+    c.ffn_act = FfnActivation::GeluTanh;
+    c.prescale_q = true;
+    // llama.cpp: 1/sqrt(head_dim), but 1/sqrt(d_model / n_heads) for the 62-layer 27B (query_pre_attn_scalar).
+    c.attn_scale = 1.0f / std::sqrt((float)(c.n_layers == 62 ? c.d_model / c.n_heads : c.head_dim));
+    auto cap = f.get_float("gemma3.final_logit_softcapping");
+    if (!cap) return cap.status();
+    if (cap->has_value() && **cap != 0) return error("gemma3: final logit soft-capping is not supported");
+    if (c.sliding_window <= 0) return Status::ok();
+    auto base = r.float_or("rope.freq_base_swa", 10000.0);
+    if (!base) return base.status();
+    c.rope_theta_swa = (float)*base;
+    c.swa_layers.assign(c.n_layers, 0);
+    const std::string key = "gemma3.attention.sliding_window_pattern";
+    const GgufValue* v = f.find(key);
+    if (v && v->is_array()) {
+        if ((int)v->ints.size() != c.n_layers) return error("'{}' must hold one value per layer", key);
+        for (int il = 0; il < c.n_layers; ++il) c.swa_layers[il] = v->ints[il] != 0;
+        return Status::ok();
+    }
+    int64_t pattern = 6;
+    if (v) {
+        auto p = f.get_int(key);
+        if (!p) return p.status();
+        pattern = **p;
+    }
+    if (pattern < 0) return error("'{}' must not be negative", key);
+    for (int il = 0; il < c.n_layers; ++il) c.swa_layers[il] = pattern == 0 || il % pattern < pattern - 1;
+    return Status::ok();
+}
+
 Expected<ModelConfig> read_config(const GgufFile& f) {
     ModelConfig c;
     auto arch = f.get_string("general.architecture");
     if (!arch) return arch.status();
     if (!arch->has_value()) return error("missing metadata key 'general.architecture'");
     c.arch = **arch;
-    if (c.arch != "llama" && c.arch != "phi3")
-        return error("unsupported architecture '{}' (supported: llama, phi3)", c.arch);
+    if (c.arch != "llama" && c.arch != "phi3" && c.arch != "gemma3" && c.arch != "qwen2" && c.arch != "qwen3")
+        return error("unsupported architecture '{}' (supported: llama, phi3, gemma3, qwen2, qwen3)", c.arch);
     auto name = f.get_string("general.name");
     if (name && name->has_value()) c.name = **name;
     GgufReader r{f, c.arch};
@@ -73,9 +111,13 @@ Expected<ModelConfig> read_config(const GgufFile& f) {
     } else if (scaling->has_value() && **scaling != "none" && **scaling != "" && c.arch != "phi3") {
         return error("unsupported rope scaling type '{}'", **scaling);
     }
-    // Interleaved for llama (the converter permuted Q/K rows), rotate-half for phi3.
-    c.rope_style = c.arch == "phi3" ? RopeStyle::Neox : RopeStyle::Interleaved;
+    // Interleaved for llama (the converter permuted Q/K rows), rotate-half for the others.
+    c.rope_style = c.arch == "llama" ? RopeStyle::Interleaved : RopeStyle::Neox;
     c.prescale_q = c.arch == "phi3";  // as llama.cpp's Phi-3 graph
+    c.qkv_bias = c.arch == "qwen2";
+    c.qk_norm = c.arch == "qwen3";
+    if (c.arch == "qwen2" || c.arch == "qwen3") c.sliding_window = 0;  // llama.cpp ignores it for Qwen
+    if (c.arch == "gemma3") LLM_TRY(read_gemma3(f, r, c));
     return c;
 }
 
@@ -172,6 +214,29 @@ Expected<LoadedModel> load_gguf_model(const std::string& path) {
             if (Status s = check_matrix(L.wq, c.d_model, c.q_dim()); !s) return fail(s);
             if (Status s = check_matrix(L.wk, c.d_model, c.kv_dim()); !s) return fail(s);
             if (Status s = check_matrix(L.wv, c.d_model, c.kv_dim()); !s) return fail(s);
+        }
+        if (c.qkv_bias) {
+            auto B = [&](const char* suffix) { return named_tensor(f, fmt::format("blk.{}.{}.bias", i, suffix)); };
+            for (auto [b, suffix, n] : {std::tuple{&L.bq, "attn_q", c.q_dim()}, {&L.bk, "attn_k", c.kv_dim()},
+                                        {&L.bv, "attn_v", c.kv_dim()}}) {
+                auto v = to_float_vector(B(suffix), n);
+                if (!v) return fail(v.status());
+                *b = std::move(*v);
+            }
+        }
+        if (c.qk_norm) {
+            auto qn = to_float_vector(T("attn_q_norm"), c.head_dim);
+            if (!qn) return fail(qn.status());
+            auto kn = to_float_vector(T("attn_k_norm"), c.head_dim);
+            if (!kn) return fail(kn.status());
+            L.attn_q_norm = std::move(*qn), L.attn_k_norm = std::move(*kn);
+        }
+        if (c.post_norms) {
+            auto an2 = to_float_vector(T("post_attention_norm"), c.d_model);
+            if (!an2) return fail(an2.status());
+            auto fn2 = to_float_vector(T("post_ffw_norm"), c.d_model);
+            if (!fn2) return fail(fn2.status());
+            L.attn_post_norm = std::move(*an2), L.ffn_post_norm = std::move(*fn2);
         }
         L.wo = T("attn_output");
         if (Status s = check_matrix(L.wo, c.q_dim(), c.d_model); !s) return fail(s);

@@ -1,11 +1,13 @@
-// Hugging Face adapter: config.json + safetensors (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM)
-// -> ModelConfig + ModelWeights. HF keeps the un-permuted Q/K layout, so RoPE is rotate-half (NEOX) here.
+// Hugging Face adapter: config.json + safetensors (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM,
+// Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM) -> ModelConfig + ModelWeights. HF keeps the un-permuted
+// Q/K layout, so RoPE is rotate-half (NEOX) here; Gemma's norm weights are stored as w for a gain of 1 + w.
 #include <sys/stat.h>
 
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "models/model_loader.hpp"
 #include "models/safetensors.hpp"
@@ -64,7 +66,15 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     }
     c.tied_embeddings = w.output.data == w.token_embd.data;
     if (Status s = check_matrix(w.output, c.d_model, c.n_vocab); !s) return fail(s);
-    auto on = to_float_vector(T("model.norm.weight"), c.d_model);
+    // A norm gain: Gemma stores w for 1 + w (llama.cpp's converter adds the 1; here it is added on load).
+    const bool plus_one = c.arch == "gemma3";
+    auto gain = [&](const std::string& name, int64_t n) -> Expected<std::vector<float>> {
+        auto v = to_float_vector(T(name), n);
+        if (v && plus_one)
+            for (float& x : *v) x += 1.0f;
+        return v;
+    };
+    auto on = gain("model.norm.weight", c.d_model);
     if (!on) return fail(on.status());
     w.output_norm = std::move(*on);
 
@@ -72,12 +82,29 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     for (int i = 0; i < c.n_layers; ++i) {
         LayerWeights& L = w.layers[i];
         const std::string p = fmt::format("model.layers.{}.", i);
-        auto an = to_float_vector(T(p + "input_layernorm.weight"), c.d_model);
-        if (!an) return fail(an.status());
-        L.attn_norm = std::move(*an);
-        auto fn = to_float_vector(T(p + "post_attention_layernorm.weight"), c.d_model);
-        if (!fn) return fail(fn.status());
-        L.ffn_norm = std::move(*fn);
+        // Gemma: post_attention_layernorm is the attention output's norm; the MLP's is pre_feedforward_layernorm.
+        const struct { std::vector<float>* dst; std::string name; int64_t n; bool wanted; } gains[] = {
+            {&L.attn_norm, "input_layernorm", c.d_model, true},
+            {&L.ffn_norm, c.post_norms ? "pre_feedforward_layernorm" : "post_attention_layernorm", c.d_model, true},
+            {&L.attn_post_norm, "post_attention_layernorm", c.d_model, c.post_norms},
+            {&L.ffn_post_norm, "post_feedforward_layernorm", c.d_model, c.post_norms},
+            {&L.attn_q_norm, "self_attn.q_norm", c.head_dim, c.qk_norm},
+            {&L.attn_k_norm, "self_attn.k_norm", c.head_dim, c.qk_norm},
+        };
+        for (const auto& gn : gains) {
+            if (!gn.wanted) continue;
+            auto v = gain(p + gn.name + ".weight", gn.n);
+            if (!v) return fail(v.status());
+            *gn.dst = std::move(*v);
+        }
+        if (c.qkv_bias) {
+            for (auto [b, name, n] : {std::tuple{&L.bq, "q_proj", c.q_dim()}, {&L.bk, "k_proj", c.kv_dim()},
+                                      {&L.bv, "v_proj", c.kv_dim()}}) {
+                auto v = to_float_vector(T(p + "self_attn." + name + ".bias"), n);
+                if (!v) return fail(v.status());
+                *b = std::move(*v);
+            }
+        }
         L.wqkv = T(p + "self_attn.qkv_proj.weight");
         if (L.wqkv.valid()) {
             if (Status s = check_matrix(L.wqkv, c.d_model, c.q_dim() + 2 * c.kv_dim()); !s) return fail(s);

@@ -1,5 +1,7 @@
-// The knobs that distinguish Llama, Mistral and Phi-3 (and their weight layouts); one decoder reads them.
+// The knobs that distinguish Llama, Mistral, Phi-3, Gemma 3 and Qwen 2 / 3 (and their weight layouts); one
+// decoder reads them.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,8 +16,14 @@ enum class LongRopeMode {
     Long,   // always the long factors (llama.cpp's choice when n_ctx > original context)
 };
 
+// The MLP's gate activation: out = act(gate) * up.
+enum class FfnActivation {
+    Silu,      // SwiGLU (Llama, Mistral, Phi-3, Qwen)
+    GeluTanh,  // GEGLU with the tanh approximation (Gemma)
+};
+
 struct ModelConfig {
-    std::string arch;          // "llama" or "phi3" (GGUF names; Mistral runs as "llama")
+    std::string arch;          // GGUF name: llama, phi3, gemma3, qwen2, qwen3 (Mistral runs as "llama")
     std::string name;          // general.name or the HF folder name
     int n_vocab = 0;
     int d_model = 0;
@@ -39,12 +47,28 @@ struct ModelConfig {
     float rope_attn_factor = 1.0f;
 
     int sliding_window = 0;  // 0 = full causal attention
+    // Per layer: 1 = sliding-window (local) layer, 0 = global. Empty: every layer uses sliding_window (Mistral).
+    std::vector<uint8_t> swa_layers;
+    // Local layers' rope: their own base and no scaling (Gemma 3: 10k, global layers 1M); 0 = the global rope.
+    float rope_theta_swa = 0;
+
+    FfnActivation ffn_act = FfnActivation::Silu;
+    float embed_scale = 1.0f;  // token embeddings multiplied by this (Gemma: sqrt(d_model))
+    bool qk_norm = false;      // RMSNorm of each q and k head before rope (Gemma 3, Qwen 3): attn_q_norm/attn_k_norm
+    bool post_norms = false;   // RMSNorm of the attention and MLP outputs before the residual adds (Gemma 2/3)
+    bool qkv_bias = false;     // biases added to q, k and v (Qwen 2)
+    // Attention scale (multiplies q.k); 0 = 1/sqrt(head_dim). Gemma: 1/sqrt(query_pre_attn_scalar).
+    float attn_scale = 0;
     // Scale q by 1/sqrt(head_dim) after rope and run attention with scale 1, instead of scaling the scores:
     // the same maths with the float roundings of llama.cpp's Phi-3 graph (set by the loaders for Phi-3).
     bool prescale_q = false;
     bool tied_embeddings = false;
 
     int q_dim() const { return n_heads * head_dim; }
+    float attention_scale() const { return attn_scale > 0 ? attn_scale : 1.0f / std::sqrt((float)head_dim); }
+    bool layer_is_swa(int il) const { return swa_layers.empty() ? sliding_window > 0 : swa_layers[il] != 0; }
+    // Whether local layers rotate with their own table (ForwardInputs::rope_cs_swa).
+    bool has_swa_rope() const { return rope_theta_swa > 0; }
     int kv_dim() const { return n_kv_heads * head_dim; }
 };
 
@@ -63,6 +87,16 @@ inline RopeParams rope_params(const ModelConfig& c, int64_t seq_end, LongRopeMod
             mode == LongRopeMode::Long || (mode == LongRopeMode::Auto && seq_end > c.longrope_original_ctx);
         p.freq_factors = use_long ? c.longrope_long.data() : c.longrope_short.data();
     }
+    return p;
+}
+
+// The local (sliding-window) layers' rope: their own base, no scaling or frequency factors (llama.cpp's
+// rope_freq_base_train_swa / rope_freq_scale_train_swa = 1).
+inline RopeParams rope_params_swa(const ModelConfig& c) {
+    RopeParams p;
+    p.style = c.rope_style;
+    p.n_rot = c.n_rot;
+    p.theta_base = c.rope_theta_swa;
     return p;
 }
 

@@ -275,7 +275,8 @@ int run_prompt(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& s
 
 int run_chat(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sampler, const Options& o) {
     if (tok.chat_template().empty())
-        std::fprintf(stderr, "llm-run: the model has no chat template; using ChatML\n");
+        std::fprintf(stderr, "llm-run: the model has no chat template; using %s\n",
+                     llm::fallback_chat_template(tok) == llm::kChatMlTemplate ? "ChatML" : "Gemma's");
     auto chat = llm::ChatSession::create(session, tok, tok.chat_template(), o.system);
     if (!chat) return fail(chat.error_message());
     const bool tty = isatty(STDIN_FILENO);
@@ -307,7 +308,7 @@ int run_chat(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sam
 int main(int argc, char** argv) {
     Options o;
     CLI::App app{
-        "llm-run: run a Llama / Mistral / Phi-3 model from a GGUF file or a Hugging Face safetensors folder.\n"
+        "llm-run: run a Llama / Mistral / Phi-3 / Gemma 3 / Qwen 2.5 / Qwen 3 model from a GGUF file or a Hugging Face safetensors folder.\n"
         "Streams the answer to a prompt (through the model's chat template unless --raw), holds a chat\n"
         "(--chat), or evaluates token ids and dumps logits (--tokens)."};
     app.get_formatter()->column_width(34);

@@ -86,6 +86,8 @@ struct Job {
     int64_t n_in, n_out, n_tokens;
     float* y;
     cpu::GemvKernel gemv;  // multi-row kernel (bit-identical to dot per row), or none
+    cpu::VecDotFn dot_gemm4 = nullptr;  // tokens [0, n_gemm4): llama.cpp's batch arithmetic (exact mode)
+    int64_t n_gemm4 = 0;
 };
 
 void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
@@ -99,6 +101,10 @@ void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
             const uint8_t* at = j.act + (size_t)t * j.act_stride;
             float* yt = j.y + t * j.n_out;
             int64_t r = r0;
+            if (t < j.n_gemm4) {
+                for (; r < r1; ++r) yt[r] = j.dot_gemm4(j.n_in, j.w->row(r), at);
+                continue;
+            }
             if (g > 1)  // groups of g rows through gemv (gemv.hpp), the rest row by row: same results
                 for (; r + g <= r1; r += g) j.gemv.fn(j.n_in, j.w->row(r), w_row, at, yt + r);
             for (; r < r1; ++r) yt[r] = j.dot(j.n_in, j.w->row(r), at);
@@ -199,6 +205,12 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
         if (n_tokens < 4 && gemm_order_gemv_kernel(isa, type).fn) return Path::GemmOrderGemv;
         return Path::Gemm;
     }
+    // Exact: the batch arithmetic of llama.cpp lives on the vec_dot path for the types it repacks (Q4_K: its gemm
+    // for groups of 4 tokens, gemv for the rest), those of its tiled K-quant matmul (Q5_K, Q6_K) and those its
+    // tinyBLAS runs with the vec_dot's per-block order (Q8_0, Q5_0; bit-identical over Gemma 3 270M's prompts).
+    if (mode == Numerics::Exact && (type == DType::Q8_0 || type == DType::Q5_0 ||
+                                    table(isa).dot[(size_t)type].fn_gemm4 || table(isa).dot[(size_t)type].fn_tiled8))
+        return Path::VecDot;
     // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
     if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
     // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
@@ -296,6 +308,11 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     if (e.act != ActType::F32) scratch = act_scratch(stride * (size_t)n_tokens).data(), act = scratch;
 
     Job job{e.fn, &w, act, stride, n_in, n_out, n_tokens, y, cpu::gemv_kernel(isa, w.type, w.row_size())};
+    // llama.cpp repacks such matrices when their row count is a multiple of 8 (ggml-cpu/repack.cpp).
+    if (mode == Numerics::Exact && e.fn_gemm4 && n_out % 8 == 0 && n_tokens > 3)
+        job.dot_gemm4 = e.fn_gemm4, job.n_gemm4 = n_tokens - n_tokens % 4;
+    // Its tiled K-quant matmul (ggml-cpu/tiled) takes batches of 8 tokens or more, every token.
+    if (mode == Numerics::Exact && e.fn_tiled8 && n_tokens >= 8) job.dot_gemm4 = e.fn_tiled8, job.n_gemm4 = n_tokens;
     if (n_threads <= 1) {
         if (scratch)
             for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);

@@ -180,6 +180,51 @@ void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_
         silu_mul(gate + i * gate_stride, up + i * up_stride, out + i * width, width, 1);
 }
 
+float gelu_tanh(float x) {
+    constexpr float kCoefA = 0.044715f, kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    // llama.cpp is built with FMA (-march=native, or GGML_FMA for its AVX2 build), and GCC contracts
+    // 1 + a*x*x into fma(a*x, x, 1): the same rounding here, so the fp16 table is ggml's entry for entry.
+    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * std::fma(kCoefA * x, x, 1.0f)));
+}
+
+namespace {
+// ggml_table_gelu_f16: the fp16 gelu of every fp16 value (built once, 128 KiB).
+const std::vector<uint16_t>& gelu_fp16_table() {
+    static const std::vector<uint16_t> table = [] {
+        std::vector<uint16_t> t(1 << 16);
+        for (uint32_t i = 0; i < t.size(); ++i) t[i] = fp32_to_fp16(gelu_tanh(fp16_to_fp32((uint16_t)i)));
+        return t;
+    }();
+    return table;
+}
+}  // namespace
+
+void geglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
+                int64_t n_rows, int64_t width, int n_threads) {
+    const uint16_t* table = gelu_fp16_table().data();
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_rows > 1)
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const float* g = gate + r * gate_stride;
+        const float* u = up + r * up_stride;
+        float* o = out + r * width;
+        for (int64_t i = 0; i < width; ++i) {
+            const float x = g[i];
+            if (x <= -10.0f)
+                o[i] = 0.0f;
+            else if (x >= 10.0f)
+                o[i] = x * u[i];
+            else
+                o[i] = fp16_to_fp32(table[fp32_to_fp16(x)]) * u[i];
+        }
+    }
+}
+
+void add_bias_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, const float* b, int n_threads) {
+#pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_rows * width > 4096)
+    for (int64_t r = 0; r < n_rows; ++r)
+        for (int64_t c = 0; c < width; ++c) x[r * stride + c] += b[c];
+}
+
 void scale_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, float s, int n_threads) {
 #pragma omp parallel for num_threads(std::max(1, n_threads)) if (n_threads > 1 && n_rows * width > 4096)
     for (int64_t r = 0; r < n_rows; ++r)

@@ -49,6 +49,14 @@ void silu_mul_isa(Isa isa, const float* gate, const float* up, float* out, int64
 // silu(gate row i) * up row i over width values; rows strides apart; out (stride width) may alias up.
 void swiglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
                  int64_t n_rows, int64_t width, int n_threads);
+// gelu with the tanh approximation, as ggml_gelu_f32: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
+float gelu_tanh(float x);
+// GEGLU per row, as llama.cpp's geglu on the CPU (GGML_GELU_FP16): out = gelu(gate) * up where gelu(g) is 0 for
+// g <= -10, g for g >= 10, else ggml's fp16 table: fp16(gelu_tanh(fp16(g))). Rows strides apart, out dense.
+void geglu_rows(const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
+                int64_t n_rows, int64_t width, int n_threads);
+// x[r * stride + c] += b[c] for r < n_rows, c < width (one float add per value, as ggml_add of a broadcast row).
+void add_bias_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, const float* b, int n_threads);
 // x[r * stride + c] *= s for r < n_rows, c < width (one float multiply per value).
 void scale_rows(float* x, int64_t n_rows, int64_t width, int64_t stride, float s, int n_threads);
 // x += y over n values.

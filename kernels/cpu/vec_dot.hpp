@@ -67,6 +67,11 @@ constexpr size_t kNumDTypes = 31;  // DType values are < 31
 struct VecDotEntry {
     VecDotFn fn = nullptr;  // null: this ISA has no kernel for the type (a lower ISA's is used)
     ActType act = ActType::F32;
+    // Exact mode, batches: llama.cpp's arithmetic for the tokens it runs in whole groups of 4 through a
+    // repacked gemm whose rounding differs from its gemv (Q4_K); null: fn for every token.
+    VecDotFn fn_gemm4 = nullptr;
+    // Exact mode, batches of 8 or more tokens: llama.cpp's tiled K-quant matmul arithmetic (Q5_K, Q6_K); null: fn.
+    VecDotFn fn_tiled8 = nullptr;
 };
 
 // One table per ISA; the entries for types an ISA lacks are null.

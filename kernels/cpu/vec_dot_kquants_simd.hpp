@@ -125,6 +125,35 @@ float dot_q4_k_repacked(int64_t n, const void* w, const void* a) {
     return acc - acc_m;
 }
 
+// The same weights in llama.cpp's repacked gemm (ggml_gemm_q4_K_8x8_q8_K), which it runs for the rows of a
+// batch in whole groups of 4 tokens: its float accumulation is per 64 values (two sub-blocks), not per
+// super-block: acc = fma((float)isum_64, d * da, acc), acc_min = fma((float)imin_64, dmin * da, acc_min).
+template <class Acc>
+float dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ4_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    float acc = 0.0f, acc_m = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[b].scales));  // 8 scales, 8 mins
+        const __m256i scales = _mm256_permute2x128_si256(sm16, sm16, 0x00);
+        alignas(16) int16_t mins[8];
+        _mm_store_si128(reinterpret_cast<__m128i*>(mins), _mm256_extracti128_si256(sm16, 1));
+        const float dy = y[b].d, d = _cvtsh_ss(x[b].d) * dy, dmin = _cvtsh_ss(x[b].dmin) * dy;
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bits = load256(x[b].qs + 32 * j);
+            const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            __m256i sumi = Acc::add(_mm256_setzero_si256(), lo, load256(y[b].qs + 64 * j), one_scale(scales, 2 * j));
+            sumi = Acc::add(sumi, hi, load256(y[b].qs + 64 * j + 32), one_scale(scales, 2 * j + 1));
+            const int16_t* bs = y[b].bsums + 4 * j;  // 16-value sums: two per sub-block
+            const int imin = mins[2 * j] * (bs[0] + bs[1]) + mins[2 * j + 1] * (bs[2] + bs[3]);
+            acc = __builtin_fmaf((float)hsum_i32(sumi), d, acc);
+            acc_m = __builtin_fmaf((float)imin, dmin, acc_m);
+        }
+    }
+    return acc - acc_m;
+}
+
 template <class Acc>
 float dot_q2_k_repacked(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const BlockQ2_K*>(w);
@@ -243,6 +272,68 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * y[b].d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc);
+}
+
+// llama.cpp's tiled K-quant matmul (ggml-cpu/tiled), which it runs for batches of 8 or more tokens with weights it
+// did not repack: per super-block the exact integer totals, then r = (float)isum * dw (Q5_K: r = fma(-dmin,
+// (float)imin, r)) and acc = fma(r, da, acc) in block order (its AVX-512 epilogue writes a multiply and an add,
+// which GCC contracts into one FMA as its AVX2 one spells out).
+template <class Acc>
+float dot_q6_k_tiled(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ6_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m3 = _mm256_set1_epi8(3);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+        const Scales16 sc(s16);
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsums16(y[b])), 5));
+        for (int h = 0; h < 2; ++h) {
+            const __m256i l0 = load256(x[b].ql + 64 * h), l1 = load256(x[b].ql + 64 * h + 32);
+            const __m256i hb = load256(x[b].qh + 32 * h);
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+            };
+            for (int k = 0; k < 4; ++k)
+                sumi = Acc::add(sumi, q[k], load256(y[b].qs + 128 * h + 32 * k), pair_scales(sc, h, k));
+        }
+        acc = __builtin_fmaf((float)hsum_i32(sumi) * _cvtsh_ss(x[b].d), y[b].d, acc);
+    }
+    return acc;
+}
+
+template <class Acc>
+float dot_q5_k_tiled(int64_t n, const void* w, const void* a) {
+    const auto* x = static_cast<const BlockQ5_K*>(w);
+    const auto* y = static_cast<const ActQ8K*>(a);
+    const __m256i m4 = _mm256_set1_epi8(0xF), m1 = _mm256_set1_epi8(1);
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[b].scales));  // 8 scales, 8 mins
+        const __m256i scales = _mm256_permute2x128_si256(sm16, sm16, 0x00);
+        const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[b].bsums + 8)));
+        const int imin = hsum_i32(_mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs));
+        const __m256i qh = load256(x[b].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; ++j) {
+            const __m256i bits = load256(x[b].qs + 32 * j);
+            __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), m1), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), m1), 4));
+            sumi = Acc::add(sumi, lo, load256(y[b].qs + 64 * j), one_scale(scales, 2 * j));
+            sumi = Acc::add(sumi, hi, load256(y[b].qs + 64 * j + 32), one_scale(scales, 2 * j + 1));
+        }
+        const float r = __builtin_fmaf(-_cvtsh_ss(x[b].dmin), (float)imin, (float)hsum_i32(sumi) * _cvtsh_ss(x[b].d));
+        acc = __builtin_fmaf(r, y[b].d, acc);
+    }
+    return acc;
 }
 
 // IQ4_XS: codebook values are signed (-127..113), so |w| * sign(w)*a as for Q8_0.

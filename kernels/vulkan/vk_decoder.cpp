@@ -351,6 +351,9 @@ Status rec_select_rows(R& r, const Node& n) {  // row copies (the serving engine
     return {};
 }
 
+// Not on this backend yet: the decoder refuses such models at upload (VulkanWeights::upload).
+Status rec_unsupported(R&, const Node& n) { return error("vulkan: op {} is not supported", op_name(n.op)); }
+
 // The Vulkan column of the op table: one recording function per op, in enum order (checked below).
 struct VkOp {
     Op op;
@@ -360,7 +363,7 @@ constexpr VkOp kVkOps[] = {
     {Op::Embed, rec_embed},         {Op::RmsNorm, rec_rms_norm}, {Op::Matmul, rec_matmul},
     {Op::Rope, rec_rope},           {Op::Scale, rec_scale},      {Op::KvStore, rec_kv_store},
     {Op::Attention, rec_attention}, {Op::Add, rec_add},          {Op::Swiglu, rec_swiglu},
-    {Op::SelectRows, rec_select_rows},
+    {Op::SelectRows, rec_select_rows}, {Op::Geglu, rec_unsupported}, {Op::AddBias, rec_unsupported},
 };
 constexpr bool vk_ops_in_order() {
     for (size_t i = 0; i < std::size(kVkOps); ++i)
