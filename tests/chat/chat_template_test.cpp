@@ -93,7 +93,7 @@ TEST(ChatTemplateGolden, AllTemplatesMatchJinja2) {
 TEST(ChatTemplateGolden, CoversTheRequiredModels) {
     for (const char* name : {"llama2_chat", "mistral_instruct_v0.1", "mistral_instruct_v0.2", "mistral_instruct_v0.3",
                              "phi3_mini_4k_128k", "llama3_instruct", "llama3_1_instruct", "llama3_2_instruct", "chatml",
-                             "smollm2_instruct", "zephyr"})
+                             "smollm2_instruct", "zephyr", "gemma3_it", "qwen2_5_instruct", "qwen3"})
         EXPECT_TRUE(fs::exists(kData / "templates" / (std::string(name) + ".jinja"))) << name;
 }
 

@@ -36,6 +36,9 @@ TOKENS = {
     "chatml": ("<s>", "<|im_end|>"),
     "smollm2_instruct": ("<|im_start|>", "<|im_end|>"),
     "zephyr": ("<s>", "</s>"),
+    "gemma3_it": ("<bos>", "<eos>"),
+    "qwen2_5_instruct": ("", "<|im_end|>"),
+    "qwen3": ("", "<|im_end|>"),
 }
 
 # Extra string variables per template: Llama 3.2 would otherwise print today's date via strftime_now.
