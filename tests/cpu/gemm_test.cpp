@@ -119,9 +119,10 @@ void check(DType type, int64_t n_in, int64_t n_out, int64_t n_tokens, uint32_t s
             EXPECT_EQ(0, std::memcmp(g1.data(), g2.data(), n * sizeof(float)))
                 << si.name << " GEMM: 1 vs 2 threads differ";
         }
-        // matmul's dispatch: at or above the threshold the ISA's matmul is this GEMM.
+        // matmul's dispatch: at or above the threshold the ISA's matmul is this GEMM (fast mode; exact mode keeps
+        // the types whose batch arithmetic llama.cpp shares with its vec_dot kernels on the vec_dot path).
         if (si.dispatched() && n_tokens >= cpu::gemm_min_tokens(type, si.impl)) {
-            matmul_isa(si.isa, w.view, x.data(), n_tokens, mm.data(), 1);
+            matmul_isa(si.isa, w.view, x.data(), n_tokens, mm.data(), 1, Numerics::Fast);
             EXPECT_EQ(0, std::memcmp(g1.data(), mm.data(), n * sizeof(float)))
                 << si.name << " matmul does not dispatch to the GEMM";
         }
