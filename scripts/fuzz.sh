@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (build-fuzz/: clang, ASan + UBSan, leak detection) and runs each on a working copy of
-# its seed corpus (tests/fuzz/corpus/<target>) plus its regression inputs (tests/fuzz/regressions/<target>), then
+# its seed corpus (tests/fuzz/corpus/<target>, and build-fuzz/seeds/<target> made by tests/fuzz/make_seeds.py) plus its regression inputs (tests/fuzz/regressions/<target>), then
 # prints one line per target: seconds, executions, coverage, corpus size and crashes. Crash inputs land in
 # build-fuzz/crashes/<target>/: add each to tests/fuzz/regressions/<target>/ with its fix.
 #   scripts/fuzz.sh                       every target for FUZZ_SECONDS (default 1800 = 30 CPU-minutes) each
@@ -35,6 +35,8 @@ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLM_FUZZ=O
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 
+# The GGUF and safetensors seeds are made here, not kept in the repository (tests/fuzz/make_seeds.py).
+python3 tests/fuzz/make_seeds.py --generated build-fuzz/seeds
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The tokenizer target reads the fixture vocabularies.
 export LLM_FIXTURES=${LLM_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
@@ -54,6 +56,7 @@ run_one() {
   [[ -n $dict ]] && args+=(-dict="$dict")
   local inputs=()
   [[ -d tests/fuzz/corpus/$t ]] && inputs+=(tests/fuzz/corpus/"$t"/*)
+  [[ -d build-fuzz/seeds/$t ]] && inputs+=(build-fuzz/seeds/"$t"/*)
   [[ -d tests/fuzz/regressions/$t ]] && inputs+=(tests/fuzz/regressions/"$t"/*)
   local start=$SECONDS rc=0
   if [[ $mode == regress ]]; then

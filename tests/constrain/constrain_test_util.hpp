@@ -89,11 +89,18 @@ public:
     using llm::GrammarSampler::GrammarSampler;
 };
 
+// llama.cpp's example grammars: where scripts/fetch-vocabs.sh (run by the setup command) puts them, or an
+// unpacked llama-cpp-python sdist.
 inline std::string llama_cpp_grammars_dir() {
+    const char* cache_env = std::getenv("LLM_CACHE");
     const char* home = std::getenv("HOME");
-    const std::filesystem::path p = std::filesystem::path(home ? home : "/root") / ".cache/llm/src/llama_cpp_python-0.3.36/vendor/llama.cpp/grammars";
-    std::error_code ec;
-    return std::filesystem::is_directory(p, ec) ? p.string() : std::string();
+    const std::filesystem::path cache = cache_env ? std::filesystem::path(cache_env)
+                                                  : std::filesystem::path(home ? home : "/root") / ".cache/llm";
+    for (const auto& p : {cache / "grammars", cache / "src/llama_cpp_python-0.3.36/vendor/llama.cpp/grammars"}) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(p, ec) && !std::filesystem::is_empty(p, ec)) return p.string();
+    }
+    return {};
 }
 
 inline std::string read_file(const std::string& path) {

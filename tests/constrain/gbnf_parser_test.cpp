@@ -13,7 +13,7 @@ using namespace constrain_test;
 
 TEST(GbnfParser, ParsesLlamaCppGrammarsAndRoundTrips) {
     const std::string dir = llama_cpp_grammars_dir();
-    if (dir.empty()) GTEST_SKIP() << "llama.cpp sources not unpacked under ~/.cache/llm/src";
+    if (dir.empty()) GTEST_SKIP() << "llama.cpp's grammars not fetched (scripts/fetch-vocabs.sh)";
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
         if (e.path().extension() != ".gbnf") continue;

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Writes the small seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/ (each file < 8 KiB).
+The GGUF and safetensors seeds (tiny model-format files) are not kept in the repository: with --generated DIR they
+are written into DIR/<target>/ instead (scripts/fuzz.sh does that into build-fuzz/seeds before every run).
 
 Seeds are valid or nearly valid inputs of each parser, built here by hand (GGUF, safetensors, SentencePiece
 protobuf, tokenizer.json) or copied from the repository's test data (chat templates, JSON schemas) and the
@@ -13,11 +15,13 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
+GENERATED = os.path.join(ROOT, "build-fuzz", "seeds")  # model-format seeds (--generated DIR)
 FIXTURES = os.path.join(os.path.dirname(ROOT), "shared", "fixtures")
 
 
 def put(target, name, data):
-    d = os.path.join(OUT, target)
+    generated = name.endswith((".gguf", ".safetensors"))
+    d = os.path.join(GENERATED if generated else OUT, target)
     os.makedirs(d, exist_ok=True)
     if isinstance(data, str):
         data = data.encode()
@@ -196,6 +200,12 @@ def make_hub():
 
 
 def main():
+    global GENERATED
+    if len(sys.argv) == 3 and sys.argv[1] == "--generated":  # only the model-format seeds, into DIR
+        GENERATED = os.path.abspath(sys.argv[2])
+        make_gguf()
+        make_safetensors()
+        return
     make_gguf()
     make_safetensors()
     make_hf_config()
