@@ -5,27 +5,14 @@
 #include <cstring>
 
 #include "llm/llm.hpp"
+#include "models/c_api_util.hpp"
 #include "tokenizer/tokenizer.hpp"
 
-struct llm_model {
-    std::shared_ptr<const llm::Model> model;
-};
 struct llm_session {
     std::unique_ptr<llm::Session> session;
 };
 
-namespace {
-
-llm_status report(llm_status code, const std::string& message, char* err, size_t err_size) {
-    if (err && err_size > 0) {
-        const size_t n = std::min(message.size(), err_size - 1);
-        std::memcpy(err, message.data(), n);
-        err[n] = '\0';
-    }
-    return code;
-}
-
-}  // namespace
+using llm::c_api::report;
 
 extern "C" {
 
@@ -55,19 +42,11 @@ llm_status llm_session_create(llm_model* model, const llm_session_params* params
     llm::SessionOptions o;
     const llm_session_params p = params ? *params : llm_session_default_params();
     o.n_ctx = p.n_ctx, o.n_threads = p.n_threads, o.n_batch = p.n_batch;
-    switch (p.kv_type) {
-        case LLM_KV_F16: o.kv_type = llm::DType::F16; break;
-        case LLM_KV_F32: o.kv_type = llm::DType::F32; break;
-        case LLM_KV_Q8_0: o.kv_type = llm::DType::Q8_0; break;
-        case LLM_KV_BF16: o.kv_type = llm::DType::BF16; break;
-        default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown kv_type", err, err_size);
-    }
-    switch (p.numerics) {
-        case LLM_NUMERICS_EXACT: o.numerics = llm::Numerics::Exact; break;
-        case LLM_NUMERICS_FAST: o.numerics = llm::Numerics::Fast; break;
-        case LLM_NUMERICS_INVARIANT: o.numerics = llm::Numerics::Invariant; break;
-        default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown numerics", err, err_size);
-    }
+    const auto kv = llm::c_api::kv_type(p.kv_type);
+    if (!kv) return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown kv_type", err, err_size);
+    const auto numerics = llm::c_api::numerics(p.numerics);
+    if (!numerics) return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_create: unknown numerics", err, err_size);
+    o.kv_type = *kv, o.numerics = *numerics;
     try {
         auto s = llm::Session::create(model->model, o);
         if (!s) return report(LLM_ERR_INVALID_ARGUMENT, s.error_message(), err, err_size);

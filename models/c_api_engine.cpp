@@ -7,26 +7,16 @@
 
 #include "llm/engine.hpp"
 #include "llm/llm.h"
+#include "models/c_api_util.hpp"
 #include "models/model_impl.hpp"
 
-// The same definition as in c_api.cpp (one type, two translation units).
-struct llm_model {
-    std::shared_ptr<const llm::Model> model;
-};
 struct llm_engine {
     std::unique_ptr<llm::Engine> engine;
 };
 
-namespace {
+using llm::c_api::report;
 
-llm_status report(llm_status code, const std::string& message, char* err, size_t err_size) {
-    if (err && err_size > 0) {
-        const size_t n = std::min(message.size(), err_size - 1);
-        std::memcpy(err, message.data(), n);
-        err[n] = '\0';
-    }
-    return code;
-}
+namespace {
 
 llm_stop_reason stop_code(llm::StopReason r) {
     switch (r) {
@@ -62,19 +52,11 @@ llm_status llm_engine_create(llm_model* model, const llm_engine_params* params, 
     o.n_ctx = p.n_ctx, o.kv_pool_tokens = p.kv_pool_tokens, o.kv_pool_mib = p.kv_pool_mib;
     o.block_tokens = p.block_tokens, o.n_threads = p.n_threads, o.max_running = p.max_running;
     o.step_tokens = p.step_tokens, o.prefix_cache = p.prefix_cache;
-    switch (p.kv_type) {
-        case LLM_KV_F16: o.kv_type = llm::DType::F16; break;
-        case LLM_KV_F32: o.kv_type = llm::DType::F32; break;
-        case LLM_KV_Q8_0: o.kv_type = llm::DType::Q8_0; break;
-        case LLM_KV_BF16: o.kv_type = llm::DType::BF16; break;
-        default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_engine_create: unknown kv_type", err, err_size);
-    }
-    switch (p.numerics) {
-        case LLM_NUMERICS_INVARIANT: o.numerics = llm::Numerics::Invariant; break;
-        case LLM_NUMERICS_EXACT: o.numerics = llm::Numerics::Exact; break;
-        case LLM_NUMERICS_FAST: o.numerics = llm::Numerics::Fast; break;
-        default: return report(LLM_ERR_INVALID_ARGUMENT, "llm_engine_create: unknown numerics", err, err_size);
-    }
+    const auto kv = llm::c_api::kv_type(p.kv_type);
+    if (!kv) return report(LLM_ERR_INVALID_ARGUMENT, "llm_engine_create: unknown kv_type", err, err_size);
+    const auto numerics = llm::c_api::numerics(p.numerics);
+    if (!numerics) return report(LLM_ERR_INVALID_ARGUMENT, "llm_engine_create: unknown numerics", err, err_size);
+    o.kv_type = *kv, o.numerics = *numerics;
     try {
         auto e = llm::Engine::create(model->model, o);
         if (!e) return report(LLM_ERR_INVALID_ARGUMENT, e.error_message(), err, err_size);

@@ -56,7 +56,9 @@ void check_invariance(const std::string& path, int n_gen, int min_len, int strid
         auto e = engine(budget);
         auto together = test::run_requests(*e, reqs);
         test::expect_same(alone, together, "together, step budget " + std::to_string(budget));
-        if (budget == 512) EXPECT_EQ(e->stats().max_step_sequences, 16);
+        if (budget == 512) {
+            EXPECT_EQ(e->stats().max_step_sequences, 16);
+        }
     }
     std::vector<int> arrival;
     for (int i = 0; i < 16; ++i) arrival.push_back((i * 5) % 23);
