@@ -21,6 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::compare_logits;
+using test::run_batch;
+using test::run_one_by_one;
 using test::expect_within;
 using test::read_f32;
 using test::read_json_file;
@@ -76,37 +78,6 @@ std::string fixture_dir(std::string* why) {
 
 std::vector<int32_t> sequence() { return arch_manifest()["sequence"].get<std::vector<int32_t>>(); }
 
-std::unique_ptr<Session> open_session(const std::string& path) {
-    auto model = Model::load(path);
-    EXPECT_TRUE(model) << (model ? "" : model.error_message());
-    if (!model) return nullptr;
-    SessionOptions o;
-    o.n_ctx = 256;
-    auto s = Session::create(*model, o);
-    EXPECT_TRUE(s) << (s ? "" : s.error_message());
-    return s ? std::move(*s) : nullptr;
-}
-
-std::vector<float> logits_batch(Session& s, const std::vector<int32_t>& tokens) {
-    EXPECT_TRUE(s.eval(tokens, true));
-    std::vector<float> out;
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        auto l = s.logits((int64_t)i);
-        out.insert(out.end(), l.begin(), l.end());
-    }
-    return out;
-}
-
-std::vector<float> logits_one_by_one(Session& s, const std::vector<int32_t>& tokens) {
-    std::vector<float> out;
-    for (int32_t t : tokens) {
-        EXPECT_TRUE(s.eval({&t, 1}, false));
-        auto l = s.logits();
-        out.insert(out.end(), l.begin(), l.end());
-    }
-    return out;
-}
-
 struct ArchCase {
     std::string model, type;
 };
@@ -118,7 +89,7 @@ TEST_P(ArchFixture, BatchAndOneByOneMatchLlamaCpp) {
     std::string why;
     const std::string dir = fixture_dir(&why);
     if (dir.empty()) GTEST_SKIP() << why;
-    auto s = open_session(dir + "/" + c.model + "/" + c.model + "." + c.type + ".gguf");
+    auto s = test::make_session(dir + "/" + c.model + "/" + c.model + "." + c.type + ".gguf");
     ASSERT_TRUE(s);
     const auto tokens = sequence();
     const int nv = arch_manifest()["n_vocab"];
@@ -127,10 +98,10 @@ TEST_P(ArchFixture, BatchAndOneByOneMatchLlamaCpp) {
     ASSERT_EQ(batch_ref.size(), tokens.size() * nv);
     const test::Tolerance tol = test::tolerance_for(c.type);
     const std::string what = c.model + "." + c.type;
-    expect_within(compare_logits(logits_batch(*s, tokens), batch_ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
+    expect_within(compare_logits(run_batch(*s, tokens), batch_ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
                   what + " batch");
     s->truncate(0);
-    const auto one = logits_one_by_one(*s, tokens);
+    const auto one = run_one_by_one(*s, tokens);
     expect_within(compare_logits(one, batch_ref, nv, (int)tokens.size(), tol.argmax_gap), tol, what + " one-by-one");
     if (ref.contains("incr")) {  // llama.cpp's own one-by-one logits
         const auto incr_ref = read_f32(kRefDir + "/" + ref["incr"].get<std::string>());
@@ -148,10 +119,10 @@ TEST(ArchFixtureTwins, SafetensorsMatchLlamaCpp) {
     const int nv = arch_manifest()["n_vocab"];
     const test::Tolerance tol = test::tolerance_for("F16");
     for (const std::string model : {"qwen2", "qwen3", "gemma3"}) {
-        auto s = open_session(dir + "/" + model + "/hf");
+        auto s = test::make_session(dir + "/" + model + "/hf");
         ASSERT_TRUE(s);
         const auto ref = read_f32(kRefDir + "/" + arch_manifest()["references"][model + ".F16"]["batch"].get<std::string>());
-        expect_within(compare_logits(logits_batch(*s, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
+        expect_within(compare_logits(run_batch(*s, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
                       model + " safetensors");
     }
 }

@@ -27,36 +27,6 @@ std::vector<GgufCase> gguf_cases() {
 
 std::vector<int32_t> sequence_tokens() { return manifest()["sequence"]["tokens"].get<std::vector<int32_t>>(); }
 
-std::unique_ptr<Session> make_session(const std::string& path, SessionOptions opts = {}) {
-    auto model = Model::load(path);
-    EXPECT_TRUE(model) << (model ? "" : model.error_message());
-    if (!model) return nullptr;
-    opts.n_ctx = opts.n_ctx ? opts.n_ctx : 256;
-    auto s = Session::create(*model, opts);
-    EXPECT_TRUE(s) << (s ? "" : s.error_message());
-    return s ? std::move(*s) : nullptr;
-}
-
-std::vector<float> run_batch(Session& s, const std::vector<int32_t>& tokens) {
-    EXPECT_TRUE(s.eval(tokens, true));
-    std::vector<float> out;
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        auto l = s.logits((int64_t)i);
-        out.insert(out.end(), l.begin(), l.end());
-    }
-    return out;
-}
-
-std::vector<float> run_one_by_one(Session& s, const std::vector<int32_t>& tokens) {
-    std::vector<float> out;
-    for (int32_t t : tokens) {
-        EXPECT_TRUE(s.eval({&t, 1}, false));
-        auto l = s.logits();
-        out.insert(out.end(), l.begin(), l.end());
-    }
-    return out;
-}
-
 int argmax(std::span<const float> l) {
     int best = 0;
     for (int i = 1; i < (int)l.size(); ++i)

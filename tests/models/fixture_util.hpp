@@ -4,9 +4,12 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "llm/llm.hpp"
 
 namespace llm::test {
 
@@ -81,6 +84,39 @@ inline void expect_within(const LogitStats& s, const Tolerance& t, const std::st
     EXPECT_LE(s.rms, t.rms) << what;
     EXPECT_GE(s.min_cosine, t.min_cosine) << what;
     EXPECT_EQ(s.argmax_violations, 0) << what;
+}
+
+// A session on a fixture model (context 256 unless opts say otherwise); null after a failed expectation.
+inline std::unique_ptr<Session> make_session(const std::string& path, SessionOptions opts = {}) {
+    auto model = Model::load(path);
+    EXPECT_TRUE(model) << (model ? "" : model.error_message());
+    if (!model) return nullptr;
+    opts.n_ctx = opts.n_ctx ? opts.n_ctx : 256;
+    auto s = Session::create(*model, opts);
+    EXPECT_TRUE(s) << (s ? "" : s.error_message());
+    return s ? std::move(*s) : nullptr;
+}
+
+// Logits of every token of one batch eval, concatenated.
+inline std::vector<float> run_batch(Session& s, const std::vector<int32_t>& tokens) {
+    EXPECT_TRUE(s.eval(tokens, true));
+    std::vector<float> out;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        auto l = s.logits((int64_t)i);
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+}
+
+// Logits of each token evaluated alone, concatenated.
+inline std::vector<float> run_one_by_one(Session& s, const std::vector<int32_t>& tokens) {
+    std::vector<float> out;
+    for (int32_t t : tokens) {
+        EXPECT_TRUE(s.eval({&t, 1}, false));
+        auto l = s.logits();
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
 }
 
 }  // namespace llm::test
