@@ -72,6 +72,10 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_spec(VocabSpec spec) {
         return error("{}: {} scores for {} tokens", src, spec.scores.size(), n);
     if (spec.attrs.empty()) spec.attrs.assign(n, kAttrNormal);
     if (spec.attrs.size() != n) return error("{}: {} token types for {} tokens", src, spec.attrs.size(), n);
+    // Token texts are UTF-8 in every format (GGUF strings, tokenizer.json, SentencePiece pieces); one that is not
+    // would make decode() emit invalid UTF-8 (byte tokens are written "<0x9E>", so they are valid text too).
+    for (size_t i = 0; i < n; ++i)
+        if (!utf8::is_valid(spec.tokens[i])) return error("{}: token {} is not valid UTF-8", src, i);
     for (int32_t* id : {&spec.bos_id, &spec.eos_id, &spec.unk_id, &spec.pad_id, &spec.eot_id, &spec.eom_id}) {
         if (*id >= static_cast<int64_t>(n)) return error("{}: special token id {} >= n_vocab {}", src, *id, n);
         if (*id < 0) *id = -1;

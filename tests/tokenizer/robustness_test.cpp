@@ -142,4 +142,16 @@ TEST(Spec, UnsupportedPreTokenizerIsNamed) {
     EXPECT_NE(t.error_message().find("x.gguf"), std::string::npos) << t.error_message();
 }
 
+// A token text that is not UTF-8 (found by fuzz_tokenizer_files: a SentencePiece piece "<\x9enk>") would make
+// decode() emit invalid UTF-8: the vocabulary is refused, naming the token.
+TEST(Spec, TokenTextThatIsNotUtf8IsRefused) {
+    llm::VocabSpec s;
+    s.kind = llm::VocabKind::Spm;
+    s.source = "tokenizer.model";
+    s.tokens = {"<unk>", "<\x9enk>", "a"};
+    auto t = llm::Tokenizer::from_spec(s);
+    ASSERT_FALSE(t.has_value());
+    EXPECT_EQ(t.error_message(), "tokenizer.model: token 1 is not valid UTF-8");
+}
+
 }  // namespace
