@@ -34,7 +34,7 @@ GemvKernel gemv_avx2(DType type);
 // per-element operations; Numerics::Invariant decode), AVX-512 VNNI: Q4_K, Q6_K. No per-row fallback: matmul runs
 // the rows past the last full group through the GEMM.
 GemvKernel gemv_gemm_order_avx512(DType type);
-GemvKernel gemv_gemm_order_avx2(DType type);  // AVX2 (+FMA, F16C): Q4_K
+GemvKernel gemv_gemm_order_avx2(DType type);  // AVX2 (+FMA, F16C): Q4_K, Q6_K
 
 // The multi-row kernel matmul uses for (isa, type) and weight rows of row_bytes bytes, if any.
 // LLM_GEMV=0 in the environment disables them (A/B timing against the per-row vec_dot); LLM_GEMV=all

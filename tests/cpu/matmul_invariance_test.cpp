@@ -116,5 +116,36 @@ TEST(MatmulInvariance, KernelNamesFollowTheMode) {
     EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
 }
 
+// The memcmp above catches a kernel that sums in another order: for the types whose 1-token invariant call runs a
+// GEMM-order GEMV (gemv.hpp) rather than the vec_dot, the vec_dot's order (exact mode: llama.cpp's) gives
+// other bits on the same data, so a GEMV that fell back to it, or summed its sub-blocks differently, would fail.
+TEST(MatmulInvariance, AnotherAccumulationOrderIsDetected) {
+    int checked = 0;
+    for (Isa isa : kAllIsas) {
+        if (!isa_supported(isa)) continue;
+        for (DType type : {DType::Q4_K, DType::Q6_K}) {
+            if (std::string(matmul_kernel_name(isa, type, 1, Numerics::Invariant)) != "gemv-gemm-order") continue;
+            SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa_name(isa));
+            const int64_t n_in = 4 * block_size(type), n_out = 32;
+            std::mt19937 rng(11 + (uint32_t)type);
+            const test::Weights w = test::make_weights(type, n_in, n_out, rng, 0.01f);
+            const std::vector<float> x = make_x(1, n_in, rng);
+            std::vector<float> inv(n_out), ex(n_out), gemm(8 * n_out);
+            matmul_isa(isa, w.view, x.data(), 1, inv.data(), 1, Numerics::Invariant);
+            matmul_isa(isa, w.view, x.data(), 1, ex.data(), 1, Numerics::Exact);
+            // The GEMM itself on a batch whose first token is x: the GEMV's reference.
+            std::vector<float> xb = make_x(8, n_in, rng);
+            std::copy(x.begin(), x.end(), xb.begin());
+            matmul_isa(isa, w.view, xb.data(), 8, gemm.data(), 1, Numerics::Invariant);
+            ASSERT_NE(std::string(matmul_kernel_name(isa, type, 8, Numerics::Invariant)), "gemv-gemm-order");
+            EXPECT_EQ(0, std::memcmp(inv.data(), gemm.data(), n_out * sizeof(float)));
+            EXPECT_NE(0, std::memcmp(inv.data(), ex.data(), n_out * sizeof(float)))
+                << "the data does not tell the two orders apart";
+            ++checked;
+        }
+    }
+    if (!checked) GTEST_SKIP() << "no GEMM-order GEMV on this CPU";
+}
+
 }  // namespace
 }  // namespace llm
