@@ -449,12 +449,51 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
     _mm256_storeu_ps(y, acc);
 }
 
+// Q4_1 and Q8_0 in the GEMM's order: as gemv_avx512.cpp's gemv_b32_gemm_order, 8 rows, row pairs (r, r+4) per
+// ymm as gemv_q4_0. Q8_0's exact sum(q*a) by pmaddubsw(|q|, sign(a, q)) (|pair| <= 2*128*127, no saturation).
+template <DType T>
+void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    static_assert(T == DType::Q4_1 || T == DType::Q8_0);
+    constexpr size_t kBlock = T == DType::Q4_1 ? sizeof(BlockQ4_1) : sizeof(BlockQ8_0);
+    const auto* a = static_cast<const ActQ8*>(act);
+    const bool to_l1 = kRows * ws <= kL1GroupBytes;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const uint8_t* blk = w + (size_t)b * kBlock;
+        prefetch_next_group<kBlock>(w, ws, b, to_l1);
+        const __m256i alo = bcast128(a[b].qs), ahi = bcast128(a[b].qs + 16);
+        __m256i s[4];
+        for (int k = 0; k < 4; ++k) {
+            if constexpr (T == DType::Q4_1) {
+                const uint8_t* p = blk + 4 + (size_t)k * ws;
+                const __m256i v = pair128(p, p + 4 * ws);
+                const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                s[k] = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi)), ones);
+            } else {
+                const uint8_t* p = blk + 2 + (size_t)k * ws;
+                const __m256i v0 = pair128(p, p + 4 * ws), v1 = pair128(p + 16, p + 16 + 4 * ws);
+                s[k] = _mm256_add_epi32(
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v0, v0), _mm256_sign_epi8(alo, v0)), ones),
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v1, v1), _mm256_sign_epi8(ahi, v1)), ones));
+            }
+        }
+        __m128i g[2];
+        load_words8(blk, ws, g);  // d (| m << 16 for Q4_1)
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8_lanes(s)), _mm256_mul_ps(half_lo8(g), _mm256_set1_ps(a[b].d)), acc);
+        if constexpr (T == DType::Q4_1) acc = _mm256_fmadd_ps(half_hi8(g), _mm256_set1_ps(a[b].sm), acc);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
 }  // namespace
 
 GemvKernel gemv_gemm_order_avx2(DType type) {
     switch (type) {
         case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
+        case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};
+        case DType::Q8_0: return {gemv_b32_gemm_order<DType::Q8_0>, kRows, true};
         default: return {};
     }
 }

@@ -434,12 +434,66 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
     _mm512_storeu_ps(y, acc);
 }
 
+// Q4_1 and Q8_0 in the GEMM's order (kernel_scalar with gemm_pack.hpp's unpack_q4_1 / unpack_q8_0): per block
+// and row acc = fma((float)isum, dw*da, acc), then for Q4_1 acc = fma(m, sm, acc). isum = sum(u*a) for Q4_1
+// (u the unsigned nibble), sum(q*a) for Q8_0 (as the GEMM: u = q + 128 through vpdpbusd, minus 128 sum(a)).
+// Q4_1 as gemv_q4_0 (one 128-bit lane per row); Q8_0 one row pair per zmm and reduce16_pairs.
+template <DType T>
+void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    static_assert(T == DType::Q4_1 || T == DType::Q8_0);
+    constexpr size_t kBlock = T == DType::Q4_1 ? sizeof(BlockQ4_1) : sizeof(BlockQ8_0);
+    const auto* a = static_cast<const ActQ8*>(act);
+    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const uint8_t* blk = w + (size_t)b * kBlock;
+        prefetch_next_group<kBlock>(w, ws, b);
+        const __m512i g = gather32(blk, offs);  // d (| m << 16 for Q4_1)
+        __m512i isum;
+        if constexpr (T == DType::Q4_1) {
+            const __m512i alo = _mm512_broadcast_i32x4(load128(a[b].qs)), ahi = _mm512_broadcast_i32x4(load128(a[b].qs + 16));
+            __m512i s[4];
+            for (int k = 0; k < 4; ++k) {
+                const uint8_t* p = blk + 4 + (size_t)k * ws;
+                __m512i v = _mm512_castsi128_si512(load128(p));
+                v = _mm512_inserti32x4(v, load128(p + 4 * ws), 1);
+                v = _mm512_inserti32x4(v, load128(p + 8 * ws), 2);
+                v = _mm512_inserti32x4(v, load128(p + 12 * ws), 3);
+                s[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, _mm512_and_si512(v, m4), alo),
+                                           _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), ahi);
+            }
+            const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[0], s[1]), _mm512_unpackhi_epi32(s[0], s[1]));
+            const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(s[2], s[3]), _mm512_unpackhi_epi32(s[2], s[3]));
+            isum = _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+        } else {
+            const __m256i a8 = load256(a[b].qs);
+            const __m512i ya = _mm512_broadcast_i64x4(a8), flip = _mm512_set1_epi8((char)0x80);
+            // -128 sum(a): the dpbusd of 128s with the activations, summed over its 8 lanes.
+            const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), a8);
+            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+            const int32_t sum128 = _mm_cvtsi128_si32(s4) + _mm_extract_epi32(s4, 1) + _mm_extract_epi32(s4, 2) +
+                                   _mm_extract_epi32(s4, 3);
+            __m512i v[8];
+            for (int p = 0; p < 8; ++p) {
+                const uint8_t* r = blk + 2 + (size_t)(2 * p) * ws;
+                v[p] = _mm512_dpbusd_epi32(zero, _mm512_xor_si512(pair256(r, r + ws), flip), ya);
+            }
+            isum = _mm512_sub_epi32(reduce16_pairs(v), _mm512_set1_epi32(sum128));
+        }
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(half_lo(g), _mm512_set1_ps(a[b].d)), acc);
+        if constexpr (T == DType::Q4_1) acc = _mm512_fmadd_ps(half_hi(g), _mm512_set1_ps(a[b].sm), acc);
+    }
+    _mm512_storeu_ps(y, acc);
+}
+
 }  // namespace
 
 GemvKernel gemv_gemm_order_avx512(DType type) {
     switch (type) {
         case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
+        case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};
+        case DType::Q8_0: return {gemv_b32_gemm_order<DType::Q8_0>, kRows, true};
         default: return {};
     }
 }
