@@ -17,8 +17,8 @@
 #include "constrain/constraint.hpp"
 #include "constrain/grammar_sampler.hpp"
 #include "constrain/json_schema.hpp"
-#include "models/gguf.hpp"
-#include "models/sampler.hpp"
+#include "formats/gguf.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace {

@@ -16,7 +16,7 @@
 #include "constrain/constraint.hpp"
 #include "constrain/grammar_sampler.hpp"
 #include "constrain/json_schema.hpp"
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 using json = nlohmann::ordered_json;

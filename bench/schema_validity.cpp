@@ -14,8 +14,8 @@
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
 #include "llm/llm.hpp"
-#include "models/generate.hpp"
-#include "models/sampler.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/chat/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 

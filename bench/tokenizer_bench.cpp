@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace {

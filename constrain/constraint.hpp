@@ -10,7 +10,7 @@
 #include "constrain/matcher.hpp"
 #include "constrain/token_mask.hpp"
 #include "constrain/vocab_trie.hpp"
-#include "models/sampler.hpp"  // the TokenConstraint interface only (header; no link dependency on llm_models)
+#include "runtime/sampler.hpp"  // the TokenConstraint interface only (header; no link dependency on llm_models)
 
 namespace llm {
 

@@ -37,7 +37,7 @@
 #include <vector>
 
 #include "core/status.hpp"
-#include "models/sampler.hpp"  // TokenConstraint (header only)
+#include "runtime/sampler.hpp"  // TokenConstraint (header only)
 
 namespace llm {
 

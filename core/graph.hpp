@@ -1,5 +1,5 @@
 // The forward pass as a node list. Model code calls the builder like eager code (Tensor q = g.matmul(wq, h))
-// and each call appends one node; nothing runs until a backend executes the list: models/forward_cpu.hpp op
+// and each call appends one node; nothing runs until a backend executes the list: runtime/forward_cpu.hpp op
 // by op with the CPU kernels, kernels/vulkan/vk_decoder.hpp recorded into one command buffer.
 // Activations are float32 [rows x cols] row-major. Rows are batch tokens (n_tokens of them) except after
 // select_rows / rows(), which keep the tokens whose logits are wanted.

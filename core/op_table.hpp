@@ -1,6 +1,6 @@
 // The op table: every op of the forward-pass node list (core/graph.hpp), one row each, with its arity and,
 // per backend, the types it runs (weight types for ops with a weight matrix, KV cache types for the cache
-// ops). Executors keep one function per row (models/forward_cpu.cpp, kernels/vulkan/vk_graph.cpp); the
+// ops). Executors keep one function per row (runtime/forward_cpu.cpp, kernels/vulkan/vk_graph.cpp); the
 // Vulkan backend decides per node from this table whether it runs on the device or falls back to the CPU.
 #pragma once
 #include <cstdint>

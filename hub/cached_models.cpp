@@ -1,5 +1,5 @@
 // Listing and removing cached models. Descriptions come from the files themselves: GGUF metadata (through the
-// validating reader in models/gguf.hpp) or config.json plus the safetensors headers.
+// validating reader in formats/gguf.hpp) or config.json plus the safetensors headers.
 #include "hub/cached_models.hpp"
 
 #include <sys/stat.h>
@@ -11,10 +11,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "formats/gguf.hpp"
+#include "formats/safetensors.hpp"
 #include "hub/hub.hpp"
 #include "hub/progress.hpp"
-#include "models/gguf.hpp"
-#include "models/safetensors.hpp"
 
 namespace llm::hub {
 namespace fs = std::filesystem;

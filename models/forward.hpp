@@ -1,5 +1,5 @@
 // The decoder's layer sequence, written once: build_forward() records it as a node list (core/graph.hpp)
-// that every backend executes (models/forward_cpu.hpp, kernels/vulkan/vk_decoder.hpp). Llama, Mistral and
+// that every backend executes (runtime/forward_cpu.hpp, kernels/vulkan/vk_decoder.hpp). Llama, Mistral and
 // Phi-3 differ only by ModelConfig knobs and by which weights exist (fused QKV / gate-up).
 #pragma once
 #include <cstdint>

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "models/model_loader.hpp"
 
 namespace llm {

@@ -9,8 +9,8 @@
 #include <sstream>
 #include <tuple>
 
+#include "formats/safetensors.hpp"
 #include "models/model_loader.hpp"
-#include "models/safetensors.hpp"
 
 namespace llm {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "models/generate.hpp"  // StopReason
-#include "models/sampler.hpp"   // SamplerConfig
+#include "runtime/generate.hpp"  // StopReason
+#include "runtime/sampler.hpp"   // SamplerConfig
 #include "tokenizer/chat/chat_template.hpp"  // ChatMessage
 
 namespace llm::server {

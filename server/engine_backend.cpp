@@ -7,7 +7,7 @@
 
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
-#include "models/chat_session.hpp"  // kChatMlTemplate
+#include "runtime/chat_session.hpp"  // kChatMlTemplate
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm::server {

@@ -1,5 +1,5 @@
 // Tokenizer::from_gguf: reads `tokenizer.ggml.*` (llama.cpp's key names and defaults) into a VocabSpec.
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/pretokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
 

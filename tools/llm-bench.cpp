@@ -21,10 +21,10 @@
 #include "cli.hpp"
 #include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
+#include "engine/batched_bench.hpp"
+#include "formats/gguf.hpp"
 #include "llm/llm.hpp"
-#include "models/batched_bench.hpp"
-#include "models/gguf.hpp"
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 namespace {
 

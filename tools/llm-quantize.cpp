@@ -1,5 +1,5 @@
 // llm-quantize: GGUF file or Hugging Face safetensors folder -> GGUF of a llama.cpp file type (Q4_K_M, Q8_0, ...).
-// Thin: parses arguments and calls llm::quantize_model (models/quantize_model.hpp); progress goes to stderr.
+// Thin: parses arguments and calls llm::quantize_model (quantize/quantize_model.hpp); progress goes to stderr.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -9,7 +9,7 @@
 
 #include "cli.hpp"
 #include "llm/llm.hpp"
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Quantize a model to GGUF with llama.cpp's file types and per-tensor rules (no imatrix).\n"

@@ -22,11 +22,11 @@
 #include "core/cpu_features.hpp"
 #include "core/system_info.hpp"
 #include "llm/llm.hpp"
-#include "models/chat_session.hpp"
 #include "models/default_model.hpp"
-#include "models/generate.hpp"
-#include "models/quantize_model.hpp"
-#include "models/sampler.hpp"
+#include "quantize/quantize_model.hpp"
+#include "runtime/chat_session.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace {

@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "cli.hpp"
+#include "formats/gguf.hpp"
 #include "hub/hub.hpp"
 #include "models/default_model.hpp"
-#include "models/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/unicode.hpp"
 

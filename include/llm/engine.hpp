@@ -22,8 +22,8 @@
 
 #include "core/numerics.hpp"
 #include "llm/llm.hpp"
-#include "models/generate.hpp"  // StopReason
-#include "models/sampler.hpp"   // SamplerConfig, TokenConstraint
+#include "runtime/generate.hpp"  // StopReason
+#include "runtime/sampler.hpp"   // SamplerConfig, TokenConstraint
 
 namespace llm {
 
@@ -140,7 +140,7 @@ public:
     int64_t kv_pool_tokens() const;
 
     struct Impl;
-    Impl& impl() { return *impl_; }  // internals (models/engine_impl.hpp), for tests
+    Impl& impl() { return *impl_; }  // internals (engine/engine_impl.hpp), for tests
 
 private:
     explicit Engine(std::unique_ptr<Impl> impl);

@@ -18,7 +18,7 @@ namespace llm {
 // Rows of one layer's keys or values: row j (the key at position j) holds n_kv_heads*head_dim values of
 // `type` at data + j*row_bytes. Types: F32, F16, BF16 and any block type whose blocks hold 32 values (Q8_0).
 // Paged (blocks != null): row j lives at data + (blocks[j / block_tokens] * block_tokens + j % block_tokens) *
-// row_bytes (the serving engine's KV pool, models/kv_pool.hpp).
+// row_bytes (the serving engine's KV pool, runtime/kv_pool.hpp).
 struct KvRows {
     const uint8_t* data = nullptr;
     size_t row_bytes = 0;

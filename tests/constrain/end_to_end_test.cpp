@@ -11,9 +11,9 @@
 #include "constrain/json_schema.hpp"
 #include "constrain_test_util.hpp"
 #include "llm/llm.hpp"
-#include "models/chat_session.hpp"
-#include "models/generate.hpp"
-#include "models/sampler.hpp"
+#include "runtime/chat_session.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 using namespace constrain_test;

@@ -1,4 +1,4 @@
-// The sampler's constraint hook (models/sampler.hpp TokenConstraint) with a GrammarConstraint on a synthetic
+// The sampler's constraint hook (runtime/sampler.hpp TokenConstraint) with a GrammarConstraint on a synthetic
 // vocabulary: masked tokens never win, whatever their logits and whatever the sampling settings; a dead end
 // is reported instead of sampling a banned token.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 
 #include "constrain/constraint.hpp"
 #include "constrain_test_util.hpp"
-#include "models/sampler.hpp"
+#include "runtime/sampler.hpp"
 
 using namespace constrain_test;
 

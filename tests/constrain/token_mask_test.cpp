@@ -9,7 +9,7 @@
 #include "constrain/json_schema.hpp"
 #include "constrain/token_mask.hpp"
 #include "constrain_test_util.hpp"
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 using namespace constrain_test;

@@ -12,10 +12,10 @@
 #include "constrain/constraint.hpp"
 #include "constrain/tool_calls.hpp"
 #include "constrain_test_util.hpp"
+#include "formats/gguf.hpp"
 #include "llm/llm.hpp"
-#include "models/generate.hpp"
-#include "models/gguf.hpp"
-#include "models/sampler.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/chat/chat_template.hpp"
 #include "tokenizer/tokenizer.hpp"
 

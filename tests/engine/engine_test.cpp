@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "engine_test_util.hpp"
-#include "models/generate.hpp"
+#include "runtime/generate.hpp"
 
 namespace llm {
 namespace {

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine_impl.hpp"
 #include "llm/engine.hpp"
 #include "llm/llm.hpp"
 #include "models/default_model.hpp"
-#include "models/engine_impl.hpp"
 
 namespace llm::test {
 

@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <new>
 
-#include "models/gguf.hpp"
-#include "models/safetensors.hpp"
+#include "formats/gguf.hpp"
+#include "formats/safetensors.hpp"
 #include "test_util.hpp"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <random>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "test_util.hpp"
 
 using namespace fmt_test;

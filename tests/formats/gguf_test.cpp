@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fp16.hpp"
-#include "models/gguf.hpp"
-#include "models/gguf_writer.hpp"
-#include "models/safetensors.hpp"
+#include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
+#include "formats/safetensors.hpp"
 #include "test_util.hpp"
 
 using namespace fmt_test;

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "models/safetensors.hpp"
+#include "formats/safetensors.hpp"
 #include "test_util.hpp"
 
 using namespace fmt_test;

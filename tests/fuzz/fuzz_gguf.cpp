@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto f = llm::GgufFile::parse(data, size, "fuzz.gguf");

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "models/safetensors.hpp"
+#include "formats/safetensors.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto s = llm::SafetensorsModel::parse(data, size, "fuzz.safetensors");

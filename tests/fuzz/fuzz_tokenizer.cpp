@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/unicode.hpp"
 

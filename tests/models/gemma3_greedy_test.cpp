@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "greedy_reference.hpp"
-#include "models/chat_session.hpp"
+#include "runtime/chat_session.hpp"
 
 namespace llm {
 namespace {

@@ -1,13 +1,13 @@
 // The shared generation loop and multi-turn chat: stop conditions, streaming, and KV-cache reuse.
-#include "models/generate.hpp"
+#include "runtime/generate.hpp"
 
 #include <gtest/gtest.h>
 
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
-#include "models/chat_session.hpp"
 #include "models/default_model.hpp"
-#include "models/sampler.hpp"
+#include "runtime/chat_session.hpp"
+#include "runtime/sampler.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm {

@@ -13,8 +13,8 @@
 #include "core/op_table.hpp"
 #include "fixture_util.hpp"
 #include "kernels/cpu/matmul.hpp"
-#include "models/forward_cpu.hpp"
 #include "models/model_loader.hpp"
+#include "runtime/forward_cpu.hpp"
 
 namespace llm::test {
 namespace {

@@ -5,7 +5,7 @@
 #include "core/system_info.hpp"
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
-#include "models/kv_cache.hpp"
+#include "runtime/kv_cache.hpp"
 
 namespace llm {
 namespace {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "fixture_util.hpp"
-#include "models/forward_cpu.hpp"
 #include "models/model_loader.hpp"
+#include "runtime/forward_cpu.hpp"
 
 namespace llm::test {
 namespace {

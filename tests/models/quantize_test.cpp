@@ -8,10 +8,10 @@
 #include <filesystem>
 
 #include "fixture_util.hpp"
+#include "formats/gguf.hpp"
 #include "kernels/quant/quant.hpp"
 #include "llm/llm.hpp"
-#include "models/gguf.hpp"
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 namespace llm::test {
 namespace {

@@ -10,7 +10,7 @@
 #include <random>
 #include <set>
 
-#include "models/sampler.hpp"
+#include "runtime/sampler.hpp"
 
 namespace llm {
 namespace {

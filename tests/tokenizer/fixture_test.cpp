@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace {

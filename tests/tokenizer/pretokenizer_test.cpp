@@ -3,8 +3,8 @@
 // and GGUF loading errors that must name the unsupported field.
 #include <gtest/gtest.h>
 
-#include "models/gguf.hpp"
-#include "models/gguf_writer.hpp"
+#include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
 #include "tokenizer/pretokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 #include "tokenizer/tokenizer.hpp"
 #include "tokenizer/unicode.hpp"
 

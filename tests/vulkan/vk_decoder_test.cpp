@@ -6,8 +6,8 @@
 
 #include "kernels/vulkan/vk_decoder.hpp"
 #include "kernels/vulkan/vk_session.hpp"
-#include "models/forward_cpu.hpp"
 #include "models/model_loader.hpp"
+#include "runtime/forward_cpu.hpp"
 #include "tests/models/fixture_util.hpp"
 #include "tests/vulkan/vk_test_util.hpp"
 

@@ -1,4 +1,4 @@
-// One node list, two backends: the CPU executor (models/forward_cpu.hpp) and the Vulkan decoder run the same
+// One node list, two backends: the CPU executor (runtime/forward_cpu.hpp) and the Vulkan decoder run the same
 // forward pass of each architecture, and every node's output is compared through the executors' debug
 // hooks, for a prompt and then a decode step. Errors are normalized (sum (a-b)^2 / sum b^2, as llama.cpp's
 // test-backend-ops) and bounded per op. They accumulate along the pass: the CPU quantizes activations to
@@ -13,8 +13,8 @@
 #include "kernels/cpu/attention_ggml.hpp"
 #include "kernels/cpu/ops.hpp"
 #include "kernels/vulkan/vk_decoder.hpp"
-#include "models/forward_cpu.hpp"
 #include "models/model_loader.hpp"
+#include "runtime/forward_cpu.hpp"
 #include "tests/models/fixture_util.hpp"
 #include "tests/vulkan/vk_test_util.hpp"
 

@@ -1,6 +1,6 @@
 // Sampler configuration (validation, the llama.cpp-style order string) and the Sampler chain itself;
 // the stages live in sampler_stages.cpp.
-#include "models/sampler.hpp"
+#include "runtime/sampler.hpp"
 
 #include <algorithm>
 #include <cctype>

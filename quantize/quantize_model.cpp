@@ -1,7 +1,7 @@
 // The quantize driver: opens the input (GGUF here, safetensors in quantize_model_hf.cpp), plans every tensor's
 // output type (quantize_model_rules.cpp), converts rows to F32 and re-quantizes them in parallel, writes GGUF v3
 // with the input's metadata, tensor names, order and alignment, plus general.file_type / quantization_version.
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 #include <omp.h>
 #include <sys/stat.h>
@@ -11,9 +11,9 @@
 #include <cstring>
 
 #include "core/system_info.hpp"
+#include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
 #include "kernels/quant/quant.hpp"
-#include "models/gguf.hpp"
-#include "models/gguf_writer.hpp"
 
 namespace llm {
 namespace {

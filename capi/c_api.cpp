@@ -4,8 +4,8 @@
 #include <climits>
 #include <cstring>
 
+#include "capi/c_api_util.hpp"
 #include "llm/llm.hpp"
-#include "models/c_api_util.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 struct llm_session {

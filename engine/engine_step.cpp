@@ -4,7 +4,7 @@
 // resumed later by recomputation, which the prefix cache shortens).
 #include <algorithm>
 
-#include "models/engine_impl.hpp"
+#include "engine/engine_impl.hpp"
 
 namespace llm {
 

@@ -1,5 +1,5 @@
 // The CPU backend of the node list (core/graph.hpp): one function per op of the op table, each calling the
-// kernels of kernels/cpu; the KV cache is models/kv_cache.hpp. Activations live in scratch slots reused
+// kernels of kernels/cpu; the KV cache is runtime/kv_cache.hpp. Activations live in scratch slots reused
 // from pass to pass (plan_memory); the logits go straight to the caller's buffer.
 #pragma once
 #include <memory>
@@ -9,7 +9,7 @@
 #include "core/numerics.hpp"
 #include "kernels/cpu/attention.hpp"
 #include "models/forward.hpp"
-#include "models/kv_cache.hpp"
+#include "runtime/kv_cache.hpp"
 
 namespace llm {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "capi/c_api_util.hpp"
 #include "llm/engine.hpp"
 #include "llm/llm.h"
-#include "models/c_api_util.hpp"
-#include "models/model_impl.hpp"
+#include "runtime/model_impl.hpp"
 
 struct llm_engine {
     std::unique_ptr<llm::Engine> engine;

@@ -4,16 +4,16 @@
 #include <algorithm>
 #include <new>
 
-#include "core/system_info.hpp"
-#include "llm/llm.hpp"
 #include "core/cpu_features.hpp"
+#include "core/system_info.hpp"
+#include "formats/gguf.hpp"
 #include "hub/hub.hpp"
 #include "kernels/cpu/matmul.hpp"
-#include "models/forward_cpu.hpp"
-#include "models/gguf.hpp"
-#include "models/model_impl.hpp"
+#include "llm/llm.hpp"
 #include "models/model_loader.hpp"
-#include "models/quantize_weights.hpp"
+#include "quantize/quantize_weights.hpp"
+#include "runtime/forward_cpu.hpp"
+#include "runtime/model_impl.hpp"
 #include "tokenizer/tokenizer.hpp"
 #ifdef LLM_HAVE_VULKAN
 #include "kernels/vulkan/vk_session.hpp"

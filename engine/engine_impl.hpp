@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "llm/engine.hpp"
-#include "models/forward_cpu.hpp"
-#include "models/kv_pool.hpp"
 #include "models/model_weights.hpp"
-#include "models/stop_matcher.hpp"
+#include "runtime/forward_cpu.hpp"
+#include "runtime/kv_pool.hpp"
+#include "runtime/stop_matcher.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm {

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <numeric>
 
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 namespace llm {
 namespace {

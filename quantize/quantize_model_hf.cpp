@@ -6,11 +6,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "models/gguf.hpp"
-#include "models/gguf_writer.hpp"
+#include "formats/gguf.hpp"
+#include "formats/gguf_writer.hpp"
+#include "formats/safetensors.hpp"
 #include "models/model_loader.hpp"
-#include "models/quantize_model.hpp"
-#include "models/safetensors.hpp"
+#include "quantize/quantize_model.hpp"
 
 namespace llm {
 namespace {

@@ -1,6 +1,6 @@
 // CPU executor of the node list. Column views (q, k, v of a fused QKV product; gate, up) are strided: ops
 // whose kernels want dense rows get a dense copy (copies are exact, so results equal a dense layout).
-#include "models/forward_cpu.hpp"
+#include "runtime/forward_cpu.hpp"
 
 #include <cstring>
 #include <iterator>
@@ -9,7 +9,7 @@
 #include "kernels/cpu/attention_ggml.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/cpu/ops.hpp"
-#include "models/kv_pool.hpp"
+#include "runtime/kv_pool.hpp"
 
 namespace llm {
 namespace {

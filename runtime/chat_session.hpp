@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "models/generate.hpp"
+#include "runtime/generate.hpp"
 #include "tokenizer/chat/chat_template.hpp"
 
 namespace llm {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/engine_impl.hpp"
+#include "engine/engine_impl.hpp"
 
 namespace llm {
 namespace {

@@ -1,10 +1,10 @@
-#include "models/generate.hpp"
+#include "runtime/generate.hpp"
 
 #include <chrono>
 
 #include "llm/llm.hpp"
-#include "models/sampler.hpp"
-#include "models/stop_matcher.hpp"
+#include "runtime/sampler.hpp"
+#include "runtime/stop_matcher.hpp"
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm {

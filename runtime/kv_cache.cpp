@@ -1,4 +1,4 @@
-#include "models/kv_cache.hpp"
+#include "runtime/kv_cache.hpp"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // llama-batched-bench's measurement through the Engine (see batched_bench.hpp).
-#include "models/batched_bench.hpp"
+#include "engine/batched_bench.hpp"
 
 #include <fmt/format.h>
 

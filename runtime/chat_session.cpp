@@ -1,4 +1,4 @@
-#include "models/chat_session.hpp"
+#include "runtime/chat_session.hpp"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // safetensors reader: strict header validation (size limit, UTF-8 JSON object without duplicate keys, known dtypes,
 // shapes matching byte ranges, byte ranges sorted/contiguous and covering the data section exactly) and the
 // sharded-folder index (`weight_map`, shard names confined to the folder).
-#include "models/safetensors.hpp"
+#include "formats/safetensors.hpp"
 
 #include <sys/stat.h>
 

@@ -1,11 +1,11 @@
-#include "models/quantize_weights.hpp"
+#include "quantize/quantize_weights.hpp"
 
 #include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "kernels/quant/quant.hpp"
-#include "models/quantize_model.hpp"
+#include "quantize/quantize_model.hpp"
 
 namespace llm {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "core/system_info.hpp"
-#include "models/engine_impl.hpp"
-#include "models/model_impl.hpp"
+#include "engine/engine_impl.hpp"
+#include "runtime/model_impl.hpp"
 
 namespace llm {
 namespace {

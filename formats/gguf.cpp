@@ -1,7 +1,7 @@
 // GGUF v2/v3 reader: parses the header, metadata and tensor infos from a byte range with every count, length,
 // offset and size checked against the bytes actually present before anything is allocated or read.
 // Layout: magic "GGUF" | u32 version | u64 n_tensors | u64 n_kv | kv[n_kv] | tensor_info[n_tensors] | pad | data.
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 
 #include <algorithm>
 #include <cstring>

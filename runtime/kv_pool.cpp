@@ -1,5 +1,5 @@
 // Paged KV storage and its block allocator (see kv_pool.hpp).
-#include "models/kv_pool.hpp"
+#include "runtime/kv_pool.hpp"
 
 #include <new>
 

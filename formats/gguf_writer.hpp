@@ -8,7 +8,7 @@
 
 #include "core/dtype.hpp"
 #include "core/status.hpp"
-#include "models/gguf.hpp"
+#include "formats/gguf.hpp"
 
 namespace llm {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "models/sampler.hpp"
+#include "runtime/sampler.hpp"
 
 namespace llm {
 namespace {

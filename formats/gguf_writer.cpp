@@ -1,6 +1,6 @@
 // GGUF v3 writer. Layout written: header | kv pairs | tensor infos | zero pad to alignment | tensor data, each
 // tensor starting at a multiple of the alignment (relative to the data section, which is itself aligned).
-#include "models/gguf_writer.hpp"
+#include "formats/gguf_writer.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "models/stop_matcher.hpp"
+#include "runtime/stop_matcher.hpp"
 
 #include <algorithm>
 
