@@ -2,9 +2,9 @@
 // Architectures: "llama" (Llama 1/2/3, Mistral), "phi3" (fused QKV and gate-up, LongRoPE), "gemma3" (post-norms,
 // QK-norm, GEGLU, interleaved local/global layers), "qwen2" (QKV biases) and "qwen3" (QK-norm).
 #include <cmath>
-#include <tuple>
 
 #include "formats/gguf.hpp"
+#include "models/layer_tensors.hpp"
 #include "models/model_loader.hpp"
 
 namespace llm {
@@ -150,18 +150,18 @@ Expected<LoadedModel> load_gguf_model(const std::string& path) {
     ModelWeights& w = m.weights;
     w.owners.push_back(gguf);
 
-    w.token_embd = named_tensor(f, "token_embd.weight");
-    if (!w.token_embd.valid()) return error("{}: tensor 'token_embd.weight' is missing", path);
+    w.token_embd = named_tensor(f, std::string(kTokenEmbd.gguf));
+    if (!w.token_embd.valid()) return error("{}: tensor '{}' is missing", path, kTokenEmbd.gguf);
     c.n_vocab = (int)w.token_embd.ne[1];
     if (Status s = validate_config(c); !s) return s.with_context(path);
 
     auto fail = [&](const Status& s) { return s.with_context(path); };
     if (Status s = check_matrix(w.token_embd, c.d_model, c.n_vocab); !s) return fail(s);
-    w.output = f.tensor("output.weight");
+    w.output = f.tensor(std::string(kOutput.gguf));
     c.tied_embeddings = !w.output.valid();
     if (c.tied_embeddings) w.output = w.token_embd;
     if (Status s = check_matrix(w.output, c.d_model, c.n_vocab); !s) return fail(s);
-    auto on = to_float_vector(named_tensor(f, "output_norm.weight"), c.d_model);
+    auto on = to_float_vector(named_tensor(f, std::string(kOutputNorm.gguf)), c.d_model);
     if (!on) return fail(on.status());
     w.output_norm = std::move(*on);
 
@@ -191,70 +191,8 @@ Expected<LoadedModel> load_gguf_model(const std::string& path) {
     }
     if (Status s = validate_config(c); !s) return fail(s);
 
-    w.layers.resize(c.n_layers);
-    for (int i = 0; i < c.n_layers; ++i) {
-        LayerWeights& L = w.layers[i];
-        auto T = [&](const char* suffix) { return named_tensor(f, fmt::format("blk.{}.{}.weight", i, suffix)); };
-        auto missing = [&](const char* suffix) {
-            return error("{}: tensor 'blk.{}.{}.weight' is missing", path, i, suffix);
-        };
-        auto an = to_float_vector(T("attn_norm"), c.d_model);
-        if (!an) return fail(an.status());
-        L.attn_norm = std::move(*an);
-        auto fn = to_float_vector(T("ffn_norm"), c.d_model);
-        if (!fn) return fail(fn.status());
-        L.ffn_norm = std::move(*fn);
-
-        L.wqkv = T("attn_qkv");
-        if (L.wqkv.valid()) {
-            if (Status s = check_matrix(L.wqkv, c.d_model, c.q_dim() + 2 * c.kv_dim()); !s) return fail(s);
-        } else {
-            L.wq = T("attn_q"), L.wk = T("attn_k"), L.wv = T("attn_v");
-            if (!L.wq.valid()) return missing("attn_q");
-            if (Status s = check_matrix(L.wq, c.d_model, c.q_dim()); !s) return fail(s);
-            if (Status s = check_matrix(L.wk, c.d_model, c.kv_dim()); !s) return fail(s);
-            if (Status s = check_matrix(L.wv, c.d_model, c.kv_dim()); !s) return fail(s);
-        }
-        if (c.qkv_bias) {
-            auto B = [&](const char* suffix) { return named_tensor(f, fmt::format("blk.{}.{}.bias", i, suffix)); };
-            for (auto [b, suffix, n] : {std::tuple{&L.bq, "attn_q", c.q_dim()}, {&L.bk, "attn_k", c.kv_dim()},
-                                        {&L.bv, "attn_v", c.kv_dim()}}) {
-                auto v = to_float_vector(B(suffix), n);
-                if (!v) return fail(v.status());
-                *b = std::move(*v);
-            }
-        }
-        if (c.qk_norm) {
-            auto qn = to_float_vector(T("attn_q_norm"), c.head_dim);
-            if (!qn) return fail(qn.status());
-            auto kn = to_float_vector(T("attn_k_norm"), c.head_dim);
-            if (!kn) return fail(kn.status());
-            L.attn_q_norm = std::move(*qn), L.attn_k_norm = std::move(*kn);
-        }
-        if (c.post_norms) {
-            auto an2 = to_float_vector(T("post_attention_norm"), c.d_model);
-            if (!an2) return fail(an2.status());
-            auto fn2 = to_float_vector(T("post_ffw_norm"), c.d_model);
-            if (!fn2) return fail(fn2.status());
-            L.attn_post_norm = std::move(*an2), L.ffn_post_norm = std::move(*fn2);
-        }
-        L.wo = T("attn_output");
-        if (Status s = check_matrix(L.wo, c.q_dim(), c.d_model); !s) return fail(s);
-
-        L.w_gate = T("ffn_gate");
-        TensorView up = T("ffn_up");
-        if (!up.valid()) return missing("ffn_up");
-        if (L.w_gate.valid()) {
-            L.w_up = up;
-            if (Status s = check_matrix(L.w_gate, c.d_model, c.d_ff); !s) return fail(s);
-            if (Status s = check_matrix(L.w_up, c.d_model, c.d_ff); !s) return fail(s);
-        } else {
-            L.w_gate_up = up;  // phi3: gate and up fused, gate rows first
-            if (Status s = check_matrix(L.w_gate_up, c.d_model, 2 * (int64_t)c.d_ff); !s) return fail(s);
-        }
-        L.w_down = T("ffn_down");
-        if (Status s = check_matrix(L.w_down, c.d_ff, c.d_model); !s) return fail(s);
-    }
+    auto find = [&](const std::string& name) { return f.tensor(name); };
+    if (Status s = load_layers(c, WeightFormat::Gguf, find, false, w.layers); !s) return fail(s);
     return m;
 }
 

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <tuple>
 
 #include "formats/safetensors.hpp"
+#include "models/layer_tensors.hpp"
 #include "models/model_loader.hpp"
 
 namespace llm {
@@ -57,11 +57,11 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     };
     auto fail = [&](const Status& s) { return s.with_context(dir); };
 
-    w.token_embd = T("model.embed_tokens.weight");
+    w.token_embd = T(std::string(kTokenEmbd.hf));
     if (Status s = check_matrix(w.token_embd, c.d_model, c.n_vocab); !s) return fail(s);
-    w.output = T("lm_head.weight");
+    w.output = T(std::string(kOutput.hf));
     if (!w.output.valid()) {
-        if (!c.tied_embeddings) return error("{}: tensor 'lm_head.weight' is missing (and embeddings are not tied)", dir);
+        if (!c.tied_embeddings) return error("{}: tensor '{}' is missing (and embeddings are not tied)", dir, kOutput.hf);
         w.output = w.token_embd;
     }
     c.tied_embeddings = w.output.data == w.token_embd.data;
@@ -74,62 +74,12 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
             for (float& x : *v) x += 1.0f;
         return v;
     };
-    auto on = gain("model.norm.weight", c.d_model);
+    auto on = gain(std::string(kOutputNorm.hf), c.d_model);
     if (!on) return fail(on.status());
     w.output_norm = std::move(*on);
 
-    w.layers.resize(c.n_layers);
-    for (int i = 0; i < c.n_layers; ++i) {
-        LayerWeights& L = w.layers[i];
-        const std::string p = fmt::format("model.layers.{}.", i);
-        // Gemma: post_attention_layernorm is the attention output's norm; the MLP's is pre_feedforward_layernorm.
-        const struct { std::vector<float>* dst; std::string name; int64_t n; bool wanted; } gains[] = {
-            {&L.attn_norm, "input_layernorm", c.d_model, true},
-            {&L.ffn_norm, c.post_norms ? "pre_feedforward_layernorm" : "post_attention_layernorm", c.d_model, true},
-            {&L.attn_post_norm, "post_attention_layernorm", c.d_model, c.post_norms},
-            {&L.ffn_post_norm, "post_feedforward_layernorm", c.d_model, c.post_norms},
-            {&L.attn_q_norm, "self_attn.q_norm", c.head_dim, c.qk_norm},
-            {&L.attn_k_norm, "self_attn.k_norm", c.head_dim, c.qk_norm},
-        };
-        for (const auto& gn : gains) {
-            if (!gn.wanted) continue;
-            auto v = gain(p + gn.name + ".weight", gn.n);
-            if (!v) return fail(v.status());
-            *gn.dst = std::move(*v);
-        }
-        if (c.qkv_bias) {
-            for (auto [b, name, n] : {std::tuple{&L.bq, "q_proj", c.q_dim()}, {&L.bk, "k_proj", c.kv_dim()},
-                                      {&L.bv, "v_proj", c.kv_dim()}}) {
-                auto v = to_float_vector(T(p + "self_attn." + name + ".bias"), n);
-                if (!v) return fail(v.status());
-                *b = std::move(*v);
-            }
-        }
-        L.wqkv = T(p + "self_attn.qkv_proj.weight");
-        if (L.wqkv.valid()) {
-            if (Status s = check_matrix(L.wqkv, c.d_model, c.q_dim() + 2 * c.kv_dim()); !s) return fail(s);
-        } else {
-            L.wq = T(p + "self_attn.q_proj.weight");
-            L.wk = T(p + "self_attn.k_proj.weight");
-            L.wv = T(p + "self_attn.v_proj.weight");
-            if (Status s = check_matrix(L.wq, c.d_model, c.q_dim()); !s) return fail(s);
-            if (Status s = check_matrix(L.wk, c.d_model, c.kv_dim()); !s) return fail(s);
-            if (Status s = check_matrix(L.wv, c.d_model, c.kv_dim()); !s) return fail(s);
-        }
-        L.wo = T(p + "self_attn.o_proj.weight");
-        if (Status s = check_matrix(L.wo, c.q_dim(), c.d_model); !s) return fail(s);
-        L.w_gate_up = T(p + "mlp.gate_up_proj.weight");
-        if (L.w_gate_up.valid()) {
-            if (Status s = check_matrix(L.w_gate_up, c.d_model, 2 * (int64_t)c.d_ff); !s) return fail(s);
-        } else {
-            L.w_gate = T(p + "mlp.gate_proj.weight");
-            L.w_up = T(p + "mlp.up_proj.weight");
-            if (Status s = check_matrix(L.w_gate, c.d_model, c.d_ff); !s) return fail(s);
-            if (Status s = check_matrix(L.w_up, c.d_model, c.d_ff); !s) return fail(s);
-        }
-        L.w_down = T(p + "mlp.down_proj.weight");
-        if (Status s = check_matrix(L.w_down, c.d_ff, c.d_model); !s) return fail(s);
-    }
+    auto find = [&](const std::string& name) { return tensors->tensor(name); };
+    if (Status s = load_layers(c, WeightFormat::Hf, find, plus_one, w.layers); !s) return fail(s);
     return m;
 }
 

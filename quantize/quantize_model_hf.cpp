@@ -9,6 +9,7 @@
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
 #include "formats/safetensors.hpp"
+#include "models/layer_tensors.hpp"
 #include "models/model_loader.hpp"
 #include "quantize/quantize_model.hpp"
 
@@ -68,7 +69,11 @@ Expected<QuantSource> open_hf_source(const std::string& path) {
     QuantSource src;
     src.owners.push_back(st);
     src.info = {c.arch, c.n_layers, c.n_heads, c.n_kv_heads};
-    const bool phi3 = c.arch == "phi3";
+    // The metadata below and the Q/K permutation are llama.cpp's for these two; Gemma 3 (1 + w gains) and Qwen
+    // (biases, no permutation, QK-norm) would convert wrongly.
+    if (c.arch != "llama" && c.arch != "phi3")
+        return error("{}: converting a Hugging Face '{}' model is not supported (llama, phi3)", dir, c.arch);
+    const bool llama = c.arch == "llama";
 
     auto add = [&](const std::string& hf_name, const std::string& gguf_name, int permute_heads = 0) -> Status {
         TensorView v = st->tensor(hf_name);
@@ -99,31 +104,22 @@ Expected<QuantSource> open_hf_source(const std::string& path) {
         add_f32("rope_factors_long.weight", c.longrope_long);
         add_f32("rope_factors_short.weight", c.longrope_short);
     }
-    LLM_TRY(add("model.embed_tokens.weight", "token_embd.weight"));
+    auto name = [](const ModelTensor& t) { return std::string(t.hf); };
+    LLM_TRY(add(name(kTokenEmbd), std::string(kTokenEmbd.gguf)));
+    auto find = [&](const std::string& n) { return st->tensor(n); };
     for (int i = 0; i < c.n_layers; ++i) {
-        const std::string p = fmt::format("model.layers.{}.", i), b = fmt::format("blk.{}.", i);
-        LLM_TRY(add(p + "input_layernorm.weight", b + "attn_norm.weight"));
-        if (st->contains(p + "self_attn.qkv_proj.weight")) {
-            LLM_TRY(add(p + "self_attn.qkv_proj.weight", b + "attn_qkv.weight"));
-        } else {
+        const LayerLayout layout = layer_layout(WeightFormat::Hf, i, c, find);
+        for (const LayerTensor& t : kLayerTensors) {
+            if (!layer_has(t, c, layout)) continue;
             // llama.cpp runs llama-arch models with interleaved RoPE, so the converter permutes Q and K rows.
-            const bool permute = !phi3;
-            LLM_TRY(add(p + "self_attn.q_proj.weight", b + "attn_q.weight", permute ? c.n_heads : 0));
-            LLM_TRY(add(p + "self_attn.k_proj.weight", b + "attn_k.weight", permute ? c.n_kv_heads : 0));
-            LLM_TRY(add(p + "self_attn.v_proj.weight", b + "attn_v.weight"));
+            const int permute = !llama ? 0 : t.matrix == &LayerWeights::wq ? c.n_heads
+                                           : t.matrix == &LayerWeights::wk ? c.n_kv_heads : 0;
+            LLM_TRY(add(layer_tensor_name(t, WeightFormat::Hf, i, c), layer_tensor_name(t, WeightFormat::Gguf, i, c),
+                        permute));
         }
-        LLM_TRY(add(p + "self_attn.o_proj.weight", b + "attn_output.weight"));
-        LLM_TRY(add(p + "post_attention_layernorm.weight", b + "ffn_norm.weight"));
-        if (st->contains(p + "mlp.gate_up_proj.weight")) {
-            LLM_TRY(add(p + "mlp.gate_up_proj.weight", b + "ffn_up.weight"));
-        } else {
-            LLM_TRY(add(p + "mlp.gate_proj.weight", b + "ffn_gate.weight"));
-            LLM_TRY(add(p + "mlp.up_proj.weight", b + "ffn_up.weight"));
-        }
-        LLM_TRY(add(p + "mlp.down_proj.weight", b + "ffn_down.weight"));
     }
-    LLM_TRY(add("model.norm.weight", "output_norm.weight"));
-    if (!c.tied_embeddings) LLM_TRY(add("lm_head.weight", "output.weight"));
+    LLM_TRY(add(name(kOutputNorm), std::string(kOutputNorm.gguf)));
+    if (!c.tied_embeddings) LLM_TRY(add(name(kOutput), std::string(kOutput.gguf)));
 
     std::function<void(GgufWriter&)> tokenizer;
     if (file_exists(dir + "/tokenizer_vocab.json")) {

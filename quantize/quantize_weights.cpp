@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/quant/quant.hpp"
+#include "models/layer_tensors.hpp"
 #include "quantize/quantize_model.hpp"
 
 namespace llm {
@@ -15,19 +16,13 @@ struct Slot {
     TensorView* view;
 };
 
-std::vector<Slot> matrix_slots(ModelWeights& w, bool tied) {
+std::vector<Slot> matrix_slots(const ModelConfig& c, ModelWeights& w, bool tied) {
     std::vector<Slot> s;
-    s.push_back({"token_embd.weight", &w.token_embd});
-    if (!tied) s.push_back({"output.weight", &w.output});
-    for (size_t i = 0; i < w.layers.size(); ++i) {
-        LayerWeights& L = w.layers[i];
-        auto add = [&](const char* n, TensorView& v) {
-            if (v.valid()) s.push_back({fmt::format("blk.{}.{}.weight", i, n), &v});
-        };
-        add("attn_q", L.wq), add("attn_k", L.wk), add("attn_v", L.wv), add("attn_qkv", L.wqkv);
-        add("attn_output", L.wo), add("ffn_gate", L.w_gate), add("ffn_up", L.w_up), add("ffn_up", L.w_gate_up);
-        add("ffn_down", L.w_down);
-    }
+    s.push_back({std::string(kTokenEmbd.gguf), &w.token_embd});
+    if (!tied) s.push_back({std::string(kOutput.gguf), &w.output});
+    for_each_layer_matrix(w.layers, [&](TensorView& v, const LayerTensor& t, int il) {
+        s.push_back({layer_tensor_name(t, WeightFormat::Gguf, il, c), &v});
+    });
     return s;
 }
 
@@ -41,7 +36,7 @@ Status quantize_weights(LoadedModel& m, const std::string& type, int n_threads) 
     ModelConfig& c = m.config;
     ModelWeights& w = m.weights;
     const bool tied = c.tied_embeddings;
-    std::vector<Slot> slots = matrix_slots(w, tied);
+    std::vector<Slot> slots = matrix_slots(c, w, tied);
     QuantModelInfo info{c.arch, c.n_layers, c.n_heads, c.n_kv_heads};
     std::vector<QuantTensorDesc> descs;
     for (const Slot& s : slots) descs.push_back({s.gguf_name, 2, s.view->ne, s.view->type});

@@ -10,6 +10,7 @@
 #include "hub/hub.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "llm/llm.hpp"
+#include "models/layer_tensors.hpp"
 #include "models/model_loader.hpp"
 #include "quantize/quantize_weights.hpp"
 #include "runtime/forward_cpu.hpp"
@@ -48,9 +49,7 @@ void load_tokenizer(Model::Impl& m) {
 // not during the first tokens.
 void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, size_t)>& progress) {
     std::vector<const TensorView*> views = {&w.token_embd, &w.output};
-    for (const LayerWeights& L : w.layers)
-        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
-            if (t->valid()) views.push_back(t);
+    for_each_layer_matrix(w.layers, [&](const TensorView& t, const LayerTensor&, int) { views.push_back(&t); });
     size_t total = 0, done = 0, next_report = 0;
     for (const TensorView* t : views) total += t->nbytes;
     volatile uint8_t sink = 0;
@@ -98,9 +97,7 @@ const std::string& Model::tokenizer_error() const { return impl_->tokenizer_erro
 size_t Model::weight_bytes() const {
     const ModelWeights& w = impl_->loaded.weights;
     size_t total = w.output.nbytes;
-    for (const LayerWeights& L : w.layers)
-        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
-            if (t->valid()) total += t->nbytes;
+    for_each_layer_matrix(w.layers, [&](const TensorView& t, const LayerTensor&, int) { total += t.nbytes; });
     return total;
 }
 
