@@ -55,6 +55,38 @@ Expected<std::function<void(GgufWriter&)>> vocab_json_writer(const std::string& 
     }
 }
 
+// `<arch>.*` metadata as convert_hf_to_gguf.py writes it for llama and phi3, then the tokenizer's (if any).
+void write_hf_metadata(GgufWriter& w, const ModelConfig& c, const std::function<void(GgufWriter&)>& tokenizer) {
+    const std::string& a = c.arch;
+    w.add_string("general.architecture", a);
+    w.add_string("general.type", "model");
+    w.add_string("general.name", c.name);
+    w.add_u32(a + ".context_length", (uint32_t)c.n_ctx_train);
+    w.add_u32(a + ".embedding_length", (uint32_t)c.d_model);
+    w.add_u32(a + ".block_count", (uint32_t)c.n_layers);
+    w.add_u32(a + ".feed_forward_length", (uint32_t)c.d_ff);
+    w.add_u32(a + ".attention.head_count", (uint32_t)c.n_heads);
+    w.add_u32(a + ".attention.head_count_kv", (uint32_t)c.n_kv_heads);
+    w.add_u32(a + ".rope.dimension_count", (uint32_t)c.n_rot);
+    w.add_f32(a + ".rope.freq_base", c.rope_theta);
+    w.add_f32(a + ".attention.layer_norm_rms_epsilon", c.rms_eps);
+    if (c.head_dim != c.d_model / c.n_heads) {
+        w.add_u32(a + ".attention.key_length", (uint32_t)c.head_dim);
+        w.add_u32(a + ".attention.value_length", (uint32_t)c.head_dim);
+    }
+    w.add_u32(a + ".vocab_size", (uint32_t)c.n_vocab);
+    if (c.rope_freq_scale != 1.0f) {
+        w.add_string(a + ".rope.scaling.type", "linear");
+        w.add_f32(a + ".rope.scaling.factor", 1.0f / c.rope_freq_scale);
+    }
+    if (!c.longrope_long.empty()) {
+        w.add_u32(a + ".rope.scaling.original_context_length", (uint32_t)c.longrope_original_ctx);
+        w.add_f32(a + ".rope.scaling.attn_factor", c.rope_attn_factor);
+    }
+    if (a == "phi3") w.add_u32(a + ".attention.sliding_window", (uint32_t)c.sliding_window);
+    if (tokenizer) tokenizer(w);
+}
+
 }  // namespace
 
 Expected<QuantSource> open_hf_source(const std::string& path) {
@@ -133,36 +165,7 @@ Expected<QuantSource> open_hf_source(const std::string& path) {
             dir));
     }
 
-    const std::string a = c.arch;
-    src.write_metadata = [c, a, tokenizer](GgufWriter& w) {
-        w.add_string("general.architecture", a);
-        w.add_string("general.type", "model");
-        w.add_string("general.name", c.name);
-        w.add_u32(a + ".context_length", (uint32_t)c.n_ctx_train);
-        w.add_u32(a + ".embedding_length", (uint32_t)c.d_model);
-        w.add_u32(a + ".block_count", (uint32_t)c.n_layers);
-        w.add_u32(a + ".feed_forward_length", (uint32_t)c.d_ff);
-        w.add_u32(a + ".attention.head_count", (uint32_t)c.n_heads);
-        w.add_u32(a + ".attention.head_count_kv", (uint32_t)c.n_kv_heads);
-        w.add_u32(a + ".rope.dimension_count", (uint32_t)c.n_rot);
-        w.add_f32(a + ".rope.freq_base", c.rope_theta);
-        w.add_f32(a + ".attention.layer_norm_rms_epsilon", c.rms_eps);
-        if (c.head_dim != c.d_model / c.n_heads) {
-            w.add_u32(a + ".attention.key_length", (uint32_t)c.head_dim);
-            w.add_u32(a + ".attention.value_length", (uint32_t)c.head_dim);
-        }
-        w.add_u32(a + ".vocab_size", (uint32_t)c.n_vocab);
-        if (c.rope_freq_scale != 1.0f) {
-            w.add_string(a + ".rope.scaling.type", "linear");
-            w.add_f32(a + ".rope.scaling.factor", 1.0f / c.rope_freq_scale);
-        }
-        if (!c.longrope_long.empty()) {
-            w.add_u32(a + ".rope.scaling.original_context_length", (uint32_t)c.longrope_original_ctx);
-            w.add_f32(a + ".rope.scaling.attn_factor", c.rope_attn_factor);
-        }
-        if (a == "phi3") w.add_u32(a + ".attention.sliding_window", (uint32_t)c.sliding_window);
-        if (tokenizer) tokenizer(w);
-    };
+    src.write_metadata = [c, tokenizer](GgufWriter& w) { write_hf_metadata(w, c, tokenizer); };
     return src;
 }
 
