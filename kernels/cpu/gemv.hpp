@@ -31,7 +31,7 @@ GemvKernel gemv_avx512(DType type);
 // The AVX2 (+FMA, F16C) kernels (gemv_avx2.cpp), bit-identical to the AVX2 vec_dot; call only on a CPU with AVX2.
 GemvKernel gemv_avx2(DType type);
 // Kernels with the same interface whose outputs are bit-identical to the int8 GEMM's instead (gemm.hpp's
-// per-element operations; Numerics::Invariant decode), AVX-512 VNNI: Q4_1, Q8_0, Q4_K, Q6_K. No per-row fallback:
+// per-element operations; Numerics::Invariant decode), AVX-512 VNNI: Q4_1, Q8_0, Q4_K, Q5_K, Q6_K. No per-row fallback:
 // matmul runs the rows past the last full group through the GEMM.
 GemvKernel gemv_gemm_order_avx512(DType type);
 GemvKernel gemv_gemm_order_avx2(DType type);  // AVX2 (+FMA, F16C): the same types

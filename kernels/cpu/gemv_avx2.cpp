@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/vec_dot_avx2.hpp"  // load256, hsum_ps (the exact reduction vec_dot uses)
@@ -336,20 +337,24 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 // 24 / 29 (2 threads); SmolLM2 Q4_1 4.0 / 4.3; TinyLlama Q8_0 with the Q8_0 kernel 30 / 28 (slower).
 namespace {  // internal linkage: compiled with this file's ISA flags
 
-// Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q4_k_gemm_order, 8 rows. Per
+// Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q45_k_gemm_order, 8 rows. Per
 // row pair (k, k+4) and sub-block: two pmaddubsw of 16 nibbles x 16 activations (|int16| <= 2*2*15*127),
 // pmaddwd to int32, then the transpose-and-add; scales and mins unpacked lane-wise from three words per row.
-void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+// Q5_K (Five): the same with the fifth bit of element 64j + l (+ 32) from bit 2j (2j + 1) of qh[l] (u <= 31:
+// |int16| <= 2*2*31*127).
+template <bool Five>
+void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), one = _mm256_set1_epi8(1);
     const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    constexpr size_t kScales = offsetof(BlockQ4_K, scales), kQs = offsetof(BlockQ4_K, qs);
-    const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(BlockQ4_K) <= kL1GroupBytes;
+    constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
+    const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(Block) <= kL1GroupBytes;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_K);
-        prefetch_next_group<sizeof(BlockQ4_K)>(w, ws, b, to_l1);
+        const uint8_t* blk = w + (size_t)b * sizeof(Block);
+        prefetch_next_group<sizeof(Block)>(w, ws, b, to_l1);
         const ActQ8K& yb = a[b];
         __m128i g[2], q0[2], q1[2], q2[2];
         load_words8(blk, ws, g);
@@ -366,11 +371,18 @@ void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
                 const uint8_t* ra = blk + (size_t)k * ws + kQs + 32 * jp;
                 const uint8_t* rb = ra + 4 * ws;
                 const __m256i b0 = pair128(ra, rb), b1 = pair128(ra + 16, rb + 16);
-                const __m256i l = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_and_si256(b0, m4), alo0),
-                                                   _mm256_maddubs_epi16(_mm256_and_si256(b1, m4), alo1));
-                const __m256i h = _mm256_add_epi16(
-                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b0, 4), m4), ahi0),
-                    _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m4), ahi1));
+                __m256i l0 = _mm256_and_si256(b0, m4), l1 = _mm256_and_si256(b1, m4);
+                __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(b0, 4), m4), h1 = _mm256_and_si256(_mm256_srli_epi16(b1, 4), m4);
+                if constexpr (Five) {
+                    const uint8_t* qa = blk + (size_t)k * ws + offsetof(BlockQ5_K, qh);
+                    const uint8_t* qb = qa + 4 * ws;
+                    const __m256i q0 = pair128(qa, qb), q1 = pair128(qa + 16, qb + 16);
+                    auto bit = [&](__m256i q, int s) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(q, s), one), 4); };
+                    l0 = _mm256_or_si256(l0, bit(q0, 2 * jp)), l1 = _mm256_or_si256(l1, bit(q1, 2 * jp));
+                    h0 = _mm256_or_si256(h0, bit(q0, 2 * jp + 1)), h1 = _mm256_or_si256(h1, bit(q1, 2 * jp + 1));
+                }
+                const __m256i l = _mm256_add_epi16(_mm256_maddubs_epi16(l0, alo0), _mm256_maddubs_epi16(l1, alo1));
+                const __m256i h = _mm256_add_epi16(_mm256_maddubs_epi16(h0, ahi0), _mm256_maddubs_epi16(h1, ahi1));
                 vlo[k] = _mm256_madd_epi16(l, ones);
                 vhi[k] = _mm256_madd_epi16(h, ones);
             }
@@ -498,7 +510,8 @@ void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act
 
 GemvKernel gemv_gemm_order_avx2(DType type) {
     switch (type) {
-        case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
+        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, true};
+        case DType::Q5_K: return {gemv_q45_k_gemm_order<true>, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
         case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};
         case DType::Q8_0: return {gemv_b32_gemm_order<DType::Q8_0>, kRows, true};

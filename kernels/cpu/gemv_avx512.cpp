@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/vec_dot.hpp"
@@ -333,16 +334,20 @@ namespace {  // internal linkage: compiled with this file's ISA flags
 // part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
 // isum_j of the 16 rows: one vpdpbusd per row pair and sub-block, then the transpose-and-add; the 8 scales
 // and mins of the 16 rows are unpacked lane-wise from three gathered dwords (ggml's get_scale_min_k4).
-void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+// Q5_K (Five): the same with the fifth bit of element 64j + l (+ 32) from bit 2j (2j + 1) of qh[l].
+template <bool Five>
+void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
+    using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
+    const __m512i one = _mm512_set1_epi8(1);
     const __m512 sign = _mm512_set1_ps(-0.0f);
-    constexpr size_t kScales = offsetof(BlockQ4_K, scales), kQs = offsetof(BlockQ4_K, qs);
+    constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
-        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_K);
-        prefetch_next_group<sizeof(BlockQ4_K)>(w, ws, b);
+        const uint8_t* blk = w + (size_t)b * sizeof(Block);
+        prefetch_next_group<sizeof(Block)>(w, ws, b);
         const ActQ8K& yb = a[b];
         const __m512i g = gather32(blk, offs);
         const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), sign);  // -dmin, exactly
@@ -356,8 +361,15 @@ void gemv_q4_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
             for (int p = 0; p < 8; ++p) {
                 const uint8_t* ra = blk + (size_t)(2 * p) * ws + kQs + 32 * jp;
                 const __m512i bits = pair256(ra, ra + ws);
-                vlo[p] = _mm512_dpbusd_epi32(zero, _mm512_and_si512(bits, m4), ylo);
-                vhi[p] = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4), yhi);
+                __m512i lo = _mm512_and_si512(bits, m4), hi = _mm512_and_si512(_mm512_srli_epi16(bits, 4), m4);
+                if constexpr (Five) {
+                    const uint8_t* qa = blk + (size_t)(2 * p) * ws + offsetof(BlockQ5_K, qh);
+                    const __m512i qh = pair256(qa, qa + ws);
+                    lo = _mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * jp), one), 4));
+                    hi = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 2 * jp + 1), one), 4));
+                }
+                vlo[p] = _mm512_dpbusd_epi32(zero, lo, ylo);
+                vhi[p] = _mm512_dpbusd_epi32(zero, hi, yhi);
             }
             const __m512i isum[2] = {reduce16_pairs(vlo), reduce16_pairs(vhi)};
             for (int h = 0; h < 2; ++h) {
@@ -490,7 +502,8 @@ void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act
 
 GemvKernel gemv_gemm_order_avx512(DType type) {
     switch (type) {
-        case DType::Q4_K: return {gemv_q4_k_gemm_order, kRows, true};
+        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, true};
+        case DType::Q5_K: return {gemv_q45_k_gemm_order<true>, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
         case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};
         case DType::Q8_0: return {gemv_b32_gemm_order<DType::Q8_0>, kRows, true};

@@ -123,7 +123,7 @@ TEST(MatmulInvariance, AnotherAccumulationOrderIsDetected) {
     int checked = 0;
     for (Isa isa : kAllIsas) {
         if (!isa_supported(isa)) continue;
-        for (DType type : {DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+        for (DType type : {DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
             if (std::string(matmul_kernel_name(isa, type, 1, Numerics::Invariant)) != "gemv-gemm-order") continue;
             SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa_name(isa));
             const int64_t n_in = 4 * block_size(type), n_out = 32;
