@@ -45,6 +45,9 @@ struct ApiRequest {
     bool include_usage = false;              // stream_options.include_usage
     bool echo = false;                       // Completion: prepend the prompt to the text
     bool ignore_eos = false;                 // extension (as llama-server): end-of-generation tokens do not stop
+    // Anthropic: a max_tokens beyond what the context leaves is cut to fit (Claude Code asks for 32000 or more
+    // whatever the model); OpenAI refuses such a request instead.
+    bool clamp_max_tokens = false;
     // response_format: JSON Schema text the output must match ("" = free text). json_object maps to a schema
     // accepting any object.
     std::string json_schema;
@@ -65,6 +68,7 @@ struct ApiResult {
     int cached_tokens = 0;       // prompt tokens served by the prefix cache
     int completion_tokens = 0;
     std::vector<TokenInfo> logprobs;  // one per generated token when logprobs were asked for
+    std::string stop_sequence;        // StopReason::StopString: the stop string that ended the text
 };
 
 // OpenAI's finish_reason for a stop reason ("stop", "length"; a cancelled request never reaches a client).

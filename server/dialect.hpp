@@ -2,6 +2,7 @@
 // path (generation.cpp) is written once against this interface; OpenAI chat and completions are two dialects
 // (openai_dialect.cpp) and the Anthropic Messages API is a third, with no change to the HTTP or engine side.
 #pragma once
+#include <optional>
 #include <span>
 #include <string>
 
@@ -15,16 +16,26 @@ namespace llm::server {
 struct StreamContext {
     ResponseMeta meta;
     const ApiRequest* request = nullptr;
-    std::string echo;  // completions with echo=true: the prompt text
+    std::string echo;       // completions with echo=true: the prompt text
+    int prompt_tokens = 0;  // known at admission (the cache split is not: it comes with the result)
+    // Streams with structure (Anthropic's content blocks) track what is open: the index of the open block (-1:
+    // none), whether it is a text block, and how many were opened. Only the connection's thread touches these.
+    mutable int open_block = -1;
+    mutable bool open_block_is_text = false;
+    mutable int blocks_opened = 0;
 };
 
 class ApiDialect {
 public:
     virtual ~ApiDialect() = default;
+    // Request body -> ApiRequest (every field checked; a 400 naming the one that is wrong).
+    virtual std::optional<ApiError> parse_request(const Json& body, ApiRequest& out) const = 0;
     virtual Json error_body(const ApiError& e) const = 0;
     virtual const char* id_prefix() const = 0;
     // Status when the queue is full (OpenAI 429; Anthropic 529).
     virtual int queue_full_status() const { return 429; }
+    // A prompt that does not fit the context (with max_tokens when the API refuses rather than cuts it).
+    virtual ApiError context_error(int n_prompt, int max_tokens, int n_ctx) const;
 
     virtual Json response_body(const StreamContext& c, const ApiResult& r) const = 0;
     // Stream text: sent at admission (headers go with it) ...
@@ -42,5 +53,6 @@ public:
 
 const ApiDialect& openai_chat_dialect();
 const ApiDialect& openai_completion_dialect();
+const ApiDialect& anthropic_messages_dialect();  // anthropic_dialect.cpp
 
 }  // namespace llm::server

@@ -28,21 +28,11 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-ApiError context_error(int n_prompt, int max_tokens, int n_ctx) {
-    std::string msg = max_tokens > 0
-        ? fmt::format("This model's maximum context length is {} tokens. However, you requested {} tokens ({} in the "
-                      "messages, {} in the completion). Please reduce the length of the messages or completion.",
-                      n_ctx, n_prompt + max_tokens, n_prompt, max_tokens)
-        : fmt::format("This model's maximum context length is {} tokens. However, your messages resulted in {} tokens. "
-                      "Please reduce the length of the messages.", n_ctx, n_prompt);
-    return ApiError{400, "invalid_request_error", msg, "messages", "context_length_exceeded"};
-}
+}  // namespace
 
-// ApiRequest -> engine Request: template or tokenize, then every limit that needs the model, all decided before
-// anything reaches the engine (an over-long prompt costs no prefill).
-std::optional<ApiError> prepare(const ApiRequest& api, const Backend& b, Request& out, std::string& echo) {
+std::optional<ApiError> render_prompt(const ApiRequest& api, const Backend& b, std::vector<int32_t>& tokens,
+                                      std::string* echo) {
     const ModelInfo& info = b.info();
-    std::vector<int32_t> tokens;
     if (api.kind == ApiKind::Chat) {
         auto t = b.chat_prompt(api.messages);
         if (!t) return invalid_param("messages", "the chat template failed on these messages: " + t.error_message());
@@ -52,16 +42,30 @@ std::optional<ApiError> prepare(const ApiRequest& api, const Backend& b, Request
             if (id >= info.n_vocab)
                 return invalid_param("prompt", fmt::format("token id {} is out of range (vocabulary of {})", id, info.n_vocab));
         tokens = api.prompt_tokens;
-        if (api.echo)
-            for (int32_t id : tokens) echo += b.token_piece(id);
+        if (api.echo && echo)
+            for (int32_t id : tokens) *echo += b.token_piece(id);
     } else {
         tokens = b.tokenize(api.prompt, true);
-        if (api.echo) echo = api.prompt;
+        if (api.echo && echo) *echo = api.prompt;
     }
     if (tokens.empty()) return invalid_param(api.kind == ApiKind::Chat ? "messages" : "prompt", "the prompt is empty");
+    return std::nullopt;
+}
+
+namespace {
+
+// ApiRequest -> engine Request: template or tokenize, then every limit that needs the model, all decided before
+// anything reaches the engine (an over-long prompt costs no prefill).
+std::optional<ApiError> prepare(const ApiDialect& d, const ApiRequest& api, const Backend& b, Request& out,
+                                std::string& echo) {
+    const ModelInfo& info = b.info();
+    std::vector<int32_t> tokens;
+    if (auto e = render_prompt(api, b, tokens, &echo)) return e;
     const int n_prompt = (int)tokens.size();
-    if (n_prompt >= info.n_ctx || (api.max_tokens > 0 && (int64_t)n_prompt + api.max_tokens > info.n_ctx))
-        return context_error(n_prompt, api.max_tokens, info.n_ctx);
+    int max_tokens = api.max_tokens;
+    if (api.clamp_max_tokens && max_tokens > 0 && n_prompt < info.n_ctx) max_tokens = std::min(max_tokens, info.n_ctx - n_prompt);
+    if (n_prompt >= info.n_ctx || (max_tokens > 0 && (int64_t)n_prompt + max_tokens > info.n_ctx))
+        return d.context_error(n_prompt, max_tokens, info.n_ctx);
     if (Status s = validate(api.sampling, info.n_vocab); !s) {
         const std::string& m = s.message();
         return invalid_param(m.find("logit_bias") != std::string::npos ? "logit_bias" : "", m);
@@ -73,7 +77,7 @@ std::optional<ApiError> prepare(const ApiRequest& api, const Backend& b, Request
     }
     out.prompt = std::move(tokens);
     out.sampling = api.sampling;
-    out.max_tokens = api.max_tokens;
+    out.max_tokens = max_tokens;
     out.stop = api.stop;
     out.top_logprobs = api.top_logprobs;
     out.stop_at_end_of_generation = !api.ignore_eos;
@@ -86,8 +90,22 @@ TokenInfo token_info(const Backend& b, const TokenEvent& e) {
     return t;
 }
 
-ApiResult api_result(const RequestResult& r, std::vector<TokenInfo> infos) {
+// Which stop string ended the text: the generated tokens run past the cut, so their text continues with it.
+std::string matched_stop(const ApiRequest& api, const Backend& b, const RequestResult& r) {
+    if (r.stop_reason != StopReason::StopString || api.stop.empty()) return "";
+    if (api.stop.size() == 1) return api.stop[0];
+    std::string full;
+    for (int32_t t : r.tokens) full += b.token_piece(t);
+    size_t best = std::string::npos;
+    std::string found;
+    for (const std::string& s : api.stop)
+        if (size_t p = full.find(s, std::min(r.text.size(), full.size())); p < best) best = p, found = s;
+    return found;
+}
+
+ApiResult api_result(const RequestResult& r, std::vector<TokenInfo> infos, const ApiRequest& api, const Backend& b) {
     ApiResult a;
+    a.stop_sequence = matched_stop(api, b, r);
     a.text = r.text;
     a.stop_reason = r.stop_reason;
     a.prompt_tokens = r.n_prompt;
@@ -119,8 +137,7 @@ struct StreamState {
 
 }  // namespace
 
-void HttpServer::Impl::handle_generation(const ApiDialect& d, ApiKind kind, const httplib::Request& req,
-                                         httplib::Response& res) {
+void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Request& req, httplib::Response& res) {
     const Clock::time_point arrival = current_log().start;
     auto b = backend();
     if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
@@ -128,13 +145,14 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, ApiKind kind, cons
     if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
     auto st = std::make_shared<StreamState>();
     ApiRequest& api = st->api;
-    if (auto e = kind == ApiKind::Chat ? parse_chat_request(body, api) : parse_completion_request(body, api))
+    if (auto e = d.parse_request(body, api))
         return send_error(d, res, *e);
     if (auto e = check_model(api.model, *b)) return send_error(d, res, *e);
     current_log().model = api.model;
     current_log().stream = api.stream;
     Request engine_req;
-    if (auto e = prepare(api, *b, engine_req, st->ctx.echo)) return send_error(d, res, *e);
+    if (auto e = prepare(d, api, *b, engine_req, st->ctx.echo)) return send_error(d, res, *e);
+    st->ctx.prompt_tokens = (int)engine_req.prompt.size();
 
     // Admission: at most `parallel` running plus `max_queue` waiting; the rest are told to come back.
     if (in_flight.fetch_add(1) >= admission_limit()) {
@@ -196,7 +214,7 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, ApiKind kind, cons
         if (want_logprobs)
             for (const TokenEvent& e : events)
                 if (e.token >= 0) infos.push_back(token_info(*b, e));  // token -1: held-back text only
-        return send_json(res, 200, d.response_body(st->ctx, api_result(r, std::move(infos))));
+        return send_json(res, 200, d.response_body(st->ctx, api_result(r, std::move(infos), api, *b)));
     }
 
     res.set_header("Cache-Control", "no-cache");
@@ -237,7 +255,7 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, ApiKind kind, cons
             std::string out = dp->stream_delta(st->ctx, text, infos);
             if (r) {
                 log_result(current_log(), *r);
-                if (r->status) out += dp->stream_end(st->ctx, api_result(*r, {}));
+                if (r->status) out += dp->stream_end(st->ctx, api_result(*r, {}, st->api, *st->backend));
                 else out += dp->stream_error(st->ctx, ApiError{500, "server_error", "generation failed: " + r->status.message(), "", ""});
             }
             if (!write(out)) return abandon();

@@ -18,6 +18,10 @@ RequestLog& current_log() {
     return log;
 }
 
+const ApiDialect& dialect_for_path(const std::string& path) {
+    return path.rfind("/v1/messages", 0) == 0 ? anthropic_messages_dialect() : openai_chat_dialect();
+}
+
 namespace {
 
 // Route label for metrics: the known paths, everything else "other" (bounded label cardinality).
@@ -165,6 +169,7 @@ void HttpServer::Impl::setup_routes() {
         current_log() = RequestLog{};
         current_log().request_id = new_response_id("req-");
         res.set_header("x-request-id", current_log().request_id);
+        if (req.path.rfind("/v1/messages", 0) == 0) res.set_header("request-id", current_log().request_id);  // Anthropic's name
         if (!opts.cors_origin.empty()) {
             res.set_header("Access-Control-Allow-Origin", opts.cors_origin);
             res.set_header("Vary", "Origin");
@@ -180,7 +185,7 @@ void HttpServer::Impl::setup_routes() {
         if (req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
         const std::string key = presented_key(req.get_header_value("Authorization"), req.get_header_value("x-api-key"));
         if (key_accepted(opts.api_keys, key)) return httplib::Server::HandlerResponse::Unhandled;
-        send_error(openai_chat_dialect(), res,
+        send_error(dialect_for_path(req.path), res,
                    ApiError{401, "invalid_request_error",
                             key.empty() ? "You didn't provide an API key: send 'Authorization: Bearer KEY' or 'x-api-key: KEY'"
                                         : "Incorrect API key provided",
@@ -197,10 +202,10 @@ void HttpServer::Impl::setup_routes() {
         else if (res.status == 405) e.message = fmt::format("method {} is not allowed on {}", req.method, req.path);
         else e.message = fmt::format("HTTP {}", res.status);
         if (res.status >= 500) e.type = "server_error";
-        send_error(openai_chat_dialect(), res, e);
+        send_error(dialect_for_path(req.path), res, e);
         return httplib::Server::HandlerResponse::Handled;
     }));
-    http.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    http.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
         try {
             if (ep) std::rethrow_exception(ep);
@@ -208,7 +213,7 @@ void HttpServer::Impl::setup_routes() {
             what = std::string("internal error: ") + e.what();
         } catch (...) {
         }
-        send_error(openai_chat_dialect(), res, ApiError{500, "server_error", what, "", ""});
+        send_error(dialect_for_path(req.path), res, ApiError{500, "server_error", what, "", ""});
     });
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { write_access_log(req, res); });
 
@@ -221,15 +226,24 @@ void HttpServer::Impl::setup_routes() {
         const EngineStats st = b ? b->stats() : EngineStats{};
         res.set_content(metrics.render(st, in_flight.load()), "text/plain; version=0.0.4; charset=utf-8");
     });
+    // One shape both SDKs parse: OpenAI's (object, created, owned_by) and Anthropic's (type, display_name,
+    // created_at as RFC 3339; the list adds has_more, first_id, last_id).
     auto model_entry = [](const std::string& id, int64_t created) {
-        return Json{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "llm"}};
+        char when[32];
+        const std::time_t t = (std::time_t)created;
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return Json{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "llm"},
+                    {"type", "model"}, {"display_name", id}, {"created_at", when}};
     };
     http.Get("/v1/models", [this, model_entry](const httplib::Request&, httplib::Response& res) {
         auto b = backend();
         if (!b) return send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
         Json data = Json::array({model_entry(b->info().id, b->info().created)});
         for (const std::string& a : opts.aliases) data.push_back(model_entry(a, b->info().created));
-        send_json(res, 200, Json{{"object", "list"}, {"data", data}});
+        send_json(res, 200, Json{{"object", "list"}, {"data", data}, {"has_more", false},
+                                 {"first_id", data.front()["id"]}, {"last_id", data.back()["id"]}});
     });
     http.Get(R"(/v1/models/(.+))", [this, model_entry](const httplib::Request& req, httplib::Response& res) {
         auto b = backend();
@@ -243,10 +257,17 @@ void HttpServer::Impl::setup_routes() {
         send_json(res, 200, model_entry(id, b->info().created));
     });
     http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
-        handle_generation(openai_chat_dialect(), ApiKind::Chat, req, res);
+        handle_generation(openai_chat_dialect(), req, res);
     });
     http.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-        handle_generation(openai_completion_dialect(), ApiKind::Completion, req, res);
+        handle_generation(openai_completion_dialect(), req, res);
+    });
+    // Anthropic Messages API (query strings such as ?beta=true are not part of req.path).
+    http.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
+        handle_generation(anthropic_messages_dialect(), req, res);
+    });
+    http.Post("/v1/messages/count_tokens", [this](const httplib::Request& req, httplib::Response& res) {
+        handle_count_tokens(req, res);
     });
     http.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { handle_embeddings(req, res); });
 }

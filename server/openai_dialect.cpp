@@ -1,13 +1,30 @@
 // The OpenAI dialects (chat.completion and text_completion streams): see dialect.hpp.
+#include <fmt/format.h>
+
 #include "server/dialect.hpp"
 #include "server/openai_request.hpp"
 #include "server/sse.hpp"
 
 namespace llm::server {
+
+// OpenAI's words (context_length_exceeded); the default for every dialect.
+ApiError ApiDialect::context_error(int n_prompt, int max_tokens, int n_ctx) const {
+    std::string msg = max_tokens > 0
+        ? fmt::format("This model's maximum context length is {} tokens. However, you requested {} tokens ({} in the "
+                      "messages, {} in the completion). Please reduce the length of the messages or completion.",
+                      n_ctx, n_prompt + max_tokens, n_prompt, max_tokens)
+        : fmt::format("This model's maximum context length is {} tokens. However, your messages resulted in {} tokens. "
+                      "Please reduce the length of the messages.", n_ctx, n_prompt);
+    return ApiError{400, "invalid_request_error", msg, "messages", "context_length_exceeded"};
+}
+
 namespace {
 
 class OpenAiChat final : public ApiDialect {
 public:
+    std::optional<ApiError> parse_request(const Json& body, ApiRequest& out) const override {
+        return parse_chat_request(body, out);
+    }
     Json error_body(const ApiError& e) const override { return openai_error_body(e); }
     const char* id_prefix() const override { return "chatcmpl-"; }
     Json response_body(const StreamContext& c, const ApiResult& r) const override {
@@ -39,6 +56,9 @@ public:
 
 class OpenAiCompletion final : public ApiDialect {
 public:
+    std::optional<ApiError> parse_request(const Json& body, ApiRequest& out) const override {
+        return parse_completion_request(body, out);
+    }
     Json error_body(const ApiError& e) const override { return openai_error_body(e); }
     const char* id_prefix() const override { return "cmpl-"; }
     Json response_body(const StreamContext& c, const ApiResult& r) const override {

@@ -27,6 +27,15 @@ struct RequestLog {
 // One request per connection thread at a time, so the log of the request being served is thread-local.
 RequestLog& current_log();
 
+// The prompt tokens of a request (chat template, or the completion prompt as text or ids; the echo text when
+// asked): what generation submits and what count_tokens counts. A 400 when the template refuses the messages.
+std::optional<ApiError> render_prompt(const ApiRequest& api, const Backend& b, std::vector<int32_t>& tokens,
+                                      std::string* echo = nullptr);
+
+// The dialect a path speaks (errors outside the handlers: auth, unknown routes, limits): /v1/messages... is
+// Anthropic's, everything else OpenAI's.
+const ApiDialect& dialect_for_path(const std::string& path);
+
 struct HttpServer::Impl {
     explicit Impl(ServerOptions o) : opts(std::move(o)) {}
 
@@ -49,7 +58,8 @@ struct HttpServer::Impl {
     void send_error(const ApiDialect& d, httplib::Response& res, const ApiError& e);
     // The model id a request named, checked against the served id and aliases (404 under --strict-models).
     std::optional<ApiError> check_model(const std::string& requested, const Backend& b) const;
-    void handle_generation(const ApiDialect& d, ApiKind kind, const httplib::Request& req, httplib::Response& res);
+    void handle_generation(const ApiDialect& d, const httplib::Request& req, httplib::Response& res);
+    void handle_count_tokens(const httplib::Request& req, httplib::Response& res);  // anthropic_dialect.cpp
     void handle_embeddings(const httplib::Request& req, httplib::Response& res);
     void write_access_log(const httplib::Request& req, const httplib::Response& res);
 };

@@ -1,0 +1,291 @@
+// The Anthropic Messages routes over the fake backend: message shape, the SSE event grammar, count_tokens, the
+// error envelope for auth/404/413/529/over-long prompts, pings while queued, cancel on disconnect.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "fake_backend.hpp"
+#include "http_client.hpp"
+#include "server/http_server.hpp"
+#include "server/json_body.hpp"
+
+using namespace llm::server;
+using namespace llm::server::testing;
+
+namespace {
+
+class Served {
+public:
+    explicit Served(ServerOptions o = {}) : server(prep(std::move(o))) {
+        server.set_backend(backend);
+        auto p = server.bind();
+        EXPECT_TRUE(p.has_value()) << p.error_message();
+        port = p.has_value() ? *p : 0;
+        thread = std::thread([this] { server.serve(); });
+    }
+    ~Served() {
+        backend->open_gate();
+        server.stop();
+        thread.join();
+    }
+    RawResponse post(const std::string& path, const std::string& body, const std::vector<std::string>& headers = {},
+                     const std::function<bool(const std::string&)>& until = nullptr) {
+        return raw_http(port, "POST", path, body, headers, until);
+    }
+
+    std::shared_ptr<FakeBackend> backend = std::make_shared<FakeBackend>();
+    HttpServer server;
+    int port = 0;
+    std::thread thread;
+
+private:
+    static ServerOptions prep(ServerOptions o) {
+        o.port = 0;
+        o.log_format = LogFormat::Off;
+        return o;
+    }
+};
+
+std::string msg_with(const std::string& extra) {
+    return R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}])" +
+           (extra.empty() ? "" : "," + extra) + "}";
+}
+
+struct Event {
+    std::string name;
+    Json data;
+};
+
+// Splits an SSE body into events; every data line must parse as JSON.
+std::vector<Event> events_of(const std::string& body) {
+    std::vector<Event> out;
+    size_t pos = 0;
+    while (pos < body.size()) {
+        size_t end = body.find("\n\n", pos);
+        if (end == std::string::npos) end = body.size();
+        Event e;
+        std::string block = body.substr(pos, end - pos);
+        for (size_t a = 0; a < block.size();) {
+            size_t b = block.find('\n', a);
+            if (b == std::string::npos) b = block.size();
+            std::string line = block.substr(a, b - a);
+            if (line.rfind("event: ", 0) == 0) e.name = line.substr(7);
+            if (line.rfind("data: ", 0) == 0) e.data = Json::parse(line.substr(6));
+            a = b + 1;
+        }
+        if (!e.name.empty() || !e.data.is_null()) out.push_back(std::move(e));
+        pos = end + 2;
+    }
+    return out;
+}
+
+// The grammar of a complete stream: names equal types, message_start first, message_stop last, blocks opened
+// and closed in order with their deltas inside; returns the text.
+std::string check_stream(const std::vector<Event>& ev) {
+    EXPECT_GE(ev.size(), 4u);
+    if (ev.size() < 4) return "";
+    EXPECT_EQ(ev.front().name, "message_start");
+    EXPECT_EQ(ev.back().name, "message_stop");
+    int open = -1, next = 0;
+    bool saw_delta = false;
+    std::string text;
+    for (const Event& e : ev) {
+        EXPECT_EQ(e.name, e.data["type"].get<std::string>());
+        if (e.name == "content_block_start") {
+            EXPECT_EQ(open, -1);
+            EXPECT_EQ(e.data["index"], next);
+            open = next++;
+            if (e.data["content_block"]["type"] == "text") {
+                EXPECT_EQ(e.data["content_block"]["text"], "");
+            }
+        } else if (e.name == "content_block_delta") {
+            EXPECT_EQ(e.data["index"], open);
+            if (e.data["delta"]["type"] == "text_delta") text += e.data["delta"]["text"].get<std::string>();
+        } else if (e.name == "content_block_stop") {
+            EXPECT_EQ(e.data["index"], open);
+            open = -1;
+        } else if (e.name == "message_delta") {
+            EXPECT_EQ(open, -1);
+            saw_delta = true;
+        }
+    }
+    EXPECT_TRUE(saw_delta);
+    EXPECT_GE(next, 1);
+    return text;
+}
+
+}  // namespace
+
+TEST(AnthropicHttp, Message) {
+    Served s;
+    auto r = s.post("/v1/messages?beta=true", msg_with(R"("metadata":{"user_id":"u"},"context_management":{"edits":[]})"),
+                    {"anthropic-version: 2023-06-01", "anthropic-beta: claude-code-20250219,context-management-2025-06-27"});
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json j = Json::parse(r.body);
+    EXPECT_EQ(j["type"], "message");
+    EXPECT_EQ(j["role"], "assistant");
+    EXPECT_EQ(j["model"], "claude-sonnet-4-5");
+    EXPECT_EQ(j["id"].get<std::string>().rfind("msg_", 0), 0u);
+    EXPECT_EQ(j["content"][0]["type"], "text");
+    EXPECT_EQ(j["content"][0]["text"], s.backend->reply);
+    EXPECT_EQ(j["stop_reason"], "end_turn");
+    EXPECT_TRUE(j["stop_sequence"].is_null());
+    EXPECT_EQ(j["usage"]["output_tokens"], (int)s.backend->reply.size());
+    EXPECT_FALSE(r.headers["request-id"].empty());
+
+    auto c = s.post("/v1/messages/count_tokens", msg_with(""));
+    ASSERT_EQ(c.status, 200) << c.body;
+    const Json u = j["usage"];
+    EXPECT_EQ(Json::parse(c.body)["input_tokens"], u["input_tokens"].get<int>() + u["cache_read_input_tokens"].get<int>() +
+                                                       u["cache_creation_input_tokens"].get<int>());
+}
+
+TEST(AnthropicHttp, StreamGrammarStopSequenceMaxTokens) {
+    Served s;
+    auto r = s.post("/v1/messages", msg_with(R"("stream":true)"));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.headers["content-type"].rfind("text/event-stream", 0), 0u);
+    auto ev = events_of(r.body);
+    EXPECT_EQ(check_stream(ev), s.backend->reply);
+    EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], "end_turn");
+    EXPECT_EQ(ev[0].data["message"]["content"], Json::array());
+
+    auto st = s.post("/v1/messages", msg_with(R"("stream":true,"stop_sequences":["fake"])"));
+    ev = events_of(st.body);
+    EXPECT_EQ(check_stream(ev), "Hello from the ");
+    EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], "stop_sequence");
+    EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_sequence"], "fake");
+    auto ns = Json::parse(s.post("/v1/messages", msg_with(R"("stop_sequences":["fake"])")).body);
+    EXPECT_EQ(ns["stop_reason"], "stop_sequence");
+    EXPECT_EQ(ns["stop_sequence"], "fake");
+    EXPECT_EQ(ns["content"][0]["text"], "Hello from the ");
+
+    auto mt = Json::parse(s.post("/v1/messages", R"({"model":"m","max_tokens":3,"messages":[{"role":"user","content":"hi"}]})").body);
+    EXPECT_EQ(mt["stop_reason"], "max_tokens");
+    EXPECT_EQ(mt["content"][0]["text"], "Hel");
+
+    s.backend->reply = "";  // no text: still one (empty) text block
+    ev = events_of(s.post("/v1/messages", msg_with(R"("stream":true)")).body);
+    EXPECT_EQ(check_stream(ev), "");
+}
+
+TEST(AnthropicHttp, MaxTokensBeyondTheContextIsCut) {
+    Served s;
+    s.backend->set_n_ctx(256);
+    s.backend->reply = std::string(300, 'y');
+    auto r = s.post("/v1/messages", R"({"model":"m","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    Json j = Json::parse(r.body);
+    EXPECT_EQ(j["stop_reason"], "model_context_window_exceeded");
+    EXPECT_EQ(j["usage"]["input_tokens"].get<int>() + j["usage"]["output_tokens"].get<int>(), 256);
+}
+
+TEST(AnthropicHttp, PromptTooLongIsTheExactMessageBeforeTheEngine) {
+    Served s;
+    s.backend->set_n_ctx(64);
+    const std::string body = msg_with("\"system\":\"" + std::string(200, 'x') + "\"");
+    auto r = s.post("/v1/messages", body);
+    ASSERT_EQ(r.status, 400);
+    Json j = Json::parse(r.body);
+    EXPECT_EQ(j["type"], "error");
+    EXPECT_EQ(j["error"]["type"], "invalid_request_error");
+    // count_tokens still counts (it is how a client learns how much to drop).
+    auto c = s.post("/v1/messages/count_tokens", body);
+    ASSERT_EQ(c.status, 200) << c.body;
+    const int n = Json::parse(c.body)["input_tokens"];
+    EXPECT_GT(n, 200);
+    EXPECT_EQ(j["error"]["message"], "prompt is too long: " + std::to_string(n) + " tokens > 63 maximum");
+    EXPECT_EQ(s.backend->submitted(), 0);
+}
+
+TEST(AnthropicHttp, ErrorsInTheEnvelope) {
+    ServerOptions o;
+    o.api_keys = {"k1"};
+    o.max_body = 4096;
+    Served s(o);
+    auto type_of = [](const RawResponse& r) {
+        Json j = Json::parse(r.body);
+        EXPECT_EQ(j["type"], "error") << r.body;
+        EXPECT_TRUE(j["error"]["message"].is_string());
+        return j["error"]["type"].get<std::string>();
+    };
+    auto none = s.post("/v1/messages", msg_with(""));
+    EXPECT_EQ(none.status, 401);
+    EXPECT_EQ(type_of(none), "authentication_error");
+    auto wrong = s.post("/v1/messages", msg_with(""), {"x-api-key: nope"});
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(type_of(wrong), "authentication_error");
+    EXPECT_EQ(s.post("/v1/messages", msg_with(""), {"x-api-key: k1"}).status, 200);
+    EXPECT_EQ(s.post("/v1/messages", msg_with(""), {"Authorization: Bearer k1"}).status, 200);
+    const std::vector<std::string> key = {"x-api-key: k1"};
+    auto nf = s.post("/v1/messages/batches", msg_with(""), key);
+    EXPECT_EQ(nf.status, 404);
+    EXPECT_EQ(type_of(nf), "not_found_error");
+    auto big = s.post("/v1/messages", msg_with("\"pad\":\"" + std::string(5000, 'x') + "\""), key);
+    EXPECT_EQ(big.status, 413);
+    EXPECT_EQ(type_of(big), "request_too_large");
+    for (const std::string body : {"{bad", "[]", R"({"model":"m","max_tokens":5,"messages":"hi"})", "\xff\xfe",
+                                   R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]}]})"}) {
+        auto r = s.post("/v1/messages", body, key);
+        EXPECT_EQ(r.status, 400) << body;
+        EXPECT_EQ(type_of(r), "invalid_request_error");
+        EXPECT_EQ(r.headers["x-should-retry"], "false");
+    }
+}
+
+TEST(AnthropicHttp, QueueFullIs529Overloaded) {
+    ServerOptions o;
+    o.parallel = 1;
+    o.max_queue = 1;
+    Served s(o);
+    s.backend->close_gate();
+    std::vector<std::future<RawResponse>> fs;
+    for (int i = 0; i < 4; ++i)
+        fs.push_back(std::async(std::launch::async, [&] { return s.post("/v1/messages", msg_with("")); }));
+    int done = 0;
+    for (int t = 0; t < 3000 && done < 2; ++t) {
+        done = 0;
+        for (auto& f : fs) done += f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    s.backend->open_gate();
+    int overloaded = 0, ok = 0;
+    for (auto& f : fs) {
+        auto r = f.get();
+        ok += r.status == 200;
+        if (r.status == 529) {
+            ++overloaded;
+            EXPECT_EQ(r.headers["retry-after"], "1");
+            EXPECT_EQ(Json::parse(r.body)["error"]["type"], "overloaded_error");
+        }
+    }
+    EXPECT_EQ(ok, 2);
+    EXPECT_EQ(overloaded, 2);
+}
+
+TEST(AnthropicHttp, PingsWhileQueuedAndCancelOnDisconnect) {
+    ServerOptions o;
+    o.keepalive_s = 0.05;
+    Served s(o);
+    s.backend->close_gate();
+    std::thread opener([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        s.backend->open_gate();
+    });
+    auto r = s.post("/v1/messages", msg_with(R"("stream":true)"));
+    opener.join();
+    auto ev = events_of(r.body);
+    check_stream(ev);
+    int pings = 0;
+    for (const Event& e : ev) pings += e.name == "ping";
+    EXPECT_GE(pings, 3);
+
+    s.backend->token_delay = std::chrono::milliseconds(50);
+    s.backend->reply = std::string(200, 'z');
+    auto d = s.post("/v1/messages", msg_with(R"("stream":true)"), {},
+                    [](const std::string& body) { return body.find("content_block_delta") != std::string::npos; });
+    EXPECT_EQ(d.status, 200);
+    for (int t = 0; t < 200 && s.backend->cancelled() == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(s.backend->cancelled(), 1);
+}
