@@ -40,7 +40,8 @@ public:
                                                                       nullptr, usage)}}) +
                keepalive();
     }
-    std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo>) const override {
+    std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo>,
+                             std::span<const ToolCallDelta>) const override {  // tool_use blocks: not streamed yet
         if (text.empty()) return "";
         std::string out = open_text(c);
         return out + event("content_block_delta", {{"type", "content_block_delta"},

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "constrain/tool_calls.hpp"  // ToolSpec, ToolChoice, ToolCall
 #include "runtime/generate.hpp"  // StopReason
 #include "runtime/sampler.hpp"   // SamplerConfig
 #include "tokenizer/chat/chat_template.hpp"  // ChatMessage
@@ -34,6 +37,12 @@ struct ApiRequest {
     ApiKind kind = ApiKind::Chat;
     std::string model;                       // as the client sent it ("" = not given)
     std::vector<ChatMessage> messages;       // Chat: rendered through the model's chat template
+    // Chat with tools, or with tool calls/results in its history: the messages as sent, rendered by the tool
+    // prompt renderer (constrain/tool_calls.hpp) for the model's tool format.
+    bool tool_prompt = false;
+    nlohmann::ordered_json messages_json;
+    std::vector<ToolSpec> tools;
+    ToolChoice tool_choice;                  // mode None when no tools
     std::string prompt;                      // Completion: raw text...
     std::vector<int32_t> prompt_tokens;      // ...or token ids (then prompt is unused)
     bool prompt_is_tokens = false;
@@ -69,6 +78,7 @@ struct ApiResult {
     int completion_tokens = 0;
     std::vector<TokenInfo> logprobs;  // one per generated token when logprobs were asked for
     std::string stop_sequence;        // StopReason::StopString: the stop string that ended the text
+    std::vector<ToolCall> tool_calls; // calls parsed from the text (then `text` holds only the rest)
 };
 
 // OpenAI's finish_reason for a stop reason ("stop", "length"; a cancelled request never reaches a client).

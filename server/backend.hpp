@@ -28,6 +28,14 @@ public:
     // Chat messages -> prompt tokens through the model's chat template with the generation prompt added, as
     // llm-run renders them (so the same conversation gives the same tokens).
     virtual Expected<std::vector<int32_t>> chat_prompt(const std::vector<ChatMessage>& messages) const = 0;
+    // Messages as sent (OpenAI-shaped JSON) with tools -> prompt tokens, through the tool prompt renderer for the
+    // model's tool format (constrain/tool_calls.hpp).
+    virtual Expected<std::vector<int32_t>> tool_chat_prompt(const nlohmann::ordered_json& messages,
+                                                            const std::vector<ToolSpec>& tools) const = 0;
+    // The constraint that makes the output a call in the model's format (nullptr for ToolChoiceMode::None).
+    virtual Expected<std::shared_ptr<TokenConstraint>> tool_constraint(const std::vector<ToolSpec>& tools,
+                                                                       const ToolChoice& choice) const = 0;
+    virtual ToolFormat tool_format() const = 0;
     // Plain text -> tokens; add_special adds BOS as the model's flags say.
     virtual std::vector<int32_t> tokenize(std::string_view text, bool add_special) const = 0;
     // Raw bytes of one token.

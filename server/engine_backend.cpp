@@ -7,6 +7,7 @@
 
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
+#include "constrain/tool_calls.hpp"
 #include "runtime/chat_session.hpp"  // kChatMlTemplate
 #include "tokenizer/tokenizer.hpp"
 
@@ -17,7 +18,7 @@ class EngineBackend final : public Backend {
 public:
     EngineBackend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine, ChatTemplate tmpl, ModelInfo info)
         : model_(std::move(model)), engine_(std::move(engine)), tok_(*model_->tokenizer()), tmpl_(std::move(tmpl)),
-          info_(std::move(info)) {}
+          info_(std::move(info)), format_(detect_tool_format(tmpl_.source())) {}
 
     const ModelInfo& info() const override { return info_; }
 
@@ -30,12 +31,31 @@ public:
         o.eos_token = tok_.eos_text();
         auto text = tmpl_.render(messages, o);
         if (!text) return text.status();
+        return encode_prompt(*text);
+    }
+    std::vector<int32_t> encode_prompt(const std::string& text) const {
         const std::string bos = tok_.bos_text();
-        const bool add_bos = tok_.add_bos() && !(bos.size() && text->starts_with(bos));
-        std::vector<int32_t> tokens = tok_.encode(*text, false, true);
+        const bool add_bos = tok_.add_bos() && !(bos.size() && text.starts_with(bos));
+        std::vector<int32_t> tokens = tok_.encode(text, false, true);
         if (add_bos && tok_.bos_id() >= 0) tokens.insert(tokens.begin(), tok_.bos_id());
         return tokens;
     }
+    Expected<std::vector<int32_t>> tool_chat_prompt(const nlohmann::ordered_json& messages,
+                                                    const std::vector<ToolSpec>& tools) const override {
+        ChatTemplateOptions o;
+        o.add_generation_prompt = true;
+        o.bos_token = tok_.bos_text();
+        o.eos_token = tok_.eos_text();
+        auto text = render_tool_prompt(tmpl_, format_, messages, tools, o);
+        if (!text) return text.status();
+        return encode_prompt(*text);
+    }
+    Expected<std::shared_ptr<TokenConstraint>> tool_constraint(const std::vector<ToolSpec>& tools,
+                                                               const ToolChoice& choice) const override {
+        std::call_once(tool_vocab_once_, [&] { tool_vocab_ = tool_vocab(tok_, format_); });
+        return make_tool_constraint(format_, tools, choice, tool_vocab_);
+    }
+    ToolFormat tool_format() const override { return format_; }
     std::vector<int32_t> tokenize(std::string_view text, bool add_special) const override {
         return tok_.encode(text, add_special, false);
     }
@@ -63,8 +83,9 @@ private:
     const Tokenizer& tok_;
     ChatTemplate tmpl_;
     ModelInfo info_;
-    mutable std::once_flag trie_once_;
-    mutable std::shared_ptr<const VocabTrie> trie_;
+    ToolFormat format_;
+    mutable std::once_flag trie_once_, tool_vocab_once_;
+    mutable std::shared_ptr<const VocabTrie> trie_, tool_vocab_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <optional>
+#include <random>
 
 #include "server/openai_request.hpp"
 #include "server/server_impl.hpp"
@@ -33,7 +34,11 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 std::optional<ApiError> render_prompt(const ApiRequest& api, const Backend& b, std::vector<int32_t>& tokens,
                                       std::string* echo) {
     const ModelInfo& info = b.info();
-    if (api.kind == ApiKind::Chat) {
+    if (api.kind == ApiKind::Chat && api.tool_prompt) {
+        auto t = b.tool_chat_prompt(api.messages_json, api.tools);
+        if (!t) return invalid_param("messages", "the chat template failed on these messages: " + t.error_message());
+        tokens = std::move(*t);
+    } else if (api.kind == ApiKind::Chat) {
         auto t = b.chat_prompt(api.messages);
         if (!t) return invalid_param("messages", "the chat template failed on these messages: " + t.error_message());
         tokens = std::move(*t);
@@ -69,6 +74,11 @@ std::optional<ApiError> prepare(const ApiDialect& d, const ApiRequest& api, cons
     if (Status s = validate(api.sampling, info.n_vocab); !s) {
         const std::string& m = s.message();
         return invalid_param(m.find("logit_bias") != std::string::npos ? "logit_bias" : "", m);
+    }
+    if (!api.tools.empty() && api.tool_choice.mode != ToolChoiceMode::None) {
+        auto c = b.tool_constraint(api.tools, api.tool_choice);
+        if (!c) return invalid_param("tools", c.error_message());
+        out.constraint = std::move(*c);
     }
     if (!api.json_schema.empty()) {
         auto c = b.json_schema_constraint(api.json_schema);
@@ -125,6 +135,33 @@ void log_result(RequestLog& log, const RequestResult& r) {
     if (!r.status) log.error = r.status.message();
 }
 
+// Requests with tools: the model's text goes through the tool-call parser, which splits it into content and
+// calls. Its input shows the format's special tokens as text, so formats with special call markers read token
+// pieces; the generic format (plain JSON) reads the streamed text, which has stop strings already cut.
+struct ToolText {
+    ToolFormat format = ToolFormat::Generic;
+    std::optional<ToolCallParser> parser;
+    ToolParserOptions options;
+
+    static ToolText make(const ApiRequest& api, const Backend& b) {
+        ToolText t;
+        if (api.tools.empty() || api.tool_choice.mode == ToolChoiceMode::None) return t;
+        t.format = b.tool_format();
+        for (const ToolSpec& s : api.tools) t.options.tool_names.push_back(s.name);
+        t.options.id_seed = std::random_device{}();
+        t.parser.emplace(t.format, t.options);
+        return t;
+    }
+    std::string text_of(const Backend& b, const std::vector<TokenEvent>& events) const {
+        std::string text;
+        for (const TokenEvent& e : events) {
+            if (format == ToolFormat::Generic) text += e.text;
+            else if (e.token >= 0) text += b.token_piece(e.token);
+        }
+        return text;
+    }
+};
+
 // State of one SSE response, shared by the content provider and its releaser.
 struct StreamState {
     std::shared_ptr<Channel> ch;
@@ -132,6 +169,7 @@ struct StreamState {
     RequestId id = 0;
     StreamContext ctx;
     ApiRequest api;
+    ToolText tools;
     bool started = false, finished = false;
 };
 
@@ -197,6 +235,7 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
     st->ch = ch;
     st->backend = b;
     st->id = *id;
+    st->tools = ToolText::make(api, *b);
 
     if (!api.stream) {
         std::vector<TokenEvent> events;
@@ -214,7 +253,14 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
         if (want_logprobs)
             for (const TokenEvent& e : events)
                 if (e.token >= 0) infos.push_back(token_info(*b, e));  // token -1: held-back text only
-        return send_json(res, 200, d.response_body(st->ctx, api_result(r, std::move(infos), api, *b)));
+        ApiResult result = api_result(r, std::move(infos), api, *b);
+        if (ToolText tt = ToolText::make(api, *b); tt.parser) {
+            ToolParseResult parsed = parse_tool_calls(tt.format, tt.text_of(*b, events), tt.options);
+            result.text = parsed.content;
+            result.tool_calls = std::move(parsed.calls);
+            if (!parsed.warning.empty()) current_log().error = "tool calls: " + parsed.warning;
+        }
+        return send_json(res, 200, d.response_body(st->ctx, result));
     }
 
     res.set_header("Cache-Control", "no-cache");
@@ -252,10 +298,25 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
                 text += e.text;
                 if (want_logprobs && e.token >= 0) infos.push_back(token_info(*st->backend, e));
             }
-            std::string out = dp->stream_delta(st->ctx, text, infos);
+            std::string out;
+            ApiResult final_result;
+            if (st->tools.parser) {
+                ToolDelta delta = st->tools.parser->push(st->tools.text_of(*st->backend, events));
+                out = dp->stream_delta(st->ctx, delta.content, infos, delta.calls);
+                if (r) {
+                    ToolParseResult fin = st->tools.parser->finish();
+                    out += dp->stream_delta(st->ctx, fin.unstreamed_content, {});
+                    final_result.tool_calls = std::move(fin.calls);
+                }
+            } else {
+                out = dp->stream_delta(st->ctx, text, infos);
+            }
             if (r) {
                 log_result(current_log(), *r);
-                if (r->status) out += dp->stream_end(st->ctx, api_result(*r, {}, st->api, *st->backend));
+                std::vector<ToolCall> calls = std::move(final_result.tool_calls);
+                final_result = api_result(*r, {}, st->api, *st->backend);
+                final_result.tool_calls = std::move(calls);
+                if (r->status) out += dp->stream_end(st->ctx, final_result);
                 else out += dp->stream_error(st->ctx, ApiError{500, "server_error", "generation failed: " + r->status.message(), "", ""});
             }
             if (!write(out)) return abandon();

@@ -34,16 +34,21 @@ public:
         return sse_data(dump_json(chat_chunk(c.meta, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr,
                                              c.request->include_usage)));
     }
-    std::string stream_delta(const StreamContext& c, const std::string& text,
-                             std::span<const TokenInfo> tokens) const override {
+    std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo> tokens,
+                             std::span<const ToolCallDelta> calls) const override {
         const bool lp = c.request->top_logprobs >= 0 && !tokens.empty();
-        if (text.empty() && !lp) return "";
-        return sse_data(dump_json(chat_chunk(c.meta, {{"content", text}}, lp ? chat_logprobs(tokens) : Json(nullptr),
-                                             nullptr, c.request->include_usage)));
+        std::string out;
+        if (!text.empty() || lp)
+            out = sse_data(dump_json(chat_chunk(c.meta, {{"content", text}}, lp ? chat_logprobs(tokens) : Json(nullptr),
+                                                nullptr, c.request->include_usage)));
+        if (!calls.empty())
+            out += sse_data(dump_json(chat_chunk(c.meta, {{"tool_calls", tool_call_deltas(calls)}}, nullptr, nullptr,
+                                                 c.request->include_usage)));
+        return out;
     }
     std::string stream_end(const StreamContext& c, const ApiResult& r) const override {
-        std::string out = sse_data(dump_json(chat_chunk(c.meta, Json::object(), nullptr,
-                                                        openai_finish_reason(r.stop_reason), c.request->include_usage)));
+        std::string out = sse_data(dump_json(chat_chunk(c.meta, Json::object(), nullptr, openai_finish_reason(r),
+                                                        c.request->include_usage)));
         if (c.request->include_usage) out += sse_data(dump_json(usage_chunk(c.meta, r, true)));
         out += sse_done();
         return out;
@@ -70,8 +75,8 @@ public:
             return sse_data(dump_json(completion_chunk(c.meta, c.echo, nullptr, nullptr, c.request->include_usage)));
         return sse_comment("admitted");
     }
-    std::string stream_delta(const StreamContext& c, const std::string& text,
-                             std::span<const TokenInfo> tokens) const override {
+    std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo> tokens,
+                             std::span<const ToolCallDelta>) const override {
         const bool lp = c.request->top_logprobs >= 0 && !tokens.empty();
         if (text.empty() && !lp) return "";
         return sse_data(dump_json(completion_chunk(c.meta, text, lp ? completion_logprobs(tokens, 0) : Json(nullptr),

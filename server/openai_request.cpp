@@ -270,15 +270,43 @@ Err parse_response_format(const Json& body, ApiRequest& out) {
     return std::nullopt;
 }
 
-Err parse_tools(const Json& body) {
+// tools / tool_choice / parallel_tool_calls. The tools' JSON schemas are compiled later, with the model's format.
+Err parse_tools(const Json& body, ApiRequest& out) {
+    out.tool_choice.mode = ToolChoiceMode::None;
     const Json* tools = field(body, "tools");
     if (tools && !tools->is_array()) return wrong_type("tools", "an array", *tools);
-    if (tools && !tools->empty())
-        return invalid_param("tools", "'tools' is not supported by this server yet (tool calls are being wired in); "
-                                      "send the request without tools");
-    const Json* tc = field(body, "tool_choice");
-    if (tc && !(tc->is_string() && (tc->get<std::string>() == "none" || tc->get<std::string>() == "auto")))
-        return invalid_param("tool_choice", "'tool_choice' needs 'tools', which this server does not support yet");
+    if (tools && !tools->empty()) {
+        auto parsed = llm::parse_tools(*tools);
+        if (!parsed) return invalid_param("tools", parsed.error_message());
+        out.tools = std::move(*parsed);
+        out.tool_choice.mode = ToolChoiceMode::Auto;
+    }
+    if (const Json* tc = field(body, "tool_choice")) {
+        if (tc->is_string()) {
+            const std::string m = tc->get<std::string>();
+            if (m == "none") out.tool_choice.mode = ToolChoiceMode::None;
+            else if (m == "auto") out.tool_choice.mode = out.tools.empty() ? ToolChoiceMode::None : ToolChoiceMode::Auto;
+            else if (m == "required") out.tool_choice.mode = ToolChoiceMode::Required;
+            else return invalid_param("tool_choice", fmt::format("'tool_choice' is '{}'; expected none, auto, required or "
+                                                                 "{{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", m));
+        } else if (tc->is_object()) {
+            const Json* fn = field(*tc, "function");
+            const Json* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
+            if (!name || !name->is_string()) return invalid_param("tool_choice.function.name", "'tool_choice.function.name' is required (a string)");
+            out.tool_choice.mode = ToolChoiceMode::Named;
+            out.tool_choice.name = name->get<std::string>();
+            bool known = false;
+            for (const ToolSpec& t : out.tools) known |= t.name == out.tool_choice.name;
+            if (!known) return invalid_param("tool_choice", fmt::format("'tool_choice' names '{}', which is not in 'tools'", out.tool_choice.name));
+        } else {
+            return wrong_type("tool_choice", "a string or an object", *tc);
+        }
+        if (out.tool_choice.mode != ToolChoiceMode::None && out.tools.empty())
+            return invalid_param("tool_choice", "'tool_choice' requires 'tools'");
+    }
+    bool parallel = true;
+    if (auto e = get_bool(body, "parallel_tool_calls", parallel)) return e;
+    out.tool_choice.parallel = parallel;
     return std::nullopt;
 }
 
@@ -298,7 +326,18 @@ std::optional<ApiError> parse_chat_request(const Json& body, ApiRequest& out) {
     if (top && !logprobs) return invalid_param("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
     if (logprobs) out.top_logprobs = top ? (int)*top : 0;
     if (auto e = parse_response_format(body, out)) return e;
-    return parse_tools(body);
+    if (auto e = parse_tools(body, out)) return e;
+    if (!out.tools.empty() && out.tool_choice.mode != ToolChoiceMode::None && !out.json_schema.empty())
+        return invalid_param("response_format", "'response_format' cannot be combined with 'tools' (the output is either a tool call or JSON)");
+    // Tools, or tool calls / results in the history: the tool prompt renderer sees every field of the messages.
+    bool tool_history = false;
+    for (const auto& m : out.messages) tool_history |= m.role == "tool";
+    for (const auto& m : *field(body, "messages")) tool_history |= m.contains("tool_calls") && !m["tool_calls"].is_null();
+    if (!out.tools.empty() || tool_history) {
+        out.tool_prompt = true;
+        out.messages_json = *field(body, "messages");
+    }
+    return std::nullopt;
 }
 
 std::optional<ApiError> parse_completion_request(const Json& body, ApiRequest& out) {

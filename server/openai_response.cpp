@@ -20,6 +20,24 @@ const char* openai_finish_reason(StopReason r) {
     return "stop";
 }
 
+const char* openai_finish_reason(const ApiResult& r) {
+    return r.tool_calls.empty() ? openai_finish_reason(r.stop_reason) : "tool_calls";
+}
+
+Json tool_call_deltas(std::span<const ToolCallDelta> calls) {
+    Json out = Json::array();
+    for (const ToolCallDelta& d : calls) {
+        Json fn = Json::object();
+        if (!d.name.empty()) fn["name"] = d.name;
+        fn["arguments"] = d.arguments;
+        Json item = {{"index", d.index}};
+        if (!d.id.empty()) item["id"] = d.id, item["type"] = "function";
+        item["function"] = fn;
+        out.push_back(std::move(item));
+    }
+    return out;
+}
+
 Json openai_usage(const ApiResult& r) {
     return Json{{"prompt_tokens", r.prompt_tokens},
                 {"completion_tokens", r.completion_tokens},
@@ -68,10 +86,19 @@ Json completion_logprobs(std::span<const TokenInfo> tokens, size_t start_offset)
 }
 
 Json chat_completion_body(const ResponseMeta& m, const ApiResult& r, bool with_logprobs) {
+    Json message = {{"role", "assistant"},
+                    {"content", r.text.empty() && !r.tool_calls.empty() ? Json(nullptr) : Json(r.text)},
+                    {"refusal", nullptr}};
+    if (!r.tool_calls.empty()) {
+        Json calls = Json::array();
+        for (const ToolCall& c : r.tool_calls)
+            calls.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+        message["tool_calls"] = calls;
+    }
     Json choice = {{"index", 0},
-                   {"message", {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}}},
+                   {"message", message},
                    {"logprobs", with_logprobs ? chat_logprobs(r.logprobs) : Json(nullptr)},
-                   {"finish_reason", openai_finish_reason(r.stop_reason)}};
+                   {"finish_reason", openai_finish_reason(r)}};
     return Json{{"id", m.id},        {"object", "chat.completion"}, {"created", m.created},
                 {"model", m.model},  {"choices", Json::array({choice})}, {"usage", openai_usage(r)},
                 {"system_fingerprint", nullptr}};

@@ -19,6 +19,11 @@ struct ResponseMeta {
 };
 
 Json openai_usage(const ApiResult& r);
+// "tool_calls" when the turn ended in calls, else openai_finish_reason(r.stop_reason).
+const char* openai_finish_reason(const ApiResult& r);
+// Stream fragments of tool calls: [{"index", "id", "type", "function": {"name", "arguments"}}], id/type/name
+// on a call's first fragment only (as OpenAI streams them).
+Json tool_call_deltas(std::span<const ToolCallDelta> calls);
 
 // Logprobs objects. Chat: {"content": [{"token","logprob","bytes","top_logprobs"}]}.
 // Completions: {"tokens","token_logprobs","top_logprobs","text_offset"} (text_offset counted from start_offset).

@@ -273,7 +273,7 @@ class Conformance(unittest.TestCase):
             (json.dumps(chat_body("x", max_tokens=-5)).encode(), 400),
             (json.dumps(chat_body("x", n=2)).encode(), 400),
             (json.dumps(chat_body("x", logit_bias={"999999": 5})).encode(), 400),
-            (json.dumps(chat_body("x", tools=[{"type": "function", "function": {"name": "f"}}])).encode(), 400),
+            (json.dumps(chat_body("x", tools=[{"type": "function", "function": {}}])).encode(), 400),
             (b'{"messages":[{"role":"user","content":"\xff\xfe"}]}', 400),
             (deep, 400),
         ]
@@ -373,6 +373,44 @@ class Conformance(unittest.TestCase):
         self.assertEqual(m.get("vllm:num_requests_running"), 0)
         # A new request is served right away.
         self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", chat_body("Hi", max_tokens=2))[0], 200)
+
+    def test_forced_tool_call(self):
+        import jsonschema
+        schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}},
+                  "required": ["city"], "additionalProperties": False}
+        tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+                                                   "parameters": schema}}]
+        c = SERVER.client()
+        msgs = [{"role": "user", "content": "What is the weather in Paris?"}]
+        for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+            r = c.chat.completions.create(model="x", messages=msgs, tools=tools, tool_choice=choice, temperature=0,
+                                          max_tokens=48)
+            calls = r.choices[0].message.tool_calls
+            self.assertTrue(calls, r.choices[0])
+            self.assertEqual(r.choices[0].finish_reason, "tool_calls")
+            self.assertEqual(calls[0].function.name, "get_weather")
+            final = json.loads(calls[0].function.arguments)
+            jsonschema.validate(final, schema)
+            if choice == "required":
+                required_args = calls[0].function.arguments
+        stream = c.chat.completions.create(model="x", messages=msgs, tools=tools, tool_choice="required",
+                                           temperature=0, max_tokens=48, stream=True)
+        args, finish = "", None
+        for ch in stream:
+            if ch.choices and ch.choices[0].delta.tool_calls:
+                for tc in ch.choices[0].delta.tool_calls:
+                    args += tc.function.arguments or ""
+            if ch.choices and ch.choices[0].finish_reason:
+                finish = ch.choices[0].finish_reason
+        self.assertEqual(args, required_args)  # greedy: the same call, its fragments concatenated
+        self.assertEqual(finish, "tool_calls")
+        # The call's result goes back in the history and the model answers.
+        msgs += [{"role": "assistant", "content": None, "tool_calls": [calls[0].model_dump()]},
+                 {"role": "tool", "tool_call_id": calls[0].id, "content": "sunny, 21 C"}]
+        prompt_before = r.usage.prompt_tokens
+        r = c.chat.completions.create(model="x", messages=msgs, tools=tools, temperature=0, max_tokens=8)
+        self.assertEqual(r.choices[0].message.role, "assistant")
+        self.assertGreater(r.usage.prompt_tokens, prompt_before + 10)  # the call and its result are in the prompt
 
     def test_embeddings_float_and_base64(self):
         c = SERVER.client()

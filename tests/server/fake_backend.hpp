@@ -49,6 +49,22 @@ public:
         text += "assistant: ";
         return tokenize(text, false);
     }
+    Expected<std::vector<int32_t>> tool_chat_prompt(const nlohmann::ordered_json& messages,
+                                                    const std::vector<ToolSpec>& tools) const override {
+        std::string text;  // "role: content\n" per message (calls as their names), then the tools' names
+        for (const auto& m : messages) {
+            text += m.value("role", "?") + ": " + (m.contains("content") && m["content"].is_string() ? m["content"].get<std::string>() : "");
+            if (m.contains("tool_calls")) for (const auto& c : m["tool_calls"]) text += " call " + c["function"].value("name", "");
+            text += "\n";
+        }
+        text += "tools:";
+        for (const auto& t : tools) text += " " + t.name;
+        return tokenize(text + "\nassistant: ", false);
+    }
+    Expected<std::shared_ptr<TokenConstraint>> tool_constraint(const std::vector<ToolSpec>&, const ToolChoice&) const override {
+        return std::shared_ptr<TokenConstraint>();
+    }
+    ToolFormat tool_format() const override { return ToolFormat::Generic; }
     std::vector<int32_t> tokenize(std::string_view text, bool) const override {
         std::vector<int32_t> ids;
         for (unsigned char c : text) ids.push_back((int32_t)c + 1);

@@ -90,8 +90,8 @@ TEST(OpenAiRequest, ParameterRangesAndTypes) {
     EXPECT_EQ(chat_param_error(with(R"("logprobs":true,"top_logprobs":21)")), "top_logprobs");
     EXPECT_EQ(chat_param_error(with(R"("response_format":{"type":"xml"})")), "response_format.type");
     EXPECT_EQ(chat_param_error(with(R"("response_format":{"type":"json_schema"})")), "response_format.json_schema");
-    EXPECT_EQ(chat_param_error(with(R"("tools":[{"type":"function","function":{"name":"f"}}])")), "tools");
-    EXPECT_EQ(chat_param_error(with(R"("tool_choice":"required")")), "tool_choice");
+    EXPECT_EQ(chat_param_error(with(R"("tools":[{"type":"function","function":{}}])")), "tools");
+    EXPECT_EQ(chat_param_error(with(R"("tool_choice":"required")")), "tool_choice");  // needs tools
     // Nulls count as absent, unknown fields are ignored, n = 1 is fine.
     EXPECT_EQ(chat_param_error(with(R"("temperature":null,"max_tokens":null,"n":1,"vendor_extension":{"x":1})")), "<ok>");
 }
