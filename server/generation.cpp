@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 
+#include "server/client_socket.hpp"
 #include "server/openai_request.hpp"
 #include "server/server_impl.hpp"
 
@@ -240,13 +241,26 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
     if (!api.stream) {
         std::vector<TokenEvent> events;
         RequestResult r;
+        // Nothing is written until the answer is complete, so the client's socket is polled for a hang-up: a
+        // client that left has its request cancelled like a streamed one (its computed prefix stays cached).
+        const ClientSocket client(req);
+        bool gone = false;
         {
             std::unique_lock lock(ch->mu);
-            ch->cv.wait(lock, [&] { return ch->result.has_value(); });  // on_done comes exactly once
+            while (!ch->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return ch->result.has_value(); })) {
+                if (gone || !client.gone()) continue;  // on_done comes exactly once, cancelled or not
+                gone = true;
+                b->cancel(*id);
+                metrics.count_disconnect();
+            }
             events.swap(ch->events);
             r = *ch->result;
         }
         log_result(current_log(), r);
+        if (gone) {
+            current_log().disconnected = true;
+            return send_error(d, res, ApiError{499, "invalid_request_error", "the client closed the connection", "", "client_closed"});
+        }
         if (!r.status)
             return send_error(d, res, ApiError{500, "server_error", "generation failed: " + r.status.message(), "", ""});
         std::vector<TokenInfo> infos;

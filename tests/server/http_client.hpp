@@ -21,17 +21,17 @@ struct RawResponse {
 };
 
 // Sends one request with "Connection: close". `until`, when set, is called with the body read so far and ends the
-// read (closing the socket) when it returns true.
+// read (closing the socket) when it returns true; so does waiting `timeout_ms` for the next bytes.
 inline RawResponse raw_http(int port, const std::string& method, const std::string& path, const std::string& body,
                             const std::vector<std::string>& headers = {},
-                            const std::function<bool(const std::string&)>& until = nullptr) {
+                            const std::function<bool(const std::string&)>& until = nullptr, int timeout_ms = 60000) {
     RawResponse out;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons((uint16_t)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{60, 0};
+    timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (::connect(fd, (sockaddr*)&addr, sizeof addr) != 0) {
         ::close(fd);

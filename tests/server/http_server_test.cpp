@@ -297,6 +297,22 @@ TEST(HttpServer, DisconnectCancelsTheRequest) {
     EXPECT_NE(m.body.find("llm_client_disconnects_total 1"), std::string::npos);
 }
 
+TEST(HttpServer, DisconnectCancelsANonStreamedRequest) {
+    // The client gives up waiting for a non-streamed answer (nothing was written to it): its request is cancelled.
+    Served s;
+    s.backend->token_delay = std::chrono::milliseconds(50);
+    s.backend->reply = std::string(200, 'z');
+    auto r = raw_http(s.port, "POST", "/v1/chat/completions", chat_with(R"("stream":false)"), {}, nullptr, 300);
+    EXPECT_EQ(r.status, 0);  // hung up before any answer
+    for (int t = 0; t < 200 && s.backend->cancelled() == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(s.backend->cancelled(), 1);
+    EXPECT_NE(s.get("/metrics").body.find("llm_client_disconnects_total 1"), std::string::npos);
+    // A client that stays gets its answer.
+    s.backend->reply = "short";
+    EXPECT_EQ(parse(s.post("/v1/chat/completions", chat_with(R"("stream":false)")).body)["choices"][0]["message"]["content"], "short");
+    EXPECT_EQ(s.backend->cancelled(), 1);
+}
+
 TEST(HttpServer, KeepAlivesWhileQueued) {
     ServerOptions o;
     o.keepalive_s = 0.05;
