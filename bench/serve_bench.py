@@ -8,6 +8,17 @@ table and as JSON. Only the standard library (http.client), so it measures the s
   serve_bench.py ... --multi-turn 5              # each client holds a conversation of 5 growing turns
   serve_bench.py ... --json out.json --label llm-serve
 
+Comparison with llama.cpp (both servers started here, on the same model, threads and KV room; levels interleaved:
+at each concurrency level one server runs, then the other, the order alternating from level to level):
+
+  serve_bench.py --compare --llm-serve build/llm-serve --llama-server .../build-native/bin/llama-server \
+      --model SmolLM2.gguf --model tinyllama-1.1b-shape.Q4_0.gguf --variants 0,1024 --clients 1,4,8,16 \
+      --prompt-tokens 128 --gen-tokens 128 --threads 2 --json compare.json
+
+llama-server runs with `-np 16 -c <16 x the per-request context> -cb` (its slots are not the limit); llm-serve
+with `--parallel 16 --ctx <per-request context> --kv-pool <16 x it>`. A variant is the shared system prompt's
+length (0 = none).
+
 Prompt lengths are approximate (words of a fixed vocabulary, about one token each with common tokenizers); the
 servers' reported usage.prompt_tokens is recorded too. Generation ignores end-of-sequence (`ignore_eos`, which both
 servers accept) so every request produces --gen-tokens tokens.
@@ -16,7 +27,10 @@ import argparse
 import http.client
 import json
 import random
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -137,6 +151,103 @@ def run_level(args, n_clients):
     }
 
 
+def free_port():
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+class Served:
+    """A server process on a free loopback port, ready once GET /health answers 200."""
+
+    def __init__(self, name, cmd, port, log_dir):
+        self.name, self.url = name, f"http://127.0.0.1:{port}"
+        self.log = open(os.path.join(log_dir, f"serve-bench-{name}-{port}.log"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.proc.returncode}: see {self.log.name}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/health")
+                ok = conn.getresponse().status == 200
+                conn.close()
+                if ok:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"{name} did not become healthy: see {self.log.name}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def compare(args):
+    """Both servers on each model and variant, levels interleaved; a table of ratios and the JSON of every level."""
+    levels = [int(n) for n in args.clients.split(",")]
+    n_slots = max(16, max(levels))
+    runs = []
+    for model in args.model:
+        for shared in (int(v) for v in args.variants.split(",")):
+            # Words are about one token each; leave room for tokenizers that split them and for the template.
+            ctx = (int(1.5 * (shared + args.prompt_tokens)) + args.gen_tokens + 128 + 255) // 256 * 256
+            servers = []
+            try:
+                servers.append(Served("llm-serve", [args.llm_serve, "-m", model, "--port", str(p := free_port()),
+                                                    "--ctx", str(ctx), "--parallel", str(n_slots), "--kv-pool",
+                                                    str(n_slots * ctx), "-t", str(args.threads), "--max-queue",
+                                                    "256", "--log-format", "off", *args.llm_serve_args.split()],
+                                      p, args.log_dir))
+                servers.append(Served("llama-server", [args.llama_server, "-m", model, "--host", "127.0.0.1",
+                                                       "--port", str(p := free_port()), "-np", str(n_slots), "-c",
+                                                       str(n_slots * ctx), "-cb", "-t", str(args.threads),
+                                                       "--no-webui", *args.llama_server_args.split()],
+                                      p, args.log_dir))
+                for sv in servers:
+                    for _ in range(args.warmup):
+                        stream_chat(sv.url, [{"role": "user", "content": "warm up"}], 8, "")
+                for i, n in enumerate(levels):
+                    for sv in (servers if i % 2 == 0 else servers[::-1]):
+                        la = argparse.Namespace(**vars(args))
+                        la.url, la.shared_prefix, la.api_key = sv.url, shared, ""
+                        lv = run_level(la, n)
+                        runs.append({"model": os.path.basename(model), "shared_prefix": shared, "server": sv.name,
+                                     "ctx_per_request": ctx, **lv})
+                        print(f"  {os.path.basename(model)} shared={shared} clients={n} {sv.name}: "
+                              f"{lv['aggregate_tok_s']:.1f} tok/s, TTFT p99 {lv['ttft_ms_p99']:.0f} ms, "
+                              f"errors {lv['errors']}", file=sys.stderr, flush=True)
+            finally:
+                for sv in servers:
+                    sv.stop()
+    print(f"prompt ~{args.prompt_tokens} tok, {args.gen_tokens} new, threads {args.threads}; ratio = llm-serve / "
+          f"llama-server (tok/s: higher is better; TTFT p99: lower is better)")
+    print(f"{'model':<34} {'shared':>6} {'clients':>7} {'llm tok/s':>9} {'llama tok/s':>11} {'ratio':>6} "
+          f"{'llm TTFT p50/p99':>17} {'llama TTFT p50/p99':>19}")
+    key = lambda r: (r["model"], r["shared_prefix"], r["clients"])  # noqa: E731
+    by = {(key(r), r["server"]): r for r in runs}
+    for k in sorted({key(r) for r in runs}, key=lambda k: (k[0], k[1], k[2])):
+        a, b = by.get((k, "llm-serve")), by.get((k, "llama-server"))
+        if not a or not b:
+            continue
+        ratio = a["aggregate_tok_s"] / b["aggregate_tok_s"] if b["aggregate_tok_s"] else float("nan")
+        print(f"{k[0]:<34} {k[1]:>6} {k[2]:>7} {a['aggregate_tok_s']:>9.1f} {b['aggregate_tok_s']:>11.1f} "
+              f"{ratio:>6.2f} {a['ttft_ms_p50']:>7.0f}/{a['ttft_ms_p99']:<7.0f}ms "
+              f"{b['ttft_ms_p50']:>8.0f}/{b['ttft_ms_p99']:<7.0f}ms")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"prompt_tokens": args.prompt_tokens, "gen_tokens": args.gen_tokens, "threads": args.threads,
+                       "runs": runs}, f, indent=2)
+    return 1 if any(r["errors"] for r in runs) else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://127.0.0.1:8080")
@@ -149,7 +260,22 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="requests before measuring")
     ap.add_argument("--label", default="")
     ap.add_argument("--json", default="", help="write the results to this file ('-' = stdout)")
+    cmp = ap.add_argument_group("comparison (--compare)")
+    cmp.add_argument("--compare", action="store_true", help="start llm-serve and llama-server and compare them")
+    cmp.add_argument("--llm-serve", default="build/llm-serve")
+    cmp.add_argument("--llama-server", default=os.path.expanduser(
+        "~/.cache/llm/src/llama_cpp_python-0.3.36/vendor/llama.cpp/build-native/bin/llama-server"))
+    cmp.add_argument("--model", action="append", help="GGUF file (repeatable)")
+    cmp.add_argument("--variants", default="0,1024", help="shared system prompt lengths, comma-separated")
+    cmp.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    cmp.add_argument("--llm-serve-args", default="", help="extra llm-serve flags (e.g. '--numerics fast')")
+    cmp.add_argument("--llama-server-args", default="", help="extra llama-server flags")
+    cmp.add_argument("--log-dir", default=os.environ.get("TMPDIR", "/tmp"))
     args = ap.parse_args()
+    if args.compare:
+        if not args.model:
+            ap.error("--compare needs --model")
+        return compare(args)
 
     for _ in range(args.warmup):
         stream_chat(args.url, [{"role": "user", "content": "warm up"}], 8, args.api_key)
