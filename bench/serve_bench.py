@@ -17,7 +17,8 @@ at each concurrency level one server runs, then the other, the order alternating
 
 llama-server runs with `-np 16 -c <16 x the per-request context> -cb` (its slots are not the limit); llm-serve
 with `--parallel 16 --ctx <per-request context> --kv-pool <16 x it>`. A variant is the shared system prompt's
-length (0 = none).
+length (0 = none). On a machine busy with other work, run it with OMP_WAIT_POLICY=passive (both servers inherit
+the environment): OpenMP workers spinning for a core they lost make the numbers meaningless.
 
 Prompt lengths are approximate (words of a fixed vocabulary, about one token each with common tokenizers); the
 servers' reported usage.prompt_tokens is recorded too. Generation ignores end-of-sequence (`ignore_eos`, which both
