@@ -42,7 +42,7 @@ struct ApiRequest {
     bool tool_prompt = false;
     nlohmann::ordered_json messages_json;
     std::vector<ToolSpec> tools;
-    ToolChoice tool_choice;                  // mode None when no tools
+    ToolChoice tool_choice{ToolChoiceMode::None, "", true};  // mode None when no tools
     std::string prompt;                      // Completion: raw text...
     std::vector<int32_t> prompt_tokens;      // ...or token ids (then prompt is unused)
     bool prompt_is_tokens = false;
