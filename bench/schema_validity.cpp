@@ -14,6 +14,7 @@
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
 #include "llm/llm.hpp"
+#include "models/model_config.hpp"  // Model::config()
 #include "runtime/generate.hpp"
 #include "runtime/sampler.hpp"
 #include "tokenizer/chat/chat_template.hpp"
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
         const json messages = json::array(
             {{{"role", "system"}, {"content", "You reply with one JSON value and nothing else."}},
              {{"role", "user"}, {"content", "Write a realistic example of " + base + " as JSON following this JSON schema:\n" + schema_text}}});
-        auto prompt = tmpl->render_json(messages, nullptr, topts);
+        auto prompt = render_chat_json(*tmpl, messages, nullptr, topts);
         if (!prompt) return std::fprintf(stderr, "%s\n", prompt.error_message().c_str()), 1;
         const std::vector<int32_t> ids = tok.encode(*prompt, tok.add_bos(), true);
         for (const char* mode : {"greedy", "seeded"}) {

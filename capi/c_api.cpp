@@ -6,6 +6,8 @@
 
 #include "capi/c_api_util.hpp"
 #include "llm/llm.hpp"
+#include "capi/c_api_util.hpp"
+#include "models/model_config.hpp"  // Model::config()
 #include "tokenizer/tokenizer.hpp"
 
 struct llm_session {
@@ -16,12 +18,17 @@ using llm::c_api::report;
 
 extern "C" {
 
+const char* llm_status_name(llm_status status) {
+    if (status < LLM_OK || status > LLM_ERR_CANCELLED) return "unknown";
+    return llm::status_code_name(static_cast<llm::StatusCode>(status));
+}
+
 llm_status llm_model_load(const char* path, llm_model** out, char* err, size_t err_size) {
     if (!path || !out) return report(LLM_ERR_INVALID_ARGUMENT, "llm_model_load: null argument", err, err_size);
     *out = nullptr;
     try {
         auto m = llm::Model::load(path);
-        if (!m) return report(LLM_ERR_LOAD, m.error_message(), err, err_size);
+        if (!m) return report(m.status(), err, err_size);
         *out = new llm_model{std::move(*m)};
         return LLM_OK;
     } catch (const std::exception& e) {
@@ -49,7 +56,7 @@ llm_status llm_session_create(llm_model* model, const llm_session_params* params
     o.kv_type = *kv, o.numerics = *numerics;
     try {
         auto s = llm::Session::create(model->model, o);
-        if (!s) return report(LLM_ERR_INVALID_ARGUMENT, s.error_message(), err, err_size);
+        if (!s) return report(s.status(), err, err_size);
         *out = new llm_session{std::move(*s)};
         return LLM_OK;
     } catch (const std::exception& e) {
@@ -64,13 +71,9 @@ llm_status llm_session_eval(llm_session* session, const int32_t* tokens, size_t 
     if (!session || (!tokens && n_tokens))
         return report(LLM_ERR_INVALID_ARGUMENT, "llm_session_eval: null argument", err, err_size);
     llm::Session& s = *session->session;
-    if (s.n_past() + (int64_t)n_tokens > s.n_ctx())
-        return report(LLM_ERR_CONTEXT_FULL,
-                      fmt::format("context overflow: {} + {} tokens > {}", s.n_past(), n_tokens, s.n_ctx()), err,
-                      err_size);
     try {
         llm::Status st = s.eval({tokens, n_tokens}, all_logits);
-        if (!st) return report(LLM_ERR_INVALID_ARGUMENT, st.message(), err, err_size);
+        if (!st) return report(st, err, err_size);
         return LLM_OK;
     } catch (const std::exception& e) {
         return report(LLM_ERR_INTERNAL, e.what(), err, err_size);

@@ -59,7 +59,7 @@ llm_status llm_engine_create(llm_model* model, const llm_engine_params* params, 
     o.kv_type = *kv, o.numerics = *numerics;
     try {
         auto e = llm::Engine::create(model->model, o);
-        if (!e) return report(LLM_ERR_INVALID_ARGUMENT, e.error_message(), err, err_size);
+        if (!e) return report(e.status(), err, err_size);
         *out = new llm_engine{std::move(*e)};
         return LLM_OK;
     } catch (const std::exception& e) {
@@ -109,7 +109,7 @@ llm_status llm_engine_submit(llm_engine* engine, const llm_request_params* reque
             cb.on_done = [on_done, user](const llm::RequestResult& res) {
                 llm_request_result c{};
                 c.id = res.id;
-                c.status = res.status ? LLM_OK : LLM_ERR_INTERNAL;
+                c.status = llm::c_api::status_code(res.status);
                 c.error = res.status ? "" : res.status.message().c_str();
                 c.stop_reason = stop_code(res.stop_reason);
                 c.tokens = res.tokens.data(), c.n_tokens = res.tokens.size(), c.text = res.text.c_str();
@@ -119,8 +119,7 @@ llm_status llm_engine_submit(llm_engine* engine, const llm_request_params* reque
             };
         auto id = engine->engine->submit(std::move(r), std::move(cb));
         if (!id) {
-            const bool too_long = id.error_message().find("fit") != std::string::npos;
-            return report(too_long ? LLM_ERR_CONTEXT_FULL : LLM_ERR_INVALID_ARGUMENT, id.error_message(), err, err_size);
+            return report(id.status(), err, err_size);
         }
         if (out) *out = *id;
         return LLM_OK;

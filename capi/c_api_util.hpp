@@ -27,6 +27,22 @@ inline llm_status report(llm_status code, const std::string& message, char* err,
     return code;
 }
 
+// The library's code, passed on: llm_status and llm::StatusCode have equal values (checked below).
+inline llm_status status_code(const Status& s) { return static_cast<llm_status>(static_cast<int>(s.code())); }
+inline llm_status report(const Status& s, char* err, size_t err_size) {
+    return report(status_code(s), s.message(), err, err_size);
+}
+static_assert((int)LLM_ERR_INVALID_ARGUMENT == (int)StatusCode::InvalidArgument);
+static_assert((int)LLM_ERR_INVALID_MODEL == (int)StatusCode::InvalidModel);
+static_assert((int)LLM_ERR_CONTEXT_FULL == (int)StatusCode::ContextOverflow);
+static_assert((int)LLM_ERR_NO_TOKENIZER == (int)StatusCode::NoTokenizer);
+static_assert((int)LLM_ERR_INTERNAL == (int)StatusCode::Internal);
+static_assert((int)LLM_ERR_NOT_FOUND == (int)StatusCode::NotFound);
+static_assert((int)LLM_ERR_IO == (int)StatusCode::Io);
+static_assert((int)LLM_ERR_UNSUPPORTED == (int)StatusCode::Unsupported);
+static_assert((int)LLM_ERR_OUT_OF_MEMORY == (int)StatusCode::OutOfMemory);
+static_assert((int)LLM_ERR_CANCELLED == (int)StatusCode::Cancelled);
+
 inline std::optional<DType> kv_type(llm_kv_type t) {
     switch (t) {
         case LLM_KV_F16: return DType::F16;

@@ -16,17 +16,11 @@
 #include <string_view>
 
 #include "core/status.hpp"
+#include "llm/constrain.hpp"
 
 namespace llm {
 
-struct JsonSchemaOptions {
-    bool compact = false;  // no whitespace at all between tokens
-    int max_indent = 20;   // spaces or tabs after a newline
-    int max_depth = 128;   // nesting of schemas inside schemas (references do not count: they become rules)
-};
-
-// `schema` is JSON text; errors name the JSON pointer ("/properties/tags/uniqueItems: ...").
-Expected<std::string> json_schema_to_gbnf(std::string_view schema, const JsonSchemaOptions& opts = {});
+// JsonSchemaOptions and json_schema_to_gbnf(text) are public: include/llm/constrain.hpp.
 // The same for an already parsed schema (objects keep their key order: properties are generated in it).
 Expected<std::string> json_schema_value_to_gbnf(const nlohmann::ordered_json& schema, const JsonSchemaOptions& opts = {});
 

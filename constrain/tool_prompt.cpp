@@ -217,12 +217,12 @@ Expected<std::string> render_tool_prompt(const ChatTemplate& tmpl, ToolFormat fm
         } else {
             msgs.insert(msgs.begin(), json{{"role", "system"}, {"content", text}});
         }
-        return tmpl.render_json(msgs, nullptr, options);
+        return render_chat_json(tmpl, msgs, nullptr, options);
     }
-    if (tools.empty()) return tmpl.render_json(msgs, nullptr, options);
+    if (tools.empty()) return render_chat_json(tmpl, msgs, nullptr, options);
     json tl = json::array();
     for (const auto& t : tools) tl.push_back(t.raw);
-    return tmpl.render_json(msgs, &tl, options);
+    return render_chat_json(tmpl, msgs, &tl, options);
 }
 
 }  // namespace llm

@@ -1,6 +1,7 @@
 // CPU features read once at start-up (cpuid on x86-64, the kernel's hwcaps on aarch64); kernels pick their ISA
 // variant from these.
 #pragma once
+#include "llm/system.hpp"
 
 namespace llm {
 
@@ -21,9 +22,7 @@ struct CpuFeatures {
 // level: "scalar" anywhere; "avx2" (plain AVX2: no AVX-VNNI either) or "avx512" on x86-64; "neon", "dotprod" or
 // "i8mm" on aarch64. A level the CPU lacks caps nothing above what it has.
 const CpuFeatures& cpu_features();
-// The kernels' level: "avx512-vnni", "avx2", "dotprod", "neon" or "scalar" (the level whose kernels matmul runs:
-// an AVX-512 CPU without VNNI runs the AVX2 ones, an I8MM CPU the dotprod ones plus its smmla GEMM).
-const char* cpu_isa_name();
+// cpu_isa_name(), the kernels' level: include/llm/system.hpp.
 
 // The architecture's detection without LLM_CPU (core/cpu_features_x86.cpp, core/cpu_features_arm.cpp).
 CpuFeatures detect_cpu_features();

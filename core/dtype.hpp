@@ -1,32 +1,14 @@
-// Element types of weights and activations. Numeric values equal GGML's type ids (as stored in GGUF).
-// Each type has one traits row (kernels/quant/type_traits.cpp): block geometry and row (de)quantizers.
+// Traits of the element types (DType: include/llm/types.hpp). Each type has one traits row
+// (kernels/quant/type_traits.cpp): block geometry and row (de)quantizers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
-namespace llm {
+#include "llm/types.hpp"  // DType, dtype_name, dtype_from_name
 
-enum class DType : uint32_t {
-    F32 = 0,
-    F16 = 1,
-    Q4_0 = 2,
-    Q4_1 = 3,
-    Q5_0 = 6,
-    Q5_1 = 7,
-    Q8_0 = 8,
-    Q8_1 = 9,
-    Q2_K = 10,
-    Q3_K = 11,
-    Q4_K = 12,
-    Q5_K = 13,
-    Q6_K = 14,
-    Q8_K = 15,
-    IQ4_NL = 20,
-    IQ4_XS = 23,
-    BF16 = 30,
-};
+namespace llm {
 
 // Dequantize n elements (n a multiple of block_size) from packed blocks to float.
 using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
@@ -47,10 +29,6 @@ struct TypeTraits {
 const TypeTraits& type_traits(DType t);
 // Maps a raw GGML type id to a known DType, or nullopt for ids this engine does not know.
 std::optional<DType> dtype_from_u32(uint32_t id);
-// Parses "q4_0", "Q4_K", "f16", ... (case-insensitive).
-std::optional<DType> dtype_from_name(std::string_view name);
-
-inline std::string_view dtype_name(DType t) { return type_traits(t).name; }
 inline int64_t block_size(DType t) { return type_traits(t).block_size; }
 // Bytes of a row of n elements; n must be a multiple of the block size.
 inline size_t row_bytes(DType t, int64_t n) {

@@ -12,12 +12,14 @@ namespace llm {
 
 Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error("{}: cannot open: {}", path, std::strerror(errno));
+    if (fd < 0)
+        return error(errno == ENOENT ? StatusCode::NotFound : StatusCode::Io, "{}: cannot open: {}", path,
+                     std::strerror(errno));
     struct stat st {};
     if (fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
-        return error("{}: cannot stat: {}", path, std::strerror(e));
+        return error(StatusCode::Io, "{}: cannot stat: {}", path, std::strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
@@ -31,7 +33,7 @@ Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) 
         if (p == MAP_FAILED) {
             int e = errno;
             ::close(fd);
-            return error("{}: cannot mmap: {}", path, std::strerror(e));
+            return error(StatusCode::Io, "{}: cannot mmap: {}", path, std::strerror(e));
         }
         f->data_ = static_cast<const uint8_t*>(p);
     }

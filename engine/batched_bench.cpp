@@ -1,5 +1,7 @@
 // llama-batched-bench's measurement through the Engine (see batched_bench.hpp).
 #include "engine/batched_bench.hpp"
+#include "core/status.hpp"
+#include "models/model_config.hpp"  // Model::config()
 
 #include <fmt/format.h>
 

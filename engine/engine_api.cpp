@@ -50,7 +50,7 @@ Status resolve_options(const ModelConfig& c, EngineOptions& o, int64_t* pool_tok
         if (avail > 0) tokens = std::min<int64_t>(tokens, avail / 2 / (int64_t)per_token);
         tokens = std::max<int64_t>(tokens, o.block_tokens);
     } else if (avail > 0 && (double)tokens * per_token > 0.9 * (double)avail) {
-        return error("a KV pool of {} tokens needs {} MiB, but only {} MiB of memory is available", tokens,
+        return error(StatusCode::OutOfMemory, "a KV pool of {} tokens needs {} MiB, but only {} MiB of memory is available", tokens,
                      (int64_t)(tokens * per_token) >> 20, avail >> 20);
     }
     if (tokens < o.block_tokens)
@@ -78,7 +78,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mo
     Impl& m = *impl;
     m.model = std::move(model);
     m.c = &m.model->config();
-    m.w = &m.model->impl().loaded.weights;
+    m.w = &ModelAccess::impl(*m.model).loaded.weights;
     m.tok = m.model->tokenizer();
     m.opts = opts;
     LLM_TRY(resolve_options(*m.c, m.opts, &m.pool_tokens));
@@ -107,7 +107,7 @@ Expected<RequestId> Engine::submit(Request request, RequestCallbacks callbacks) 
         if (t < 0 || t >= c.n_vocab) return error("request: stop token id {} is out of range [0, {})", t, c.n_vocab);
     if (r.top_logprobs > c.n_vocab)
         return error("request: top_logprobs must be at most the vocabulary size ({}), got {}", c.n_vocab, r.top_logprobs);
-    if (!r.stop.empty() && !m.tok) return error("request: stop strings need the model's tokenizer, which it lacks");
+    if (!r.stop.empty() && !m.tok) return error(StatusCode::NoTokenizer, "request: stop strings need the model's tokenizer, which it lacks");
     for (const std::string& s : r.stop)
         if (s.empty()) return error("request: empty stop string");
     auto sampler = Sampler::create(r.sampling, c.n_vocab);
@@ -117,7 +117,7 @@ Expected<RequestId> Engine::submit(Request request, RequestCallbacks callbacks) 
     const int64_t fit = std::min<int64_t>(m.opts.n_ctx, m.pool_tokens);
     const int64_t need = (int64_t)r.prompt.size() + std::max(r.max_tokens, 1);
     if (need > fit)
-        return error("request needs {} tokens (prompt {} + {} new), but at most {} fit (context {}, KV pool {})", need,
+        return error(StatusCode::ContextOverflow, "request needs {} tokens (prompt {} + {} new), but at most {} fit (context {}, KV pool {})", need,
                      r.prompt.size(), std::max(r.max_tokens, 1), fit, m.opts.n_ctx, m.pool_tokens);
 
     auto s = std::make_unique<Sequence>();
@@ -199,7 +199,7 @@ Expected<std::vector<float>> Engine::embed(const std::vector<int32_t>& tokens, b
         if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
             return error("embed: token id {} at index {} is out of range [0, {})", tokens[i], i, c.n_vocab);
     if ((int64_t)tokens.size() > m.opts.n_ctx)
-        return error("embed: {} tokens do not fit the context ({})", tokens.size(), m.opts.n_ctx);
+        return error(StatusCode::ContextOverflow, "embed: {} tokens do not fit the context ({})", tokens.size(), m.opts.n_ctx);
     std::lock_guard step_lock(m.step_mu);  // between steps: the threads are the engine's
     auto kv = KvCache::create(c, (int)tokens.size(), DType::F32);
     if (!kv) return kv.status();

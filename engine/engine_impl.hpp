@@ -98,6 +98,9 @@ struct Engine::Impl {
 };
 
 // Test hooks (tests/engine).
-inline void engine_set_logits_hook(Engine& e, StepLogitsHook hook) { e.impl().logits_hook = std::move(hook); }
+struct EngineAccess {
+    static Engine::Impl& impl(Engine& e) { return *e.impl_; }
+};
+inline void engine_set_logits_hook(Engine& e, StepLogitsHook hook) { EngineAccess::impl(e).logits_hook = std::move(hook); }
 
 }  // namespace llm

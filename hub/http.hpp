@@ -2,6 +2,7 @@
 // GETs into a caller's sink. Failures are classified (connect, dropped, timeout, cancelled, local write) so the
 // caller decides what is worth a retry; nothing here retries or prints.
 #pragma once
+#include "llm/hub.hpp"  // the public part
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,8 +70,6 @@ private:
 };
 
 // Async-signal-safe: transfers in progress stop with NetError::Cancelled (Ctrl-C keeps a resumable partial file).
-void request_cancel();
-bool cancel_requested();
 void clear_cancel();
 
 // URL helpers: "scheme://host:port" (lower-case host, default port made explicit), joining a Location header.

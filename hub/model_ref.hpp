@@ -8,29 +8,10 @@
 #include <vector>
 
 #include "core/status.hpp"
+#include "llm/hub.hpp"  // the public part
 
 namespace llm::hub {
 
-struct ModelRef {
-    enum class Kind {
-        Folder,  // hf:owner/repo: config, tokenizer files and every safetensors shard (a GGUF-only repo: its default quant)
-        Quant,   // hf:owner/repo:Q4_K_M: the GGUF file of that quantization
-        File,    // hf:owner/repo/path/file.gguf
-    };
-    std::string repo;  // "owner/repo"
-    Kind kind = Kind::Folder;
-    std::string quant;  // Kind::Quant, as written (matched case-insensitively)
-    std::string file;   // Kind::File: the path inside the repository
-    std::string revision = "main";  // branch, tag or 40-hex commit
-    bool explicit_revision = false;
-
-    // The canonical spelling: "hf:owner/repo:Q4_K_M@v1" (no "@main").
-    std::string to_string() const;
-};
-
-inline bool is_hub_ref(std::string_view s) { return s.substr(0, 3) == "hf:"; }
-// Parses "hf:..."; errors name the reference and the part that is wrong.
-Expected<ModelRef> parse_model_ref(std::string_view s);
 // huggingface_hub's repo id rule: [\w.-]{1,96} per part, one '/', no "--" or "..", no leading/trailing '-' '.'.
 Status validate_repo_id(std::string_view repo);
 bool is_commit_hash(std::string_view s);  // 40 lowercase hex digits

@@ -52,7 +52,7 @@ Status read_gemma3(const GgufFile& f, const GgufReader& r, ModelConfig& c) {
     c.attn_scale = 1.0f / std::sqrt((float)(c.n_layers == 62 ? c.d_model / c.n_heads : c.head_dim));
     auto cap = f.get_float("gemma3.final_logit_softcapping");
     if (!cap) return cap.status();
-    if (cap->has_value() && **cap != 0) return error("gemma3: final logit soft-capping is not supported");
+    if (cap->has_value() && **cap != 0) return error(StatusCode::Unsupported, "gemma3: final logit soft-capping is not supported");
     if (c.sliding_window <= 0) return Status::ok();
     auto base = r.float_or("rope.freq_base_swa", 10000.0);
     if (!base) return base.status();
@@ -83,7 +83,7 @@ Expected<ModelConfig> read_config(const GgufFile& f) {
     if (!arch->has_value()) return error("missing metadata key 'general.architecture'");
     c.arch = **arch;
     if (c.arch != "llama" && c.arch != "phi3" && c.arch != "gemma3" && c.arch != "qwen2" && c.arch != "qwen3")
-        return error("unsupported architecture '{}' (supported: llama, phi3, gemma3, qwen2, qwen3)", c.arch);
+        return error(StatusCode::Unsupported, "unsupported architecture '{}' (supported: llama, phi3, gemma3, qwen2, qwen3)", c.arch);
     auto name = f.get_string("general.name");
     if (name && name->has_value()) c.name = **name;
     GgufReader r{f, c.arch};
@@ -109,7 +109,7 @@ Expected<ModelConfig> read_config(const GgufFile& f) {
         if (!(d > 0)) return error("'{}.rope.scaling.factor' must be positive", c.arch);
         c.rope_freq_scale = (float)(1.0 / d);
     } else if (scaling->has_value() && **scaling != "none" && **scaling != "" && c.arch != "phi3") {
-        return error("unsupported rope scaling type '{}'", **scaling);
+        return error(StatusCode::Unsupported, "unsupported rope scaling type '{}'", **scaling);
     }
     // Interleaved for llama (the converter permuted Q/K rows), rotate-half for the others.
     c.rope_style = c.arch == "llama" ? RopeStyle::Interleaved : RopeStyle::Neox;

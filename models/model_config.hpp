@@ -6,15 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "llm/types.hpp"  // LongRopeMode
+
 #include "kernels/cpu/ops.hpp"  // RopeStyle, RopeParams (core/op_params.hpp)
 
 namespace llm {
 
-enum class LongRopeMode {
-    Auto,   // as Hugging Face: long factors once the sequence is longer than the original context
-    Short,  // always the short factors
-    Long,   // always the long factors (llama.cpp's choice when n_ctx > original context)
-};
 
 // The MLP's gate activation: out = act(gate) * up.
 enum class FfnActivation {

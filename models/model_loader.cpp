@@ -11,7 +11,7 @@ namespace llm {
 
 Expected<LoadedModel> load_model(const std::string& path) {
     struct stat st {};
-    if (stat(path.c_str(), &st) != 0) return error("{}: no such file or directory", path);
+    if (stat(path.c_str(), &st) != 0) return error(StatusCode::NotFound, "{}: no such file or directory", path);
     if (S_ISDIR(st.st_mode) || path.ends_with(".safetensors")) return load_hf_model(path);
     return load_gguf_model(path);
 }
@@ -24,7 +24,7 @@ Status check_matrix(const TensorView& t, int64_t n_in, int64_t n_out) {
     switch (t.type) {
         case DType::Q8_1:
         case DType::Q8_K:
-            return error("tensor '{}': weight type {} is not supported for matrices", t.name, dtype_name(t.type));
+            return error(StatusCode::Unsupported, "tensor '{}': weight type {} is not supported for matrices", t.name, dtype_name(t.type));
         default:
             return Status::ok();
     }

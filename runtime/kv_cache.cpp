@@ -59,7 +59,7 @@ Status check_kv_memory(const ModelConfig& c, int64_t n_ctx, DType type, bool tra
     std::string fits = fmt::format("a context of at most {} tokens fits", max_ctx(type, transposed_values));
     if (type != DType::Q8_0 && KvCache::bytes_needed(c, 1024, DType::Q8_0) > 0)
         fits += fmt::format(" ({} with a q8_0 cache)", max_ctx(DType::Q8_0, false));
-    return error("a context of {} tokens needs a {:.1f} GiB {} KV cache ({} layers x {} values x 2 per token) but "
+    return error(StatusCode::OutOfMemory, "a context of {} tokens needs a {:.1f} GiB {} KV cache ({} layers x {} values x 2 per token) but "
                  "{:.1f} GiB of memory is available{}: {}",
                  n_ctx, need / gib, dtype_name(type), c.n_layers, c.kv_dim(), available / gib,
                  weight_bytes > 0 ? fmt::format(" ({:.1f} GiB of it for the weights)", weight_bytes / gib) : "",

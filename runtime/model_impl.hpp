@@ -17,4 +17,10 @@ struct Model::Impl {
     bool weights_resident = false;  // quantized at load into anonymous memory (not pages of the mapped file)
 };
 
+// The library's access to a Model's internals (Model::Impl is private to keep the public header opaque).
+struct ModelAccess {
+    using Impl = Model::Impl;
+    static const Impl& impl(const Model& m) { return *m.impl_; }
+};
+
 }  // namespace llm

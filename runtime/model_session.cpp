@@ -12,6 +12,7 @@
 #include "llm/llm.hpp"
 #include "models/layer_tensors.hpp"
 #include "models/model_loader.hpp"
+#include "quantize/quantize_model.hpp"
 #include "quantize/quantize_weights.hpp"
 #include "runtime/forward_cpu.hpp"
 #include "runtime/model_impl.hpp"
@@ -29,7 +30,7 @@ bool file_exists(const std::string& p) {
     return stat(p.c_str(), &st) == 0;
 }
 
-void load_tokenizer(Model::Impl& m) {
+void load_tokenizer(ModelAccess::Impl& m) {
     Expected<std::unique_ptr<Tokenizer>> tok = error("no tokenizer files");
     if (m.loaded.gguf) {
         tok = Tokenizer::from_gguf(*m.loaded.gguf);
@@ -75,7 +76,9 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
     if (!resolved) return resolved.status();
     const std::string& path = *resolved;
     auto loaded = load_model(path);
-    if (!loaded) return loaded.status();
+    // A loader's plain error is about the file's contents: InvalidModel (NotFound, Io, Unsupported stay).
+    if (!loaded) return loaded.status().code() == StatusCode::InvalidArgument
+                            ? loaded.status().with_code(StatusCode::InvalidModel) : loaded.status();
     if (!opts.quantize.empty()) {
         const int threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
         if (Status s = quantize_weights(*loaded, opts.quantize, threads); !s) return s;
@@ -93,6 +96,41 @@ const ModelConfig& Model::config() const { return impl_->loaded.config; }
 const std::string& Model::path() const { return impl_->path; }
 const Tokenizer* Model::tokenizer() const { return impl_->tokenizer.get(); }
 const std::string& Model::tokenizer_error() const { return impl_->tokenizer_error; }
+
+ModelInfo Model::info() const {
+    const ModelConfig& c = impl_->loaded.config;
+    ModelInfo m;
+    m.arch = c.arch, m.name = c.name;
+    m.n_vocab = c.n_vocab, m.d_model = c.d_model, m.n_layers = c.n_layers, m.n_heads = c.n_heads;
+    m.n_kv_heads = c.n_kv_heads, m.head_dim = c.head_dim, m.d_ff = c.d_ff, m.n_ctx_train = c.n_ctx_train;
+    m.sliding_window = c.sliding_window, m.rope_theta = c.rope_theta, m.tied_embeddings = c.tied_embeddings;
+    m.weight_bytes = m.file_tensor_bytes = weight_bytes();
+    m.file_type = "?";
+    if (auto f = GgufFile::open(impl_->path)) {  // mapped, not read: the header only
+        m.file_tensor_bytes = 0;
+        for (const GgufTensorInfo& t : f->tensors()) m.file_tensor_bytes += t.nbytes;
+        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
+            for (const FileTypeInfo& t : file_types())
+                if ((int64_t)t.ftype == **ft) m.file_type = std::string(t.name);
+    } else {
+        m.file_type = "safetensors";
+    }
+    // The matrices (the norms' float vectors are not counted): elements and types.
+    const ModelWeights& w = impl_->loaded.weights;
+    std::vector<const TensorView*> mats{&w.token_embd};
+    if (w.output.valid() && w.output.data != w.token_embd.data) mats.push_back(&w.output);
+    for (const LayerWeights& L : w.layers)
+        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+            if (t->valid()) mats.push_back(t);
+    for (const TensorView* t : mats) {
+        m.n_params += t->n_elements();
+        auto it = std::find_if(m.weight_types.begin(), m.weight_types.end(), [&](auto& p) { return p.first == t->type; });
+        if (it == m.weight_types.end()) m.weight_types.push_back({t->type, 1});
+        else ++it->second;
+    }
+    std::stable_sort(m.weight_types.begin(), m.weight_types.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    return m;
+}
 
 size_t Model::weight_bytes() const {
     const ModelWeights& w = impl_->loaded.weights;
@@ -145,7 +183,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
 #ifdef LLM_HAVE_VULKAN
         std::string note;
         auto d = vk::create_session_decoder({o.device, o.n_ctx, o.kv_type, o.longrope}, c,
-                                            impl->model->impl().loaded.weights, &note);
+                                            ModelAccess::impl(*impl->model).loaded.weights, &note);
         if (d) {
             impl->vk = std::move(*d);
             if (!note.empty()) std::fprintf(stderr, "llm: %s\n", note.c_str());
@@ -162,7 +200,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
         const bool ggml_attn =
             o.numerics == Numerics::Exact && o.kv_type == DType::F16 && ggml_attention_available();
         // Say what fits instead of an uncaught bad_alloc or the OOM killer; the mapped weights still count.
-        const Model::Impl& m = impl->model->impl();
+        const auto& m = ModelAccess::impl(*impl->model);
         LLM_TRY(check_kv_memory(c, o.n_ctx, o.kv_type, ggml_attn,
                                 m.weights_resident ? 0 : (int64_t)impl->model->weight_bytes(),
                                 available_memory_bytes()));
@@ -171,7 +209,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
             if (!kv) return kv.status();
             impl->kv = std::move(*kv);
         } catch (const std::bad_alloc&) {  // overcommit off, or memory taken since the check
-            return error("cannot allocate the KV cache for a context of {} tokens ({:.1f} GiB)", o.n_ctx,
+            return error(StatusCode::OutOfMemory, "cannot allocate the KV cache for a context of {} tokens ({:.1f} GiB)", o.n_ctx,
                          KvCache::bytes_needed(c, o.n_ctx, o.kv_type, ggml_attn) / 1073741824.0);
         }
     }
@@ -187,13 +225,13 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
         if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
             return error("token id {} at index {} is out of range [0, {})", tokens[i], i, c.n_vocab);
     if (s.n_past + (int64_t)tokens.size() > s.opts.n_ctx)
-        return error("context overflow: {} tokens in history + {} new > context size {}", s.n_past, tokens.size(),
+        return error(StatusCode::ContextOverflow, "context overflow: {} tokens in history + {} new > context size {}", s.n_past, tokens.size(),
                      s.opts.n_ctx);
     const int64_t n = (int64_t)tokens.size();
     s.n_logit_rows = all_logits ? n : 1;
     s.logits.resize((size_t)s.n_logit_rows * c.n_vocab);
     ForwardOptions fo{s.opts.n_threads, s.opts.longrope, s.opts.numerics};
-    const Model::Impl& m = s.model->impl();
+    const auto& m = ModelAccess::impl(*s.model);
     for (int64_t done = 0; done < n; done += s.opts.n_batch) {
         const int64_t chunk = std::min<int64_t>(s.opts.n_batch, n - done);
         // Without all_logits every chunk writes its last row to the same place; the final chunk's stays.

@@ -5,11 +5,12 @@ import pathlib
 import re
 import sys
 
-# Layer of each folder (docs/LAYOUT.md's order); the longest matching prefix wins. include/llm is the public surface
-# runtime/, engine/ and capi/ implement, so it sits with runtime/ (its headers use runtime/'s value types).
+# Layer of each folder (docs/LAYOUT.md's order); the longest matching prefix wins. include/llm is the public surface:
+# its headers stand alone (they include only each other), so it is the bottom layer every folder may include.
 LAYERS = {
+    "include/llm": 0,
     "core": 1, "kernels/quant": 2, "kernels/cpu": 3, "formats": 4, "tokenizer/chat": 5, "tokenizer": 5, "hub": 5,
-    "models": 6, "kernels/vulkan": 7, "quantize": 8, "runtime": 9, "include/llm": 9, "constrain": 9, "engine": 10,
+    "models": 6, "kernels/vulkan": 7, "quantize": 8, "runtime": 9, "constrain": 9, "engine": 10,
     "capi": 11, "server": 12, "tools": 12, "bench": 12, "tests": 13,
 }
 

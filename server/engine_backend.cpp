@@ -10,6 +10,7 @@
 #include "constrain/tool_calls.hpp"
 #include "runtime/chat_session.hpp"  // kChatMlTemplate
 #include "tokenizer/tokenizer.hpp"
+#include "models/model_config.hpp"  // Model::config()
 
 namespace llm::server {
 namespace {

@@ -2,6 +2,9 @@
 #include "formats/gguf.hpp"
 #include "tokenizer/pretokenizer.hpp"
 #include "tokenizer/tokenizer.hpp"
+#include "tokenizer/unicode.hpp"
+
+#include <sys/stat.h>
 
 namespace llm {
 
@@ -103,5 +106,15 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const GgufFile& f) {
 
     return from_spec(std::move(s));
 }
+
+Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_file(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return from_hf_folder(path);
+    auto f = GgufFile::open(path);
+    if (!f) return f.status();
+    return from_gguf(*f);
+}
+
+bool is_valid_utf8(std::string_view s) { return utf8::is_valid(s); }
 
 }  // namespace llm

@@ -13,9 +13,17 @@
 #include <string>
 #include <vector>
 
+#include "llm/status.hpp"
+
 namespace llm::cli {
 
 constexpr int kUsageError = 2;
+
+// An error Status with a fmt-formatted message (the library's own helper is internal).
+template <typename... Args>
+Status error(fmt::format_string<Args...> f, Args&&... args) {
+    return Status::error(fmt::format(f, std::forward<Args>(args)...));
+}
 
 // Prints "tool: error: message" as one line (newlines in the message become "; ") and returns `code`.
 inline int fail(const char* tool, std::string message, int code = 1) {

@@ -19,12 +19,9 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "core/cpu_features.hpp"
-#include "core/system_info.hpp"
-#include "engine/batched_bench.hpp"
-#include "formats/gguf.hpp"
+#include "llm/bench.hpp"
 #include "llm/llm.hpp"
-#include "quantize/quantize_model.hpp"
+#include "llm/quantize.hpp"
 
 namespace {
 
@@ -78,7 +75,7 @@ llm::Expected<std::vector<int>> parse_int_list(const char* option, const std::ve
             if (comma > pos) {
                 const std::string text = item.substr(pos, comma - pos);
                 auto v = llm::cli::parse_int(text, lo, hi);
-                if (!v) return llm::error("{} takes comma-separated integers in [{}, {}], got '{}'", option, lo, hi, text);
+                if (!v) return llm::cli::error("{} takes comma-separated integers in [{}, {}], got '{}'", option, lo, hi, text);
                 out.push_back((int)*v);
             }
             pos = comma + 1;
@@ -183,22 +180,14 @@ std::string size_label(uint64_t n_params) {
 // Weight parameters (as llama-bench's model_n_params; the compute fraction counts 2 flops = 1 MAC per parameter and
 // token, as the accounting does) and llama-bench's model type string.
 void describe_model(const llm::Model& m, ModelInfo& info) {
-    const llm::ModelConfig& c = m.config();
-    const uint64_t d = c.d_model, q = c.q_dim(), kv = c.kv_dim(), ff = c.d_ff, nv = c.n_vocab;
+    const llm::ModelInfo c = m.info();
+    const uint64_t d = c.d_model, q = (uint64_t)c.n_heads * c.head_dim, kv = (uint64_t)c.n_kv_heads * c.head_dim,
+                   ff = c.d_ff, nv = c.n_vocab;
     const uint64_t per_layer = d * (q + 2 * kv) + q * d + 3 * d * ff;
     info.n_params = c.n_layers * per_layer + nv * d + (c.tied_embeddings ? 0 : nv * d) + c.n_layers * 2 * d + d;
-    info.weight_bytes = info.size = m.weight_bytes();
-    std::string ftype = "?";
-    if (auto f = llm::GgufFile::open(info.path)) {
-        info.size = 0;
-        for (const llm::GgufTensorInfo& t : f->tensors()) info.size += t.nbytes;
-        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
-            for (const llm::FileTypeInfo& t : llm::file_types())
-                if ((int64_t)t.ftype == **ft) ftype = std::string(t.name);
-    } else {
-        ftype = "safetensors";
-    }
-    info.type_name = fmt::format("{} {} {}", c.arch, size_label(info.n_params), ftype);
+    info.weight_bytes = c.weight_bytes;
+    info.size = c.file_tensor_bytes;
+    info.type_name = fmt::format("{} {} {}", c.arch, size_label(info.n_params), c.file_type);
 }
 
 struct Result {
@@ -404,7 +393,7 @@ int main(int argc, char** argv) {
         describe_model(**model, info);
         std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB of matrices per token) in %.0f ms\n", path.c_str(),
                      info.type_name.c_str(), info.weight_bytes / 1073741824.0, info.load_ms);
-        std::uniform_int_distribution<int32_t> tok(0, (*model)->config().n_vocab - 1);
+        std::uniform_int_distribution<int32_t> tok(0, (*model)->info().n_vocab - 1);
         auto random_tokens = [&](int n) {
             std::vector<int32_t> v((size_t)n);
             for (int32_t& x : v) x = tok(rng);

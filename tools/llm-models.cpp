@@ -8,8 +8,7 @@
 #include <filesystem>
 
 #include "cli.hpp"
-#include "hub/cached_models.hpp"
-#include "hub/progress.hpp"
+#include "llm/hub.hpp"
 
 namespace {
 

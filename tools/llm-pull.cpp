@@ -8,9 +8,7 @@
 #include <filesystem>
 
 #include "cli.hpp"
-#include "hub/http.hpp"
-#include "hub/hub.hpp"
-#include "hub/progress.hpp"
+#include "llm/hub.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include "cli.hpp"
 #include "llm/llm.hpp"
-#include "quantize/quantize_model.hpp"
+#include "llm/quantize.hpp"
 
 int main(int argc, char** argv) {
     CLI::App app{"Quantize a model to GGUF with llama.cpp's file types and per-tensor rules (no imatrix).\n"

@@ -17,17 +17,9 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "constrain/constraint.hpp"
-#include "constrain/json_schema.hpp"
-#include "core/cpu_features.hpp"
-#include "core/system_info.hpp"
+#include "llm/constrain.hpp"
 #include "llm/llm.hpp"
-#include "models/default_model.hpp"
-#include "quantize/quantize_model.hpp"
-#include "runtime/chat_session.hpp"
-#include "runtime/generate.hpp"
-#include "runtime/sampler.hpp"
-#include "tokenizer/tokenizer.hpp"
+#include "llm/quantize.hpp"
 
 namespace {
 
@@ -74,10 +66,10 @@ llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
         if (item.empty()) continue;
         char* stop = nullptr;
         const long v = std::strtol(item.c_str(), &stop, 10);
-        if (*stop != '\0' || v < 0 || v > INT32_MAX) return llm::error("--tokens: '{}' is not a token id", item);
+        if (*stop != '\0' || v < 0 || v > INT32_MAX) return llm::cli::error("--tokens: '{}' is not a token id", item);
         ids.push_back((int32_t)v);
     }
-    if (ids.empty()) return llm::error("--tokens: no token ids given");
+    if (ids.empty()) return llm::cli::error("--tokens: no token ids given");
     return ids;
 }
 
@@ -98,20 +90,20 @@ struct Options {
 
 // --schema FILE|JSON or --grammar FILE as a grammar, checked before the model loads so a mistake costs nothing.
 // `printable` gets the GBNF text (--print-grammar).
-llm::Expected<llm::Grammar> load_constraint(const Options& o, std::string& printable) {
+llm::Expected<llm::CompiledGrammar> load_constraint(const Options& o, std::string& printable) {
     auto read = [](const std::string& path) -> llm::Expected<std::string> {
         std::ifstream in(path, std::ios::binary);
-        if (!in) return llm::error("cannot open '{}'", path);
+        if (!in) return llm::cli::error("cannot open '{}'", path);
         std::stringstream ss;
         ss << in.rdbuf();
         return ss.str();
     };
-    if (!o.schema.empty() && !o.grammar_file.empty()) return llm::error("--schema and --grammar exclude each other");
+    if (!o.schema.empty() && !o.grammar_file.empty()) return llm::cli::error("--schema and --grammar exclude each other");
     if (!o.grammar_file.empty()) {
         auto text = read(o.grammar_file);
         if (!text) return text.status().with_context("--grammar");
         printable = *text;
-        auto g = llm::parse_gbnf(*text);
+        auto g = llm::CompiledGrammar::from_gbnf(*text);
         if (!g) return g.status().with_context("--grammar " + o.grammar_file);
         return g;
     }
@@ -127,7 +119,7 @@ llm::Expected<llm::Grammar> load_constraint(const Options& o, std::string& print
     auto gbnf = llm::json_schema_to_gbnf(text);
     if (!gbnf) return gbnf.status().with_context(where);
     printable = *gbnf;
-    auto g = llm::parse_gbnf(*gbnf);
+    auto g = llm::CompiledGrammar::from_gbnf(*gbnf);
     if (!g) return g.status().with_context(where + " (generated grammar)");
     return g;
 }
@@ -158,7 +150,7 @@ nlohmann::json result_json(const llm::GenerateResult& r, double load_ms) {
 // --tokens with -n N (and no --dump-logits): continue the ids with the sampler, printing the new ids; for
 // models without a tokenizer (e.g. a safetensors folder with only config.json and weights).
 int continue_tokens(llm::Session& session, std::vector<int32_t> ids, const Options& o) {
-    const int n_vocab = session.model().config().n_vocab;
+    const int n_vocab = session.model().info().n_vocab;
     auto sampler = llm::Sampler::create(o.sampling, n_vocab);
     if (!sampler) return fail(sampler.error_message());
     for (int32_t t : ids) sampler->accept(t);
@@ -184,7 +176,7 @@ int run_tokens(llm::Session& session, const Options& o) {
     auto tokens = parse_token_list(o.tokens);
     if (!tokens) return fail(tokens.error_message());
     if (o.max_tokens > 0 && o.dump_logits.empty()) return continue_tokens(session, *tokens, o);
-    const int n_vocab = session.model().config().n_vocab;
+    const int n_vocab = session.model().info().n_vocab;
     std::vector<float> all;
     all.reserve(tokens->size() * n_vocab);
     const auto t0 = std::chrono::steady_clock::now();
@@ -222,7 +214,7 @@ llm::Expected<std::string> read_prompt_text(const Options& o) {
     if (!o.prompt.empty() || o.prompt_given) return o.prompt;
     if (!o.prompt_file.empty()) {
         std::ifstream in(o.prompt_file, std::ios::binary);
-        if (!in) return llm::error("{}: cannot open prompt file", o.prompt_file);
+        if (!in) return llm::cli::error("{}: cannot open prompt file", o.prompt_file);
         std::stringstream ss;
         ss << in.rdbuf();
         return ss.str();
@@ -232,12 +224,12 @@ llm::Expected<std::string> read_prompt_text(const Options& o) {
         ss << std::cin.rdbuf();
         return ss.str();
     }
-    return llm::error("no prompt: use -p TEXT, -f FILE, pipe text on stdin, or --chat");
+    return llm::cli::error("no prompt: use -p TEXT, -f FILE, pipe text on stdin, or --chat");
 }
 
 llm::Expected<std::string> read_prompt(const Options& o) {
     auto text = read_prompt_text(o);
-    if (text && text->empty()) return llm::error("the prompt is empty");
+    if (text && text->empty()) return llm::cli::error("the prompt is empty");
     return text;
 }
 
@@ -249,7 +241,7 @@ int run_prompt(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& s
     g.max_tokens = o.max_tokens;
     g.stop = o.stop;
     auto on_text = o.json ? llm::TextCallback() : llm::TextCallback(stream_to_stdout);
-    llm::Expected<llm::GenerateResult> r = llm::error("unreachable");
+    llm::Expected<llm::GenerateResult> r = llm::cli::error("unreachable");
     if (o.raw) {
         const auto ids = tok.encode(*prompt, true, false);
         if (ids.empty()) return fail("the prompt is empty");
@@ -392,7 +384,7 @@ int main(int argc, char** argv) {
         if (s.empty()) return usage_error("--stop: an empty stop string would end every answer at once");
     if (!o.quantize.empty() && !llm::file_type_from_name(o.quantize))
         return usage_error(fmt::format("--quantize: unknown type '{}' (e.g. q4_0, q4_k, q8_0)", o.quantize));
-    std::optional<llm::Grammar> grammar;
+    std::optional<llm::CompiledGrammar> grammar;
     if (!o.schema.empty() || !o.grammar_file.empty()) {
         std::string printable;
         auto g = load_constraint(o, printable);
@@ -441,7 +433,7 @@ int main(int argc, char** argv) {
     if (!model) return fail(model.error_message());
     if (!o.tokens.empty() && o.n_ctx == 0) {
         auto ids = parse_token_list(o.tokens);
-        if (ids && (int)ids->size() > std::min((*model)->config().n_ctx_train, 4096)) so.n_ctx = (int)ids->size();
+        if (ids && (int)ids->size() > std::min((*model)->info().n_ctx_train, 4096)) so.n_ctx = (int)ids->size();
     }
     auto session = llm::Session::create(*model, so);
     if (!session) return fail(session.error_message());
@@ -451,10 +443,10 @@ int main(int argc, char** argv) {
 
     const llm::Tokenizer* tok = (*model)->tokenizer();
     if (!tok) return fail("the model has no usable tokenizer (" + (*model)->tokenizer_error() + "); use --tokens");
-    auto sampler = llm::Sampler::create(o.sampling, (*model)->config().n_vocab);
+    auto sampler = llm::Sampler::create(o.sampling, (*model)->info().n_vocab);
     if (!sampler) return fail(sampler.error_message());
     if (grammar) {
-        auto constraint = llm::GrammarConstraint::create(*grammar, *tok);
+        auto constraint = grammar->constraint(*tok);
         if (!constraint) return fail(constraint.error_message());
         sampler->set_constraint(*constraint);
     }

@@ -7,10 +7,9 @@
 #include <fstream>
 #include <thread>
 
-#include "core/system_info.hpp"
 #include "llm/engine.hpp"
 #include "llm/llm.hpp"
-#include "models/default_model.hpp"
+#include "llm/system.hpp"
 #include "server/engine_backend.hpp"
 #include "server/http_server.hpp"
 

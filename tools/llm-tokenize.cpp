@@ -9,11 +9,9 @@
 #include <sstream>
 
 #include "cli.hpp"
-#include "formats/gguf.hpp"
-#include "hub/hub.hpp"
-#include "models/default_model.hpp"
-#include "tokenizer/tokenizer.hpp"
-#include "tokenizer/unicode.hpp"
+#include "llm/hub.hpp"
+#include "llm/system.hpp"
+#include "llm/tokenizer.hpp"
 
 namespace {
 
@@ -22,7 +20,7 @@ int fail(const std::string& msg) { return llm::cli::fail("llm-tokenize", msg); }
 // Piece with control characters escaped so each token stays on one line.
 std::string escape(const std::string& s) {
     std::string o;
-    const bool valid = llm::utf8::is_valid(s);  // a lone byte of a multi-byte character is shown as \xNN
+    const bool valid = llm::is_valid_utf8(s);  // a lone byte of a multi-byte character is shown as \xNN
     for (unsigned char c : s) {
         if (c == '\n') o += "\\n";
         else if (c == '\t') o += "\\t";
@@ -59,19 +57,9 @@ int main(int argc, char** argv) {
     if (!resolved) return fail(resolved.error_message());
     model = *resolved;
 
-    std::unique_ptr<llm::Tokenizer> tok;
-    std::error_code ec;
-    if (std::filesystem::is_directory(model, ec)) {
-        auto t = llm::Tokenizer::from_hf_folder(model);
-        if (!t) return fail(t.error_message());
-        tok = std::move(*t);
-    } else {
-        auto f = llm::GgufFile::open(model);
-        if (!f) return fail(f.error_message());
-        auto t = llm::Tokenizer::from_gguf(*f);
-        if (!t) return fail(t.error_message());
-        tok = std::move(*t);
-    }
+    auto t = llm::Tokenizer::from_file(model);  // a GGUF file (vocabulary-only will do) or an HF folder
+    if (!t) return fail(t.error_message());
+    std::unique_ptr<llm::Tokenizer> tok = std::move(*t);
 
     std::string input;
     if (!prompt.empty()) {

@@ -20,10 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "core/numerics.hpp"
+#include "llm/export.hpp"
+#include "llm/generate.hpp"  // StopReason
 #include "llm/llm.hpp"
-#include "runtime/generate.hpp"  // StopReason
-#include "runtime/sampler.hpp"   // SamplerConfig, TokenConstraint
+#include "llm/sampler.hpp"   // SamplerConfig, TokenConstraint
+#include "llm/types.hpp"
 
 namespace llm {
 
@@ -110,7 +111,7 @@ struct EngineStats {
     int max_step_sequences = 0;                               // most sequences one pass carried
 };
 
-class Engine {
+class LLM_API Engine {
 public:
     static Expected<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts = {});
     ~Engine();  // stops the thread; pending requests end as Cancelled
@@ -139,10 +140,9 @@ public:
     const EngineOptions& options() const;  // with defaults resolved (n_ctx, pool size, threads)
     int64_t kv_pool_tokens() const;
 
-    struct Impl;
-    Impl& impl() { return *impl_; }  // internals (engine/engine_impl.hpp), for tests
-
 private:
+    struct Impl;
+    friend struct EngineAccess;  // engine/engine_impl.hpp: the library's (and tests') view of Impl
     explicit Engine(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

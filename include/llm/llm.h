@@ -23,14 +23,32 @@ extern "C" {
 typedef struct llm_model llm_model;
 typedef struct llm_session llm_session;
 
+/* Exported from libllm.so (built with hidden visibility). */
+#if defined(_WIN32)
+#define LLM_C_API
+#else
+#define LLM_C_API __attribute__((visibility("default")))
+#endif
+
+/* One value per llm::StatusCode (include/llm/status.hpp), equal numbers: the C API passes the library's code on,
+ * it never guesses from a message. New codes are appended. */
 typedef enum llm_status {
     LLM_OK = 0,
     LLM_ERR_INVALID_ARGUMENT = 1, /* a null pointer, a bad option value, an out-of-range token id */
-    LLM_ERR_LOAD = 2,             /* the model file or folder could not be read or is invalid */
-    LLM_ERR_CONTEXT_FULL = 3,     /* the tokens do not fit in the session's context */
+    LLM_ERR_INVALID_MODEL = 2,    /* the model file or folder is malformed or inconsistent */
+    LLM_ERR_LOAD = 2,             /* the former name of LLM_ERR_INVALID_MODEL */
+    LLM_ERR_CONTEXT_FULL = 3,     /* the tokens do not fit in the context (or the engine's KV pool) */
     LLM_ERR_NO_TOKENIZER = 4,     /* the model files carry no usable tokenizer */
-    LLM_ERR_INTERNAL = 5
+    LLM_ERR_INTERNAL = 5,         /* a bug; the message says where */
+    LLM_ERR_NOT_FOUND = 6,        /* a file, folder or hf: repository that does not exist */
+    LLM_ERR_IO = 7,               /* reading or downloading failed */
+    LLM_ERR_UNSUPPORTED = 8,      /* an architecture, weight type or feature this build does not support */
+    LLM_ERR_OUT_OF_MEMORY = 9,    /* the weights or the KV cache do not fit in the memory available */
+    LLM_ERR_CANCELLED = 10        /* stopped on request */
 } llm_status;
+
+/* "ok", "invalid_argument", "invalid_model", ... (llm::status_code_name); "unknown" for other values. */
+LLM_C_API const char* llm_status_name(llm_status status);
 
 typedef enum llm_kv_type { LLM_KV_F16 = 0, LLM_KV_F32 = 1, LLM_KV_Q8_0 = 2, LLM_KV_BF16 = 3 } llm_kv_type;
 
@@ -46,32 +64,32 @@ typedef struct llm_session_params {
 } llm_session_params;
 
 /* Every function taking err/err_size writes a one-line message there on failure (truncated to fit). */
-llm_status llm_model_load(const char* path, llm_model** out, char* err, size_t err_size);
-void llm_model_free(llm_model* model);
-int32_t llm_model_n_vocab(const llm_model* model);
-int32_t llm_model_n_ctx_train(const llm_model* model);
+LLM_C_API llm_status llm_model_load(const char* path, llm_model** out, char* err, size_t err_size);
+LLM_C_API void llm_model_free(llm_model* model);
+LLM_C_API int32_t llm_model_n_vocab(const llm_model* model);
+LLM_C_API int32_t llm_model_n_ctx_train(const llm_model* model);
 
-llm_session_params llm_session_default_params(void);
-llm_status llm_session_create(llm_model* model, const llm_session_params* params, llm_session** out, char* err,
+LLM_C_API llm_session_params llm_session_default_params(void);
+LLM_C_API llm_status llm_session_create(llm_model* model, const llm_session_params* params, llm_session** out, char* err,
                               size_t err_size);
-void llm_session_free(llm_session* session);
+LLM_C_API void llm_session_free(llm_session* session);
 /* Appends tokens to the history and runs them; all_logits keeps every position's logits. */
-llm_status llm_session_eval(llm_session* session, const int32_t* tokens, size_t n_tokens, bool all_logits,
+LLM_C_API llm_status llm_session_eval(llm_session* session, const int32_t* tokens, size_t n_tokens, bool all_logits,
                             char* err, size_t err_size);
 /* Logits (n_vocab floats) of token i of the last eval, i = -1 for its last token; NULL if out of range. */
-const float* llm_session_logits(const llm_session* session, int64_t i);
-int64_t llm_session_n_past(const llm_session* session);
+LLM_C_API const float* llm_session_logits(const llm_session* session, int64_t i);
+LLM_C_API int64_t llm_session_n_past(const llm_session* session);
 /* Forgets the history after the first n tokens (n <= n_past). */
-llm_status llm_session_truncate(llm_session* session, int64_t n);
+LLM_C_API llm_status llm_session_truncate(llm_session* session, int64_t n);
 
 /* Tokenizes text (len bytes). Returns the number of ids; if it exceeds capacity, nothing is written and the
  * negated required count is returned. Returns INT32_MIN when the model has no tokenizer. */
-int32_t llm_tokenize(const llm_model* model, const char* text, size_t len, bool add_special, bool parse_special,
+LLM_C_API int32_t llm_tokenize(const llm_model* model, const char* text, size_t len, bool add_special, bool parse_special,
                      int32_t* out, int32_t capacity);
 /* Writes the text of one token (not NUL-terminated); returns its length, or the negated required length if
  * capacity is too small, or INT32_MIN without a tokenizer. */
-int32_t llm_token_to_piece(const llm_model* model, int32_t token, char* out, int32_t capacity);
-bool llm_token_is_end_of_generation(const llm_model* model, int32_t token);
+LLM_C_API int32_t llm_token_to_piece(const llm_model* model, int32_t token, char* out, int32_t capacity);
+LLM_C_API bool llm_token_is_end_of_generation(const llm_model* model, int32_t token);
 
 /* ---- the serving engine (include/llm/engine.hpp): many requests, one forward pass per step over all ----
  *
@@ -154,21 +172,21 @@ typedef struct llm_engine_stats {
 typedef void (*llm_token_callback)(const llm_token_event* event, void* user);
 typedef void (*llm_done_callback)(const llm_request_result* result, void* user);
 
-llm_engine_params llm_engine_default_params(void);
-llm_status llm_engine_create(llm_model* model, const llm_engine_params* params, llm_engine** out, char* err,
+LLM_C_API llm_engine_params llm_engine_default_params(void);
+LLM_C_API llm_status llm_engine_create(llm_model* model, const llm_engine_params* params, llm_engine** out, char* err,
                              size_t err_size);
-void llm_engine_free(llm_engine* engine); /* stops its thread; pending requests end as cancelled */
-llm_request_params llm_request_default_params(void);
+LLM_C_API void llm_engine_free(llm_engine* engine); /* stops its thread; pending requests end as cancelled */
+LLM_C_API llm_request_params llm_request_default_params(void);
 /* Queues a request; refused (LLM_ERR_INVALID_ARGUMENT or LLM_ERR_CONTEXT_FULL, with a message) when invalid or
  * when it can never fit. on_done is called exactly once per accepted request. */
-llm_status llm_engine_submit(llm_engine* engine, const llm_request_params* request, llm_token_callback on_token,
+LLM_C_API llm_status llm_engine_submit(llm_engine* engine, const llm_request_params* request, llm_token_callback on_token,
                              llm_done_callback on_done, void* user, llm_request_id* out, char* err, size_t err_size);
-void llm_engine_cancel(llm_engine* engine, llm_request_id id); /* any thread; unknown ids are ignored */
-bool llm_engine_step(llm_engine* engine);                       /* false when there was nothing to do */
-void llm_engine_run_until_idle(llm_engine* engine);
-void llm_engine_start(llm_engine* engine); /* steps on the engine's own thread */
-void llm_engine_stop(llm_engine* engine);
-llm_engine_stats llm_engine_get_stats(const llm_engine* engine);
+LLM_C_API void llm_engine_cancel(llm_engine* engine, llm_request_id id); /* any thread; unknown ids are ignored */
+LLM_C_API bool llm_engine_step(llm_engine* engine);                       /* false when there was nothing to do */
+LLM_C_API void llm_engine_run_until_idle(llm_engine* engine);
+LLM_C_API void llm_engine_start(llm_engine* engine); /* steps on the engine's own thread */
+LLM_C_API void llm_engine_stop(llm_engine* engine);
+LLM_C_API llm_engine_stats llm_engine_get_stats(const llm_engine* engine);
 
 #ifdef __cplusplus
 }

@@ -5,23 +5,31 @@
 //   session.value()->eval(tokens, /*all_logits=*/false);      // prompt, then one token at a time
 //   std::span<const float> next = session.value()->logits();  // n_vocab logits of the last position
 //
-// Errors are returned as llm::Status / llm::Expected<T> with a one-line message; nothing throws or exits.
+// Errors are returned as llm::Status / llm::Expected<T> with a code and a one-line message; nothing throws or exits.
+// This header includes the rest of the core API: tokenizer.hpp (text <-> ids, streaming detokenizer), sampler.hpp
+// (the sampler chain), generate.hpp (the generation loop), chat.hpp (chat templates, multi-turn chat) and
+// system.hpp (host facts). The serving engine is engine.hpp; the C API is llm.h.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "core/dtype.hpp"
-#include "core/numerics.hpp"
-#include "core/status.hpp"
-#include "models/model_config.hpp"
+#include "llm/chat.hpp"
+#include "llm/export.hpp"
+#include "llm/generate.hpp"
+#include "llm/sampler.hpp"
+#include "llm/status.hpp"
+#include "llm/system.hpp"
+#include "llm/tokenizer.hpp"
+#include "llm/types.hpp"
 
 namespace llm {
 
-class Tokenizer;
+struct ModelConfig;  // the decoder's knobs (library-internal: models/model_config.hpp)
 
 struct LoadOptions {
     int n_threads = 0;     // threads used while loading (0 = physical cores)
@@ -30,12 +38,38 @@ struct LoadOptions {
     std::function<void(size_t, size_t)> progress;
 };
 
+// What a loaded model is: its architecture, shape and weight types (for model-info displays and benchmarks).
+struct ModelInfo {
+    std::string arch;     // GGUF name: llama, phi3, gemma3, qwen2, qwen3 (Mistral runs as "llama")
+    std::string name;     // general.name or the HF folder name
+    int n_vocab = 0;
+    int d_model = 0;
+    int n_layers = 0;
+    int n_heads = 0;
+    int n_kv_heads = 0;
+    int head_dim = 0;
+    int d_ff = 0;
+    int n_ctx_train = 0;  // the context the model was trained with
+    int sliding_window = 0;  // 0 = full causal attention
+    float rope_theta = 0;
+    bool tied_embeddings = false;   // the output matrix is the token embeddings
+    int64_t n_params = 0;           // weight elements (embeddings included)
+    size_t weight_bytes = 0;        // as Model::weight_bytes()
+    // Weight types of the matrices with their counts, the most common first.
+    std::vector<std::pair<DType, int>> weight_types;
+    // A GGUF file's `general.file_type` as llama-quantize names it ("Q4_K_M"), "safetensors" for a Hugging Face
+    // folder, "?" when the file does not say.
+    std::string file_type;
+    size_t file_tensor_bytes = 0;   // bytes of the tensors in the file(s) (as loaded: weight_bytes() plus the rest)
+};
+
 // Immutable weights + hyper-parameters; thread-safe to share between sessions.
-class Model {
+class LLM_API Model {
 public:
+    // A GGUF file, a Hugging Face safetensors folder, or hf:owner/repo[:file] (downloaded into the HF cache).
     static Expected<std::shared_ptr<const Model>> load(const std::string& path, const LoadOptions& opts = {});
     ~Model();
-    const ModelConfig& config() const;
+    ModelInfo info() const;
     const std::string& path() const;
     // Bytes of weight data the forward pass reads per token (for bandwidth accounting).
     size_t weight_bytes() const;
@@ -43,11 +77,12 @@ public:
     // tokenizer_error() then says why.
     const Tokenizer* tokenizer() const;
     const std::string& tokenizer_error() const;
-
-    struct Impl;
-    const Impl& impl() const { return *impl_; }
+    // The decoder's knobs, for the library's own files (ModelConfig is not part of the public API).
+    const ModelConfig& config() const;
 
 private:
+    struct Impl;
+    friend struct ModelAccess;  // runtime/model_impl.hpp: the library's view of Impl
     explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -74,23 +109,24 @@ constexpr int kMaxThreads = 512;
 // Checks what can be checked without the model: n_ctx >= 0, n_threads in [0, kMaxThreads], n_batch > 0, a KV
 // type the cache supports, a device spelled cpu / vulkan / vulkan:N. Session::create runs it too, then checks
 // that the KV cache fits in the memory available. Messages name the field: "n_ctx must be >= 0, got -5".
-Status validate(const SessionOptions& opts);
+LLM_API Status validate(const SessionOptions& opts);
 
 // Compute devices this build can use, one line each ("cpu: ..." first), for --list-devices.
-std::vector<std::string> list_devices();
+LLM_API std::vector<std::string> list_devices();
 // The CPU matmul kernels this CPU runs per weight type and numerics mode, for one decode token and a 512-token
 // prompt (a header line, then one line per type), for --list-devices.
-std::vector<std::string> cpu_kernel_lines();
+LLM_API std::vector<std::string> cpu_kernel_lines();
 
 // One conversation: a KV cache and the logits of the last evaluation. Not thread-safe; use one per thread.
-class Session {
+class LLM_API Session {
 public:
     static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,
                                                      const SessionOptions& opts = {});
     ~Session();
 
     // Appends tokens to the history and runs them. Keeps the logits of every token when all_logits,
-    // else of the last one. Fails (changing nothing) on an out-of-range id or a full context.
+    // else of the last one. Fails (changing nothing) on an out-of-range id (InvalidArgument) or a full
+    // context (ContextOverflow).
     Status eval(std::span<const int32_t> tokens, bool all_logits = false);
     // Logits of token i of the last eval (i = -1: its last token); n_vocab values.
     std::span<const float> logits(int64_t i = -1) const;

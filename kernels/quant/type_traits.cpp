@@ -69,6 +69,11 @@ const TypeTraits& type_traits(DType t) {
     return kTraits[kIndex[id]];
 }
 
+std::string_view dtype_name(DType t) {
+    const uint32_t id = static_cast<uint32_t>(t);
+    return id < kMaxId && kIndex[id] >= 0 ? kTraits[kIndex[id]].name : std::string_view("?");
+}
+
 std::optional<DType> dtype_from_name(std::string_view name) {
     for (const TypeTraits& t : kTraits) {
         if (iequals(name, t.name)) return t.type;

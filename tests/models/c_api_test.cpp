@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <vector>
 
 #include "fixture_util.hpp"
@@ -47,13 +48,51 @@ TEST(CApi, LoadEvalAndLogitsMatchReference) {
 TEST(CApi, LoadErrorsAreMessages) {
     char err[256] = {0};
     llm_model* model = reinterpret_cast<llm_model*>(1);
-    EXPECT_EQ(llm_model_load("/nonexistent/model.gguf", &model, err, sizeof err), LLM_ERR_LOAD);
+    EXPECT_EQ(llm_model_load("/nonexistent/model.gguf", &model, err, sizeof err), LLM_ERR_NOT_FOUND);
     EXPECT_EQ(model, nullptr);
     EXPECT_NE(std::string(err).find("/nonexistent/model.gguf"), std::string::npos) << err;
     EXPECT_EQ(llm_model_load(nullptr, &model, err, sizeof err), LLM_ERR_INVALID_ARGUMENT);
     char tiny[8];
-    EXPECT_EQ(llm_model_load("/nonexistent/model.gguf", &model, tiny, sizeof tiny), LLM_ERR_LOAD);
+    EXPECT_EQ(llm_model_load("/nonexistent/model.gguf", &model, tiny, sizeof tiny), LLM_ERR_NOT_FOUND);
     EXPECT_EQ(std::strlen(tiny), 7u);  // truncated, still terminated
+}
+
+// The codes are the library's StatusCode passed on (llm_status_name spells them), never guessed from messages.
+TEST(CApi, StatusCodesComeFromTheLibrary) {
+    char err[256] = {0};
+    llm_model* model = nullptr;
+    const std::string junk = ::testing::TempDir() + "/c_api_junk.gguf";
+    { std::ofstream(junk) << "this is not a GGUF file, just text long enough to read a header from"; }
+    EXPECT_EQ(llm_model_load(junk.c_str(), &model, err, sizeof err), LLM_ERR_INVALID_MODEL) << err;
+    EXPECT_STREQ(llm_status_name(LLM_ERR_INVALID_MODEL), "invalid_model");
+    EXPECT_STREQ(llm_status_name(LLM_ERR_NOT_FOUND), "not_found");
+    EXPECT_STREQ(llm_status_name(LLM_ERR_CONTEXT_FULL), "context_overflow");
+    EXPECT_STREQ(llm_status_name((llm_status)99), "unknown");
+
+    // C++: the same codes on Status.
+    auto missing = llm::Model::load("/nonexistent/model.gguf");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.status().code(), llm::StatusCode::NotFound);
+    auto m = llm::Model::load(llm::test::models_dir() + "/llama-mha/llama-mha.F32.gguf");
+    ASSERT_TRUE(m) << m.error_message();
+    auto s = llm::Session::create(*m, {.n_ctx = 8});
+    ASSERT_TRUE(s) << s.error_message();
+    std::vector<int32_t> nine(9, 1);
+    EXPECT_EQ((*s)->eval(nine).code(), llm::StatusCode::ContextOverflow);
+    const int32_t bad = 5000;
+    EXPECT_EQ((*s)->eval({&bad, 1}).code(), llm::StatusCode::InvalidArgument);
+    // A KV cache far beyond any machine's memory is out_of_memory, said before allocating.
+    auto huge = llm::Session::create(*m, {.n_ctx = 1 << 30});
+    ASSERT_FALSE(huge);
+    EXPECT_EQ(huge.status().code(), llm::StatusCode::OutOfMemory) << huge.error_message();
+    // ModelInfo: the public description of the model.
+    const llm::ModelInfo info = (*m)->info();
+    EXPECT_EQ(info.arch, "llama");
+    EXPECT_EQ(info.n_vocab, 1024);
+    EXPECT_EQ(info.n_layers, 2);
+    EXPECT_EQ(info.file_type, "F32");
+    ASSERT_FALSE(info.weight_types.empty());
+    EXPECT_EQ(info.weight_types[0].first, llm::DType::F32);
 }
 
 }  // namespace

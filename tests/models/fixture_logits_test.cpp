@@ -4,6 +4,7 @@
 
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
+#include "models/model_config.hpp"  // Model::config()
 
 namespace llm::test {
 namespace {

@@ -5,6 +5,7 @@
 
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
+#include "models/model_config.hpp"  // Model::config()
 #include "models/default_model.hpp"
 #include "runtime/chat_session.hpp"
 #include "runtime/sampler.hpp"

@@ -11,6 +11,8 @@
 #include "formats/gguf.hpp"
 #include "kernels/quant/quant.hpp"
 #include "llm/llm.hpp"
+#include "formats/gguf.hpp"
+#include "models/model_config.hpp"  // Model::config()
 #include "quantize/quantize_model.hpp"
 
 namespace llm::test {

@@ -71,14 +71,28 @@ Expected<std::string> ChatTemplate::render(const std::vector<ChatMessage>& messa
                                            const ChatTemplateOptions& options) const {
     nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
     for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
-    return render_json(msgs, nullptr, options);
+    return render_chat_json(*this, msgs, nullptr, options);
 }
 
-Expected<std::string> ChatTemplate::render_json(const nlohmann::ordered_json& messages,
-                                                const nlohmann::ordered_json* tools,
+Expected<std::string> ChatTemplate::render_json(std::string_view messages_json, std::string_view tools_json,
                                                 const ChatTemplateOptions& options) const {
+    const auto msgs = nlohmann::ordered_json::parse(messages_json, nullptr, /*allow_exceptions=*/false);
+    if (msgs.is_discarded()) return Status::error("chat template: messages are not valid JSON");
+    if (tools_json.empty()) return render_chat_json(*this, msgs, nullptr, options);
+    const auto tools = nlohmann::ordered_json::parse(tools_json, nullptr, /*allow_exceptions=*/false);
+    if (tools.is_discarded()) return Status::error("chat template: tools are not valid JSON");
+    return render_chat_json(*this, msgs, &tools, options);
+}
+
+struct ChatTemplateAccess {
+    static const jinja::Program* program(const ChatTemplate& t) { return t.program_.get(); }
+};
+
+Expected<std::string> render_chat_json(const ChatTemplate& tmpl, const nlohmann::ordered_json& messages,
+                                       const nlohmann::ordered_json* tools, const ChatTemplateOptions& options) {
     using jinja::Value;
-    if (!program_) return Status::error("chat template: render() on an empty template");
+    const jinja::Program* program = ChatTemplateAccess::program(tmpl);
+    if (!program) return Status::error("chat template: render() on an empty template");
     if (!messages.is_array()) return Status::error("chat template: messages must be a JSON array");
     if (json_deeper_than(messages, jinja::kMaxValueDepth - 2) || (tools && json_deeper_than(*tools, jinja::kMaxValueDepth - 2)))
         return Status::error(fmt::format("chat template: messages or tools nested more than {} levels", jinja::kMaxValueDepth - 2));
@@ -95,7 +109,7 @@ Expected<std::string> ChatTemplate::render_json(const nlohmann::ordered_json& me
         globals["bos_token"] = Value::string(options.bos_token);
         globals["eos_token"] = Value::string(options.eos_token);
         globals["add_generation_prompt"] = Value::boolean(options.add_generation_prompt);
-        jinja::Interpreter interp(*program_, limits, std::move(globals));
+        jinja::Interpreter interp(*program, limits, std::move(globals));
         return interp.render();
     } catch (const jinja::TemplateRaised& e) {
         return Status::error(fmt::format("chat template raised an exception: {} ({}from raise_exception)",
