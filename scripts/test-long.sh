@@ -10,6 +10,8 @@
 #   fuzz   every fuzz target for FUZZ_SECONDS (default 1800: 30 CPU-minutes each), FUZZ_JOBS at once
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
+#   claude the real Claude Code CLI against llm-serve on Gemma 3 270M with a 32k context (its prompt with tools
+#          fits; a base model that does not stop writes CLAUDE_CODE_MAX_OUTPUT_TOKENS tokens)
 #   scripts/test-long.sh                 every stage
 #   scripts/test-long.sh asan tsan       some stages
 set -uo pipefail
@@ -20,7 +22,7 @@ venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 stages=("$@")
-((${#stages[@]})) || stages=(asan tsan fuzz soak arm64)
+((${#stages[@]})) || stages=(asan tsan fuzz soak arm64 claude)
 mkdir -p build-long
 report=build-long/report.txt
 echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores: ${stages[*]}" >>"$report"
@@ -87,6 +89,15 @@ stage_hook() {  # soak / arm64: scripts that later issues add
   record "$1" $t0 "$( ((rc)) && echo failed || echo passed)"
 }
 
+stage_claude() {
+  local t0=$SECONDS rc=0 gemma
+  gemma=$(scripts/fetch-gemma3.sh) && scripts/fetch-claude-code.sh >/dev/null &&
+    cmake --build build -j"$jobs" --target llm-serve || { record claude $t0 build-failed; return; }
+  python3 tests/server/claude_code_e2e.py --serve build/llm-serve --model "$gemma" --ctx 32768 --max-output 64 \
+    --timeout 3600 || rc=$?
+  record claude $t0 "$( ((rc == 77)) && echo skipped || { ((rc)) && echo failed || echo passed; })"
+}
+
 for s in "${stages[@]}"; do
   case $s in
     asan) stage_asan ;;
@@ -94,7 +105,8 @@ for s in "${stages[@]}"; do
     fuzz) stage_fuzz ;;
     soak) stage_hook soak scripts/soak.sh ;;
     arm64) stage_hook arm64 scripts/test-arm64.sh ;;
-    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz soak arm64)" >&2; exit 2 ;;
+    claude) stage_claude ;;
+    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz soak arm64 claude)" >&2; exit 2 ;;
   esac
 done
 echo "==> long tier $( ((status)) && echo FAILED || echo passed) (report: $report)"

@@ -269,6 +269,8 @@ std::optional<ApiError> parse_messages_request(const Json& body, ApiRequest& out
     }
     for (const char* obj : {"metadata", "thinking", "context_management", "output_config"})
         if (const Json* v = field(body, obj); v && !v->is_object()) return wrong_type(obj, "an object", *v);
+    if (const Json* uid = field(body, "metadata") ? field(*field(body, "metadata"), "user_id") : nullptr; uid && uid->is_string())
+        out.session = uid->get<std::string>();
     return parse_tool_fields(body);
 }
 

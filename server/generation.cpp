@@ -192,6 +192,8 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
     Request engine_req;
     if (auto e = prepare(d, api, *b, engine_req, st->ctx.echo)) return send_error(d, res, *e);
     st->ctx.prompt_tokens = (int)engine_req.prompt.size();
+    if (std::string sid = req.get_header_value("X-Claude-Code-Session-Id"); !sid.empty()) api.session = sid;
+    if (!api.session.empty()) current_log().diverged_at = sessions.record(api.session, engine_req.prompt);
 
     // Admission: at most `parallel` running plus `max_queue` waiting; the rest are told to come back.
     if (in_flight.fetch_add(1) >= admission_limit()) {

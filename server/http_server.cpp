@@ -138,6 +138,7 @@ void HttpServer::Impl::write_access_log(const httplib::Request& req, const httpl
             j["queue_ms"] = log.queue_ms;
             j["ttft_ms"] = log.ttft_ms;
             j["finish"] = log.finish;
+            if (log.diverged_at >= 0) j["diverged_at"] = log.diverged_at;
         }
         if (log.disconnected) j["disconnected"] = true;
         if (!log.error.empty()) j["error"] = log.error;
@@ -149,6 +150,7 @@ void HttpServer::Impl::write_access_log(const httplib::Request& req, const httpl
             line += fmt::format(" stream={} prompt={} cached={} completion={} queue={:.1f}ms ttft={:.1f}ms finish={}",
                                 log.stream ? 1 : 0, log.prompt_tokens, log.cached_tokens, log.completion_tokens,
                                 log.queue_ms, log.ttft_ms, log.finish.empty() ? "-" : log.finish);
+        if (log.diverged_at >= 0) line += fmt::format(" diverged_at={}", log.diverged_at);
         if (log.disconnected) line += " disconnected=1";
         if (!log.error.empty()) line += fmt::format(" error=\"{}\"", log.error.substr(0, 200));
     }

@@ -10,6 +10,7 @@
 #include "server/dialect.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
+#include "server/prompt_history.hpp"
 
 namespace llm::server {
 
@@ -20,6 +21,7 @@ using Clock = std::chrono::steady_clock;
 struct RequestLog {
     std::string request_id, model, finish, error;
     int prompt_tokens = -1, cached_tokens = 0, completion_tokens = 0;
+    int64_t diverged_at = -1;  // first token where the prompt left its session's previous one (-1: it extends it)
     double queue_ms = -1, ttft_ms = -1;
     bool stream = false, disconnected = false;
     Clock::time_point start = Clock::now();
@@ -46,6 +48,7 @@ struct HttpServer::Impl {
     Metrics metrics;
     std::atomic<int> in_flight{0};  // admitted generation requests whose engine request has not finished
     std::mutex log_mu;
+    PromptHistory sessions;
 
     std::shared_ptr<Backend> backend() {
         std::lock_guard lock(backend_mu);

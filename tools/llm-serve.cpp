@@ -48,6 +48,32 @@ std::string model_id_of(const std::string& path) {
     return id;
 }
 
+// The environment block for Claude Code (docs/SERVER.md, "Claude Code"): every model tier on the served model
+// (the first alias starting with "claude" when there is one: Claude Code shows it), auto-compaction at the
+// context size where Claude Code accepts one (100k and more), an output limit a small model reaches in
+// reasonable time, and no traffic to Anthropic's servers.
+void print_claude_env(const llm::server::ServerOptions& so, const std::string& model_id, int n_ctx,
+                      const std::vector<std::string>& keys) {
+    std::string id = model_id;
+    for (const std::string& a : so.aliases)
+        if (a.rfind("claude", 0) == 0) {
+            id = a;
+            break;
+        }
+    const std::string host = so.host == "0.0.0.0" || so.host == "::" ? "127.0.0.1" : so.host;
+    std::printf("export ANTHROPIC_BASE_URL=http://%s:%d\n", host.c_str(), so.port);
+    std::printf("export ANTHROPIC_AUTH_TOKEN=%s\n", keys.empty() ? "local" : keys.front().c_str());
+    for (const char* var : {"ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
+                            "ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_SMALL_FAST_MODEL", "CLAUDE_CODE_SUBAGENT_MODEL"})
+        std::printf("export %s=%s\n", var, id.c_str());
+    // Claude Code 2.1.332 reads a window under 100k as 100k (and says so on every run): below that it compacts
+    // on the server's "prompt is too long" answer instead.
+    if (n_ctx >= 100000) std::printf("export CLAUDE_CODE_AUTO_COMPACT_WINDOW=%d\n", n_ctx);
+    else std::printf("# context %d < 100k: Claude Code compacts when llm-serve answers 'prompt is too long'\n", n_ctx);
+    std::printf("export CLAUDE_CODE_MAX_OUTPUT_TOKENS=%d\n", std::max(256, std::min(4096, n_ctx / 8)));
+    std::printf("export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +111,9 @@ int main(int argc, char** argv) {
     app.add_option("--keepalive", so.keepalive_s, "seconds between SSE keep-alive comments while a stream waits")
         ->capture_default_str();
     app.add_option("--device", device, "cpu, vulkan or vulkan:N")->capture_default_str();
+    bool claude_env = false;
+    app.add_flag("--print-claude-env", claude_env,
+                 "print the environment block that points Claude Code at this server (with the same flags) and exit");
     CLI11_PARSE(app, argc, argv);
 
     if (log_format == "text") so.log_format = llm::server::LogFormat::Text;
@@ -120,6 +149,18 @@ int main(int argc, char** argv) {
         auto found = llm::find_default_model();
         if (!found) return fail("no model: use -m MODEL or set LLM_MODEL (scripts/fetch-smollm2.sh fetches SmolLM2)");
         model = *found;
+    }
+
+    if (claude_env) {
+        // The context the engine will use: --ctx, else the model's (read from its header; nothing is computed).
+        int ctx = n_ctx;
+        if (ctx <= 0) {
+            auto m = llm::Model::load(model);
+            if (!m) return fail(m.error_message());
+            ctx = std::min((*m)->config().n_ctx_train > 0 ? (*m)->config().n_ctx_train : 4096, 4096);
+        }
+        print_claude_env(so, model_id_of(model), ctx, api_keys);
+        return 0;
     }
 
     // SIGPIPE from a vanished client must not kill the server; SIGINT/SIGTERM stop it from a watcher thread.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "server/anthropic_request.hpp"
+#include "server/prompt_history.hpp"
 
 using namespace llm::server;
 using llm::StopReason;
@@ -154,4 +155,16 @@ TEST(AnthropicResponse, StopReasonsUsageErrors) {
         EXPECT_EQ(e["error"]["message"], "msg");
         EXPECT_EQ(e["request_id"], "req_1");
     }
+}
+
+TEST(PromptHistory, SaysWhereAPromptLeftItsSession) {
+    PromptHistory h(2);
+    EXPECT_EQ(h.record("s", {1, 2, 3}), -1);          // first prompt
+    EXPECT_EQ(h.record("s", {1, 2, 3, 4, 5}), -1);    // extends it
+    EXPECT_EQ(h.record("s", {9, 9}), 0);              // a side request: nothing in common (kept as a new thread)
+    EXPECT_EQ(h.record("s", {1, 2, 3, 4, 5, 6}), -1);  // the main thread goes on
+    EXPECT_EQ(h.record("s", {1, 2, 7, 4, 5, 6, 7}), 2);  // changed at token 2
+    EXPECT_EQ(h.record("t", {1}), -1);
+    EXPECT_EQ(h.record("u", {1}), -1);                // "s" is forgotten (2 sessions at most)
+    EXPECT_EQ(h.record("s", {5}), -1);
 }
