@@ -16,75 +16,7 @@ namespace llm {
 namespace {
 
 using json = nlohmann::ordered_json;
-using schema_detail::fail;
-
-// Keywords that constrain and that the compiler enforces.
-const std::unordered_set<std::string> kSupported = {
-    "type",      "properties", "required",  "additionalProperties", "enum",      "const",     "items",
-    "prefixItems", "additionalItems", "minItems", "maxItems",       "anyOf",     "oneOf",     "allOf",
-    "$ref",      "$defs",      "definitions", "minLength",          "maxLength", "pattern",   "format",
-    "minimum",   "maximum",    "exclusiveMinimum", "exclusiveMaximum", "nullable"};
-// Keywords that do not constrain the instance (or only inform tools).
-const std::unordered_set<std::string> kAnnotations = {
-    "title", "description", "default", "examples", "example", "$schema", "$id", "id", "$comment", "readOnly",
-    "writeOnly", "deprecated", "$anchor", "contentEncoding", "contentMediaType", "discriminator", "xml",
-    "externalDocs"};
-
-std::string pointer_token(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
-    }
-    return out;
-}
-
-std::string where(const std::string& ptr) { return ptr.empty() ? "/" : ptr; }
-
-bool is_annotation(const std::string& k) { return kAnnotations.count(k) || k.rfind("x-", 0) == 0; }
-
-// Keywords whose presence restricts instances (everything supported but the containers for definitions).
-bool constrains(const std::string& k) { return kSupported.count(k) && k != "$defs" && k != "definitions"; }
-
-void check_keywords(const json& s, const std::string& ptr) {
-    for (const auto& [k, v] : s.items()) {
-        if (kSupported.count(k) || is_annotation(k)) continue;
-        // Harmless values of keywords we cannot enforce in general.
-        if ((k == "uniqueItems" && v == false) || (k == "minProperties" && v == 0) || (k == "multipleOf" && v == 1 &&
-                                                                                       s.value("type", json()) == "integer"))
-            continue;
-        fail("unsupported keyword '{}' at {}/{} (a grammar cannot enforce it; remove it or relax the schema)", k, ptr,
-             pointer_token(k));
-    }
-}
-
-std::vector<std::string> type_list(const json& t, const std::string& ptr) {
-    std::vector<std::string> out;
-    if (t.is_string()) out.push_back(t.get<std::string>());
-    else if (t.is_array())
-        for (const auto& x : t) {
-            if (!x.is_string()) fail("{}/type: expected type names, got {}", ptr, x.dump());
-            out.push_back(x.get<std::string>());
-        }
-    else fail("{}/type: expected a string or an array of strings", ptr);
-    for (const auto& name : out)
-        if (name != "string" && name != "number" && name != "integer" && name != "boolean" && name != "null" &&
-            name != "object" && name != "array")
-            fail("{}/type: unknown type '{}'", ptr, name);
-    return out;
-}
-
-bool value_has_type(const json& v, const std::string& t) {
-    if (t == "string") return v.is_string();
-    if (t == "integer") return v.is_number_integer() || (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-    if (t == "number") return v.is_number();
-    if (t == "boolean") return v.is_boolean();
-    if (t == "null") return v.is_null();
-    if (t == "object") return v.is_object();
-    if (t == "array") return v.is_array();
-    return false;
-}
+using namespace schema_detail;
 
 class SchemaCompiler {
 public:
@@ -92,13 +24,43 @@ public:
 
     std::string run() {
         const std::string root = reserve("root");
-        define(root, body(root_, root, "", 0));
+        try {
+            define(root, body(root_, root, "", 0));
+        } catch (const Never& n) {
+            fail("{}: a required part recurses through $ref deeper than {} (JsonSchemaOptions::max_recursion): no "
+                 "output of bounded depth satisfies the schema", where(n.ptr), opts_.max_recursion);
+        }
+        // Parts abandoned by a Never leave rules nothing refers to (some undefined): keep what root reaches.
+        std::vector<bool> reached(rules_.size());
+        std::vector<size_t> work = {0};
+        reached[0] = true;
+        while (!work.empty()) {
+            const size_t r = work.back();
+            work.pop_back();
+            for (const std::string& name : referenced_names(rules_[r].second)) {
+                auto it = rule_index_.find(name);
+                if (it != rule_index_.end() && !reached[it->second]) reached[it->second] = true, work.push_back(it->second);
+            }
+        }
         std::string out;
-        for (const auto& [name, b] : rules_) out += name + " ::= " + b + "\n";
+        for (size_t i = 0; i < rules_.size(); ++i)
+            if (reached[i]) out += rules_[i].first + " ::= " + rules_[i].second + "\n";
         return out;
     }
 
 private:
+    // Thrown where a $ref would expand inside itself more than max_recursion times; caught where the part is
+    // optional (an array item, an optional property, one alternative of several), which is then left out.
+    struct Never {
+        std::string ptr;
+    };
+
+    // A default bound from the options: nullopt when the option is 0 (unbounded), else at least `at_least`.
+    static std::optional<uint64_t> cap(int v, uint64_t at_least = 0) {
+        if (v <= 0) return std::nullopt;
+        return std::max<uint64_t>(static_cast<uint64_t>(v), at_least);
+    }
+
     // ---- rules ---------------------------------------------------------------------------------
 
     static std::string sanitize(const std::string& hint) {
@@ -141,7 +103,7 @@ private:
         } else if (key == "char") {
             b = R"([^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2})))";
         } else if (key == "string") {
-            b = "\"\\\"\" " + prim("char") + "* \"\\\"\"";
+            b = "\"\\\"\" " + repeat(prim("char"), 0, cap(opts_.max_string_length)) + " \"\\\"\"";
         } else if (key == "integer") {
             b = "\"-\"? ([0] | [1-9] [0-9]{0,15})";
         } else if (key == "number") {
@@ -151,30 +113,36 @@ private:
         } else if (key == "null") {
             b = "\"null\"";
         } else if (key == "value") {
-            const std::string name = reserve("value");  // recursive: reserve before the object and array rules
-            prims_.emplace(key, name);
-            define(name, prim("object") + " | " + prim("array") + " | " + prim("string") + " | " + prim("number") +
-                             " | " + prim("boolean") + " | " + prim("null"));
-            return name;
-        } else if (key == "object") {
-            const std::string name = reserve("object");
-            prims_.emplace(key, name);
-            const std::string kv = prim("string") + " \":\" " + prim("space") + " " + prim("value");
-            define(name, "\"{\" " + prim("space") + " (" + kv + " (\",\" " + prim("space") + " " + kv + ")* " +
-                             prim("space") + ")? \"}\"");
-            return name;
-        } else if (key == "array") {
-            const std::string name = reserve("array");
-            prims_.emplace(key, name);
-            define(name, "\"[\" " + prim("space") + " (" + prim("value") + " (\",\" " + prim("space") + " " +
-                             prim("value") + ")* " + prim("space") + ")? \"]\"");
-            return name;
+            return free_value(0);
         } else {
             fail("internal: unknown primitive '{}'", key);
         }
         const std::string name = reserve(key);
         prims_.emplace(key, name);
         define(name, std::move(b));
+        return name;
+    }
+
+    // Free-form JSON nested `level` deep: objects and arrays hold values of level + 1 and are empty at
+    // max_value_depth, so each level is its own rules (value, value-1, ...) and the nesting is bounded.
+    std::string free_value(int level) {
+        const std::string key = fmt::format("value@{}", level);
+        if (auto it = prims_.find(key); it != prims_.end()) return it->second;
+        const std::string name = reserve(level == 0 ? std::string("value") : fmt::format("value-{}", level));
+        prims_.emplace(key, name);  // before the members: with max_value_depth 0 the value refers to itself
+        const std::string sp = prim("space"), comma = "\",\" " + sp + " ";
+        std::string object = "\"{\" " + sp + " \"}\"", array = "\"[\" " + sp + " \"]\"";
+        if (opts_.max_value_depth <= 0 || level < opts_.max_value_depth) {
+            const std::string inner = opts_.max_value_depth <= 0 ? name : free_value(level + 1);
+            const std::string kv = add_rule(name + "-kv", prim("string") + " \":\" " + sp + " " + inner);
+            const auto more_kv = cap(opts_.max_properties), more_items = cap(opts_.max_items);
+            const std::string kvs = kv + " " + repeat(comma + kv, 0, more_kv ? std::optional<uint64_t>(*more_kv - 1) : std::nullopt);
+            const std::string items = inner + " " + repeat(comma + inner, 0, more_items ? std::optional<uint64_t>(*more_items - 1) : std::nullopt);
+            object = "\"{\" " + sp + " (" + kvs + " " + sp + ")? \"}\"";
+            array = "\"[\" " + sp + " (" + items + " " + sp + ")? \"]\"";
+        }
+        define(name, add_rule(name + "-object", object) + " | " + add_rule(name + "-array", array) + " | " + prim("string") +
+                         " | " + prim("number") + " | " + prim("boolean") + " | " + prim("null"));
         return name;
     }
 
@@ -192,14 +160,28 @@ private:
         }
     }
 
+    // A $ref is compiled once per recursion level (how many expansions of it enclose this use): level k's
+    // rule refers to level k + 1's, and past max_recursion the reference is Never (the optional part that
+    // holds it is left out), so recursive schemas generate outputs of bounded depth.
     std::string ref_rule(const std::string& ref, const std::string& ptr, int depth) {
-        auto it = ref_rules_.find(ref);
+        int& active = ref_active_[ref];
+        const std::string key = opts_.max_recursion > 0 ? fmt::format("{}@{}", ref, active) : ref;
+        auto it = ref_rules_.find(key);
         if (it != ref_rules_.end()) return it->second;
+        if (opts_.max_recursion > 0 && active > opts_.max_recursion) throw Never{ptr};
         const json& target = resolve(ref, ptr);
         const size_t slash = ref.find_last_of('/');
         const std::string name = reserve(slash == std::string::npos || slash + 1 == ref.size() ? "root-ref" : ref.substr(slash + 1));
-        ref_rules_.emplace(ref, name);  // before compiling the target: it may refer to itself
-        define(name, body(target, name, ref.substr(1), depth + 1));
+        ref_rules_.emplace(key, name);  // before compiling the target: unbounded recursion refers to itself
+        ++active;
+        try {
+            define(name, body(target, name, ref.substr(1), depth + 1));
+        } catch (const Never&) {
+            --ref_active_[ref];
+            ref_rules_.erase(key);
+            throw;
+        }
+        --ref_active_[ref];
         return name;
     }
 
@@ -226,55 +208,6 @@ private:
             }
         }
         if (!rest.empty()) out.push_back({std::move(rest), ptr});
-    }
-
-    static void merge_keyword(json& out, const std::string& k, const json& v, const std::string& ptr) {
-        if (!out.contains(k)) {
-            out[k] = v;
-            return;
-        }
-        json& a = out[k];
-        if (a == v) return;
-        auto num = [&](const json& x) {
-            if (!x.is_number()) fail("{}: allOf: '{}' must be a number", where(ptr), k);
-            return x.get<double>();
-        };
-        if (k == "properties") {
-            for (const auto& [p, ps] : v.items()) {
-                if (a.contains(p)) a[p] = json{{"allOf", json::array({a[p], ps})}};
-                else a[p] = ps;
-            }
-        } else if (k == "required") {
-            for (const auto& r : v)
-                if (std::find(a.begin(), a.end(), r) == a.end()) a.push_back(r);
-        } else if (k == "type") {
-            const auto ta = type_list(a, ptr), tb = type_list(v, ptr);
-            json both = json::array();
-            for (const auto& t : ta)
-                for (const auto& u : tb)
-                    if (t == u || (t == "integer" && u == "number") || (t == "number" && u == "integer")) {
-                        const std::string m = (t == "integer" || u == "integer") ? "integer" : t;
-                        if (std::find(both.begin(), both.end(), m) == both.end()) both.push_back(m);
-                    }
-            if (both.empty()) fail("{}: allOf: the types {} and {} do not overlap", where(ptr), a.dump(), v.dump());
-            a = both;
-        } else if (k == "minLength" || k == "minItems" || k == "minimum") {
-            a = std::max(num(a), num(v));
-        } else if (k == "maxLength" || k == "maxItems" || k == "maximum") {
-            a = std::min(num(a), num(v));
-        } else if (k == "enum") {
-            json both = json::array();
-            for (const auto& x : a)
-                if (std::find(v.begin(), v.end(), x) != v.end()) both.push_back(x);
-            if (both.empty()) fail("{}: allOf: the enums have no value in common", where(ptr));
-            a = both;
-        } else if (k == "items" || k == "additionalProperties" || k == "additionalItems") {
-            if (a == false || v == false) a = false;
-            else if (a == true || a.empty()) a = v;
-            else if (!(v == true || v.empty())) a = json{{"allOf", json::array({a, v})}};
-        } else {
-            fail("{}: allOf: cannot merge two different values of '{}' ({} and {})", where(ptr), k, a.dump(), v.dump());
-        }
     }
 
     // allOf as one schema: objects merge their properties and requirements; other keywords must agree or
@@ -363,12 +296,19 @@ private:
             // Sibling keywords apply to every alternative: each becomes allOf(siblings, alternative).
             // oneOf is compiled as anyOf (exclusivity cannot be checked while generating).
             std::string out;
+            std::optional<Never> never;  // alternatives past the recursion bound are left out
             for (size_t i = 0; i < alts.size(); ++i) {
                 const std::string alt_ptr = fmt::format("{}/{}/{}", ptr, comb, i);
                 const json alt = rest.empty() ? alts[i] : json{{"allOf", json::array({rest, alts[i]})}};
-                out += (i ? " | " : "") + rule(alt, fmt::format("{}-{}", name, i), alt_ptr, depth + 1);
+                try {
+                    const std::string r = rule(alt, fmt::format("{}-{}", name, i), alt_ptr, depth + 1);
+                    out += (out.empty() ? "" : " | ") + r;
+                } catch (const Never& n) {
+                    never = n;
+                }
             }
-            if (s.value("nullable", false)) out += " | " + prim("null");
+            if (s.value("nullable", false)) out += (out.empty() ? "" : " | ") + prim("null");
+            if (out.empty()) throw *never;
             return out;
         }
         const bool nullable = s.contains("nullable") && s["nullable"] == true;
@@ -392,25 +332,23 @@ private:
             return out + (nullable && std::find(e.begin(), e.end(), nullptr) == e.end() ? " | " + prim("null") : "");
         }
         if (types.empty()) types = inferred_types(s);
+        if (s.contains("not")) types = types_without(types, s["not"], ptr);
         if (nullable && std::find(types.begin(), types.end(), "null") == types.end() && !types.empty())
             types.push_back("null");
         if (types.empty()) return prim("value");
         if (types.size() == 1) return type_body(types[0], s, name, ptr, depth);
         std::string out;
-        for (const auto& t : types) out += (out.empty() ? "" : " | ") + named(name + "-" + t, type_body(t, s, name + "-" + t, ptr, depth));
+        std::optional<Never> never;
+        for (const auto& t : types) {
+            try {
+                const std::string r = named(name + "-" + t, type_body(t, s, name + "-" + t, ptr, depth));
+                out += (out.empty() ? "" : " | ") + r;
+            } catch (const Never& n) {
+                never = n;
+            }
+        }
+        if (out.empty()) throw *never;
         return out;
-    }
-
-    static std::vector<std::string> inferred_types(const json& s) {
-        std::vector<std::string> t;
-        auto has = [&](std::initializer_list<const char*> ks) {
-            return std::any_of(ks.begin(), ks.end(), [&](const char* k) { return s.contains(k); });
-        };
-        if (has({"properties", "required", "additionalProperties"})) t.push_back("object");
-        if (has({"items", "prefixItems", "minItems", "maxItems", "additionalItems"})) t.push_back("array");
-        if (has({"minLength", "maxLength", "pattern", "format"})) t.push_back("string");
-        if (has({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})) t.push_back("number");
-        return t;
     }
 
     std::string type_body(const std::string& t, const json& s, const std::string& name, const std::string& ptr, int depth) {
@@ -422,16 +360,8 @@ private:
         return array_body(s, name, ptr, depth);
     }
 
-    static std::optional<uint64_t> count(const json& s, const char* k, const std::string& ptr) {
-        if (!s.contains(k)) return std::nullopt;
-        const json& v = s[k];
-        if (!v.is_number() || v.get<double>() < 0 || std::floor(v.get<double>()) != v.get<double>())
-            fail("{}/{}: expected a non-negative integer", ptr, k);
-        if (v.get<double>() > 10000) fail("{}/{}: {} is above the supported bound of 10000", ptr, k, v.dump());
-        return static_cast<uint64_t>(v.get<double>());
-    }
-
     static std::string repeat(const std::string& item, uint64_t lo, std::optional<uint64_t> hi) {
+        if (hi && *hi == 0) return "";
         if (hi && *hi == lo) return lo == 1 ? item : fmt::format("({}){{{}}}", item, lo);
         if (!hi) return lo == 0 ? "(" + item + ")*" : fmt::format("({}){{{},}}", item, lo);
         return fmt::format("({}){{{},{}}}", item, lo, *hi);
@@ -449,7 +379,7 @@ private:
             if (!s[k].is_string()) fail("{}/{}: expected a string", ptr, k);
             const std::string v = s[k].get<std::string>();
             if (s.contains("pattern")) {
-                auto e = regex_to_gbnf(v);
+                auto e = regex_to_gbnf(v, static_cast<uint32_t>(std::max(0, opts_.max_string_length)));
                 if (!e) fail("{}/pattern: {}", ptr, e.error_message());
                 return quote + " (" + *e + ") " + quote;
             }
@@ -463,7 +393,8 @@ private:
             return quote + " " + rules->front().first + " " + quote;
         }
         if (!min_len && !max_len) return prim("string");
-        return quote + " " + repeat(prim("char"), min_len.value_or(0), max_len) + " " + quote;
+        const auto hi = max_len ? max_len : cap(opts_.max_string_length, *min_len);
+        return quote + " " + repeat(prim("char"), min_len.value_or(0), hi) + " " + quote;
     }
 
     std::string number_body(const json& s, const std::string& ptr, bool integer) {
@@ -531,7 +462,7 @@ private:
             trie[n].terminal = true;
         }
         const std::vector<CharRange> key_chars = complement_ranges({{0x00, 0x1F}, {'"', '"'}, {'\\', '\\'}, {0x7F, 0x7F}});
-        const std::string tail = add_rule(name + "-key-tail", gbnf_class(key_chars) + "* \"\\\"\"");
+        const std::string tail = add_rule(name + "-key-tail", repeat(gbnf_class(key_chars), 0, cap(opts_.max_string_length)) + " \"\\\"\"");
         std::vector<std::string> names(trie.size());
         for (size_t n = 0; n < trie.size(); ++n) names[n] = reserve(fmt::format("{}-key-{}", name, n));
         for (size_t n = 0; n < trie.size(); ++n) {
@@ -587,26 +518,85 @@ private:
                 else it->required = true;
             }
         }
+        // dependentRequired {"a": ["b"]}: generated as "b" always present (when "a" may be); a dependency the
+        // grammar cannot write (no such property, no extra keys) leaves "a" out.
+        std::vector<std::string> dependents;  // names extra keys must not take (they carry a dependency)
+        if (s.contains("dependentRequired")) {
+            const json& dr = s["dependentRequired"];
+            if (!dr.is_object()) fail("{}/dependentRequired: expected an object", ptr);
+            for (const auto& [k, deps] : dr.items()) {
+                if (!deps.is_array()) fail("{}/dependentRequired/{}: expected an array of names", ptr, pointer_token(k));
+                dependents.push_back(k);
+                auto trigger = std::find_if(props.begin(), props.end(), [&](const Prop& p) { return p.key == k; });
+                if (trigger == props.end()) continue;  // never written
+                bool writable = true;
+                for (const auto& d : deps) {
+                    if (!d.is_string()) fail("{}/dependentRequired/{}: expected an array of names", ptr, pointer_token(k));
+                    auto it = std::find_if(props.begin(), props.end(), [&](const Prop& p) { return p.key == d; });
+                    if (it == props.end()) writable = false;
+                    else it->required = true;
+                }
+                if (!writable) {
+                    if (trigger->required)
+                        fail("{}/dependentRequired/{}: a required property depends on one the object cannot have (name it "
+                             "in properties)", ptr, pointer_token(k));
+                    props.erase(trigger);
+                }
+            }
+        }
+        // minProperties: optional properties become required in order until enough are; maxProperties: the
+        // optional ones past the bound are left out (named properties come first, then extra keys).
+        const auto min_props = count(s, "minProperties", ptr), max_props = count(s, "maxProperties", ptr);
+        size_t n_required = static_cast<size_t>(std::count_if(props.begin(), props.end(), [](const Prop& p) { return p.required; }));
+        if (max_props && n_required > *max_props)
+            fail("{}/maxProperties: {} is below the {} required properties", ptr, *max_props, n_required);
+        for (auto& p : props)
+            if (min_props && n_required < *min_props && !p.required) p.required = true, ++n_required;
+        if (max_props)
+            for (size_t i = 0, kept = n_required; i < props.size();) {
+                if (props[i].required || kept < *max_props) {
+                    kept += !props[i].required;
+                    ++i;
+                } else {
+                    props.erase(props.begin() + static_cast<std::ptrdiff_t>(i));
+                }
+            }
         // Extra keys: as the schema says; when it says nothing, only for objects without named properties.
         std::string extra_value;
         if (!s.contains("additionalProperties")) {
             if (props.empty()) extra_value = prim("value");
         } else if (const json& ap = s["additionalProperties"]; !(ap.is_boolean() && !ap.get<bool>())) {
-            extra_value = rule(ap, name + "-additional", ptr + "/additionalProperties", depth + 1);
+            try {
+                extra_value = rule(ap, name + "-additional", ptr + "/additionalProperties", depth + 1);
+            } catch (const Never&) {  // past the recursion bound: no extra keys
+            }
         }
         const std::string sp = prim("space");
         const std::string comma = "\",\" " + sp + " ";
         std::string extra_kv;
+        if (s.contains("propertyNames") && (!props.empty() || !dependents.empty()))
+            fail("unsupported keyword 'propertyNames' at {}/propertyNames (only for objects without named properties)", ptr);
         if (!extra_value.empty()) {
-            std::vector<std::string> keys;
+            std::vector<std::string> keys = dependents;
             for (const auto& p : props) keys.push_back(p.key);
-            const std::string key = keys.empty() ? prim("string") : key_not_in(keys, name);
+            std::string key = keys.empty() ? prim("string") : key_not_in(keys, name);
+            if (s.contains("propertyNames"))  // keys are strings: the names' schema as a string schema
+                key = rule(json{{"allOf", json::array({json{{"type", "string"}}, s["propertyNames"]})}}, name + "-name",
+                           ptr + "/propertyNames", depth + 1);
             extra_kv = add_rule(name + "-additional-kv", key + " \":\" " + sp + " " + extra_value);
         }
-        std::vector<std::string> kv(props.size());
-        for (size_t i = 0; i < props.size(); ++i) {
-            const std::string value = rule(props[i].schema, name + "-" + props[i].key, props[i].ptr, depth + 1);
-            kv[i] = add_rule(name + "-" + props[i].key + "-kv", literal(json(props[i].key)) + " \":\" " + sp + " " + value);
+        std::vector<std::string> kv;
+        for (size_t i = 0; i < props.size();) {
+            std::string value;
+            try {
+                value = rule(props[i].schema, name + "-" + props[i].key, props[i].ptr, depth + 1);
+            } catch (const Never&) {
+                if (props[i].required) throw;
+                props.erase(props.begin() + static_cast<std::ptrdiff_t>(i));  // past the recursion bound: left out
+                continue;
+            }
+            kv.push_back(add_rule(name + "-" + props[i].key + "-kv", literal(json(props[i].key)) + " \":\" " + sp + " " + value));
+            ++i;
         }
         // Members in schema order, each optional one present or not, commas only between members.
         // rest[i]: what may follow once a member was written, from property i on, then the extra keys.
@@ -617,7 +607,17 @@ private:
         for (size_t i = 0; i < n && first_required == n; ++i)
             if (props[i].required) first_required = i;
         std::vector<std::string> rest(n + 1);
-        rest[n] = extra_kv.empty() ? "" : "(" + comma + extra_kv + ")*";
+        // Extra keys: at most max_properties (or what maxProperties leaves), at least what minProperties needs
+        // beyond the named properties (only without named properties: then the object cannot be empty).
+        std::optional<uint64_t> max_extra = cap(opts_.max_properties);
+        if (max_props) max_extra = *max_props > n ? *max_props - n : 0;
+        const uint64_t min_extra = min_props && *min_props > n ? *min_props - n : 0;
+        if (min_extra > 0 && (extra_kv.empty() || n > 0 || (max_extra && *max_extra < min_extra)))
+            fail("{}/minProperties: {} properties cannot be generated here (extra keys are needed and not supported "
+                 "next to named properties)", ptr, *min_props);
+        if (max_extra && *max_extra == 0) extra_kv.clear();
+        if (max_extra && *max_extra < min_extra) max_extra = min_extra;
+        rest[n] = extra_kv.empty() ? "" : repeat(comma + extra_kv, 0, max_extra);
         for (size_t i = n; i-- > 1;) {
             const std::string piece = props[i].required ? comma + kv[i] : "(" + comma + kv[i] + ")?";
             const std::string flat = rest[i + 1].empty() ? piece : piece + " " + rest[i + 1];
@@ -627,14 +627,18 @@ private:
         std::vector<std::string> firsts;
         for (size_t j = 0; j < n && j <= first_required; ++j)
             firsts.push_back(j + 1 <= n && !rest[j + 1].empty() ? kv[j] + " " + rest[j + 1] : kv[j]);
-        if (first_required == n && !extra_kv.empty()) firsts.push_back(extra_kv + (rest[n].empty() ? "" : " " + rest[n]));
+        if (first_required == n && !extra_kv.empty()) {
+            const std::string more = repeat(comma + extra_kv, min_extra > 0 ? min_extra - 1 : 0,
+                                            max_extra ? std::optional<uint64_t>(*max_extra - 1) : std::nullopt);
+            firsts.push_back(extra_kv + (more.empty() ? "" : " " + more));
+        }
         std::string inner;
         for (size_t i = 0; i < firsts.size(); ++i) inner += (i ? " | " : "") + firsts[i];
         // Whitespace after "{", ",", ":" and before "}" (where pretty printers put it), never before "," or ":".
         std::string b = "\"{\" " + sp + " ";
         if (!inner.empty()) {
             const std::string members = "(" + inner + ") " + sp;
-            b += first_required == n ? "(" + members + ")? " : members + " ";
+            b += first_required == n && min_extra == 0 ? "(" + members + ")? " : members + " ";
         }
         return b + "\"}\"";
     }
@@ -663,11 +667,17 @@ private:
         if (!more_items) max_items = std::min<uint64_t>(max_items.value_or(prefix.size()), prefix.size());
         if (max_items && min_items > *max_items) fail("{}: minItems is above what maxItems and the items allow", where(ptr));
         if (max_items && prefix.size() > *max_items) prefix.resize(*max_items);
+        if (!max_items) max_items = cap(opts_.max_items, std::max<uint64_t>(min_items, prefix.size()));
         const std::string sp = prim("space");
         const std::string comma = "\",\" " + sp + " ";
         std::string item;
-        if (more_items && (!max_items || *max_items > prefix.size()))
-            item = rule(items, name + "-item", ptr + (s.contains("prefixItems") || prefix.empty() ? "/items" : "/additionalItems"), depth + 1);
+        if (more_items && (!max_items || *max_items > prefix.size())) {
+            try {
+                item = rule(items, name + "-item", ptr + (s.contains("prefixItems") || prefix.empty() ? "/items" : "/additionalItems"), depth + 1);
+            } catch (const Never&) {  // past the recursion bound: no items after the prefix, if none are needed
+                if (min_items > prefix.size()) throw;
+            }
+        }
         // Items after the prefix: count in [lo, hi] (hi absent = unbounded), each after a comma unless first.
         const size_t L = prefix.size();
         const uint64_t lo = min_items > L ? min_items - L : 0;
@@ -698,10 +708,17 @@ private:
     std::unordered_map<std::string, size_t> rule_index_;
     std::unordered_map<std::string, std::string> body_rules_;
     std::map<std::string, std::string> prims_;
-    std::unordered_map<std::string, std::string> ref_rules_;
+    std::unordered_map<std::string, std::string> ref_rules_;  // $ref (@ recursion level) -> rule
+    std::unordered_map<std::string, int> ref_active_;          // $ref -> expansions of it being compiled
 };
 
 }  // namespace
+
+JsonSchemaOptions tool_arguments_schema_options() {
+    JsonSchemaOptions o;
+    o.max_string_length = 0;
+    return o;
+}
 
 Expected<std::string> json_schema_value_to_gbnf(const nlohmann::ordered_json& schema, const JsonSchemaOptions& opts) {
     try {

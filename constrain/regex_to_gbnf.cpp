@@ -41,9 +41,11 @@ std::vector<CharRange> shorthand(uint32_t c) {
     return r;
 }
 
+bool nullable(const RegexNode& n);
+
 class RegexParser {
 public:
-    explicit RegexParser(std::string_view pattern) {
+    RegexParser(std::string_view pattern, uint32_t max_repeat) : max_repeat_(max_repeat) {
         for (size_t i = 0; i < pattern.size();) {
             if (!utf8::valid_seq_len(pattern, i)) fail("the pattern is not valid UTF-8");
             cp_.push_back(utf8::decode(pattern, i));
@@ -258,6 +260,8 @@ private:
             } else {
                 return;
             }
+            // The caller's bound on open repetitions (a nullable atom keeps its error: (a*)* is ambiguous).
+            if (hi == kInf && max_repeat_ > 0 && !nullable(atom)) hi = std::max(lo, max_repeat_);
             if (more() && peek() == '?') ++pos_;  // lazy: same language
             else if (more() && peek() == '+') fail("possessive quantifiers are not supported");
             RegexNode rep{RegexNode::Kind::Repeat, {}, {}, lo, hi};
@@ -268,6 +272,7 @@ private:
 
     std::vector<uint32_t> cp_;
     size_t pos_ = 0;
+    uint32_t max_repeat_ = 0;
 };
 
 bool is_plain_literal(const RegexNode& n) {
@@ -361,9 +366,9 @@ std::string emit(const RegexNode& n) {
 
 }  // namespace
 
-Expected<std::string> regex_to_gbnf(std::string_view pattern) {
+Expected<std::string> regex_to_gbnf(std::string_view pattern, uint32_t max_repeat) {
     try {
-        RegexParser p(pattern);
+        RegexParser p(pattern, max_repeat);
         const std::string e = emit(p.parse());
         return e.empty() ? std::string("\"\"") : e;
     } catch (const schema_detail::SchemaError& e) {

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "constrain/grammar.hpp"
 
 namespace llm::schema_detail {
@@ -42,5 +44,26 @@ std::string number_expr(std::optional<NumberBound> lo, std::optional<NumberBound
 // the format is unknown. Bodies refer to each other by these names.
 const std::vector<std::pair<std::string, std::string>>* format_rules(std::string_view format);
 std::string supported_formats();
+
+// ---- keywords (json_schema_keywords.cpp) ----
+using json = nlohmann::ordered_json;
+std::string pointer_token(const std::string& s);  // one JSON-pointer segment: ~ -> ~0, / -> ~1
+std::string where(const std::string& ptr);        // the pointer, "/" for the root
+bool is_annotation(const std::string& k);
+bool constrains(const std::string& k);  // a keyword that restricts instances and that the compiler enforces
+// Fails naming the first keyword of `s` that is neither enforced nor an annotation.
+void check_keywords(const json& s, const std::string& ptr);
+std::vector<std::string> type_list(const json& t, const std::string& ptr);
+bool value_has_type(const json& v, const std::string& t);
+// The rule names a GBNF body refers to (words outside literals, classes and {m,n} counts).
+std::vector<std::string> referenced_names(const std::string& b);
+// allOf: merges keyword k = v of one part into `out`, or fails when the parts cannot be combined.
+void merge_keyword(json& out, const std::string& k, const json& v, const std::string& ptr);
+// `not` where it only names types ({"not": {"type": "null"}}): `types` (all when empty) without them.
+std::vector<std::string> types_without(std::vector<std::string> types, const json& n, const std::string& ptr);
+// The types implied by type-specific keywords when `type` is absent.
+std::vector<std::string> inferred_types(const json& s);
+// A non-negative integer keyword (minItems, maxLength, ...) up to 10000, nullopt when absent.
+std::optional<uint64_t> count(const json& s, const char* k, const std::string& ptr);
 
 }  // namespace llm::schema_detail

@@ -51,7 +51,7 @@ Expected<json> call_schema(ToolFormat fmt, const std::vector<ToolSpec>& tools, c
         json params = allowed[i]->parameters;
         rebase_refs(params, def);
         // Each argument schema alone first, so an error names its tool.
-        auto one = json_schema_value_to_gbnf(allowed[i]->parameters);
+        auto one = json_schema_value_to_gbnf(allowed[i]->parameters, tool_arguments_schema_options());
         if (!one) return error("tools[{}].parameters: {}", allowed[i]->name, one.error_message());
         defs[def] = std::move(params);
         calls.push_back({{"type", "object"},
@@ -170,7 +170,7 @@ Expected<std::string> tool_call_grammar(ToolFormat fmt, const std::vector<ToolSp
     bool multi = false;
     auto schema = call_schema(fmt, tools, choice, multi);
     if (!schema) return schema.status();
-    auto body = json_schema_value_to_gbnf(*schema);
+    auto body = json_schema_value_to_gbnf(*schema, tool_arguments_schema_options());
     if (!body) return error("tool calls: {}", body.error_message());
     if (fmt == ToolFormat::Generic) return *body;
     // Rename the schema's start rule (rules start lines) and put the family's literals around it.

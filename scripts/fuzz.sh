@@ -44,7 +44,8 @@ export LLM_FIXTURES=${LLM_FIXTURES:-$(cd .. && pwd)/shared/fixtures}
 dict_for() {  # the dictionary of a target, if any
   case $1 in
     chat_template) echo tests/fuzz/fuzz_chat_template.dict ;;
-    hf_config|safetensors_index|tokenizer_files|hub|safetensors) echo tests/fuzz/json.dict ;;
+    hf_config|safetensors_index|tokenizer_files|hub|safetensors|tool_parser) echo tests/fuzz/json.dict ;;
+    json_schema) echo tests/fuzz/json_schema.dict ;;
   esac
 }
 

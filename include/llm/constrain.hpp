@@ -18,6 +18,14 @@ struct JsonSchemaOptions {
     bool compact = false;  // no whitespace at all between tokens
     int max_indent = 20;   // spaces or tabs after a newline
     int max_depth = 128;   // nesting of schemas inside schemas (references do not count: they become rules)
+    // Default bounds where the schema gives none (0 = unbounded). They shrink what the grammar generates,
+    // never widen it: every output still validates.
+    int max_string_length = 256;  // characters of a string (or extra key) without maxLength/pattern/format, and
+                                  // repetitions of each open * + {m,} in a pattern
+    int max_items = 32;           // items of an array without maxItems (at least minItems)
+    int max_properties = 16;      // extra keys of an object (additionalProperties, free-form objects)
+    int max_recursion = 4;        // expansions of a $ref inside itself; below that, optional parts are left out
+    int max_value_depth = 4;      // nesting of free-form values (`{}`, `true`, untyped additionalProperties)
 };
 
 // JSON Schema (as JSON text) -> GBNF: the keywords APIs and configs use (constrain/json_schema.hpp lists them).

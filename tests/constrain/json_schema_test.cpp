@@ -62,7 +62,7 @@ TEST(JsonSchema, ErrorsNameKeywordAndPointer) {
         {R"({"type":"object","properties":{"tags":{"type":"array","uniqueItems":true}}})",
          "unsupported keyword 'uniqueItems' at /properties/tags/uniqueItems"},
         {R"({"type":"object","patternProperties":{"^x":{}}})", "unsupported keyword 'patternProperties' at /patternProperties"},
-        {R"({"anyOf":[{"type":"string"},{"not":{"type":"null"}}]})", "unsupported keyword 'not' at /anyOf/1/not"},
+        {R"({"anyOf":[{"type":"string"},{"not":{"enum":[1]}}]})", "unsupported keyword 'not' at /anyOf/1/not"},
         {R"({"type":"string","format":"hostname"})", "/format: unsupported format 'hostname'"},
         {R"({"type":"string","pattern":"^(a)\\1$"})", "/pattern: pattern \"^(a)\\1$\": backreferences (\\1) are not supported"},
         {R"({"type":"string","pattern":"(?=a)b"})", "lookaround assertions"},
@@ -73,7 +73,7 @@ TEST(JsonSchema, ErrorsNameKeywordAndPointer) {
         {R"({"type":"string","pattern":"a{,2}"})", "write {0,n}"},
         {R"({"$ref":"https://example.com/s.json"})", "/$ref: only local references (#/...) are supported"},
         {R"({"properties":{"a":{"$ref":"#/$defs/missing"}}})", "/properties/a/$ref: '#/$defs/missing' does not resolve"},
-        {R"({"$ref":"#"})", "left recursion"},
+        {R"({"$ref":"#"})", "/: a required part recurses through $ref deeper than"},
         {R"({"type":"object","properties":{"a":false},"required":["a"]})", "/properties/a: the schema `false` matches nothing"},
         {R"({"type":"number","minimum":0.5})", "/minimum: 0.5 is not an integer"},
         {R"({"type":"integer","minimum":10,"maximum":5})", "no integer lies within the bounds"},
@@ -83,7 +83,7 @@ TEST(JsonSchema, ErrorsNameKeywordAndPointer) {
         {R"({"allOf":[{"type":"string"},{"type":"integer"}]})", "allOf: the types"},
         {R"({"allOf":[{"type":"object","properties":{"a":{}},"additionalProperties":false},{"required":["b"]}]})",
          "required property \"b\" is excluded"},
-        {R"({"type":"object","minProperties":2})", "unsupported keyword 'minProperties'"},
+        {R"({"type":"object","properties":{"a":{}},"additionalProperties":true,"minProperties":2})", "/minProperties: 2 properties cannot be generated"},
         {R"({"type":"string","format":"date","maxLength":10})", "minLength/maxLength together with format"},
         {R"({"enum":[]})", "/enum: expected a non-empty array"},
         {R"({"type":"integer","enum":["a"]})", "/enum: no value has the schema's type"},
@@ -174,4 +174,110 @@ TEST(JsonSchema, LargeSchemaCompilesQuickly) {
     SentenceGenerator gen(*g, 1);
     auto graph = graph_of(*g);
     for (int i = 0; i < 5; ++i) EXPECT_TRUE(matcher_matches(graph, gen.sentence(2000, 40)));
+}
+
+// The default bounds where a schema leaves a repetition open (JsonSchemaOptions), with tight values so the
+// limits are visible, and 0 = as the schema says.
+TEST(JsonSchema, OpenRepetitionsAreBoundedByTheOptions) {
+    llm::JsonSchemaOptions tight;
+    tight.compact = true;
+    tight.max_string_length = 3, tight.max_items = 2, tight.max_properties = 2, tight.max_recursion = 1,
+    tight.max_value_depth = 1;
+    llm::JsonSchemaOptions open = tight;
+    open.max_string_length = open.max_items = open.max_properties = open.max_recursion = open.max_value_depth = 0;
+    struct Case {
+        const char* schema;
+        const char* within;  // accepted under the tight bounds (and without bounds)
+        const char* beyond;  // rejected under the tight bounds, accepted without
+    };
+    const Case cases[] = {
+        {R"({"type": "string"})", R"("abc")", R"("abcd")"},
+        {R"({"type": "string", "minLength": 5})", R"("abcde")", R"("abcdef")"},  // the bound is at least minLength
+        {R"({"type": "string", "maxLength": 6})", R"("abcdef")", nullptr},        // a schema's own bound stays
+        {R"({"type": "string", "pattern": "^a+b*$"})", R"("aaabbb")", R"("aaaab")"},  // each open repetition
+        {R"({"type": "array", "items": {"type": "integer"}})", "[1,2]", "[1,2,3]"},
+        {R"({"type": "array", "items": {"type": "integer"}, "minItems": 3})", "[1,2,3]", "[1,2,3,4]"},
+        {R"({"type": "object", "additionalProperties": {"type": "integer"}})", R"({"a":1,"b":2})", R"({"a":1,"b":2,"c":3})"},
+        {R"({"type": "object", "properties": {"x": {"type": "integer"}}, "additionalProperties": true})",
+         R"({"x":1,"a":1,"b":2})", R"({"x":1,"a":1,"b":2,"c":3})"},
+        {R"({"type": "object"})", R"({"a":[[]]})", R"({"a":[[1]]})"},  // free-form values: one level of containers
+        {R"({"type": "object", "additionalProperties": {"type": "string"}, "properties": {"id": {"type": "integer"}}})",
+         R"({"id":1,"abc":"x"})", R"({"id":1,"abcde":"x"})"},  // extra keys: the bound after leaving the names' trie
+        // Recursion: the $ref expands inside itself max_recursion times (1: two levels); optional parts below are left out.
+        {R"({"$defs": {"n": {"type": "object", "properties": {"k": {"$ref": "#/$defs/n"}, "v": {"type": "integer"}}}},
+            "$ref": "#/$defs/n"})",
+         R"({"k":{"v":1}})", R"({"k":{"k":{}}})"},
+        {R"({"$defs": {"t": {"type": "object", "properties": {"c": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+            "required": ["c"]}}, "$ref": "#/$defs/t"})",
+         R"({"c":[{"c":[]}]})", R"({"c":[{"c":[{"c":[]}]}]})"},
+        {R"({"$defs": {"e": {"anyOf": [{"type": "integer"}, {"type": "array", "items": {"$ref": "#/$defs/e"}}]}},
+            "$ref": "#/$defs/e"})",
+         "[[],2]", "[[1]]"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.schema);
+        auto bounded = llm::json_schema_to_gbnf(c.schema, tight);
+        auto unbounded = llm::json_schema_to_gbnf(c.schema, open);
+        ASSERT_TRUE(bounded.has_value()) << bounded.error_message();
+        ASSERT_TRUE(unbounded.has_value()) << unbounded.error_message();
+        auto gb = graph_of(must_parse(*bounded)), gu = graph_of(must_parse(*unbounded));
+        EXPECT_TRUE(matcher_matches(gb, c.within)) << *bounded;
+        EXPECT_TRUE(matcher_matches(gu, c.within)) << *unbounded;
+        if (!c.beyond) continue;
+        EXPECT_FALSE(matcher_matches(gb, c.beyond)) << *bounded;
+        EXPECT_TRUE(matcher_matches(gu, c.beyond)) << *unbounded;
+    }
+    // A required recursion has no output of bounded depth: an error naming the bound, not a grammar.
+    auto r = llm::json_schema_to_gbnf(
+        R"({"$defs": {"n": {"type": "object", "properties": {"k": {"$ref": "#/$defs/n"}}, "required": ["k"]}}, "$ref": "#/$defs/n"})", tight);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error_message().find("max_recursion"), std::string::npos) << r.error_message();
+    // Tool arguments keep long strings (file contents, commands).
+    auto tool = llm::json_schema_to_gbnf(R"({"type": "string"})", llm::tool_arguments_schema_options());
+    ASSERT_TRUE(tool.has_value());
+    EXPECT_TRUE(matcher_matches(graph_of(must_parse(*tool)), "\"" + std::string(1000, 'a') + "\""));
+}
+
+// maxProperties, minProperties, propertyNames, dependentRequired and `not` (of types) as subsets: what the
+// grammar generates always satisfies them (Python's jsonschema checks random sentences in the corpus tests).
+TEST(JsonSchema, PropertyCountNamesDependenciesAndNotType) {
+    llm::JsonSchemaOptions o;
+    o.compact = true;
+    struct Case {
+        const char* schema;
+        std::vector<const char*> accepted, rejected;
+    };
+    const Case cases[] = {
+        {R"({"type": "object", "additionalProperties": {"type": "integer"}, "maxProperties": 2})",
+         {"{}", R"({"a":1,"b":2})"}, {R"({"a":1,"b":2,"c":3})"}},
+        {R"({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 2})",
+         {R"({"a":1,"b":2})"}, {"{}", R"({"a":1})"}},
+        {R"({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}, "c": {"type": "integer"}},
+            "maxProperties": 2, "minProperties": 1})",
+         {R"({"a":1})", R"({"a":1,"b":2})"}, {"{}", R"({"a":1,"b":2,"c":3})", R"({"c":3})"}},
+        {R"({"type": "object", "additionalProperties": {"type": "integer"}, "propertyNames": {"pattern": "^[a-z]+$"}})",
+         {R"({"ab":1})"}, {R"({"A":1})", R"({"":1})"}},
+        {R"({"type": "object", "properties": {"card": {"type": "string"}, "billing": {"type": "string"}},
+            "dependentRequired": {"card": ["billing"]}})",
+         {R"({"billing":"x"})", R"({"card":"x","billing":"y"})"}, {R"({"card":"x"})", "{}"}},
+        {R"({"type": "object", "properties": {"card": {"type": "string"}}, "dependentRequired": {"card": ["billing"]}})",
+         {"{}"}, {R"({"card":"x"})"}},
+        {R"({"not": {"type": "null"}})", {"1", R"("x")", "{}"}, {"null"}},
+        {R"({"type": ["integer", "null"], "not": {"type": "null"}})", {"1"}, {"null"}},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.schema);
+        auto gbnf = llm::json_schema_to_gbnf(c.schema, o);
+        ASSERT_TRUE(gbnf.has_value()) << gbnf.error_message();
+        auto graph = graph_of(must_parse(*gbnf));
+        for (const char* a : c.accepted) EXPECT_TRUE(matcher_matches(graph, a)) << a << "\n" << *gbnf;
+        for (const char* r : c.rejected) EXPECT_FALSE(matcher_matches(graph, r)) << r << "\n" << *gbnf;
+    }
+    for (const char* bad : {R"({"type": "object", "properties": {"a": {}}, "required": ["a"], "maxProperties": 0})",
+                            R"({"not": {"type": "string", "maxLength": 3}})", R"({"type": "number", "not": {"type": "integer"}})",
+                            R"({"properties": {"a": {}}, "propertyNames": {"maxLength": 3}})"}) {
+        auto r = llm::json_schema_to_gbnf(bad, o);
+        ASSERT_FALSE(r.has_value()) << bad;
+        EXPECT_NE(r.error_message().find('/'), std::string::npos) << r.error_message();
+    }
 }

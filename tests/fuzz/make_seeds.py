@@ -182,6 +182,25 @@ def make_grammar():
         put("grammar", f"regex{i}", b"\x02" + r.encode())
 
 
+def make_json_schema():
+    # Every 8th schema of the validity corpus (small ones), the options byte cycling through compact x bounds.
+    schemas = json.load(open(os.path.join(ROOT, "tests", "constrain", "data", "validity_schemas.json")))["schemas"]
+    kept = [s for s in schemas[::8] if len(json.dumps(s["schema"])) < 4000]
+    for i, s in enumerate(kept):
+        put("json_schema", f"schema{i}", bytes([i % 8]) + json.dumps(s["schema"]).encode())
+    recursive = {"$defs": {"n": {"type": "object", "properties": {"k": {"$ref": "#/$defs/n"}}, "required": ["k"]}},
+                 "$ref": "#/$defs/n"}
+    put("json_schema", "required_recursion", b"\x00" + json.dumps(recursive).encode())
+
+
+def make_tool_parser():
+    # The recorded outputs of the tool-call tests, each in its format (byte 0: format | names known | chunking).
+    formats = {"generic": 0, "llama3": 1, "hermes": 2, "mistral": 3}
+    cases = json.load(open(os.path.join(ROOT, "tests", "constrain", "data", "tool_outputs.json")))["cases"]
+    for i, c in enumerate(cases):
+        put("tool_parser", f"case{i}", bytes([formats[c["format"]] | 4 | ((i % 32) << 3)]) + c["text"].encode())
+
+
 def make_hub():
     for i, r in enumerate(["hf:bartowski/SmolLM2-135M-Instruct-GGUF:Q4_K_M",
                            "hf:owner/repo/sub/dir/model-q8_0.gguf@v1.0",
@@ -212,6 +231,8 @@ def main():
     make_tokenizer_files()
     make_text_targets()
     make_grammar()
+    make_json_schema()
+    make_tool_parser()
     make_hub()
     total = sum(len(files) for _, _, files in os.walk(OUT))
     print(f"{total} seed files under {os.path.relpath(OUT, ROOT)}", file=sys.stderr)
