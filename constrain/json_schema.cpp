@@ -524,7 +524,9 @@ private:
         if (s.contains("dependentRequired")) {
             const json& dr = s["dependentRequired"];
             if (!dr.is_object()) fail("{}/dependentRequired: expected an object", ptr);
-            for (const auto& [k, deps] : dr.items()) {
+            for (const auto& item : dr.items()) {
+                const std::string k = item.key();  // a copy: clang cannot capture structured bindings
+                const json& deps = item.value();
                 if (!deps.is_array()) fail("{}/dependentRequired/{}: expected an array of names", ptr, pointer_token(k));
                 dependents.push_back(k);
                 auto trigger = std::find_if(props.begin(), props.end(), [&](const Prop& p) { return p.key == k; });
