@@ -157,7 +157,8 @@ int main(int argc, char** argv) {
         if (ctx <= 0) {
             auto m = llm::Model::load(model);
             if (!m) return fail(m.error_message());
-            ctx = std::min((*m)->config().n_ctx_train > 0 ? (*m)->config().n_ctx_train : 4096, 4096);
+            const int n_ctx_train = (*m)->info().n_ctx_train;
+            ctx = std::min(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
         }
         print_claude_env(so, model_id_of(model), ctx, api_keys);
         return 0;

@@ -47,11 +47,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const llm::ToolParseResult fin = p.finish();
     content += fin.unstreamed_content;
-    if (content != whole.content || fin.content != whole.content || fin.warning != whole.warning) std::abort();
-    if (fin.calls.size() != whole.calls.size()) std::abort();
-    for (size_t i = 0; i < fin.calls.size(); ++i)
-        if (fin.calls[i].name != whole.calls[i].name || fin.calls[i].arguments != whole.calls[i].arguments) std::abort();
+    // Malformed output (the whole-text parse warns) may be split differently between text and calls when it
+    // arrives in pieces: the parser promises only that it never crashes or hangs on it. Well-formed output must
+    // come out the same streamed as whole.
     if (whole.warning.empty()) {
+        if (content != whole.content || fin.content != whole.content || !fin.warning.empty()) std::abort();
+        if (fin.calls.size() != whole.calls.size()) std::abort();
+        for (size_t i = 0; i < fin.calls.size(); ++i)
+            if (fin.calls[i].name != whole.calls[i].name || fin.calls[i].arguments != whole.calls[i].arguments)
+                std::abort();
         if (calls.size() != fin.calls.size()) std::abort();
         for (size_t i = 0; i < calls.size(); ++i)
             if (calls[i].name != fin.calls[i].name || calls[i].id != fin.calls[i].id || calls[i].arguments != fin.calls[i].arguments)
