@@ -7,6 +7,7 @@
 
 #include "fake_backend.hpp"
 #include "http_client.hpp"
+#include "served.hpp"
 #include "server/http_server.hpp"
 #include "server/json_body.hpp"
 
@@ -14,38 +15,6 @@ using namespace llm::server;
 using namespace llm::server::testing;
 
 namespace {
-
-class Served {
-public:
-    explicit Served(ServerOptions o = {}) : server(prep(std::move(o))) {
-        server.set_backend(backend);
-        auto p = server.bind();
-        EXPECT_TRUE(p.has_value()) << p.error_message();
-        port = p.has_value() ? *p : 0;
-        thread = std::thread([this] { server.serve(); });
-    }
-    ~Served() {
-        backend->open_gate();
-        server.stop();
-        thread.join();
-    }
-    RawResponse post(const std::string& path, const std::string& body, const std::vector<std::string>& headers = {},
-                     const std::function<bool(const std::string&)>& until = nullptr) {
-        return raw_http(port, "POST", path, body, headers, until);
-    }
-
-    std::shared_ptr<FakeBackend> backend = std::make_shared<FakeBackend>();
-    HttpServer server;
-    int port = 0;
-    std::thread thread;
-
-private:
-    static ServerOptions prep(ServerOptions o) {
-        o.port = 0;
-        o.log_format = LogFormat::Off;
-        return o;
-    }
-};
 
 std::string msg_with(const std::string& extra) {
     return R"({"model":"claude-sonnet-4-5","max_tokens":64,"messages":[{"role":"user","content":"hi"}])" +
