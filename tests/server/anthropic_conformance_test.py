@@ -355,15 +355,7 @@ def main():
     oc.CTX = 8192  # Claude Code's prompt without tools is ~4.2k SmolLM2 tokens
     args.run_has_numerics = "--numerics" in oc.subprocess.run([args.run, "--help"], capture_output=True, text=True).stdout
     SERVER = oc.Server("--api-key", KEY, "--alias", ALIAS, "--parallel", "4", "--max-body", "4")
-    ok = False
-    try:
-        prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
-        ok = prog.result.wasSuccessful()
-    finally:
-        if not ok:
-            print("---- llm-serve log (tail) ----\n" + SERVER.log_text()[-3000:])
-        SERVER.stop()
-    return 0 if ok else 1
+    return oc.run_tests(SERVER, rest)
 
 
 if __name__ == "__main__":

@@ -597,14 +597,19 @@ def main():
         return SKIP
     ARGS.run_has_numerics = "--numerics" in subprocess.run([ARGS.run, "--help"], capture_output=True, text=True).stdout
     SERVER = Server("--api-key", KEY, "--alias", "gpt-4o-mini", "--parallel", "8", "--max-queue", "64", "--max-body", "1")
+    return run_tests(SERVER, rest)
+
+
+def run_tests(server, rest):
+    """Runs __main__'s unittest cases against `server`, prints its log's tail when one fails, stops it."""
     ok = False
     try:
         prog = unittest.main(argv=[sys.argv[0], *rest], exit=False, verbosity=2)
         ok = prog.result.wasSuccessful()
     finally:
         if not ok:
-            print("---- llm-serve log (tail) ----\n" + SERVER.log_text()[-3000:])
-        SERVER.stop()
+            print("---- llm-serve log (tail) ----\n" + server.log_text()[-3000:])
+        server.stop()
     return 0 if ok else 1
 
 
