@@ -100,7 +100,8 @@ def stream_chat(url, messages, gen_tokens, api_key, timeout=600):
 
 def run_level(args, n_clients):
     rnd = random.Random(1234 + n_clients)
-    shared = words(args.shared_prefix, random.Random(99)) if args.shared_prefix else ""
+    per_word = getattr(args, "tokens_per_word", 1.0)  # words for a prompt of N tokens: N / tokens per word
+    shared = words(round(args.shared_prefix / per_word), random.Random(99)) if args.shared_prefix else ""
     results, errors, lock = [], [], threading.Lock()
     barrier = threading.Barrier(n_clients)
 
@@ -111,7 +112,7 @@ def run_level(args, n_clients):
             messages.append({"role": "system", "content": shared})
         barrier.wait()
         for turn in range(max(1, args.multi_turn)):
-            messages.append({"role": "user", "content": f"[{i}.{turn}] " + words(args.prompt_tokens, crnd)})
+            messages.append({"role": "user", "content": f"[{i}.{turn}] " + words(round(args.prompt_tokens / per_word), crnd)})
             try:
                 ttft, arr, usage, total, text = stream_chat(args.url, messages, args.gen_tokens, args.api_key)
             except Exception as e:  # noqa: BLE001 - reported, not fatal
@@ -191,15 +192,27 @@ class Served:
         self.log.close()
 
 
+def tokens_per_word(llm_serve, model):
+    """The model's tokens per benchmark word (llm-tokenize beside llm-serve), so a 128-token prompt is 128 tokens
+    with any tokenizer (the random-vocabulary bench models split these words into ~4.5 tokens)."""
+    text = words(400, random.Random(7))
+    tool = os.path.join(os.path.dirname(os.path.abspath(llm_serve)), "llm-tokenize")
+    out = subprocess.run([tool, "-m", model, "--no-bos", "-p", text], capture_output=True, text=True, check=True)
+    return max(1.0, len(out.stdout.split()) / 400)
+
+
 def compare(args):
     """Both servers on each model and variant, levels interleaved; a table of ratios and the JSON of every level."""
     levels = [int(n) for n in args.clients.split(",")]
     n_slots = max(16, max(levels))
     runs = []
+    os.makedirs(args.log_dir, exist_ok=True)
     for model in args.model:
+        per_word = tokens_per_word(args.llm_serve, model)
+        print(f"  {os.path.basename(model)}: {per_word:.2f} tokens per benchmark word", file=sys.stderr)
         for shared in (int(v) for v in args.variants.split(",")):
-            # Words are about one token each; leave room for tokenizers that split them and for the template.
-            ctx = (int(1.5 * (shared + args.prompt_tokens)) + args.gen_tokens + 128 + 255) // 256 * 256
+            # Prompts are sized in this model's tokens; leave room for the template and the client tags.
+            ctx = (int(1.25 * (shared + args.prompt_tokens)) + args.gen_tokens + 128 + 255) // 256 * 256
             servers = []
             try:
                 servers.append(Served("llm-serve", [args.llm_serve, "-m", model, "--port", str(p := free_port()),
@@ -219,6 +232,7 @@ def compare(args):
                     for sv in (servers if i % 2 == 0 else servers[::-1]):
                         la = argparse.Namespace(**vars(args))
                         la.url, la.shared_prefix, la.api_key = sv.url, shared, ""
+                        la.tokens_per_word = per_word
                         lv = run_level(la, n)
                         runs.append({"model": os.path.basename(model), "shared_prefix": shared, "server": sv.name,
                                      "ctx_per_request": ctx, **lv})
