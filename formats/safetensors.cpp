@@ -18,7 +18,8 @@ using json = nlohmann::json;
 
 struct Entry {
     std::string name;
-    DType type;
+    DType type;           // float tensors
+    IntKind int_kind;     // None for float tensors
     int n_dims;
     std::array<int64_t, 4> ne;
     uint64_t begin, end;  // relative to the data section
@@ -57,19 +58,29 @@ Expected<json> parse_strict_json(const char* b, const char* e, const std::string
     }
 }
 
-// Maps a safetensors dtype to a DType; known-but-unsupported and unknown dtypes get distinct messages.
-Expected<DType> map_dtype(const std::string& d, const std::string& file, const std::string& tensor) {
-    if (d == "F32") return DType::F32;
-    if (d == "F16") return DType::F16;
-    if (d == "BF16") return DType::BF16;
-    static const char* const kKnown[] = {"F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL",
+struct MappedType {
+    DType type = DType::F32;
+    IntKind int_kind = IntKind::None;
+};
+
+// Maps a safetensors dtype to a DType (float tensors) or an IntKind (U32 / I32: packed quantized weights and their
+// indices); known-but-unsupported and unknown dtypes get distinct messages.
+Expected<MappedType> map_dtype(const std::string& d, const std::string& file, const std::string& tensor) {
+    if (d == "F32") return MappedType{DType::F32};
+    if (d == "F16") return MappedType{DType::F16};
+    if (d == "BF16") return MappedType{DType::BF16};
+    if (d == "U32") return MappedType{DType::F32, IntKind::U32};
+    if (d == "I32") return MappedType{DType::F32, IntKind::I32};
+    static const char* const kKnown[] = {"F64", "I64", "I16", "I8", "U8", "U16", "U64", "BOOL",
                                          "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"};
     for (const char* k : kKnown)
-        if (d == k) return error("{}: tensor '{}': unsupported dtype {} (supported: F32, F16, BF16)", file, tensor, d);
+        if (d == k)
+            return error("{}: tensor '{}': unsupported dtype {} (supported: F32, F16, BF16; U32, I32 for packed "
+                         "quantized weights)", file, tensor, d);
     return error("{}: tensor '{}': unknown dtype '{}'", file, tensor, d);
 }
 
-size_t dtype_bytes(DType t) { return t == DType::F32 ? 4 : 2; }
+size_t dtype_bytes(const Entry& e) { return e.int_kind != IntKind::None || e.type == DType::F32 ? 4 : 2; }
 
 Expected<Entry> parse_entry(const std::string& file, const std::string& name, const json& v) {
     if (!v.is_object()) return error("{}: tensor '{}': entry is not a JSON object", file, name);
@@ -83,13 +94,14 @@ Expected<Entry> parse_entry(const std::string& file, const std::string& name, co
         return error("{}: tensor '{}': 'data_offsets' must be two non-negative integers", file, name);
     Entry e;
     e.name = name;
-    Expected<DType> t = map_dtype(dt->get<std::string>(), file, name);
+    Expected<MappedType> t = map_dtype(dt->get<std::string>(), file, name);
     if (!t) return t.status();
-    e.type = *t;
+    e.type = t->type;
+    e.int_kind = t->int_kind;
     if (sh->size() > 4) return error("{}: tensor '{}': {} dims (at most 4 supported)", file, name, sh->size());
     e.n_dims = (int)sh->size();
     e.ne = {1, 1, 1, 1};
-    uint64_t nbytes = dtype_bytes(e.type);
+    uint64_t nbytes = dtype_bytes(e);
     for (int d = 0; d < e.n_dims; ++d) {
         const json& x = (*sh)[(size_t)d];
         if (!x.is_number_unsigned() || x.get<uint64_t>() > (uint64_t)INT64_MAX)
@@ -225,8 +237,20 @@ Expected<std::map<std::string, std::set<std::string>>> parse_safetensors_index(s
 
 struct SafetensorsLoader {
     static void add(SafetensorsModel& m, const ParsedFile& pf, const std::set<std::string>* only) {
-        for (const Entry& e : pf.entries)
-            if (!only || only->count(e.name)) m.tensors_.emplace(e.name, make_view(e, pf.data));
+        for (const Entry& e : pf.entries) {
+            if (only && !only->count(e.name)) continue;
+            if (e.int_kind == IntKind::None) {
+                m.tensors_.emplace(e.name, make_view(e, pf.data));
+                continue;
+            }
+            IntTensor t;
+            t.name = e.name;
+            t.kind = e.int_kind;
+            t.n_dims = e.n_dims;
+            t.ne = e.ne;
+            t.data = pf.data + e.begin;
+            m.ints_.emplace(e.name, std::move(t));
+        }
     }
     static void finish(SafetensorsModel& m) {
         m.names_.clear();
@@ -311,6 +335,11 @@ Expected<SafetensorsModel> SafetensorsModel::open(const std::string& path) {
 const TensorView* SafetensorsModel::find(const std::string& name) const {
     auto it = tensors_.find(name);
     return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const IntTensor* SafetensorsModel::int_tensor(const std::string& name) const {
+    auto it = ints_.find(name);
+    return it == ints_.end() ? nullptr : &it->second;
 }
 
 TensorView SafetensorsModel::tensor(const std::string& name) const {

@@ -1,6 +1,7 @@
 // Hugging Face adapter: config.json + safetensors (LlamaForCausalLM, MistralForCausalLM, Phi3ForCausalLM,
-// Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM) -> ModelConfig + ModelWeights. HF keeps the un-permuted
-// Q/K layout, so RoPE is rotate-half (NEOX) here; Gemma's norm weights are stored as w for a gain of 1 + w.
+// Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM; float or packed MLX / GPTQ weights) -> ModelConfig +
+// ModelWeights. HF keeps the un-permuted Q/K layout, so RoPE is rotate-half (NEOX) here; Gemma's norm weights are
+// stored as w for a gain of 1 + w.
 #include <sys/stat.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "formats/safetensors.hpp"
 #include "models/layer_tensors.hpp"
+#include "models/load_hf_quant.hpp"
 #include "models/model_loader.hpp"
 
 namespace llm {
@@ -40,6 +42,8 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     if (!cfg_text) return cfg_text.status();
     auto cfg = parse_hf_config(*cfg_text, dir + "/config.json");
     if (!cfg) return cfg.status();
+    auto quant = parse_hf_quant(*cfg_text, dir);
+    if (!quant) return quant.status().with_context(dir);
     auto st_model = SafetensorsModel::open(path);
     if (!st_model) return st_model.status();
     auto tensors = std::make_shared<const SafetensorsModel>(std::move(*st_model));
@@ -50,12 +54,20 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     if (c.name.empty()) c.name = dir.substr(dir.find_last_of('/') + 1);
     ModelWeights& w = m.weights;
     w.owners.push_back(tensors);
+    auto fail = [&](const Status& s) { return s.with_context(dir); };
+    // Packed 4/8-bit linears (MLX, GPTQ), converted once; lookups of their ".weight" find the converted view.
+    auto packed = convert_hf_packed(*tensors, *quant, w.owners);
+    if (!packed) return fail(packed.status());
+    m.packed_weights = !packed->empty();
+    auto find = [&](const std::string& name) {
+        auto it = packed->find(name);
+        return it != packed->end() ? it->second : tensors->tensor(name);
+    };
     auto T = [&](const std::string& name) {
-        TensorView t = tensors->tensor(name);
+        TensorView t = find(name);
         t.name = name;
         return t;
     };
-    auto fail = [&](const Status& s) { return s.with_context(dir); };
 
     w.token_embd = T(std::string(kTokenEmbd.hf));
     if (Status s = check_matrix(w.token_embd, c.d_model, c.n_vocab); !s) return fail(s);
@@ -78,7 +90,6 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     if (!on) return fail(on.status());
     w.output_norm = std::move(*on);
 
-    auto find = [&](const std::string& name) { return tensors->tensor(name); };
     if (Status s = load_layers(c, WeightFormat::Hf, find, plus_one, w.layers); !s) return fail(s);
     return m;
 }

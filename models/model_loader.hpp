@@ -19,6 +19,7 @@ struct LoadedModel {
     ModelWeights weights;
     std::shared_ptr<const GgufFile> gguf;  // set for GGUF models (the tokenizer reads its metadata)
     std::string hf_dir;                    // set for safetensors folders
+    bool packed_weights = false;           // safetensors with MLX / GPTQ packed linears (converted at load)
 };
 
 Expected<LoadedModel> load_gguf_model(const std::string& path);

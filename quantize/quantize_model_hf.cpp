@@ -94,6 +94,9 @@ Expected<QuantSource> open_hf_source(const std::string& path) {
     if (!loaded) return loaded.status();
     const ModelConfig c = loaded->config;
     const std::string dir = loaded->hf_dir;
+    if (loaded->packed_weights)  // llm-run / llm-serve load these directly (converted at load)
+        return error(StatusCode::Unsupported, "{}: converting packed MLX / GPTQ safetensors is not supported (load the "
+                     "folder directly)", dir);
     auto st_opened = SafetensorsModel::open(path);
     if (!st_opened) return st_opened.status();
     auto st = std::make_shared<const SafetensorsModel>(std::move(*st_opened));

@@ -181,6 +181,29 @@ TEST(Safetensors, EmptyTensorsAndScalars) {
     EXPECT_TRUE(SafetensorsModel::parse(empty.data(), empty.size(), "mem"));
 }
 
+// U32 / I32 (packed quantized weights, GPTQ indices) are integer tensors: int_tensor(), not names() / tensor().
+TEST(Safetensors, IntegerTensorsAreKeptApart) {
+    Bytes b = make_safetensors({{"w", "U32", {2, 3}, 0, 24}, {"g", "I32", {2}, 24, 32}, {"s", "F16", {2}, 32, 36}}, 36);
+    auto s = SafetensorsModel::parse(b.data(), b.size(), "mem");
+    ASSERT_TRUE(s) << s.error_message();
+    EXPECT_EQ(s->names(), (std::vector<std::string>{"s"}));
+    EXPECT_FALSE(s->tensor("w").valid());
+    EXPECT_TRUE(s->contains("w"));
+    const llm::IntTensor* w = s->int_tensor("w");
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(w->kind, llm::IntKind::U32);
+    EXPECT_EQ(w->ne[0], 3);
+    EXPECT_EQ(w->ne[1], 2);
+    EXPECT_EQ(w->at(1), 0x07060504u);  // payload byte i is i, little-endian
+    ASSERT_NE(s->int_tensor("g"), nullptr);
+    EXPECT_EQ(s->int_tensor("g")->kind, llm::IntKind::I32);
+    EXPECT_EQ(s->int_tensor("s"), nullptr);
+    Bytes bad = make_safetensors({{"w", "U32", {2, 3}, 0, 20}}, 20);  // 6 U32 need 24 bytes
+    auto t = SafetensorsModel::parse(bad.data(), bad.size(), "mem");
+    ASSERT_FALSE(t);
+    EXPECT_NE(t.error_message().find("needs 24 bytes"), std::string::npos) << t.error_message();
+}
+
 TEST(Safetensors, EveryCorruptCaseFailsWithItsMessage) {
     TempDir dir("st_corrupt");
     auto cases = safetensors_corrupt_cases();

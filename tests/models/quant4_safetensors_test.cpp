@@ -1,0 +1,114 @@
+// Packed quantized safetensors folders (MLX affine 4/8-bit, GPTQ int4; made by make_quant4_fixtures.py from the shared
+// llama-mha / phi3 fixtures' weights) against a float64 numpy forward pass on the dequantized weights of the same
+// file, within the shared fixtures' tolerance of the weight type they convert to; and the loader's one-line errors.
+// The folders are written at test time into $LLM_CACHE/quant4-fixtures (never into the repository); the test skips
+// when python3 with numpy is missing.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "fixture_util.hpp"
+#include "llm/llm.hpp"
+#include "models/model_loader.hpp"
+
+namespace llm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The fixture folder, made on first use (again whenever the generator is newer than it); "" with *why when it cannot.
+std::string quant_dir(std::string* why) {
+    static std::string dir, reason;
+    static bool done = false;
+    if (!done) {
+        done = true;
+        const char* cache = std::getenv("LLM_CACHE");
+        const char* home = std::getenv("HOME");
+        dir = (cache ? std::string(cache) : std::string(home ? home : ".") + "/.cache/llm") + "/quant4-fixtures";
+        const std::string script = std::string(LLM_SOURCE_DIR) + "/tests/models/make_quant4_fixtures.py";
+        std::error_code ec;
+        const bool fresh = fs::exists(dir + "/done", ec) &&
+                           fs::last_write_time(dir + "/done", ec) >= fs::last_write_time(script, ec);
+        if (!fresh && std::system(("python3 '" + script + "' '" + dir + "' > /dev/null 2>&1").c_str()) != 0) {
+            reason = "cannot run tests/models/make_quant4_fixtures.py (python3 with numpy: scripts/setup-python.sh)";
+            dir.clear();
+        }
+    }
+    *why = reason;
+    return dir;
+}
+
+struct QuantCase {
+    std::string folder;
+    DType converted;  // what the packed linears become at load
+};
+
+class Quant4Safetensors : public ::testing::TestWithParam<QuantCase> {};
+
+TEST_P(Quant4Safetensors, LogitsMatchNumpyOnDequantizedWeights) {
+    const QuantCase& c = GetParam();
+    std::string why;
+    const std::string root = quant_dir(&why);
+    if (root.empty()) GTEST_SKIP() << why;
+    const std::string dir = root + "/" + c.folder;
+
+    auto loaded = load_model(dir);
+    ASSERT_TRUE(loaded) << loaded.status().message();
+    EXPECT_TRUE(loaded->packed_weights);
+    const LayerWeights& L = loaded->weights.layers[0];
+    const TensorView& wo = L.wo;
+    EXPECT_EQ(wo.type, c.converted) << dtype_name(wo.type);
+    if (c.folder.rfind("phi3", 0) == 0) {  // the Phi-3 path: fused QKV and gate-up, LongRoPE
+        EXPECT_TRUE(L.wqkv.valid() && L.w_gate_up.valid() && !L.wq.valid());
+        EXPECT_FALSE(loaded->config.longrope_short.empty());
+    }
+
+    auto s = test::make_session(dir);
+    ASSERT_TRUE(s);
+    const auto tokens = test::manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
+    const int nv = 1024;
+    const auto ref = test::read_f32(dir + "/ref.logits.bin");
+    ASSERT_EQ(ref.size(), tokens.size() * nv);
+    const test::Tolerance tol = test::tolerance_for(std::string(dtype_name(c.converted)));
+    test::expect_within(test::compare_logits(test::run_batch(*s, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap),
+                        tol, c.folder + " batch vs numpy");
+    s->truncate(0);
+    test::expect_within(
+        test::compare_logits(test::run_one_by_one(*s, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
+        c.folder + " one-by-one vs numpy");
+}
+
+INSTANTIATE_TEST_SUITE_P(Folders, Quant4Safetensors,
+                         ::testing::Values(QuantCase{"llama-mlx4", DType::Q4_1}, QuantCase{"llama-mlx8", DType::F16},
+                                           QuantCase{"phi3-mlx4", DType::Q4_1}, QuantCase{"llama-gptq", DType::Q4_1},
+                                           QuantCase{"llama-gptq-sym", DType::Q4_0}),
+                         [](const auto& info) {
+                             std::string n = info.param.folder;
+                             for (char& ch : n)
+                                 if (ch == '-') ch = '_';
+                             return n;
+                         });
+
+// Bad input: one line naming the tensor (or the config key) that is wrong.
+TEST(Quant4SafetensorsErrors, NameWhatIsWrong) {
+    std::string why;
+    const std::string root = quant_dir(&why);
+    if (root.empty()) GTEST_SKIP() << why;
+    const std::pair<const char*, const char*> cases[] = {
+        {"bad-mlx-noscales", "tensor 'model.layers.0.self_attn.k_proj.scales' is missing"},
+        {"bad-mlx-shape", "tensor 'model.layers.1.mlp.up_proj.weight': packed shape [512, 31]"},
+        {"bad-mlx-bits", "config.json: quantization: bits 3 is not supported"},
+        {"bad-gptq-actorder", "tensor 'model.layers.0.mlp.down_proj.g_idx': act-order (desc_act)"},
+    };
+    for (const auto& [folder, expect] : cases) {
+        auto m = load_model(root + "/" + folder);
+        ASSERT_FALSE(m) << folder;
+        const std::string msg = m.status().message();
+        EXPECT_NE(msg.find(expect), std::string::npos) << folder << ": " << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+}
+
+}  // namespace
+}  // namespace llm
