@@ -82,7 +82,8 @@ Expected<HfQuantScheme> parse_gptq(const json& q, const std::string& where) {
     LLM_TRY(check_bits_group(s.bits, s.group_size, where, {4}));
     if (auto f = q.find("checkpoint_format"); f != q.end() && f->is_string()) {
         const std::string v = f->get<std::string>();
-        if (v != "gptq" && v != "gptq_v2") return error("{}: checkpoint_format '{}' is not supported (gptq, gptq_v2)", where, v);
+        if (v != "gptq" && v != "gptq_v2")
+            return error("{}: checkpoint_format '{}' is not supported (gptq, gptq_v2)", where, v);
         s.gptq_v2 = v == "gptq_v2";
     }
     // desc_act files are accepted while their g_idx is the identity order; a reordered g_idx is refused per tensor.
@@ -224,7 +225,8 @@ namespace {
 Status check_g_idx(const SafetensorsModel& st, const std::string& prefix, int64_t n_in, int64_t group) {
     const IntTensor* gi = st.int_tensor(prefix + ".g_idx");
     if (!gi) return Status::ok();  // older files leave it out: identity order
-    if (gi->n_elements() != n_in) return error("tensor '{}.g_idx' has {} elements, expected {}", prefix, gi->n_elements(), n_in);
+    if (gi->n_elements() != n_in)
+        return error("tensor '{}.g_idx' has {} elements, expected {}", prefix, gi->n_elements(), n_in);
     for (int64_t i = 0; i < n_in; ++i)
         if ((int64_t)(int32_t)gi->at(i) != i / group)
             return error("tensor '{}.g_idx': act-order (desc_act) weights are not supported (g_idx[{}] = {}, expected "
@@ -240,7 +242,8 @@ Expected<TensorView> convert_gptq(const SafetensorsModel& st, const IntTensor& q
     const int64_t out = qw.ne[0], n_in = qw.ne[1] * 8;
     const int64_t group = s.group_size == 0 ? n_in : s.group_size;
     if (n_in % group != 0 || n_in % 32 != 0)
-        return error("tensor '{}': {} inputs are not a whole number of groups of {} (and blocks of 32)", qname, n_in, group);
+        return error("tensor '{}': {} inputs are not a whole number of groups of {} (and blocks of 32)", qname, n_in,
+                     group);
     const int64_t groups = n_in / group;
     const IntTensor* qz = st.int_tensor(prefix + ".qzeros");
     if (!qz) return error("tensor '{}.qzeros' is missing or not I32 (needed by '{}')", prefix, qname);
@@ -306,7 +309,8 @@ Expected<std::map<std::string, TensorView>> convert_hf_packed(const SafetensorsM
                 return error("tensor '{}': packed {} weight but config.json has no MLX 'quantization'", name,
                              t.kind == IntKind::U32 ? "U32" : "I32");
             const HfQuantScheme::Override p = mlx_params(q, prefix);
-            if (p.bits == 0) return error("tensor '{}': packed weight but config.json's quantization excludes it", name);
+            if (p.bits == 0)
+                return error("tensor '{}': packed weight but config.json's quantization excludes it", name);
             auto v = convert_mlx(st, t, prefix, p.bits, p.group_size, owners);
             if (!v) return v.status();
             out.emplace(name, std::move(*v));

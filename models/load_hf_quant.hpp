@@ -1,5 +1,6 @@
 // Packed quantized safetensors (MLX affine 4/8-bit, GPTQ int4): the scheme from config.json / quantize_config.json,
-// and every packed linear converted once at load into one of our block types (docs/MODELS.md, "Packed quantized safetensors").
+// and every packed linear converted once at load into one of our block types (docs/MODELS.md: "Packed quantized
+// safetensors").
 #pragma once
 #include <map>
 #include <memory>
