@@ -139,9 +139,12 @@ Expected<std::vector<float>> float_values(const SafetensorsModel& st, const std:
     return v;
 }
 
-Expected<uint16_t> to_fp16(float x, const std::string& name) {
-    if (!(std::fabs(x) <= 65504.0f)) return error("tensor '{}': value {} does not fit fp16", name, x);
-    return fp32_to_fp16(x);
+// Every value of `v` times `mul` fits fp16 (checked before the parallel conversion loops, which cannot fail).
+Status check_fp16_range(const std::vector<float>& v, float mul, const std::string& name) {
+    for (float x : v)
+        if (!(std::fabs(x) * mul <= 65504.0f))
+            return error("tensor '{}': value {} does not fit fp16{}", name, x, mul == 1.0f ? "" : " once scaled");
+    return Status::ok();
 }
 
 // The view of a converted [n_in -> n_out] matrix held in `buf`.
@@ -185,35 +188,35 @@ Expected<TensorView> convert_mlx(const SafetensorsModel& st, const IntTensor& wt
         const int64_t bit = i * bits;
         return (wt.at(r * wt.ne[0] + bit / 32) >> (bit % 32)) & mask;
     };
+    // |scale * q + bias| <= |bias| + 255 |scale| for 8-bit values: both within half of fp16's range suffices.
+    LLM_TRY(check_fp16_range(*scales, bits == 8 ? 510.0f : 1.0f, prefix + ".scales"));
+    LLM_TRY(check_fp16_range(*biases, bits == 8 ? 2.0f : 1.0f, prefix + ".biases"));
     if (bits == 8) {  // F16: no 8-bit block type of ours has a per-group offset
         auto buf = std::make_shared<std::vector<uint8_t>>((size_t)(out * n_in) * 2);
         auto* dst = reinterpret_cast<uint16_t*>(buf->data());
+#pragma omp parallel for
         for (int64_t r = 0; r < out; ++r)
             for (int64_t i = 0; i < n_in; ++i) {
                 const size_t g = (size_t)(r * groups + i / group);
-                auto h = to_fp16((*scales)[g] * (float)value(r, i) + (*biases)[g], wname);
-                if (!h) return h.status();
-                dst[r * n_in + i] = *h;
+                dst[r * n_in + i] = fp32_to_fp16((*scales)[g] * (float)value(r, i) + (*biases)[g]);
             }
         return owned_view(wname, DType::F16, n_in, out, std::move(buf), owners);
     }
     const int64_t nb = n_in / 32;
     auto buf = std::make_shared<std::vector<uint8_t>>((size_t)(out * nb) * sizeof(BlockQ4_1));
     auto* blocks = reinterpret_cast<BlockQ4_1*>(buf->data());
-    uint8_t q[32];
-    for (int64_t r = 0; r < out; ++r)
+#pragma omp parallel for
+    for (int64_t r = 0; r < out; ++r) {
+        uint8_t q[32];
         for (int64_t b = 0; b < nb; ++b) {
             const size_t g = (size_t)(r * groups + b * 32 / group);
-            auto d = to_fp16((*scales)[g], prefix + ".scales");
-            if (!d) return d.status();
-            auto m = to_fp16((*biases)[g], prefix + ".biases");
-            if (!m) return m.status();
             BlockQ4_1& blk = blocks[r * nb + b];
-            blk.d = *d;
-            blk.m = *m;
+            blk.d = fp32_to_fp16((*scales)[g]);
+            blk.m = fp32_to_fp16((*biases)[g]);
             for (int j = 0; j < 32; ++j) q[j] = (uint8_t)value(r, b * 32 + j);
             pack_nibbles(q, blk.qs);
         }
+    }
     return owned_view(wname, DType::Q4_1, n_in, out, std::move(buf), owners);
 }
 
@@ -263,13 +266,14 @@ Expected<TensorView> convert_gptq(const SafetensorsModel& st, const IntTensor& q
     const DType type = symmetric ? DType::Q4_0 : DType::Q4_1;
     const int64_t nb = n_in / 32;
     const size_t bsize = symmetric ? sizeof(BlockQ4_0) : sizeof(BlockQ4_1);
+    LLM_TRY(check_fp16_range(*scales, 16.0f, prefix + ".scales"));  // m = -scale * zero, zero <= 16
     auto buf = std::make_shared<std::vector<uint8_t>>((size_t)(out * nb) * bsize);
-    uint8_t q[32];
-    for (int64_t j = 0; j < out; ++j)
+#pragma omp parallel for
+    for (int64_t j = 0; j < out; ++j) {
+        uint8_t q[32];
         for (int64_t b = 0; b < nb; ++b) {
             const int64_t g = b * 32 / group;
-            auto d = to_fp16((*scales)[(size_t)(g * out + j)], prefix + ".scales");
-            if (!d) return d.status();
+            const uint16_t d = fp32_to_fp16((*scales)[(size_t)(g * out + j)]);
             for (int k = 0; k < 32; ++k) {
                 const int64_t i = b * 32 + k;
                 q[k] = (uint8_t)((qw.at((i / 8) * out + j) >> (4 * (i % 8))) & 15);
@@ -277,17 +281,16 @@ Expected<TensorView> convert_gptq(const SafetensorsModel& st, const IntTensor& q
             uint8_t* blk = buf->data() + (size_t)(j * nb + b) * bsize;
             if (symmetric) {
                 auto* q0 = reinterpret_cast<BlockQ4_0*>(blk);
-                q0->d = *d;
+                q0->d = d;
                 pack_nibbles(q, q0->qs);
             } else {
                 auto* q1 = reinterpret_cast<BlockQ4_1*>(blk);
-                q1->d = *d;
-                auto m = to_fp16(-fp16_to_fp32(*d) * (float)zero(g, j), prefix + ".scales");  // rounded: see header
-                if (!m) return m.status();
-                q1->m = *m;
+                q1->d = d;
+                q1->m = fp32_to_fp16(-fp16_to_fp32(d) * (float)zero(g, j));  // rounded: see the header
                 pack_nibbles(q, q1->qs);
             }
         }
+    }
     return owned_view(wname, type, n_in, out, std::move(buf), owners);
 }
 

@@ -5,51 +5,23 @@
 // when python3 with numpy is missing.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
 #include "models/model_loader.hpp"
+#include "quant4_fixture.hpp"
 
 namespace llm {
 namespace {
 
-namespace fs = std::filesystem;
+using test::Quant4Case;
+using test::quant4_dir;
 
-// The fixture folder, made on first use (again whenever the generator is newer than it); "" with *why when it cannot.
-std::string quant_dir(std::string* why) {
-    static std::string dir, reason;
-    static bool done = false;
-    if (!done) {
-        done = true;
-        const char* cache = std::getenv("LLM_CACHE");
-        const char* home = std::getenv("HOME");
-        dir = (cache ? std::string(cache) : std::string(home ? home : ".") + "/.cache/llm") + "/quant4-fixtures";
-        const std::string script = std::string(LLM_SOURCE_DIR) + "/tests/models/make_quant4_fixtures.py";
-        std::error_code ec;
-        const bool fresh = fs::exists(dir + "/done", ec) &&
-                           fs::last_write_time(dir + "/done", ec) >= fs::last_write_time(script, ec);
-        if (!fresh && std::system(("python3 '" + script + "' '" + dir + "' > /dev/null 2>&1").c_str()) != 0) {
-            reason = "cannot run tests/models/make_quant4_fixtures.py (python3 with numpy: scripts/setup-python.sh)";
-            dir.clear();
-        }
-    }
-    *why = reason;
-    return dir;
-}
-
-struct QuantCase {
-    std::string folder;
-    DType converted;  // what the packed linears become at load
-};
-
-class Quant4Safetensors : public ::testing::TestWithParam<QuantCase> {};
+class Quant4Safetensors : public ::testing::TestWithParam<Quant4Case> {};
 
 TEST_P(Quant4Safetensors, LogitsMatchNumpyOnDequantizedWeights) {
-    const QuantCase& c = GetParam();
+    const Quant4Case& c = GetParam();
     std::string why;
-    const std::string root = quant_dir(&why);
+    const std::string root = quant4_dir(&why);
     if (root.empty()) GTEST_SKIP() << why;
     const std::string dir = root + "/" + c.folder;
 
@@ -80,9 +52,7 @@ TEST_P(Quant4Safetensors, LogitsMatchNumpyOnDequantizedWeights) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Folders, Quant4Safetensors,
-                         ::testing::Values(QuantCase{"llama-mlx4", DType::Q4_1}, QuantCase{"llama-mlx8", DType::F16},
-                                           QuantCase{"phi3-mlx4", DType::Q4_1}, QuantCase{"llama-gptq", DType::Q4_1},
-                                           QuantCase{"llama-gptq-sym", DType::Q4_0}),
+                         ::testing::ValuesIn(test::kQuant4Cases),
                          [](const auto& info) {
                              std::string n = info.param.folder;
                              for (char& ch : n)
@@ -93,7 +63,7 @@ INSTANTIATE_TEST_SUITE_P(Folders, Quant4Safetensors,
 // Bad input: one line naming the tensor (or the config key) that is wrong.
 TEST(Quant4SafetensorsErrors, NameWhatIsWrong) {
     std::string why;
-    const std::string root = quant_dir(&why);
+    const std::string root = quant4_dir(&why);
     if (root.empty()) GTEST_SKIP() << why;
     const std::pair<const char*, const char*> cases[] = {
         {"bad-mlx-noscales", "tensor 'model.layers.0.self_attn.k_proj.scales' is missing"},
