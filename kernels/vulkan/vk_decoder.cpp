@@ -104,6 +104,7 @@ Status VulkanDecoder::ensure_buffers(const MemoryPlan& plan, const Batch& b) {
     LLM_TRY(ensure(logits_host_, n_out * c.n_vocab * 4, true));
     LLM_TRY(ensure(ids_, n * 4, true));
     LLM_TRY(ensure(rope_cs_, std::max<size_t>(1, n * half * 2) * 4, true));
+    LLM_TRY(ensure(rope_cs_swa_, std::max<size_t>(1, n * half * 2) * 4, true));
     return ensure(params_, 16, true);
 }
 
@@ -136,7 +137,7 @@ public:
     }
     CommandList& list() { return *cl; }
     const Buffer& ids() const { return d.ids_; }
-    const Buffer& rope_cs() const { return d.rope_cs_; }
+    const Buffer& rope_cs(int table) const { return table == 1 ? d.rope_cs_swa_ : d.rope_cs_; }
     Status ensure_list() { return cl ? Status{} : next_segment({}); }
     // Ends the current command list; the next one starts after host work (a CPU node).
     Status next_segment(std::function<void()> host);
@@ -281,12 +282,13 @@ Status rec_embed(R& r, const Node& n) {
     return {};
 }
 
-Status rec_rms_norm(R& r, const Node& n) {
+Status rec_rms_norm(R& r, const Node& n) {  // per head (QK-norm): the dense rows as rows of head_dim values
     const TensorDesc &x = r.desc(n.in[0]), &y = r.desc(n.out);
-    if (!x.dense()) return error("vulkan: rms_norm of a column view");
+    if (!x.dense() || !y.dense()) return error("vulkan: rms_norm of a column view");
+    const int64_t d = n.head_dim > 0 ? n.head_dim : y.cols;
     LLM_TRY(r.ensure_list());
     return rms_norm(r.cx, r.list(), r.buf(n.in[0]), (uint32_t)x.offset(), r.W.gain(n.gain), r.buf(n.out),
-                    (uint32_t)y.offset(), (uint32_t)y.rows, (uint32_t)y.cols, n.eps);
+                    (uint32_t)y.offset(), (uint32_t)(y.rows * (y.cols / d)), (uint32_t)d, n.eps);
 }
 
 Status rec_matmul(R& r, const Node& n) {
@@ -298,11 +300,11 @@ Status rec_matmul(R& r, const Node& n) {
 
 Status rec_rope(R& r, const Node& n) {
     const TensorDesc& x = r.desc(n.out);
-    RopeParams p;  // only the style and n_rot reach the shader; the (cos, sin) table is the pass's
+    RopeParams p;  // only the style and n_rot reach the shader; the (cos, sin) table is one of the pass's
     p.style = n.rope_style, p.n_rot = n.n_rot;
     LLM_TRY(r.ensure_list());
     return rope(r.cx, r.list(), r.act(n.out), (uint32_t)x.rows, (uint32_t)(x.cols / n.head_dim), (uint32_t)n.head_dim,
-                p, r.rope_cs());
+                p, r.rope_cs(n.rope_table));
 }
 
 Status rec_scale(R& r, const Node& n) {
@@ -335,6 +337,18 @@ Status rec_add(R& r, const Node& n) {
                        (uint32_t)(x.rows * x.cols));
 }
 
+Status rec_geglu(R& r, const Node& n) {
+    const TensorDesc& o = r.desc(n.out);
+    LLM_TRY(r.ensure_list());
+    return geglu(r.cx, r.list(), r.act(n.in[0]), r.act(n.in[1]), r.act(n.out), (uint32_t)o.cols, (uint32_t)o.rows);
+}
+
+Status rec_add_bias(R& r, const Node& n) {
+    const TensorDesc& x = r.desc(n.out);
+    LLM_TRY(r.ensure_list());
+    return add_bias(r.cx, r.list(), r.act(n.out), r.W.gain(n.gain), (uint32_t)x.cols, (uint32_t)x.rows);
+}
+
 Status rec_swiglu(R& r, const Node& n) {
     const TensorDesc& o = r.desc(n.out);
     LLM_TRY(r.ensure_list());
@@ -351,9 +365,6 @@ Status rec_select_rows(R& r, const Node& n) {  // row copies (the serving engine
     return {};
 }
 
-// Not on this backend yet: the decoder refuses such models at upload (VulkanWeights::upload).
-Status rec_unsupported(R&, const Node& n) { return error("vulkan: op {} is not supported", op_name(n.op)); }
-
 // The Vulkan column of the op table: one recording function per op, in enum order (checked below).
 struct VkOp {
     Op op;
@@ -363,7 +374,7 @@ constexpr VkOp kVkOps[] = {
     {Op::Embed, rec_embed},         {Op::RmsNorm, rec_rms_norm}, {Op::Matmul, rec_matmul},
     {Op::Rope, rec_rope},           {Op::Scale, rec_scale},      {Op::KvStore, rec_kv_store},
     {Op::Attention, rec_attention}, {Op::Add, rec_add},          {Op::Swiglu, rec_swiglu},
-    {Op::SelectRows, rec_select_rows}, {Op::Geglu, rec_unsupported}, {Op::AddBias, rec_unsupported},
+    {Op::SelectRows, rec_select_rows}, {Op::Geglu, rec_geglu}, {Op::AddBias, rec_add_bias},
 };
 constexpr bool vk_ops_in_order() {
     for (size_t i = 0; i < std::size(kVkOps); ++i)
@@ -451,6 +462,7 @@ Status VulkanDecoder::forward(const Batch& b, float* logits, const NodeHook& hoo
     }
     std::memcpy(ids_.mapped(), b.tokens.data(), n * sizeof(int32_t));
     std::memcpy(rope_cs_.mapped(), in.rope_cs.data(), in.rope_cs.size() * sizeof(float));
+    std::memcpy(rope_cs_swa_.mapped(), in.rope_cs_swa.data(), in.rope_cs_swa.size() * sizeof(float));
     const uint32_t params[4] = {(uint32_t)pos0, (uint32_t)in.n_keys, 0, 0};
     std::memcpy(params_.mapped(), params, sizeof(params));
     rec->last_use = ++use_clock_;

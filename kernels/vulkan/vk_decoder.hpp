@@ -120,9 +120,10 @@ private:
     std::shared_ptr<const VulkanWeights> w_;
     DecoderOptions opt_;
     std::vector<Buffer> k_cache_, v_cache_;  // per layer [n_ctx x kv_dim] of kv_type
-    // Activations: one buffer per MemoryPlan slot; logits [rows x n_vocab]; ids [n]; rope (cos, sin) table.
+    // Activations: one buffer per MemoryPlan slot; logits [rows x n_vocab]; ids [n]; rope (cos, sin) tables (the
+    // second: sliding-window layers with their own rope base, Gemma 3).
     std::vector<Buffer> slots_;
-    Buffer logits_, logits_host_, ids_, rope_cs_;
+    Buffer logits_, logits_host_, ids_, rope_cs_, rope_cs_swa_;
     Buffer params_;  // uint32 {pos0, n_keys} of the pass, read by kv_write and attention
     std::vector<std::unique_ptr<Recording>> recordings_;  // valid while the activation buffers are
     uint64_t n_recordings_ = 0, n_submits_ = 0, use_clock_ = 0;

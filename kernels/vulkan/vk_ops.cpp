@@ -116,6 +116,8 @@ Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types) {
     LLM_TRY(make("silu_mul", 3, false));
     LLM_TRY(make("add", 2, false));
     LLM_TRY(make("scale", 1, false));
+    LLM_TRY(make("add_bias", 2, false));
+    LLM_TRY(make("geglu", 3, false));
     return make("softmax", 1, true);
 }
 
@@ -259,6 +261,15 @@ Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32
     return run(ctx, cl, "silu_mul", {gate.buf, up.buf, out.buf}, pc, ceil_div(width, 256), n_rows);
 }
 
+Status geglu(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows) {
+    struct {
+        uint32_t width, n_rows, a_offset, a_stride, b_offset, b_stride, o_offset, o_stride;
+    } pc{width, n_rows, gate.offset, gate.stride ? gate.stride : width, up.offset, up.stride ? up.stride : width,
+         out.offset, out.stride ? out.stride : width};
+    if (n_rows == 0 || width == 0) return {};
+    return run(ctx, cl, "geglu", {gate.buf, up.buf, out.buf}, pc, ceil_div(width, 256), n_rows);
+}
+
 Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& y,
                    uint32_t y_offset, uint32_t n) {
     struct {
@@ -268,6 +279,15 @@ Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_of
     uint32_t gx, gy;
     split_grid(ceil_div(n, 256), gx, gy);
     return run(ctx, cl, "add", {&x, &y}, pc, gx, gy);
+}
+
+Status add_bias(Context& ctx, CommandList& cl, Act x, const Buffer& bias, uint32_t width, uint32_t n_rows) {
+    struct {
+        uint32_t width, n_rows, offset, stride;
+    } pc{width, n_rows, x.offset, x.stride ? x.stride : width};
+    if (n_rows == 0 || width == 0) return {};
+    if (n_rows > kMaxGroups) return error("vulkan: add_bias: {} rows exceed one dispatch", n_rows);
+    return run(ctx, cl, "add_bias", {x.buf, &bias}, pc, ceil_div(width, 256), n_rows);
 }
 
 Status scale(Context& ctx, CommandList& cl, Act x, uint32_t width, uint32_t n_rows, float s) {

@@ -94,8 +94,12 @@ Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_
 
 Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, uint32_t n, uint32_t n_rows);
 Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);
+// out = gelu_tanh(gate) * up, operands as silu_mul's (Gemma).
+Status geglu(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);
 Status add_inplace(Context& ctx, CommandList& cl, const Buffer& x, uint32_t x_offset, const Buffer& y,
                    uint32_t y_offset, uint32_t n);
+// x[r, i] += bias[i] for n_rows rows of width values (strided rows: a column view), as the CPU's add_bias_rows.
+Status add_bias(Context& ctx, CommandList& cl, Act x, const Buffer& bias, uint32_t width, uint32_t n_rows);
 // x[r, i] *= s for n_rows rows of width values (strided rows: a column view), as the CPU's scale_rows.
 Status scale(Context& ctx, CommandList& cl, Act x, uint32_t width, uint32_t n_rows, float s);
 

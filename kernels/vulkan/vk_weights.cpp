@@ -94,10 +94,6 @@ Expected<std::shared_ptr<const VulkanWeights>> VulkanWeights::upload(std::shared
                 types.push_back({n.w->type, classify(cx, n.op, n.w->type, *env, uo), "", op_name(n.op)});
     }
     for (const Node& n : g.nodes()) {
-        // Not recorded on this backend yet (Gemma 3, Qwen): refused here in one line, not mid-pass.
-        if (n.op == Op::Geglu || n.op == Op::AddBias || (n.op == Op::RmsNorm && n.head_dim > 0) || n.rope_table != 0)
-            return error("vulkan: architecture '{}' needs {} {}, which this backend does not run yet", c.arch,
-                         op_name(n.op), n.op == Op::RmsNorm ? "per head" : n.op == Op::Rope ? "with a second table" : "");
         if (n.gain && !d->gains.count(n.gain)) {
             const size_t len = n.op == Op::RmsNorm && n.head_dim > 0 ? (size_t)n.head_dim : (size_t)g.desc(n.out).cols;
             auto b = upload_floats(cx, n.gain, len);

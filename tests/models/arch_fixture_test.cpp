@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "arch_fixture.hpp"
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
 #include "models/model_loader.hpp"
@@ -27,54 +28,12 @@ using test::expect_within;
 using test::read_f32;
 using test::read_json_file;
 
-const std::string kRefDir = std::string(LLM_SOURCE_DIR) + "/tests/models/data/arch_fixtures";
+using test::arch_fixture_dir;
+using test::arch_manifest;
+using test::kArchRefDir;
 
-const nlohmann::json& arch_manifest() {
-    static const nlohmann::json m = read_json_file(kRefDir + "/manifest.json");
-    return m;
-}
-
-std::string sha256_of(const std::string& path) {
-    std::string cmd = "sha256sum '" + path + "' 2>/dev/null";
-    FILE* p = popen(cmd.c_str(), "r");
-    if (!p) return "";
-    char buf[65] = {};
-    const size_t n = fread(buf, 1, 64, p);
-    pclose(p);
-    return std::string(buf, n);
-}
-
-bool files_ok(const std::string& dir) {
-    for (const auto& [rel, sha] : arch_manifest()["files_sha256"].items())
-        if (sha256_of(dir + "/" + rel) != sha.get<std::string>()) return false;
-    return true;
-}
-
-// The fixture folder, made on first use; "" with *why set when it cannot be made.
-std::string fixture_dir(std::string* why) {
-    static std::string dir, reason;
-    static bool done = false;
-    if (!done) {
-        done = true;
-        const char* cache = std::getenv("LLM_CACHE");
-        const char* home = std::getenv("HOME");
-        dir = (cache ? std::string(cache) : std::string(home ? home : ".") + "/.cache/llm") + "/arch-fixtures";
-        if (!files_ok(dir)) {
-            const std::string cmd = "python3 '" + std::string(LLM_SOURCE_DIR) + "/tests/models/make_arch_fixtures.py' '" +
-                                    dir + "' > /dev/null 2>&1";
-            if (std::system(cmd.c_str()) != 0) {
-                reason = "cannot run tests/models/make_arch_fixtures.py (python3 with numpy and gguf: "
-                         "scripts/setup-python.sh)";
-                dir.clear();
-            } else if (!files_ok(dir)) {
-                reason = "make_arch_fixtures.py wrote files whose sha256 differs from the manifest's";
-                dir.clear();
-            }
-        }
-    }
-    *why = reason;
-    return dir;
-}
+std::string fixture_dir(std::string* why) { return arch_fixture_dir(why); }
+const std::string& kRefDir = kArchRefDir;
 
 std::vector<int32_t> sequence() { return arch_manifest()["sequence"].get<std::vector<int32_t>>(); }
 
