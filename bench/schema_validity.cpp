@@ -14,7 +14,6 @@
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
 #include "llm/llm.hpp"
-#include "models/model_config.hpp"  // Model::config()
 #include "runtime/generate.hpp"
 #include "runtime/sampler.hpp"
 #include "tokenizer/chat/chat_template.hpp"

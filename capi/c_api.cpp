@@ -7,7 +7,7 @@
 #include "capi/c_api_util.hpp"
 #include "llm/llm.hpp"
 #include "capi/c_api_util.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 #include "tokenizer/tokenizer.hpp"
 
 struct llm_session {
@@ -37,8 +37,8 @@ llm_status llm_model_load(const char* path, llm_model** out, char* err, size_t e
 }
 
 void llm_model_free(llm_model* model) { delete model; }
-int32_t llm_model_n_vocab(const llm_model* model) { return model ? model->model->config().n_vocab : 0; }
-int32_t llm_model_n_ctx_train(const llm_model* model) { return model ? model->model->config().n_ctx_train : 0; }
+int32_t llm_model_n_vocab(const llm_model* model) { return model ? model_config(*model->model).n_vocab : 0; }
+int32_t llm_model_n_ctx_train(const llm_model* model) { return model ? model_config(*model->model).n_ctx_train : 0; }
 
 llm_session_params llm_session_default_params(void) { return llm_session_params{0, 0, 512, LLM_KV_F16, LLM_NUMERICS_EXACT}; }
 

@@ -1,7 +1,7 @@
 // llama-batched-bench's measurement through the Engine (see batched_bench.hpp).
 #include "engine/batched_bench.hpp"
 #include "core/status.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 
 #include <fmt/format.h>
 
@@ -13,7 +13,7 @@ namespace llm {
 Expected<BatchedBenchRow> run_batched_bench(Engine& engine, int pp, int tg, int pl, int shared_prefix, uint32_t seed) {
     using Clock = std::chrono::steady_clock;
     if (pp <= 0 || tg < 0 || pl <= 0) return error("batched bench: npp and npl must be positive, ntg >= 0");
-    const int n_vocab = engine.model().config().n_vocab;
+    const int n_vocab = model_config(engine.model()).n_vocab;
     std::mt19937 rng(seed);
     auto rand_token = [&] { return (int32_t)(rng() % (uint32_t)n_vocab); };
     std::vector<int32_t> prefix(std::min(shared_prefix, pp));

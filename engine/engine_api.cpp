@@ -7,6 +7,7 @@
 
 #include "core/system_info.hpp"
 #include "engine/engine_impl.hpp"
+#include "runtime/model_access.hpp"
 #include "runtime/model_impl.hpp"
 
 namespace llm {
@@ -77,7 +78,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mo
     auto impl = std::make_unique<Impl>();
     Impl& m = *impl;
     m.model = std::move(model);
-    m.c = &m.model->config();
+    m.c = &model_config(*m.model);
     m.w = &ModelAccess::impl(*m.model).loaded.weights;
     m.tok = m.model->tokenizer();
     m.opts = opts;

@@ -14,6 +14,7 @@ struct Model::Impl {
     LoadedModel loaded;
     std::unique_ptr<Tokenizer> tokenizer;
     std::string tokenizer_error;
+    ModelInfo info;  // computed once at load
     bool weights_resident = false;  // quantized at load into anonymous memory (not pages of the mapped file)
 };
 

@@ -15,6 +15,7 @@
 #include "quantize/quantize_model.hpp"
 #include "quantize/quantize_weights.hpp"
 #include "runtime/forward_cpu.hpp"
+#include "runtime/model_access.hpp"
 #include "runtime/model_impl.hpp"
 #include "tokenizer/tokenizer.hpp"
 #ifdef LLM_HAVE_VULKAN
@@ -66,6 +67,42 @@ void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, si
     progress(total, total);
 }
 
+// What info() returns, computed once at load (the GGUF header is read here, not per call).
+ModelInfo compute_info(const ModelAccess::Impl& impl, size_t weight_bytes) {
+    const ModelConfig& c = impl.loaded.config;
+    ModelInfo m;
+    m.arch = c.arch, m.name = c.name;
+    m.n_vocab = c.n_vocab, m.d_model = c.d_model, m.n_layers = c.n_layers, m.n_heads = c.n_heads;
+    m.n_kv_heads = c.n_kv_heads, m.head_dim = c.head_dim, m.d_ff = c.d_ff, m.n_ctx_train = c.n_ctx_train;
+    m.sliding_window = c.sliding_window, m.rope_theta = c.rope_theta, m.tied_embeddings = c.tied_embeddings;
+    m.weight_bytes = m.file_tensor_bytes = weight_bytes;
+    m.file_type = "?";
+    if (auto f = GgufFile::open(impl.path)) {  // mapped, not read: the header only
+        m.file_tensor_bytes = 0;
+        for (const GgufTensorInfo& t : f->tensors()) m.file_tensor_bytes += t.nbytes;
+        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
+            for (const FileTypeInfo& t : file_types())
+                if ((int64_t)t.ftype == **ft) m.file_type = std::string(t.name);
+    } else {
+        m.file_type = "safetensors";
+    }
+    // The matrices (the norms' float vectors are not counted): elements and types.
+    const ModelWeights& w = impl.loaded.weights;
+    std::vector<const TensorView*> mats{&w.token_embd};
+    if (w.output.valid() && w.output.data != w.token_embd.data) mats.push_back(&w.output);
+    for (const LayerWeights& L : w.layers)
+        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
+            if (t->valid()) mats.push_back(t);
+    for (const TensorView* t : mats) {
+        m.n_params += t->n_elements();
+        auto it = std::find_if(m.weight_types.begin(), m.weight_types.end(), [&](auto& p) { return p.first == t->type; });
+        if (it == m.weight_types.end()) m.weight_types.push_back({t->type, 1});
+        else ++it->second;
+    }
+    std::stable_sort(m.weight_types.begin(), m.weight_types.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    return m;
+}
+
 }  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -89,48 +126,16 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
     impl->loaded = std::move(*loaded);
     impl->weights_resident = !opts.quantize.empty();
     load_tokenizer(*impl);
-    return std::shared_ptr<const Model>(new Model(std::move(impl)));
+    auto model = std::shared_ptr<const Model>(new Model(std::move(impl)));
+    model->impl_->info = compute_info(*model->impl_, model->weight_bytes());
+    return model;
 }
 
-const ModelConfig& Model::config() const { return impl_->loaded.config; }
+const ModelConfig& model_config(const Model& m) { return ModelAccess::impl(m).loaded.config; }
+const ModelInfo& Model::info() const { return impl_->info; }
 const std::string& Model::path() const { return impl_->path; }
 const Tokenizer* Model::tokenizer() const { return impl_->tokenizer.get(); }
 const std::string& Model::tokenizer_error() const { return impl_->tokenizer_error; }
-
-ModelInfo Model::info() const {
-    const ModelConfig& c = impl_->loaded.config;
-    ModelInfo m;
-    m.arch = c.arch, m.name = c.name;
-    m.n_vocab = c.n_vocab, m.d_model = c.d_model, m.n_layers = c.n_layers, m.n_heads = c.n_heads;
-    m.n_kv_heads = c.n_kv_heads, m.head_dim = c.head_dim, m.d_ff = c.d_ff, m.n_ctx_train = c.n_ctx_train;
-    m.sliding_window = c.sliding_window, m.rope_theta = c.rope_theta, m.tied_embeddings = c.tied_embeddings;
-    m.weight_bytes = m.file_tensor_bytes = weight_bytes();
-    m.file_type = "?";
-    if (auto f = GgufFile::open(impl_->path)) {  // mapped, not read: the header only
-        m.file_tensor_bytes = 0;
-        for (const GgufTensorInfo& t : f->tensors()) m.file_tensor_bytes += t.nbytes;
-        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
-            for (const FileTypeInfo& t : file_types())
-                if ((int64_t)t.ftype == **ft) m.file_type = std::string(t.name);
-    } else {
-        m.file_type = "safetensors";
-    }
-    // The matrices (the norms' float vectors are not counted): elements and types.
-    const ModelWeights& w = impl_->loaded.weights;
-    std::vector<const TensorView*> mats{&w.token_embd};
-    if (w.output.valid() && w.output.data != w.token_embd.data) mats.push_back(&w.output);
-    for (const LayerWeights& L : w.layers)
-        for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.w_gate, &L.w_up, &L.w_gate_up, &L.w_down})
-            if (t->valid()) mats.push_back(t);
-    for (const TensorView* t : mats) {
-        m.n_params += t->n_elements();
-        auto it = std::find_if(m.weight_types.begin(), m.weight_types.end(), [&](auto& p) { return p.first == t->type; });
-        if (it == m.weight_types.end()) m.weight_types.push_back({t->type, 1});
-        else ++it->second;
-    }
-    std::stable_sort(m.weight_types.begin(), m.weight_types.end(), [](auto& a, auto& b) { return a.second > b.second; });
-    return m;
-}
 
 size_t Model::weight_bytes() const {
     const ModelWeights& w = impl_->loaded.weights;
@@ -173,7 +178,7 @@ Status validate(const SessionOptions& o) {
 Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> model, const SessionOptions& opts) {
     if (!model) return error("Session::create: no model");
     LLM_TRY(validate(opts));
-    const ModelConfig& c = model->config();
+    const ModelConfig& c = model_config(*model);
     SessionOptions o = opts;
     if (o.n_threads <= 0) o.n_threads = physical_core_count();
     if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train > 0 ? c.n_ctx_train : 4096, 4096);
@@ -219,7 +224,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
 
 Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
     Impl& s = *impl_;
-    const ModelConfig& c = s.model->config();
+    const ModelConfig& c = model_config(*s.model);
     if (tokens.empty()) return error("eval: no tokens");
     for (size_t i = 0; i < tokens.size(); ++i)
         if (tokens[i] < 0 || tokens[i] >= c.n_vocab)
@@ -252,7 +257,7 @@ Status Session::eval(std::span<const int32_t> tokens, bool all_logits) {
 
 std::span<const float> Session::logits(int64_t i) const {
     const Impl& s = *impl_;
-    const int64_t nv = s.model->config().n_vocab;
+    const int64_t nv = model_config(*s.model).n_vocab;
     if (i < 0) i = s.n_logit_rows - 1;
     LLM_CHECK(i >= 0 && i < s.n_logit_rows);
     return {s.logits.data() + i * nv, (size_t)nv};
@@ -262,7 +267,7 @@ const float* Session::logits_or_null(int64_t i) const {
     const Impl& s = *impl_;
     if (i < 0) i = s.n_logit_rows - 1;
     if (i < 0 || i >= s.n_logit_rows) return nullptr;
-    return s.logits.data() + i * s.model->config().n_vocab;
+    return s.logits.data() + i * model_config(*s.model).n_vocab;
 }
 
 int64_t Session::n_past() const { return impl_->n_past; }

@@ -10,7 +10,7 @@
 #include "constrain/tool_calls.hpp"
 #include "runtime/chat_session.hpp"  // kChatMlTemplate
 #include "tokenizer/tokenizer.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 
 namespace llm::server {
 namespace {
@@ -100,8 +100,8 @@ Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Mod
     ModelInfo info;
     info.id = std::move(model_id);
     info.n_ctx = engine->options().n_ctx;
-    info.n_vocab = model->config().n_vocab;
-    info.n_embd = model->config().d_model;
+    info.n_vocab = model_config(*model).n_vocab;
+    info.n_embd = model_config(*model).d_model;
     struct stat st {};
     info.created = stat(model->path().c_str(), &st) == 0 ? (int64_t)st.st_mtime : 0;
     return std::shared_ptr<Backend>(std::make_shared<EngineBackend>(std::move(model), std::move(engine), std::move(*tmpl), std::move(info)));

@@ -29,8 +29,6 @@
 
 namespace llm {
 
-struct ModelConfig;  // the decoder's knobs (library-internal: models/model_config.hpp)
-
 struct LoadOptions {
     int n_threads = 0;     // threads used while loading (0 = physical cores)
     std::string quantize;  // requantize F32/F16/BF16 matrices at load: "q4_0", "q4_k", "q8_0", ... ("" = no)
@@ -69,7 +67,7 @@ public:
     // A GGUF file, a Hugging Face safetensors folder, or hf:owner/repo[:file] (downloaded into the HF cache).
     static Expected<std::shared_ptr<const Model>> load(const std::string& path, const LoadOptions& opts = {});
     ~Model();
-    ModelInfo info() const;
+    const ModelInfo& info() const;  // computed once at load
     const std::string& path() const;
     // Bytes of weight data the forward pass reads per token (for bandwidth accounting).
     size_t weight_bytes() const;
@@ -77,12 +75,10 @@ public:
     // tokenizer_error() then says why.
     const Tokenizer* tokenizer() const;
     const std::string& tokenizer_error() const;
-    // The decoder's knobs, for the library's own files (ModelConfig is not part of the public API).
-    const ModelConfig& config() const;
 
 private:
     struct Impl;
-    friend struct ModelAccess;  // runtime/model_impl.hpp: the library's view of Impl
+    friend struct ModelAccess;  // runtime/model_impl.hpp: the library's view of Impl (model_config() included)
     explicit Model(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };

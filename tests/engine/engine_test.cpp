@@ -37,7 +37,7 @@ EngineOptions small_options() {
 TEST(Engine, FirstLogitsAgreeWithSession) {
     auto model = test::load_or_die(test::fixture_model("mistral-gqa", "F16"));
     ASSERT_TRUE(model);
-    const auto prompts = test::make_prompts(3, 20, 9, model->config().n_vocab);
+    const auto prompts = test::make_prompts(3, 20, 9, model_config(*model).n_vocab);
     auto e = make_engine(model, small_options());
     std::vector<Request> reqs;
     for (const auto& p : prompts) reqs.push_back(greedy(p, 1));
@@ -62,7 +62,7 @@ TEST(Engine, BatchingIsRealAndCountersAddUp) {
     ASSERT_TRUE(model);
     auto e = make_engine(model, small_options());
     std::vector<Request> reqs;
-    for (const auto& p : test::make_prompts(16, 8, 3, model->config().n_vocab)) reqs.push_back(greedy(p, 8));
+    for (const auto& p : test::make_prompts(16, 8, 3, model_config(*model).n_vocab)) reqs.push_back(greedy(p, 8));
     int64_t prompt_tokens = 0;
     for (const auto& r : reqs) prompt_tokens += (int64_t)r.prompt.size();
     auto out = test::run_requests(*e, reqs, {}, false);
@@ -84,10 +84,10 @@ TEST(Engine, PrefixReuseComputesOnlyTheSuffix) {
     auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
     ASSERT_TRUE(model);
     auto e = make_engine(model, small_options());
-    const auto base = test::make_prompts(1, 1024, 0, model->config().n_vocab, 3)[0];
+    const auto base = test::make_prompts(1, 1024, 0, model_config(*model).n_vocab, 3)[0];
     auto a = base, b = base;
-    const auto sa = test::make_prompts(1, 32, 0, model->config().n_vocab, 4)[0];
-    const auto sb = test::make_prompts(1, 32, 0, model->config().n_vocab, 5)[0];
+    const auto sa = test::make_prompts(1, 32, 0, model_config(*model).n_vocab, 4)[0];
+    const auto sb = test::make_prompts(1, 32, 0, model_config(*model).n_vocab, 5)[0];
     a.insert(a.end(), sa.begin(), sa.end());
     b.insert(b.end(), sb.begin(), sb.end());
     auto first = test::run_requests(*e, {greedy(a, 4)});
@@ -114,7 +114,7 @@ TEST(Engine, MemoryPressurePreemptsAndCompletes) {
     o.n_ctx = 256;
     o.kv_pool_tokens = 4 * 256;
     std::vector<Request> reqs;
-    for (const auto& p : test::make_prompts(16, 60, 5, model->config().n_vocab)) reqs.push_back(greedy(p, 100));
+    for (const auto& p : test::make_prompts(16, 60, 5, model_config(*model).n_vocab)) reqs.push_back(greedy(p, 100));
     auto e = make_engine(model, o);
     auto together = test::run_requests(*e, reqs);
     const EngineStats st = e->stats();
@@ -240,7 +240,7 @@ TEST(Engine, OwnThreadServesConcurrentSubmits) {
     std::condition_variable cv;
     int done = 0;
     std::vector<std::vector<int32_t>> toks(8);
-    auto prompts = test::make_prompts(8, 12, 5, model->config().n_vocab);
+    auto prompts = test::make_prompts(8, 12, 5, model_config(*model).n_vocab);
     for (int i = 0; i < 8; ++i) {
         auto id = e->submit(greedy(prompts[i], 6), {{}, [&, i](const RequestResult& r) {
                                                         std::lock_guard l(mu);
@@ -263,7 +263,7 @@ TEST(Engine, EmbedIsMeanPooledAndNormalized) {
     auto e = make_engine(model, small_options());
     auto v = e->embed({1, 50, 60, 70}, true);
     ASSERT_TRUE(v) << v.error_message();
-    ASSERT_EQ((int)v->size(), model->config().d_model);
+    ASSERT_EQ((int)v->size(), model_config(*model).d_model);
     double n = 0;
     for (float x : *v) n += (double)x * x;
     EXPECT_NEAR(n, 1.0, 1e-5);

@@ -13,6 +13,7 @@
 #include "llm/engine.hpp"
 #include "llm/llm.hpp"
 #include "models/default_model.hpp"
+#include "runtime/model_access.hpp"
 
 namespace llm::test {
 

@@ -37,7 +37,7 @@ void check_invariance(const std::string& path, int n_gen, int min_len, int strid
     o.kv_pool_tokens = 16 * 1024;
     o.n_threads = 2;
     ASSERT_EQ(o.numerics, Numerics::Invariant);
-    const std::vector<Request> reqs = requests(model->config(), n_gen, min_len, stride);
+    const std::vector<Request> reqs = requests(model_config(*model), n_gen, min_len, stride);
     auto engine = [&](int step_tokens) {
         EngineOptions e = o;
         e.step_tokens = step_tokens;

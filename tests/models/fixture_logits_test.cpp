@@ -4,7 +4,7 @@
 
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 
 namespace llm::test {
 namespace {
@@ -43,7 +43,7 @@ TEST_P(GgufFixture, BatchAndIncrementalLogitsMatchReference) {
     ASSERT_TRUE(session);
     const auto tokens = sequence_tokens();
     const auto ref = read_f32(models_dir() + "/" + c.ref_logits);
-    const int nv = session->model().config().n_vocab;
+    const int nv = model_config(session->model()).n_vocab;
     ASSERT_EQ(ref.size(), tokens.size() * nv);
     const Tolerance tol = tolerance_for(c.weight_type);
     expect_within(compare_logits(run_batch(*session, tokens), ref, nv, (int)tokens.size(), tol.argmax_gap), tol,
@@ -116,7 +116,7 @@ TEST_P(HfFixture, LogitsMatchNumpyReference) {
     opts.longrope = c.longrope;
     auto session = make_session(models_dir() + "/" + c.path, opts);
     ASSERT_TRUE(session);
-    const int nv = session->model().config().n_vocab;
+    const int nv = model_config(session->model()).n_vocab;
     const auto ref = read_f32(models_dir() + "/" + c.ref);
     auto tokens = sequence_tokens();
     if (c.model == "mistral-swa")
@@ -145,7 +145,7 @@ TEST(FixtureStrict, F32WeightsWithF32KvCacheMatchTightly) {
     ASSERT_TRUE(session);
     const auto tokens = sequence_tokens();
     const auto ref = read_f32(models_dir() + "/llama-mha/ref/llama-mha.F32.f32kv.logits.bin");
-    const int nv = session->model().config().n_vocab;
+    const int nv = model_config(session->model()).n_vocab;
     expect_within(compare_logits(run_batch(*session, tokens), ref, nv, (int)tokens.size(), 0.015),
                   {1e-4, 1e-4, 0.9999999, 0.015}, "llama-mha.F32 f32-kv batch");
 }

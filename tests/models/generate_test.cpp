@@ -5,7 +5,7 @@
 
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 #include "models/default_model.hpp"
 #include "runtime/chat_session.hpp"
 #include "runtime/sampler.hpp"
@@ -124,7 +124,7 @@ TEST(ChatSession, SecondTurnReusesTheKvCache) {
     ASSERT_TRUE(tok) << l.model->tokenizer_error();
     auto chat = ChatSession::create(*l.session, *tok, tok->chat_template());
     ASSERT_TRUE(chat) << chat.error_message();
-    auto sampler = Sampler::create(SamplerConfig::greedy(), l.model->config().n_vocab);
+    auto sampler = Sampler::create(SamplerConfig::greedy(), model_config(*l.model).n_vocab);
     GenerateOptions opts;
     opts.max_tokens = 24;
     auto r1 = chat->respond("What is the capital of France?", *sampler, opts, nullptr);

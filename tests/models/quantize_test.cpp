@@ -12,7 +12,7 @@
 #include "kernels/quant/quant.hpp"
 #include "llm/llm.hpp"
 #include "formats/gguf.hpp"
-#include "models/model_config.hpp"  // Model::config()
+#include "runtime/model_access.hpp"  // model_config()
 #include "quantize/quantize_model.hpp"
 
 namespace llm::test {
@@ -95,7 +95,7 @@ void expect_logits_match_reference(const std::string& path, const std::string& r
     ASSERT_TRUE(s) << s.error_message();
     const auto tokens = manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
     ASSERT_TRUE((*s)->eval(tokens, true));
-    const int nv = (*model)->config().n_vocab;
+    const int nv = model_config(**model).n_vocab;
     std::vector<float> got;
     for (size_t i = 0; i < tokens.size(); ++i) {
         auto l = (*s)->logits((int64_t)i);

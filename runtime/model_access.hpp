@@ -1,0 +1,11 @@
+// Internal: the library's read access to what a Model keeps out of the public API (its ModelConfig).
+#pragma once
+#include "llm/llm.hpp"
+#include "models/model_config.hpp"
+
+namespace llm {
+
+// The decoder's knobs of a loaded model (library-internal; programs read Model::info()).
+const ModelConfig& model_config(const Model& m);
+
+}  // namespace llm
