@@ -84,6 +84,17 @@ struct Engine::Impl {
 
     // engine_step.cpp
     bool step();
+    // step()'s phases, in order.
+    struct Work {  // a sequence and the tokens it computes this step
+        Sequence* s;
+        int64_t n;
+    };
+    void sweep_done();
+    bool schedule_running(std::vector<Work>& plan, int64_t& budget);  // true when a sequence was preempted
+    void admit_waiting(std::vector<Work>& plan, int64_t& budget);
+    std::vector<Sequence*> build_batch(const std::vector<Work>& plan);  // the sequences whose logits come back
+    void run_batch(const std::vector<Work>& plan);
+    void retire_and_emit(const std::vector<Work>& plan, const std::vector<Sequence*>& out_seqs);
     void take_handovers();
     bool ensure_blocks(Sequence& s, int64_t n_tokens);
     void release_blocks(Sequence& s);

@@ -94,26 +94,15 @@ void Engine::Impl::publish() {
     published = p;
 }
 
-bool Engine::Impl::step() {
-    std::lock_guard step_lock(step_mu);
-    take_handovers();
-    auto sweep = [this] {
-        std::erase_if(running, [](const auto& s) { return s->done; });
-        std::erase_if(waiting, [](const auto& s) { return s->done; });
-    };
-    sweep();
-    if (running.empty() && waiting.empty()) {
-        publish();
-        return false;
-    }
+// Drops the sequences that finished (or were cancelled) since the last look.
+void Engine::Impl::sweep_done() {
+    std::erase_if(running, [](const auto& s) { return s->done; });
+    std::erase_if(waiting, [](const auto& s) { return s->done; });
+}
 
-    // Plan: (sequence, tokens to compute). Running sequences first, oldest first; then admissions.
-    struct Work {
-        Sequence* s;
-        int64_t n;
-    };
-    std::vector<Work> plan;
-    int64_t budget = opts.step_tokens;
+// Plans the running sequences, oldest first, within the step's token budget; a sequence that cannot get its
+// blocks preempts the most recently admitted one (possibly itself). Returns whether anything was preempted.
+bool Engine::Impl::schedule_running(std::vector<Work>& plan, int64_t& budget) {
     bool preempted = false;
     for (size_t i = 0; i < running.size() && budget > 0; ++i) {
         Sequence& s = *running[i];
@@ -135,8 +124,12 @@ bool Engine::Impl::step() {
         plan.push_back({&s, n});
         budget -= n;
     }
-    // Admissions (FIFO) while there is room: not in a step that had to preempt.
-    while (!preempted && budget > 0 && (int)running.size() < opts.max_running && !waiting.empty()) {
+    return preempted;
+}
+
+// Admissions (FIFO) while there is room in the budget, the running set and the block pool.
+void Engine::Impl::admit_waiting(std::vector<Work>& plan, int64_t& budget) {
+    while (budget > 0 && (int)running.size() < opts.max_running && !waiting.empty()) {
         Sequence& s = *waiting.front();
         reuse_prefix(s);
         const int64_t n = std::min(s.pending(), budget);
@@ -158,12 +151,11 @@ bool Engine::Impl::step() {
         plan.push_back({&s, n});
         budget -= n;
     }
-    if (plan.empty()) {  // the only running sequence preempted itself: it is admitted again next step
-        publish();
-        return true;
-    }
+}
 
-    // The batch: each sequence's tokens consecutively; logits for those whose chunk reaches their last token.
+// The batch: each sequence's tokens consecutively; logits for those whose chunk reaches their last token
+// (returned in row order).
+std::vector<Sequence*> Engine::Impl::build_batch(const std::vector<Work>& plan) {
     const int bt = opts.block_tokens;
     batch.tokens.clear(), batch.positions.clear(), batch.seq_ids.clear(), batch.out_rows.clear();
     paged.pool = &pool, paged.seqs.clear(), paged.slots.clear();
@@ -185,22 +177,51 @@ bool Engine::Impl::step() {
             out_seqs.push_back(&s);
         }
     }
-    const bool dummy_out = batch.out_rows.empty();  // all prompt chunks mid-way: the graph still wants a row
-    if (dummy_out) batch.out_rows.push_back((int32_t)(batch.size() - 1));
+    // All prompt chunks mid-way: the graph still wants a row (its logits are not used).
+    if (batch.out_rows.empty()) batch.out_rows.push_back((int32_t)(batch.size() - 1));
+    return out_seqs;
+}
+
+// The one forward pass, and the step counters.
+void Engine::Impl::run_batch(const std::vector<Work>& plan) {
     logits.resize(batch.out_rows.size() * (size_t)c->n_vocab);
     forward_cpu_paged(*c, *w, paged, batch, logits.data(), scratch, fo);
-
     stats.steps++;
     stats.step_tokens += batch.size();
     stats.step_sequences += (int64_t)plan.size();
     stats.max_step_sequences = std::max(stats.max_step_sequences, (int)plan.size());
+}
+
+// Advances every planned sequence past its computed tokens (registering blocks that became full), then samples
+// and streams for those whose logits came back.
+void Engine::Impl::retire_and_emit(const std::vector<Work>& plan, const std::vector<Sequence*>& out_seqs) {
     for (const Work& wk : plan) {
         wk.s->n_computed += wk.n;
         register_full_blocks(*wk.s);
     }
-    if (!dummy_out)
-        for (size_t r = 0; r < out_seqs.size(); ++r) on_logits(*out_seqs[r], logits.data() + r * c->n_vocab);
-    sweep();
+    for (size_t r = 0; r < out_seqs.size(); ++r) on_logits(*out_seqs[r], logits.data() + r * c->n_vocab);
+}
+
+bool Engine::Impl::step() {
+    std::lock_guard step_lock(step_mu);
+    take_handovers();
+    sweep_done();
+    if (running.empty() && waiting.empty()) {
+        publish();
+        return false;
+    }
+    // Plan: (sequence, tokens to compute). Running sequences first; admissions not in a step that had to preempt.
+    std::vector<Work> plan;
+    int64_t budget = opts.step_tokens;
+    if (!schedule_running(plan, budget)) admit_waiting(plan, budget);
+    if (plan.empty()) {  // the only running sequence preempted itself: it is admitted again next step
+        publish();
+        return true;
+    }
+    const std::vector<Sequence*> out_seqs = build_batch(plan);
+    run_batch(plan);
+    retire_and_emit(plan, out_seqs);
+    sweep_done();
     publish();
     return true;
 }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -246,45 +247,50 @@ int run_batched(const std::vector<std::string>& models, const std::vector<int>& 
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    CLI::App app{"llm-bench: prompt processing (pp) and generation (tg) speed, llama-bench style."};
+// The command line as given (checked by make_plan / main_batched).
+struct Options {
     std::vector<std::string> models, prompts{"512"}, gens{"128"}, pgs, depths{"0"}, threads, kv_types{"f16"};
     int reps = 5, n_batch = 512, n_ctx = 0;
     std::string device = "cpu", output = "md";
     double mem_bw = 0, peak_gops = 465;
     bool progress = false, flash_attn = false;
     std::vector<std::string> numerics_list{"exact"};
-    app.add_option("-m,--model", models, "model file(s) or HF folder(s); comma-separated or repeated")->required();
-    app.add_option("-p,--n-prompt", prompts, "prompt lengths (one batch of random tokens from an empty cache)");
-    app.add_option("-n,--n-gen", gens, "generation lengths (single-token decodes from an empty cache)");
-    app.add_option("--pg,-g", pgs, "mixed tests 'p,n': a prompt of p tokens then n generated tokens");
-    app.add_option("-d,--n-depth", depths, "context depth(s) filled (untimed) before each test");
-    app.add_option("-r,--repetitions", reps, "timed repetitions after one warm-up");
-    app.add_option("-t,--threads", threads, "thread counts (default: physical cores)");
-    app.add_option("-b,--batch-size", n_batch, "tokens per forward pass");
-    app.add_option("-c,--ctx-size", n_ctx, "context size (default: the largest test's depth + tokens)");
-    app.add_option("--cache-type-k,--ctk", kv_types, "KV cache type(s): f16, q8_0, f32, bf16");
-    app.add_option("--device", device, "compute device: cpu, vulkan or vulkan:N (see llm-run --list-devices)");
-    app.add_option("-o,--output", output, "output format: md, csv, json, jsonl")
+    std::vector<std::string> npp, ntg, npl;  // llama-batched-bench's test (any of them selects it)
+    int shared_prefix = 0;
+    bool numerics_given = false, mem_bw_given = false;  // set after parsing
+};
+
+void add_options(CLI::App& app, Options& o) {
+    app.add_option("-m,--model", o.models, "model file(s) or HF folder(s); comma-separated or repeated")->required();
+    app.add_option("-p,--n-prompt", o.prompts, "prompt lengths (one batch of random tokens from an empty cache)");
+    app.add_option("-n,--n-gen", o.gens, "generation lengths (single-token decodes from an empty cache)");
+    app.add_option("--pg,-g", o.pgs, "mixed tests 'p,n': a prompt of p tokens then n generated tokens");
+    app.add_option("-d,--n-depth", o.depths, "context depth(s) filled (untimed) before each test");
+    app.add_option("-r,--repetitions", o.reps, "timed repetitions after one warm-up");
+    app.add_option("-t,--threads", o.threads, "thread counts (default: physical cores)");
+    app.add_option("-b,--batch-size", o.n_batch, "tokens per forward pass");
+    app.add_option("-c,--ctx-size", o.n_ctx, "context size (default: the largest test's depth + tokens)");
+    app.add_option("--cache-type-k,--ctk", o.kv_types, "KV cache type(s): f16, q8_0, f32, bf16");
+    app.add_option("--device", o.device, "compute device: cpu, vulkan or vulkan:N (see llm-run --list-devices)");
+    app.add_option("-o,--output", o.output, "output format: md, csv, json, jsonl")
         ->check(CLI::IsMember({"md", "csv", "json", "jsonl"}));
-    app.add_option("--mem-bw", mem_bw, "memory bandwidth in GB/s (default: measured at start)");
-    app.add_option("--peak-gops", peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
-    app.add_flag("--progress", progress, "print each repetition to stderr");
-    app.add_option("--numerics", numerics_list,
+    app.add_option("--mem-bw", o.mem_bw, "memory bandwidth in GB/s (default: measured at start)");
+    app.add_option("--peak-gops", o.peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
+    app.add_flag("--progress", o.progress, "print each repetition to stderr");
+    app.add_option("--numerics", o.numerics_list,
                    "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant)")
         ->capture_default_str();
-    app.add_flag("--flash-attn", flash_attn, "the same as --numerics fast");
+    app.add_flag("--flash-attn", o.flash_attn, "the same as --numerics fast");
     // llama-batched-bench's test through the serving engine (any of -npp/-ntg/-npl selects it; its numerics
     // default to invariant, the engine's).
-    std::vector<std::string> npp, ntg, npl;
-    int shared_prefix = 0;
-    app.add_option("--npp", npp, "batched: prompt tokens per sequence (llama-batched-bench -npp)");
-    app.add_option("--ntg", ntg, "batched: generated tokens per sequence (-ntg)");
-    app.add_option("--npl", npl, "batched: parallel sequences (-npl)");
-    app.add_option("--shared-prefix", shared_prefix, "batched: the first N prompt tokens are the same for all");
-    // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
+    app.add_option("--npp", o.npp, "batched: prompt tokens per sequence (llama-batched-bench -npp)");
+    app.add_option("--ntg", o.ntg, "batched: generated tokens per sequence (-ntg)");
+    app.add_option("--npl", o.npl, "batched: parallel sequences (-npl)");
+    app.add_option("--shared-prefix", o.shared_prefix, "batched: the first N prompt tokens are the same for all");
+}
+
+// llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
+void respell_llama_bench_flags(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "-npp")) argv[i] = const_cast<char*>("--npp");
         if (!std::strcmp(argv[i], "-ntg")) argv[i] = const_cast<char*>("--ntg");
@@ -293,157 +299,185 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[i], "-ctk")) argv[i] = const_cast<char*>("--cache-type-k");
         if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
     }
-    if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
-    auto usage_error = [](const std::string& m) { return llm::cli::usage_error("llm-bench", m); };
-    if (!npp.empty() || !ntg.empty() || !npl.empty()) {
-        const int kMaxTokens = INT32_MAX / 4;
-        auto pp = parse_int_list("-npp", npp.empty() ? std::vector<std::string>{"128"} : npp, 1, kMaxTokens);
-        auto tg = parse_int_list("-ntg", ntg.empty() ? std::vector<std::string>{"128"} : ntg, 0, kMaxTokens);
-        auto pl = parse_int_list("-npl", npl.empty() ? std::vector<std::string>{"1"} : npl, 1, 1024);
-        auto th = parse_int_list("-t", threads, 1, llm::kMaxThreads);
-        for (const auto* list : {&pp, &tg, &pl, &th})
-            if (!*list) return usage_error(list->error_message());
-        const std::vector<int> &pp_list = *pp, &tg_list = *tg, &pl_list = *pl;
-        const std::vector<std::string> modes =
-            app.count("--numerics") ? split_commas(numerics_list) : std::vector<std::string>{flash_attn ? "fast" : "invariant"};
-        for (const std::string& mode : modes)
-            if (int rc = run_batched(split_commas(models), pp_list, tg_list, pl_list, shared_prefix, mode,
-                                     th->empty() ? llm::physical_core_count() : th->front(), output))
-                return rc;
-        return 0;
-    }
+}
 
+int usage_error(const std::string& m) { return llm::cli::usage_error("llm-bench", m); }
+
+// The batched test (-npp/-ntg/-npl): checks its lists, then one run_batched per numerics mode.
+int main_batched(const Options& o) {
+    const int kMaxTokens = INT32_MAX / 4;
+    auto pp = parse_int_list("-npp", o.npp.empty() ? std::vector<std::string>{"128"} : o.npp, 1, kMaxTokens);
+    auto tg = parse_int_list("-ntg", o.ntg.empty() ? std::vector<std::string>{"128"} : o.ntg, 0, kMaxTokens);
+    auto pl = parse_int_list("-npl", o.npl.empty() ? std::vector<std::string>{"1"} : o.npl, 1, 1024);
+    auto th = parse_int_list("-t", o.threads, 1, llm::kMaxThreads);
+    for (const auto* list : {&pp, &tg, &pl, &th})
+        if (!*list) return usage_error(list->error_message());
+    const std::vector<std::string> modes = o.numerics_given ? split_commas(o.numerics_list)
+                                                            : std::vector<std::string>{o.flash_attn ? "fast" : "invariant"};
+    for (const std::string& mode : modes)
+        if (int rc = run_batched(split_commas(o.models), *pp, *tg, *pl, o.shared_prefix, mode,
+                                 th->empty() ? llm::physical_core_count() : th->front(), o.output))
+            return rc;
+    return 0;
+}
+
+// What the single-stream benchmark runs: every (threads, KV type, numerics) for every test.
+struct Plan {
+    std::vector<Test> tests;
+    std::vector<int> threads;
+    std::vector<llm::DType> kv_types;
+    std::vector<llm::Numerics> modes;
+    int n_ctx = 0;
+};
+
+// The tests from -p, -n, -pg and -d, or a usage message.
+llm::Expected<std::vector<Test>> make_tests(const Options& o, std::vector<int>& threads) {
+    const int kMaxTokens = INT32_MAX / 4;  // test sizes add up to a context that must stay an int
+    auto p = parse_int_list("-p", o.prompts, 0, kMaxTokens), n = parse_int_list("-n", o.gens, 0, kMaxTokens);
+    auto d = parse_int_list("-d", o.depths, 0, kMaxTokens), pg = parse_int_list("-pg", o.pgs, 0, kMaxTokens);
+    auto t = parse_int_list("-t", o.threads, 1, llm::kMaxThreads);
+    for (const auto* list : {&p, &n, &d, &pg, &t})
+        if (!*list) return list->status();
+    const std::vector<int> &p_list = *p, &n_list = *n, &pg_list = *pg;
+    threads = *t;
+    if (pg_list.size() % 2) return llm::cli::error("-pg takes pairs 'prompt,gen'");
+    if (threads.empty()) threads.push_back(llm::physical_core_count());
+    std::vector<Test> tests;
+    for (int depth : *d) {
+        for (int np : p_list)
+            if (np > 0) tests.push_back({np, 0, depth});
+        for (int ng : n_list)
+            if (ng > 0) tests.push_back({0, ng, depth});
+        for (size_t i = 0; i + 1 < pg_list.size(); i += 2) tests.push_back({pg_list[i], pg_list[i + 1], depth});
+    }
+    if (tests.empty()) return llm::cli::error("no tests (all of -p, -n and -pg are 0 or empty)");
+    return tests;
+}
+
+// Checks the single-stream options in the order the tool always has; a usage message on the first bad one.
+llm::Expected<Plan> make_plan(const Options& o) {
     {
         llm::SessionOptions so;
-        so.device = device, so.n_batch = n_batch, so.n_ctx = n_ctx;
-        if (llm::Status st = llm::validate(so); !st) return usage_error(st.message());
+        so.device = o.device, so.n_batch = o.n_batch, so.n_ctx = o.n_ctx;
+        if (llm::Status st = llm::validate(so); !st) return st;
     }
-    if (reps < 1) return usage_error(fmt::format("-r must be >= 1, got {}", reps));
-    if (app.count("--mem-bw"))
-        if (auto e = llm::cli::check_range("--mem-bw", mem_bw, 0.001, 1e6)) return usage_error(*e);
-    if (auto e = llm::cli::check_range("--peak-gops", peak_gops, 0.001, 1e9)) return usage_error(*e);
-    std::string backend = "CPU";  // what the sessions actually run on (a Vulkan failure falls back to the CPU)
-    std::vector<Test> tests;
-    std::vector<int> p_list, n_list, d_list, pg_list, t_list;
-    {
-        const int kMaxTokens = INT32_MAX / 4;  // test sizes add up to a context that must stay an int
-        auto p = parse_int_list("-p", prompts, 0, kMaxTokens), n = parse_int_list("-n", gens, 0, kMaxTokens);
-        auto d = parse_int_list("-d", depths, 0, kMaxTokens), pg = parse_int_list("-pg", pgs, 0, kMaxTokens);
-        auto t = parse_int_list("-t", threads, 1, llm::kMaxThreads);
-        for (const auto* list : {&p, &n, &d, &pg, &t})
-            if (!*list) return usage_error(list->error_message());
-        p_list = *p, n_list = *n, d_list = *d, pg_list = *pg, t_list = *t;
-    }
-    if (pg_list.size() % 2) return usage_error("-pg takes pairs 'prompt,gen'");
-    if (t_list.empty()) t_list.push_back(llm::physical_core_count());
-    for (int d : d_list) {
-        for (int p : p_list)
-            if (p > 0) tests.push_back({p, 0, d});
-        for (int n : n_list)
-            if (n > 0) tests.push_back({0, n, d});
-        for (size_t i = 0; i + 1 < pg_list.size(); i += 2) tests.push_back({pg_list[i], pg_list[i + 1], d});
-    }
-    if (tests.empty()) return usage_error("no tests (all of -p, -n and -pg are 0 or empty)");
-    std::vector<llm::DType> kv_dtypes;
-    for (const std::string& k : split_commas(kv_types)) {
+    if (o.reps < 1) return llm::cli::error("-r must be >= 1, got {}", o.reps);
+    if (o.mem_bw_given)
+        if (auto e = llm::cli::check_range("--mem-bw", o.mem_bw, 0.001, 1e6)) return llm::Status::error(*e);
+    if (auto e = llm::cli::check_range("--peak-gops", o.peak_gops, 0.001, 1e9)) return llm::Status::error(*e);
+    Plan plan;
+    auto tests = make_tests(o, plan.threads);
+    if (!tests) return tests.status();
+    plan.tests = std::move(*tests);
+    for (const std::string& k : split_commas(o.kv_types)) {
         auto t = llm::dtype_from_name(k);
         if (!t || (*t != llm::DType::F16 && *t != llm::DType::F32 && *t != llm::DType::Q8_0 && *t != llm::DType::BF16)) {
-            return usage_error(fmt::format("unsupported KV cache type '{}' (f16, q8_0, f32, bf16)", k));
+            return llm::cli::error("unsupported KV cache type '{}' (f16, q8_0, f32, bf16)", k);
         }
-        kv_dtypes.push_back(*t);
+        plan.kv_types.push_back(*t);
     }
-    std::vector<llm::Numerics> modes;
-    for (const std::string& m : split_commas(flash_attn ? std::vector<std::string>{"fast"} : numerics_list)) {
+    for (const std::string& m : split_commas(o.flash_attn ? std::vector<std::string>{"fast"} : o.numerics_list)) {
         auto n = llm::parse_numerics(m);
-        if (!n) return usage_error("--numerics: expected exact, fast or invariant, got '" + m + "'");
-        modes.push_back(*n);
+        if (!n) return llm::Status::error("--numerics: expected exact, fast or invariant, got '" + m + "'");
+        plan.modes.push_back(*n);
     }
-    if (flash_attn && app.count("--numerics")) return usage_error("--flash-attn means --numerics fast; give one of them");
+    if (o.flash_attn && o.numerics_given)
+        return llm::Status::error("--flash-attn means --numerics fast; give one of them");
     int needed_ctx = 0;
-    for (const Test& t : tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
-    if (n_ctx == 0) n_ctx = needed_ctx;
-    if (n_ctx < needed_ctx)
-        return usage_error(fmt::format("-c {} is smaller than the largest test ({} tokens)", n_ctx, needed_ctx));
+    for (const Test& t : plan.tests) needed_ctx = std::max(needed_ctx, t.n_depth + t.n_prompt + t.n_gen);
+    plan.n_ctx = o.n_ctx == 0 ? needed_ctx : o.n_ctx;
+    if (plan.n_ctx < needed_ctx)
+        return llm::cli::error("-c {} is smaller than the largest test ({} tokens)", plan.n_ctx, needed_ctx);
+    return plan;
+}
 
-    if (mem_bw <= 0) {
-        std::fprintf(stderr, "llm-bench: measuring memory bandwidth (1 GiB read, %d threads)...\n", t_list.front());
-        mem_bw = measure_memory_bandwidth_isolated(t_list.front());
-        std::fprintf(stderr, "llm-bench: memory bandwidth %.1f GB/s\n", mem_bw);
-    }
-    const std::string build_commit = run_command("git rev-parse --short HEAD 2>/dev/null");
-    const std::string cpu_info = cpu_model_name();
+struct ModelSummary {
+    ModelInfo info;
+    size_t peak_rss = 0;
+};
 
-    std::vector<Result> results;
-    struct ModelSummary {
-        ModelInfo info;
-        size_t peak_rss = 0;
-    };
+// What the output needs besides the results: the machine, the build and what the sessions ran on.
+struct Report {
+    double mem_bw = 0, peak_gops = 0;
+    bool mem_bw_given = false;
+    int reps = 0, n_ctx = 0;
+    std::string build_commit, cpu_info;
+    std::string backend = "CPU";  // what the sessions actually run on (a Vulkan failure falls back to the CPU)
     std::vector<ModelSummary> summaries;
-    std::mt19937 rng(42);
-    for (const std::string& path : split_commas(models)) {
-        ModelInfo info;
-        info.path = path;
-        const auto t0 = Clock::now();
-        auto model = llm::Model::load(path);
-        info.load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        if (!model) {
-            llm::cli::fail("llm-bench", model.error_message());
-            return 1;
+};
+
+// One test's warm-up run and timed repetitions on a session; false (after the message) on an error.
+bool run_test(llm::Session& s, const Test& t, const Options& o, const std::function<std::vector<int32_t>(int)>& random_tokens,
+              Result& r) {
+    // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
+    for (int rep = -1; rep < o.reps; ++rep) {
+        s.truncate(0);
+        if (t.n_depth > 0) {
+            auto fill = random_tokens(t.n_depth);
+            if (llm::Status st = s.eval(fill); !st) {
+                llm::cli::fail("llm-bench", st.message());
+                return false;
+            }
         }
-        describe_model(**model, info);
-        std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB of matrices per token) in %.0f ms\n", path.c_str(),
-                     info.type_name.c_str(), info.weight_bytes / 1073741824.0, info.load_ms);
-        std::uniform_int_distribution<int32_t> tok(0, (*model)->info().n_vocab - 1);
-        auto random_tokens = [&](int n) {
-            std::vector<int32_t> v((size_t)n);
-            for (int32_t& x : v) x = tok(rng);
-            return v;
-        };
-        for (int nt : t_list)
-            for (llm::DType kv : kv_dtypes)
-            for (llm::Numerics mode : modes) {
+        auto prompt = random_tokens(t.n_prompt);
+        auto gen = random_tokens(rep < 0 ? std::min(t.n_gen, 1) : t.n_gen);
+        const auto start = Clock::now();
+        llm::Status st;
+        if (t.n_prompt > 0) st = s.eval(prompt);
+        for (size_t i = 0; st && i < gen.size(); ++i) st = s.eval({&gen[i], 1});
+        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+        if (!st) {
+            llm::cli::fail("llm-bench", st.message());
+            return false;
+        }
+        if (rep < 0) continue;
+        r.samples_ns.push_back(ns);
+        r.samples_ts.push_back((t.n_prompt + t.n_gen) / (ns * 1e-9));
+        if (o.progress)
+            std::fprintf(stderr, "llm-bench: %s %s t=%d rep %d: %.2f t/s\n", r.model.path.c_str(), t.name().c_str(),
+                         r.n_threads, rep, r.samples_ts.back());
+    }
+    return true;
+}
+
+// Loads one model and runs every (threads, KV type, numerics, test) on it; false (after the message) on an error.
+bool bench_model(const std::string& path, const Options& o, const Plan& plan, std::mt19937& rng,
+                 std::vector<Result>& results, Report& report) {
+    ModelInfo info;
+    info.path = path;
+    const auto t0 = Clock::now();
+    auto model = llm::Model::load(path);
+    info.load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!model) {
+        llm::cli::fail("llm-bench", model.error_message());
+        return false;
+    }
+    describe_model(**model, info);
+    std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB of matrices per token) in %.0f ms\n", path.c_str(),
+                 info.type_name.c_str(), info.weight_bytes / 1073741824.0, info.load_ms);
+    std::uniform_int_distribution<int32_t> tok(0, (*model)->info().n_vocab - 1);
+    auto random_tokens = [&](int n) {
+        std::vector<int32_t> v((size_t)n);
+        for (int32_t& x : v) x = tok(rng);
+        return v;
+    };
+    for (int nt : plan.threads)
+        for (llm::DType kv : plan.kv_types)
+            for (llm::Numerics mode : plan.modes) {
                 llm::SessionOptions so;
-                so.n_ctx = n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = n_batch;
+                so.n_ctx = plan.n_ctx, so.kv_type = kv, so.n_threads = nt, so.n_batch = o.n_batch;
                 so.numerics = mode;
-                so.device = device;
+                so.device = o.device;
                 auto session = llm::Session::create(*model, so);
                 if (!session) {
                     llm::cli::fail("llm-bench", session.error_message());
-                    return 1;
+                    return false;
                 }
-                llm::Session& s = **session;
-                backend = s.device() == "cpu" ? "CPU" : "Vulkan";
-                for (const Test& t : tests) {
-                    Result r{info, t, nt, n_batch, n_ctx, std::string(llm::dtype_name(kv)), mode, {}, {},
+                report.backend = (*session)->device() == "cpu" ? "CPU" : "Vulkan";
+                for (const Test& t : plan.tests) {
+                    Result r{info, t, nt, o.n_batch, plan.n_ctx, std::string(llm::dtype_name(kv)), mode, {}, {},
                              iso_time_now()};
-                    // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
-                    for (int rep = -1; rep < reps; ++rep) {
-                        s.truncate(0);
-                        if (t.n_depth > 0) {
-                            auto fill = random_tokens(t.n_depth);
-                            if (llm::Status st = s.eval(fill); !st) {
-                                llm::cli::fail("llm-bench", st.message());
-                                return 1;
-                            }
-                        }
-                        auto prompt = random_tokens(t.n_prompt);
-                        auto gen = random_tokens(rep < 0 ? std::min(t.n_gen, 1) : t.n_gen);
-                        const auto start = Clock::now();
-                        llm::Status st;
-                        if (t.n_prompt > 0) st = s.eval(prompt);
-                        for (size_t i = 0; st && i < gen.size(); ++i) st = s.eval({&gen[i], 1});
-                        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count();
-                        if (!st) {
-                            llm::cli::fail("llm-bench", st.message());
-                            return 1;
-                        }
-                        if (rep < 0) continue;
-                        r.samples_ns.push_back(ns);
-                        r.samples_ts.push_back((t.n_prompt + t.n_gen) / (ns * 1e-9));
-                        if (progress)
-                            std::fprintf(stderr, "llm-bench: %s %s t=%d rep %d: %.2f t/s\n", path.c_str(),
-                                         t.name().c_str(), nt, rep, r.samples_ts.back());
-                    }
+                    if (!run_test(**session, t, o, random_tokens, r)) return false;
                     results.push_back(std::move(r));
                     const Stats ts = stats(results.back().samples_ts);
                     std::fprintf(stderr, "llm-bench: %-28s %-14s t=%d %-9s: %8.2f ± %.2f t/s\n",
@@ -451,132 +485,180 @@ int main(int argc, char** argv) {
                                  std::string(llm::numerics_name(mode)).c_str(), ts.mean, ts.stddev);
                 }
             }
-        summaries.push_back({info, llm::peak_rss_bytes()});
+    report.summaries.push_back({info, llm::peak_rss_bytes()});
+    return true;
+}
+
+// Derived metrics. tg: weight bytes streamed per token; pp: MACs per token = matrix parameters.
+json derived(const Result& r, const Report& rep) {
+    json d;
+    const Stats ts = stats(r.samples_ts);
+    const double ts_val = ts.mean;
+    if (r.test.n_prompt == 0) {
+        const double gbps = (double)r.model.weight_bytes * ts_val / 1e9;
+        d["weight_gbps"] = gbps;
+        d["mem_bw_frac"] = gbps / rep.mem_bw;
     }
+    if (r.test.n_gen == 0) {
+        d["compute_frac"] = ts_val * (double)r.model.n_params / (rep.peak_gops * 1e9 * r.n_threads);
+        d["ttft_ms"] = stats(r.samples_ns).mean / 1e6;
+    }
+    return d;
+}
 
-    // Derived metrics. tg: weight bytes streamed per token; pp: MACs per token = matrix parameters.
-    auto derived = [&](const Result& r) {
-        json d;
+// One result with llama-bench's field names (and ours after them).
+json to_json(const Result& r, const Report& rep) {
+    const Stats ns = stats(r.samples_ns), ts = stats(r.samples_ts);
+    json j = {{"build_commit", rep.build_commit},
+              {"build_number", 0},
+              {"cpu_info", rep.cpu_info},
+              {"gpu_info", ""},
+              {"backends", rep.backend},
+              {"isa", llm::cpu_isa_name()},
+              {"model_filename", r.model.path},
+              {"model_type", r.model.type_name},
+              {"model_size", r.model.size},
+              {"model_n_params", r.model.n_params},
+              {"weight_bytes", r.model.weight_bytes},
+              {"n_batch", r.n_batch},
+              {"n_ubatch", r.n_batch},
+              {"n_threads", r.n_threads},
+              {"type_k", r.kv_type},
+              {"type_v", r.kv_type},
+              {"n_gpu_layers", 0},
+              {"flash_attn", r.numerics != llm::Numerics::Exact},
+              {"numerics", std::string(llm::numerics_name(r.numerics))},
+              {"n_ctx", r.n_ctx},
+              {"n_prompt", r.test.n_prompt},
+              {"n_gen", r.test.n_gen},
+              {"n_depth", r.test.n_depth},
+              {"test_time", r.test_time},
+              {"avg_ns", (uint64_t)ns.mean},
+              {"stddev_ns", (uint64_t)ns.stddev},
+              {"avg_ts", ts.mean},
+              {"stddev_ts", ts.stddev},
+              {"median_ts", ts.median},
+              {"samples_ns", std::vector<uint64_t>(r.samples_ns.begin(), r.samples_ns.end())},
+              {"samples_ts", r.samples_ts},
+              {"mem_bw_gbps", rep.mem_bw},
+              {"peak_gops_per_core", rep.peak_gops},
+              {"load_ms", r.model.load_ms}};
+    for (const ModelSummary& m : rep.summaries)
+        if (m.info.path == r.model.path) j["peak_rss_bytes"] = m.peak_rss;
+    j.update(derived(r, rep));
+    return j;
+}
+
+void print_csv(const std::vector<Result>& results, const Report& rep) {
+    const char* cols[] = {"build_commit", "cpu_info", "isa", "model_filename", "model_type", "model_size",
+                          "model_n_params", "weight_bytes", "n_batch", "n_threads", "type_k", "numerics", "n_ctx", "n_prompt", "n_gen",
+                          "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts",
+                          "weight_gbps", "mem_bw_gbps", "mem_bw_frac", "compute_frac", "ttft_ms", "load_ms",
+                          "peak_rss_bytes"};
+    std::string head;
+    for (const char* c : cols) head += std::string(head.empty() ? "" : ",") + c;
+    std::printf("%s\n", head.c_str());
+    for (const Result& r : results) {
+        const json j = to_json(r, rep);
+        std::string line;
+        for (const char* c : cols) {
+            std::string v;
+            if (j.contains(c)) v = j[c].is_string() ? "\"" + j[c].get<std::string>() + "\"" : j[c].dump();
+            line += (line.empty() && c == cols[0] ? "" : ",") + v;
+        }
+        std::printf("%s\n", line.c_str());
+    }
+}
+
+// One markdown table row per result.
+void print_md_rows(const std::vector<Result>& results, const Report& rep) {
+    std::printf("| model | size | params | backend | threads | type_k | numerics | test | t/s | median t/s | "
+                "weights GB/s | %% of mem bw | %% of int8 peak |\n");
+    std::printf("| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (const Result& r : results) {
         const Stats ts = stats(r.samples_ts);
-        const double ts_val = ts.mean;
-        if (r.test.n_prompt == 0) {
-            const double gbps = (double)r.model.weight_bytes * ts_val / 1e9;
-            d["weight_gbps"] = gbps;
-            d["mem_bw_frac"] = gbps / mem_bw;
-        }
-        if (r.test.n_gen == 0) {
-            d["compute_frac"] = ts_val * (double)r.model.n_params / (peak_gops * 1e9 * r.n_threads);
-            d["ttft_ms"] = stats(r.samples_ns).mean / 1e6;
-        }
-        return d;
-    };
+        const json d = derived(r, rep);
+        auto pct = [&](const char* k) {
+            return d.contains(k) ? fmt::format("{:.1f}", 100 * d[k].get<double>()) : std::string("-");
+        };
+        const std::string size = r.model.size >= (1u << 30)
+                                     ? fmt::format("{:.2f} GiB", r.model.size / 1073741824.0)
+                                     : fmt::format("{:.2f} MiB", r.model.size / 1048576.0);
+        const std::string params = r.model.n_params >= 1000000000
+                                       ? fmt::format("{:.2f} B", r.model.n_params / 1e9)
+                                       : fmt::format("{:.2f} M", r.model.n_params / 1e6);
+        const std::string backend_label =
+            rep.backend == "CPU" ? fmt::format("CPU ({})", llm::cpu_isa_name()) : rep.backend;
+        std::printf("| %s | %s | %s | %s | %d | %s | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
+                    r.model.type_name.c_str(), size.c_str(), params.c_str(), backend_label.c_str(), r.n_threads,
+                    r.kv_type.c_str(), std::string(llm::numerics_name(r.numerics)).c_str(), r.test.name().c_str(), ts.mean,
+                    ts.stddev, ts.median,
+                    d.contains("weight_gbps") ? fmt::format("{:.1f}", d["weight_gbps"].get<double>()).c_str()
+                                              : "-",
+                    pct("mem_bw_frac").c_str(), pct("compute_frac").c_str());
+    }
+}
 
-    auto to_json = [&](const Result& r) {
-        const Stats ns = stats(r.samples_ns), ts = stats(r.samples_ts);
-        json j = {{"build_commit", build_commit},
-                  {"build_number", 0},
-                  {"cpu_info", cpu_info},
-                  {"gpu_info", ""},
-                  {"backends", backend},
-                  {"isa", llm::cpu_isa_name()},
-                  {"model_filename", r.model.path},
-                  {"model_type", r.model.type_name},
-                  {"model_size", r.model.size},
-                  {"model_n_params", r.model.n_params},
-                  {"weight_bytes", r.model.weight_bytes},
-                  {"n_batch", r.n_batch},
-                  {"n_ubatch", r.n_batch},
-                  {"n_threads", r.n_threads},
-                  {"type_k", r.kv_type},
-                  {"type_v", r.kv_type},
-                  {"n_gpu_layers", 0},
-                  {"flash_attn", r.numerics != llm::Numerics::Exact},
-                  {"numerics", std::string(llm::numerics_name(r.numerics))},
-                  {"n_ctx", r.n_ctx},
-                  {"n_prompt", r.test.n_prompt},
-                  {"n_gen", r.test.n_gen},
-                  {"n_depth", r.test.n_depth},
-                  {"test_time", r.test_time},
-                  {"avg_ns", (uint64_t)ns.mean},
-                  {"stddev_ns", (uint64_t)ns.stddev},
-                  {"avg_ts", ts.mean},
-                  {"stddev_ts", ts.stddev},
-                  {"median_ts", ts.median},
-                  {"samples_ns", std::vector<uint64_t>(r.samples_ns.begin(), r.samples_ns.end())},
-                  {"samples_ts", r.samples_ts},
-                  {"mem_bw_gbps", mem_bw},
-                  {"peak_gops_per_core", peak_gops},
-                  {"load_ms", r.model.load_ms}};
-        for (const ModelSummary& m : summaries)
-            if (m.info.path == r.model.path) j["peak_rss_bytes"] = m.peak_rss;
-        j.update(derived(r));
-        return j;
-    };
+// The markdown table, then the machine line and one line per model (load, peak RSS, time to first token).
+void print_md(const std::vector<Result>& results, const Report& rep) {
+    print_md_rows(results, rep);
+    std::printf("\nmemory bandwidth %.1f GB/s%s; int8 peak %.0f G MAC/s per core; %d repetitions after a warm-up; "
+                "build %s; %s\n",
+                rep.mem_bw, rep.mem_bw_given ? " (given)" : " (measured)", rep.peak_gops, rep.reps,
+                rep.build_commit.empty() ? "unknown" : rep.build_commit.c_str(), rep.cpu_info.c_str());
+    for (const ModelSummary& m : rep.summaries) {
+        std::string ttft;
+        for (const Result& r : results)
+            if (r.model.path == m.info.path && r.test.n_gen == 0 && r.test.n_depth == 0)
+                ttft += fmt::format(", time to first token ({} tokens, {} threads, KV {}) {:.0f} ms",
+                                    r.test.n_prompt, r.n_threads, r.kv_type, stats(r.samples_ns).mean / 1e6);
+        std::printf("%s: load %.0f ms, peak RSS %.0f MiB (process, cumulative; n_ctx %d)%s\n",
+                    m.info.path.c_str(), m.info.load_ms, m.peak_rss / 1048576.0, rep.n_ctx, ttft.c_str());
+    }
+}
 
+void print_results(const std::string& output, const std::vector<Result>& results, const Report& rep) {
     if (output == "json") {
         json arr = json::array();
-        for (const Result& r : results) arr.push_back(to_json(r));
+        for (const Result& r : results) arr.push_back(to_json(r, rep));
         std::printf("%s\n", arr.dump(2).c_str());
     } else if (output == "jsonl") {
-        for (const Result& r : results) std::printf("%s\n", to_json(r).dump().c_str());
+        for (const Result& r : results) std::printf("%s\n", to_json(r, rep).dump().c_str());
     } else if (output == "csv") {
-        const char* cols[] = {"build_commit", "cpu_info", "isa", "model_filename", "model_type", "model_size",
-                              "model_n_params", "weight_bytes", "n_batch", "n_threads", "type_k", "numerics", "n_ctx", "n_prompt", "n_gen",
-                              "n_depth", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "median_ts",
-                              "weight_gbps", "mem_bw_gbps", "mem_bw_frac", "compute_frac", "ttft_ms", "load_ms",
-                              "peak_rss_bytes"};
-        std::string head;
-        for (const char* c : cols) head += std::string(head.empty() ? "" : ",") + c;
-        std::printf("%s\n", head.c_str());
-        for (const Result& r : results) {
-            const json j = to_json(r);
-            std::string line;
-            for (const char* c : cols) {
-                std::string v;
-                if (j.contains(c)) v = j[c].is_string() ? "\"" + j[c].get<std::string>() + "\"" : j[c].dump();
-                line += (line.empty() && c == cols[0] ? "" : ",") + v;
-            }
-            std::printf("%s\n", line.c_str());
-        }
+        print_csv(results, rep);
     } else {
-        std::printf("| model | size | params | backend | threads | type_k | numerics | test | t/s | median t/s | "
-                    "weights GB/s | %% of mem bw | %% of int8 peak |\n");
-        std::printf("| --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-        for (const Result& r : results) {
-            const Stats ts = stats(r.samples_ts);
-            const json d = derived(r);
-            auto pct = [&](const char* k) {
-                return d.contains(k) ? fmt::format("{:.1f}", 100 * d[k].get<double>()) : std::string("-");
-            };
-            const std::string size = r.model.size >= (1u << 30)
-                                         ? fmt::format("{:.2f} GiB", r.model.size / 1073741824.0)
-                                         : fmt::format("{:.2f} MiB", r.model.size / 1048576.0);
-            const std::string params = r.model.n_params >= 1000000000
-                                           ? fmt::format("{:.2f} B", r.model.n_params / 1e9)
-                                           : fmt::format("{:.2f} M", r.model.n_params / 1e6);
-            const std::string backend_label =
-                backend == "CPU" ? fmt::format("CPU ({})", llm::cpu_isa_name()) : backend;
-            std::printf("| %s | %s | %s | %s | %d | %s | %s | %s | %.2f ± %.2f | %.2f | %s | %s | %s |\n",
-                        r.model.type_name.c_str(), size.c_str(), params.c_str(), backend_label.c_str(), r.n_threads,
-                        r.kv_type.c_str(), std::string(llm::numerics_name(r.numerics)).c_str(), r.test.name().c_str(), ts.mean,
-                        ts.stddev, ts.median,
-                        d.contains("weight_gbps") ? fmt::format("{:.1f}", d["weight_gbps"].get<double>()).c_str()
-                                                  : "-",
-                        pct("mem_bw_frac").c_str(), pct("compute_frac").c_str());
-        }
-        std::printf("\nmemory bandwidth %.1f GB/s%s; int8 peak %.0f G MAC/s per core; %d repetitions after a warm-up; "
-                    "build %s; %s\n",
-                    mem_bw, app.count("--mem-bw") ? " (given)" : " (measured)", peak_gops, reps,
-                    build_commit.empty() ? "unknown" : build_commit.c_str(), cpu_info.c_str());
-        for (const ModelSummary& m : summaries) {
-            std::string ttft;
-            for (const Result& r : results)
-                if (r.model.path == m.info.path && r.test.n_gen == 0 && r.test.n_depth == 0)
-                    ttft += fmt::format(", time to first token ({} tokens, {} threads, KV {}) {:.0f} ms",
-                                        r.test.n_prompt, r.n_threads, r.kv_type, stats(r.samples_ns).mean / 1e6);
-            std::printf("%s: load %.0f ms, peak RSS %.0f MiB (process, cumulative; n_ctx %d)%s\n",
-                        m.info.path.c_str(), m.info.load_ms, m.peak_rss / 1048576.0, n_ctx, ttft.c_str());
-        }
+        print_md(results, rep);
     }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"llm-bench: prompt processing (pp) and generation (tg) speed, llama-bench style."};
+    Options o;
+    add_options(app, o);
+    respell_llama_bench_flags(argc, argv);
+    if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
+    o.numerics_given = app.count("--numerics") > 0, o.mem_bw_given = app.count("--mem-bw") > 0;
+    if (!o.npp.empty() || !o.ntg.empty() || !o.npl.empty()) return main_batched(o);
+
+    auto plan = make_plan(o);
+    if (!plan) return usage_error(plan.error_message());
+    Report rep;
+    rep.mem_bw = o.mem_bw, rep.peak_gops = o.peak_gops, rep.mem_bw_given = o.mem_bw_given;
+    rep.reps = o.reps, rep.n_ctx = plan->n_ctx;
+    if (rep.mem_bw <= 0) {
+        std::fprintf(stderr, "llm-bench: measuring memory bandwidth (1 GiB read, %d threads)...\n", plan->threads.front());
+        rep.mem_bw = measure_memory_bandwidth_isolated(plan->threads.front());
+        std::fprintf(stderr, "llm-bench: memory bandwidth %.1f GB/s\n", rep.mem_bw);
+    }
+    rep.build_commit = run_command("git rev-parse --short HEAD 2>/dev/null");
+    rep.cpu_info = cpu_model_name();
+
+    std::vector<Result> results;
+    std::mt19937 rng(42);
+    for (const std::string& path : split_commas(o.models))
+        if (!bench_model(path, o, *plan, rng, results, rep)) return 1;
+    print_results(o.output, results, rep);
     return 0;
 }

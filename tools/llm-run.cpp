@@ -82,6 +82,7 @@ struct Options {
     std::vector<std::string> stop;
     int max_tokens = -1, n_ctx = 0, n_threads = llm::physical_core_count(), n_batch = 512;
     bool prompt_given = false;  // -p "" is an empty prompt, not "read stdin"
+    bool seed_given = false;
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true, flash_attn = false;
     std::string numerics = "exact";
     llm::SamplerConfig sampling;
@@ -295,14 +296,8 @@ int run_chat(llm::Session& session, const llm::Tokenizer& tok, llm::Sampler& sam
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    Options o;
-    CLI::App app{
-        "llm-run: run a Llama / Mistral / Phi-3 / Gemma 3 / Qwen 2.5 / Qwen 3 model from a GGUF file or a Hugging Face safetensors folder.\n"
-        "Streams the answer to a prompt (through the model's chat template unless --raw), holds a chat\n"
-        "(--chat), or evaluates token ids and dumps logits (--tokens)."};
+// Options of the model, the prompt and the output; add_sampling_options and add_run_options add the rest.
+void add_options(CLI::App& app, Options& o) {
     app.get_formatter()->column_width(34);
     app.add_option("-m,--model", o.model,
                    "GGUF file or safetensors folder (default: $LLM_MODEL, else SmolLM2-135M-Instruct from "
@@ -311,9 +306,11 @@ int main(int argc, char** argv) {
     app.add_option("-f,--file", o.prompt_file, "read the prompt from a file (stdin is read when neither is given)")
         ->excludes(prompt_opt);
     app.add_option("--system", o.system, "system message for the chat template");
-    CLI::Option* chat_opt =
-        app.add_flag("--chat", o.chat, "interactive multi-turn chat on stdin (reuses the KV cache across turns)");
+    app.add_flag("--chat", o.chat, "interactive multi-turn chat on stdin (reuses the KV cache across turns)");
     app.add_flag("--raw", o.raw, "feed the prompt as-is, without the chat template");
+}
+
+void add_sampling_options(CLI::App& app, Options& o) {
     app.add_option("-n,--max-tokens", o.max_tokens, "new tokens at most (-1: until end of answer or full context)")
         ->capture_default_str();
     app.add_option("--temp", o.sampling.temperature, "temperature (0 = greedy)")->capture_default_str();
@@ -333,6 +330,10 @@ int main(int argc, char** argv) {
                    "sampler order, ';'-separated (default: penalties;top_k;typical_p;top_p;min_p;temperature)");
     app.add_option("-s,--seed", o.seed, "random seed (default 42; -1 = random)");
     app.add_option("--stop", o.stop, "stop string (repeatable); generation ends before it");
+}
+
+// Context, threads, weights, KV cache, numerics, device, constraints and output.
+void add_run_options(CLI::App& app, Options& o) {
     app.add_option("-c,--ctx", o.n_ctx, "context length (default: the model's, capped at 4096)");
     app.add_option("-t,--threads", o.n_threads, "worker threads (default: physical cores)")->capture_default_str();
     app.add_option("-b,--batch", o.n_batch, "prompt tokens per forward pass")->capture_default_str();
@@ -360,31 +361,10 @@ int main(int argc, char** argv) {
         ->needs(tokens_opt);
     app.add_flag("--one-by-one", o.one_by_one, "with --tokens: feed tokens one at a time through the KV cache")
         ->needs(tokens_opt);
-    // --chat reads its turns from stdin and streams them: a one-shot prompt, raw mode, JSON or token ids with it
-    // would be ignored, so they are refused.
-    for (const char* other : {"--prompt", "--file", "--raw", "--json", "--tokens"}) chat_opt->excludes(other);
-    for (int i = 1; i < argc; ++i)  // llama.cpp's spelling (CLI11 wants two dashes for multi-letter names)
-        if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
-    if (auto code = llm::cli::parse(app, "llm-run", argc, argv)) return *code;
-    o.prompt_given = app.count("--prompt") > 0;
+}
 
-    if (o.list_devices) {
-        for (const std::string& line : llm::list_devices()) std::printf("%s\n", line.c_str());
-        for (const std::string& line : llm::cpu_kernel_lines()) std::printf("%s\n", line.c_str());
-        return 0;
-    }
-    if (o.n_threads <= 0) return usage_error(fmt::format("--threads must be positive, got {}", o.n_threads));
-    const auto numerics = llm::parse_numerics(o.numerics);
-    if (!numerics) return usage_error("--numerics: expected exact, fast or invariant, got '" + o.numerics + "'");
-    if (o.flash_attn && *numerics != llm::Numerics::Exact && *numerics != llm::Numerics::Fast)
-        return usage_error("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
-    if (o.max_tokens < -1) return usage_error(fmt::format("--max-tokens must be >= -1 (-1 = no limit), got {}", o.max_tokens));
-    if (o.seed < -1) return usage_error(fmt::format("--seed must be >= 0, or -1 for a random seed, got {}", o.seed));
-    for (const std::string& s : o.stop)
-        if (s.empty()) return usage_error("--stop: an empty stop string would end every answer at once");
-    if (!o.quantize.empty() && !llm::file_type_from_name(o.quantize))
-        return usage_error(fmt::format("--quantize: unknown type '{}' (e.g. q4_0, q4_k, q8_0)", o.quantize));
-    std::optional<llm::CompiledGrammar> grammar;
+// --schema / --grammar (or --print-grammar): an exit code when the program stops here (printed, or an error).
+std::optional<int> check_constraint(const Options& o, std::optional<llm::CompiledGrammar>& grammar) {
     if (!o.schema.empty() || !o.grammar_file.empty()) {
         std::string printable;
         auto g = load_constraint(o, printable);
@@ -398,6 +378,24 @@ int main(int argc, char** argv) {
     } else if (o.print_grammar) {
         return fail("--print-grammar needs --schema or --grammar");
     }
+    return std::nullopt;
+}
+
+// Everything that can be checked without the model, in the order the tool always has: an exit code when the
+// program stops here, else the session options (and o.model / o.sampling completed).
+std::optional<int> check_options(Options& o, llm::SessionOptions& so, std::optional<llm::CompiledGrammar>& grammar) {
+    if (o.n_threads <= 0) return usage_error(fmt::format("--threads must be positive, got {}", o.n_threads));
+    const auto numerics = llm::parse_numerics(o.numerics);
+    if (!numerics) return usage_error("--numerics: expected exact, fast or invariant, got '" + o.numerics + "'");
+    if (o.flash_attn && *numerics != llm::Numerics::Exact && *numerics != llm::Numerics::Fast)
+        return usage_error("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
+    if (o.max_tokens < -1) return usage_error(fmt::format("--max-tokens must be >= -1 (-1 = no limit), got {}", o.max_tokens));
+    if (o.seed < -1) return usage_error(fmt::format("--seed must be >= 0, or -1 for a random seed, got {}", o.seed));
+    for (const std::string& s : o.stop)
+        if (s.empty()) return usage_error("--stop: an empty stop string would end every answer at once");
+    if (!o.quantize.empty() && !llm::file_type_from_name(o.quantize))
+        return usage_error(fmt::format("--quantize: unknown type '{}' (e.g. q4_0, q4_k, q8_0)", o.quantize));
+    if (auto code = check_constraint(o, grammar)) return code;
     if (o.model.empty()) {
         auto def = llm::find_default_model();
         if (!def) return fail("no model given and no default model found: pass -m MODEL or run scripts/fetch-smollm2.sh");
@@ -411,19 +409,18 @@ int main(int argc, char** argv) {
         o.sampling.order = *order;
     }
     if (o.seed >= 0) o.sampling.seed = (uint64_t)o.seed;
-    else if (app.count("--seed")) o.sampling.seed = llm::SamplerConfig::kRandomSeed;
+    else if (o.seed_given) o.sampling.seed = llm::SamplerConfig::kRandomSeed;
     // Everything the library can check without the model, before it loads.
     if (llm::Status st = llm::validate(o.sampling); !st) return usage_error(with_option(st.message()));
-    llm::SessionOptions so;
     so.n_threads = o.n_threads, so.n_ctx = o.n_ctx, so.kv_type = *kv, so.n_batch = o.n_batch;
     so.numerics = o.flash_attn ? llm::Numerics::Fast : *numerics;
     so.device = o.device;
     if (llm::Status st = llm::validate(so); !st) return usage_error(with_option(st.message()));
+    return std::nullopt;
+}
 
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, nullptr);
-
+// Loads the model, opens the session and runs the prompt, the chat or the token ids.
+int run(const Options& o, llm::SessionOptions so, std::optional<llm::CompiledGrammar>& grammar) {
     const auto t0 = std::chrono::steady_clock::now();
     llm::LoadOptions lo;
     lo.n_threads = o.n_threads;
@@ -451,4 +448,39 @@ int main(int argc, char** argv) {
         sampler->set_constraint(*constraint);
     }
     return o.chat ? run_chat(**session, *tok, *sampler, o) : run_prompt(**session, *tok, *sampler, o, load_ms);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    CLI::App app{
+        "llm-run: run a Llama / Mistral / Phi-3 / Gemma 3 / Qwen 2.5 / Qwen 3 model from a GGUF file or a Hugging Face safetensors folder.\n"
+        "Streams the answer to a prompt (through the model's chat template unless --raw), holds a chat\n"
+        "(--chat), or evaluates token ids and dumps logits (--tokens)."};
+    add_options(app, o);
+    add_sampling_options(app, o);
+    add_run_options(app, o);
+    // --chat reads its turns from stdin and streams them: a one-shot prompt, raw mode, JSON or token ids with it
+    // would be ignored, so they are refused.
+    for (const char* other : {"--prompt", "--file", "--raw", "--json", "--tokens"}) app.get_option("--chat")->excludes(other);
+    for (int i = 1; i < argc; ++i)  // llama.cpp's spelling (CLI11 wants two dashes for multi-letter names)
+        if (!std::strcmp(argv[i], "-fa")) argv[i] = const_cast<char*>("--flash-attn");
+    if (auto code = llm::cli::parse(app, "llm-run", argc, argv)) return *code;
+    o.prompt_given = app.count("--prompt") > 0;
+    o.seed_given = app.count("--seed") > 0;
+
+    if (o.list_devices) {
+        for (const std::string& line : llm::list_devices()) std::printf("%s\n", line.c_str());
+        for (const std::string& line : llm::cpu_kernel_lines()) std::printf("%s\n", line.c_str());
+        return 0;
+    }
+    llm::SessionOptions so;
+    std::optional<llm::CompiledGrammar> grammar;
+    if (auto code = check_options(o, so, grammar)) return *code;
+
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, nullptr);
+    return run(o, so, grammar);
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "llm/engine.hpp"
@@ -74,96 +75,118 @@ void print_claude_env(const llm::server::ServerOptions& so, const std::string& m
     std::printf("export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The command line as given.
+struct Options {
     llm::server::ServerOptions so;
     std::string model, api_key_file, kv_pool, log_format = "text", numerics = "invariant", device = "cpu";
     std::vector<std::string> api_keys;
     int n_ctx = 0, n_threads = llm::physical_core_count();
     size_t max_body_mib = 32;
-
-    CLI::App app{"llm-serve: an OpenAI-compatible HTTP server on the serving engine.\n"
-                 "  POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics.\n"
-                 "  Binds 127.0.0.1 unless --host says otherwise. See docs/SERVER.md."};
-    app.add_option("-m,--model", model,
-                   "GGUF file, Hugging Face folder or hf:owner/repo[:QUANT] (default: $LLM_MODEL, else SmolLM2 from the cache)");
-    app.add_option("--host", so.host, "address to listen on (0.0.0.0 for every interface)")->capture_default_str();
-    app.add_option("--port", so.port, "TCP port (0 = any free port, printed at start)")->capture_default_str();
-    app.add_option("--api-key", api_keys, "require this key (Authorization: Bearer KEY or x-api-key: KEY) on every "
-                                          "route but /health; repeatable");
-    app.add_option("--api-key-file", api_key_file, "read keys from a file, one per line (keeps them off the command line)");
-    app.add_option("--alias", so.aliases, "another model id to list and answer to (repeatable), e.g. gpt-4o-mini");
-    app.add_flag("--strict-models", so.strict_models,
-                 "answer 404 for a model id that is neither the loaded model's nor an alias (default: serve it anyway)");
-    app.add_option("-c,--ctx", n_ctx, "most tokens per request, prompt + output (default: the model's training context)");
-    app.add_option("-t,--threads", n_threads, "compute threads (default: physical cores)")->capture_default_str();
-    app.add_option("--parallel", so.parallel, "sequences decoded together per step (the running batch)")->capture_default_str();
-    app.add_option("--kv-pool", kv_pool, "KV cache pool shared by all requests: tokens (\"65536\") or memory "
-                                         "(\"512MiB\", \"2GiB\"); default: sized from free memory");
-    app.add_option("--max-queue", so.max_queue, "requests waiting beyond --parallel; more are answered 429 + retry-after")
-        ->capture_default_str();
-    app.add_option("--max-body", max_body_mib, "largest request body in MiB (413 beyond)")->capture_default_str();
-    app.add_option("--cors-origin", so.cors_origin, "send CORS headers allowing this origin (default: no CORS)");
-    app.add_option("--log-format", log_format, "access log on stderr: text, json or off")->capture_default_str();
-    app.add_option("--numerics", numerics, "CPU arithmetic: invariant (output independent of load), fast, exact "
-                                           "(llama.cpp's)")->capture_default_str();
-    app.add_option("--keepalive", so.keepalive_s, "seconds between SSE keep-alive comments while a stream waits")
-        ->capture_default_str();
-    app.add_option("--device", device, "cpu, vulkan or vulkan:N")->capture_default_str();
     bool claude_env = false;
-    app.add_flag("--print-claude-env", claude_env,
-                 "print the environment block that points Claude Code at this server (with the same flags) and exit");
-    CLI11_PARSE(app, argc, argv);
+};
 
-    if (log_format == "text") so.log_format = llm::server::LogFormat::Text;
-    else if (log_format == "json") so.log_format = llm::server::LogFormat::Json;
-    else if (log_format == "off") so.log_format = llm::server::LogFormat::Off;
-    else return fail("--log-format must be text, json or off, got '" + log_format + "'");
-    auto mode = llm::parse_numerics(numerics);
-    if (!mode) return fail("--numerics must be invariant, fast or exact, got '" + numerics + "'");
-    if (so.parallel < 1) return fail("--parallel must be at least 1");
-    if (so.max_queue < 0) return fail("--max-queue must be 0 or more");
-    if (so.keepalive_s <= 0 || so.keepalive_s > 10) return fail("--keepalive must be in (0, 10] seconds");
-    if (max_body_mib < 1) return fail("--max-body must be at least 1 MiB");
-    so.max_body = max_body_mib << 20;
-    if (!api_key_file.empty()) {
-        std::ifstream in(api_key_file);
-        if (!in) return fail("cannot read --api-key-file " + api_key_file);
+void add_options(CLI::App& app, Options& o) {
+    app.add_option("-m,--model", o.model,
+                   "GGUF file, Hugging Face folder or hf:owner/repo[:QUANT] (default: $LLM_MODEL, else SmolLM2 from the cache)");
+    app.add_option("--host", o.so.host, "address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+    app.add_option("--port", o.so.port, "TCP port (0 = any free port, printed at start)")->capture_default_str();
+    app.add_option("--api-key", o.api_keys, "require this key (Authorization: Bearer KEY or x-api-key: KEY) on every "
+                                          "route but /health; repeatable");
+    app.add_option("--api-key-file", o.api_key_file, "read keys from a file, one per line (keeps them off the command line)");
+    app.add_option("--alias", o.so.aliases, "another model id to list and answer to (repeatable), e.g. gpt-4o-mini");
+    app.add_flag("--strict-models", o.so.strict_models,
+                 "answer 404 for a model id that is neither the loaded model's nor an alias (default: serve it anyway)");
+    app.add_option("-c,--ctx", o.n_ctx, "most tokens per request, prompt + output (default: the model's training context)");
+    app.add_option("-t,--threads", o.n_threads, "compute threads (default: physical cores)")->capture_default_str();
+    app.add_option("--parallel", o.so.parallel, "sequences decoded together per step (the running batch)")->capture_default_str();
+    app.add_option("--kv-pool", o.kv_pool, "KV cache pool shared by all requests: tokens (\"65536\") or memory "
+                                         "(\"512MiB\", \"2GiB\"); default: sized from free memory");
+    app.add_option("--max-queue", o.so.max_queue, "requests waiting beyond --parallel; more are answered 429 + retry-after")
+        ->capture_default_str();
+    app.add_option("--max-body", o.max_body_mib, "largest request body in MiB (413 beyond)")->capture_default_str();
+    app.add_option("--cors-origin", o.so.cors_origin, "send CORS headers allowing this origin (default: no CORS)");
+    app.add_option("--log-format", o.log_format, "access log on stderr: text, json or off")->capture_default_str();
+    app.add_option("--numerics", o.numerics, "CPU arithmetic: invariant (output independent of load), fast, exact "
+                                           "(llama.cpp's)")->capture_default_str();
+    app.add_option("--keepalive", o.so.keepalive_s, "seconds between SSE keep-alive comments while a stream waits")
+        ->capture_default_str();
+    app.add_option("--device", o.device, "cpu, vulkan or vulkan:N")->capture_default_str();
+    app.add_flag("--print-claude-env", o.claude_env,
+                 "print the environment block that points Claude Code at this server (with the same flags) and exit");
+}
+
+// Everything that can be checked before the model loads: an exit code when the program stops here, else the
+// engine options (and o.so / o.model completed).
+std::optional<int> check_options(Options& o, llm::EngineOptions& eo) {
+    if (o.log_format == "text") o.so.log_format = llm::server::LogFormat::Text;
+    else if (o.log_format == "json") o.so.log_format = llm::server::LogFormat::Json;
+    else if (o.log_format == "off") o.so.log_format = llm::server::LogFormat::Off;
+    else return fail("--log-format must be text, json or off, got '" + o.log_format + "'");
+    auto mode = llm::parse_numerics(o.numerics);
+    if (!mode) return fail("--numerics must be invariant, fast or exact, got '" + o.numerics + "'");
+    if (o.so.parallel < 1) return fail("--parallel must be at least 1");
+    if (o.so.max_queue < 0) return fail("--max-queue must be 0 or more");
+    if (o.so.keepalive_s <= 0 || o.so.keepalive_s > 10) return fail("--keepalive must be in (0, 10] seconds");
+    if (o.max_body_mib < 1) return fail("--max-body must be at least 1 MiB");
+    o.so.max_body = o.max_body_mib << 20;
+    if (!o.api_key_file.empty()) {
+        std::ifstream in(o.api_key_file);
+        if (!in) return fail("cannot read --api-key-file " + o.api_key_file);
         for (std::string line; std::getline(in, line);) {
             while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-            if (!line.empty() && line[0] != '#') api_keys.push_back(line);
+            if (!line.empty() && line[0] != '#') o.api_keys.push_back(line);
         }
-        if (api_keys.empty()) return fail("--api-key-file " + api_key_file + " holds no key");
+        if (o.api_keys.empty()) return fail("--api-key-file " + o.api_key_file + " holds no key");
     }
-    so.api_keys = api_keys;
-    llm::EngineOptions eo;
-    eo.n_ctx = n_ctx;
-    eo.n_threads = n_threads;
-    eo.max_running = so.parallel;
+    o.so.api_keys = o.api_keys;
+    eo.n_ctx = o.n_ctx;
+    eo.n_threads = o.n_threads;
+    eo.max_running = o.so.parallel;
     eo.numerics = *mode;
-    eo.device = device;
-    if (!kv_pool.empty() && !parse_kv_pool(kv_pool, eo.kv_pool_tokens, eo.kv_pool_mib))
-        return fail("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + kv_pool + "'");
-    if (model.empty()) {
+    eo.device = o.device;
+    if (!o.kv_pool.empty() && !parse_kv_pool(o.kv_pool, eo.kv_pool_tokens, eo.kv_pool_mib))
+        return fail("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + o.kv_pool + "'");
+    if (o.model.empty()) {
         auto found = llm::find_default_model();
         if (!found) return fail("no model: use -m MODEL or set LLM_MODEL (scripts/fetch-smollm2.sh fetches SmolLM2)");
-        model = *found;
+        o.model = *found;
     }
+    return std::nullopt;
+}
 
-    if (claude_env) {
-        // The context the engine will use: --ctx, else the model's (read from its header; nothing is computed).
-        int ctx = n_ctx;
-        if (ctx <= 0) {
-            auto m = llm::Model::load(model);
-            if (!m) return fail(m.error_message());
-            const int n_ctx_train = (*m)->info().n_ctx_train;
-            ctx = std::min(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
-        }
-        print_claude_env(so, model_id_of(model), ctx, api_keys);
-        return 0;
+// --print-claude-env: prints the block and exits (0), or fails on a model that does not load.
+int print_claude_env_for(const Options& o) {
+    // The context the engine will use: --ctx, else the model's (read from its header; nothing is computed).
+    int ctx = o.n_ctx;
+    if (ctx <= 0) {
+        auto m = llm::Model::load(o.model);
+        if (!m) return fail(m.error_message());
+        const int n_ctx_train = (*m)->info().n_ctx_train;
+        ctx = std::min(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
     }
+    print_claude_env(o.so, model_id_of(o.model), ctx, o.api_keys);
+    return 0;
+}
 
+// Loads the model and starts the engine behind the bound server; an exit code (0 when it serves).
+int start_backend(llm::server::HttpServer& server, const Options& o, const llm::EngineOptions& eo) {
+    auto loaded = llm::Model::load(o.model);
+    if (!loaded) return fail(loaded.error_message());
+    auto engine = llm::Engine::create(*loaded, eo);
+    if (!engine) return fail(engine.error_message());
+    (*engine)->start();
+    const long long pool_tokens = (long long)(*engine)->kv_pool_tokens();
+    auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(o.model));
+    if (!backend) return fail(backend.error_message());
+    std::fprintf(stderr, "llm-serve: ready: model %s, context %d tokens, KV pool %lld tokens, %d running at most, "
+                 "numerics %s\n", (*backend)->info().id.c_str(), (*backend)->info().n_ctx,
+                 pool_tokens, o.so.parallel, std::string(llm::numerics_name(eo.numerics)).c_str());
+    server.set_backend(*backend);
+    return 0;
+}
+
+// Binds, answers /health at once, loads the model behind it and serves until SIGINT / SIGTERM or a failed load.
+int serve(const Options& o, const llm::EngineOptions& eo) {
     // SIGPIPE from a vanished client must not kill the server; SIGINT/SIGTERM stop it from a watcher thread.
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop_signals;
@@ -172,10 +195,10 @@ int main(int argc, char** argv) {
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // inherited by every thread created below
 
-    llm::server::HttpServer server(so);
+    llm::server::HttpServer server(o.so);
     auto port = server.bind();
     if (!port) return fail(port.error_message());
-    std::fprintf(stderr, "llm-serve: listening on http://%s:%d (loading %s)\n", so.host.c_str(), *port, model.c_str());
+    std::fprintf(stderr, "llm-serve: listening on http://%s:%d (loading %s)\n", o.so.host.c_str(), *port, o.model.c_str());
     std::thread http([&] { server.serve(); });
     std::thread watcher([&] {
         int sig = 0;
@@ -185,30 +208,24 @@ int main(int argc, char** argv) {
     });
     watcher.detach();
 
-    int rc = 0;
-    auto loaded = llm::Model::load(model);
-    if (!loaded) {
-        rc = fail(loaded.error_message());
-    } else {
-        auto engine = llm::Engine::create(*loaded, eo);
-        if (!engine) {
-            rc = fail(engine.error_message());
-        } else {
-            (*engine)->start();
-            const long long pool_tokens = (long long)(*engine)->kv_pool_tokens();
-            auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(model));
-            if (!backend) {
-                rc = fail(backend.error_message());
-            } else {
-                std::fprintf(stderr, "llm-serve: ready: model %s, context %d tokens, KV pool %lld tokens, %d running at most, "
-                             "numerics %s\n", (*backend)->info().id.c_str(), (*backend)->info().n_ctx,
-                             pool_tokens, so.parallel, std::string(llm::numerics_name(*mode)).c_str());
-                server.set_backend(*backend);
-            }
-        }
-    }
+    const int rc = start_backend(server, o, eo);
     if (rc != 0) server.stop();
     http.join();
     server.set_backend(nullptr);  // the engine stops here; pending requests end as cancelled
     return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    CLI::App app{"llm-serve: an OpenAI-compatible HTTP server on the serving engine.\n"
+                 "  POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics.\n"
+                 "  Binds 127.0.0.1 unless --host says otherwise. See docs/SERVER.md."};
+    add_options(app, o);
+    CLI11_PARSE(app, argc, argv);
+    llm::EngineOptions eo;
+    if (auto code = check_options(o, eo)) return *code;
+    if (o.claude_env) return print_claude_env_for(o);
+    return serve(o, eo);
 }
