@@ -67,6 +67,14 @@ void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, si
     progress(total, total);
 }
 
+// A GGUF file's general.file_type as llama-quantize names it ("Q4_K_M"), "?" when the file does not say.
+std::string file_type_name(const GgufFile& f) {
+    if (auto ft = f.get_int("general.file_type"); ft && ft->has_value())
+        for (const FileTypeInfo& t : file_types())
+            if ((int64_t)t.ftype == **ft) return std::string(t.name);
+    return "?";
+}
+
 // What info() returns, computed once at load (the GGUF header is read here, not per call).
 ModelInfo compute_info(const ModelAccess::Impl& impl, size_t weight_bytes) {
     const ModelConfig& c = impl.loaded.config;
@@ -76,13 +84,10 @@ ModelInfo compute_info(const ModelAccess::Impl& impl, size_t weight_bytes) {
     m.n_kv_heads = c.n_kv_heads, m.head_dim = c.head_dim, m.d_ff = c.d_ff, m.n_ctx_train = c.n_ctx_train;
     m.sliding_window = c.sliding_window, m.rope_theta = c.rope_theta, m.tied_embeddings = c.tied_embeddings;
     m.weight_bytes = m.file_tensor_bytes = weight_bytes;
-    m.file_type = "?";
     if (auto f = GgufFile::open(impl.path)) {  // mapped, not read: the header only
         m.file_tensor_bytes = 0;
         for (const GgufTensorInfo& t : f->tensors()) m.file_tensor_bytes += t.nbytes;
-        if (auto ft = f->get_int("general.file_type"); ft && ft->has_value())
-            for (const FileTypeInfo& t : file_types())
-                if ((int64_t)t.ftype == **ft) m.file_type = std::string(t.name);
+        m.file_type = file_type_name(*f);
     } else {
         m.file_type = "safetensors";
     }
