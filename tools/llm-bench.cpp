@@ -278,8 +278,8 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--peak-gops", o.peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
     app.add_flag("--progress", o.progress, "print each repetition to stderr");
     app.add_option("--numerics", o.numerics_list,
-                   "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant)")
-        ->capture_default_str();
+                   "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant); "
+                   "default exact for -p/-n, invariant for the batched test (-npp/-ntg/-npl)");
     app.add_flag("--flash-attn", o.flash_attn, "the same as --numerics fast");
     // llama-batched-bench's test through the serving engine (any of -npp/-ntg/-npl selects it; its numerics
     // default to invariant, the engine's).

@@ -56,14 +56,18 @@ inline __m512i pair_bcast_idx(int p) {
 
 // v[p]: row 2p's int32 lanes in dwords 0-7, row 2p+1's in dwords 8-15. Returns the 16 rows' totals
 // (dword r = row r). Exact integer sums, so the order is free.
-inline __m512i reduce16_pairs(const __m512i v[8]) {
+// y[h]: 128-bit lane i, dword k = the total of 128-bit lane i of v[4h + k] (two transpose-and-add stages).
+inline void reduce_lanes4(const __m512i v[8], __m512i y[2]) {
     __m512i x[4];
     for (int q = 0; q < 4; ++q)
         x[q] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * q], v[2 * q + 1]), _mm512_unpackhi_epi32(v[2 * q], v[2 * q + 1]));
-    // y[h]: 128-bit lane i, dword k = total of lane i of v[4h + k].
-    __m512i y[2];
     for (int h = 0; h < 2; ++h)
         y[h] = _mm512_add_epi32(_mm512_unpacklo_epi64(x[2 * h], x[2 * h + 1]), _mm512_unpackhi_epi64(x[2 * h], x[2 * h + 1]));
+}
+
+inline __m512i reduce16_pairs(const __m512i v[8]) {
+    __m512i y[2];
+    reduce_lanes4(v, y);
     // Lanes 0+1 of v[k] are row 2k, lanes 2+3 row 2k+1: z lane 0 = rows 0,2,4,6; 1 = 1,3,5,7; 2 = 8,10,..; 3 = 9,11,..
     const __m512i z = _mm512_add_epi32(_mm512_shuffle_i64x2(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
                                        _mm512_shuffle_i64x2(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
@@ -400,11 +404,15 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
 // Q6_K in the GEMM's order (gemm_pack.hpp's unpack_q6_k: u = q in [0, 64), offset 32, 16 sub-blocks of 16):
 // per super-block and row, from part = 0, for j in order part = fma((float)(sum(u*a) - 32*bsum_j), d*sc_j,
 // part); then acc = fma(part, da, acc). One 32-byte vector of u per (half h, quarter k) holds sub-blocks
-// 8h + 2k and 8h + 2k + 1: one vpdpbusd per row pair, its even and odd halves reduced separately.
+// 8h + 2k and 8h + 2k + 1: one vpdpbusd per row pair; two transpose-and-add stages over the 8 pairs, then
+// one permute per sub-block (masking the pairs into two sets of 8 and reducing each: ~1.3x slower).
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     const __m512i m30 = _mm512_set1_epi8(0x30);
+    // row 2p + s of sub-block j: vector p / 4, 128-bit lane 2s, dword p % 4 (j + 1: lane 2s + 1, i.e. + 4)
+    const __m512i even_idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27);
+    const __m512i odd_idx = _mm512_add_epi32(even_idx, _mm512_set1_epi32(4));
     constexpr size_t kQl = offsetof(BlockQ6_K, ql), kQh = offsetof(BlockQ6_K, qh), kSc = offsetof(BlockQ6_K, scales);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
@@ -416,31 +424,44 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
         __m512i us[4];
         for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs);
         __m512 part = _mm512_setzero_ps();
-        for (int h = 0; h < 2; ++h)
-            for (int k = 0; k < 4; ++k) {
-                const __m512i ya = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * k));
-                __m512i ve[8], vo[8];
+        for (int h = 0; h < 2; ++h) {
+            __m512i isum[4][2];  // [k][e]: sub-block 8h + 2k + e of the 16 rows
+            // Quarters k and k + 2 share their ql bytes (low / high nibbles) and every quarter the qh bytes:
+            // one pair of loads per row pair feeds two vpdpbusd.
+            for (int k = 0; k < 2; ++k) {
+                const __m512i ya0 = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * k));
+                const __m512i ya1 = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * (k + 2)));
+                __m512i v0[8], v1[8];
                 for (int p = 0; p < 8; ++p) {
                     const uint8_t* ra = blk + (size_t)(2 * p) * ws;
-                    const __m512i ql = pair256(ra + kQl + 64 * h + 32 * (k & 1), ra + ws + kQl + 64 * h + 32 * (k & 1));
+                    const __m512i ql = pair256(ra + kQl + 64 * h + 32 * k, ra + ws + kQl + 64 * h + 32 * k);
                     const __m512i qh = pair256(ra + kQh + 32 * h, ra + ws + kQh + 32 * h);
-                    const __m512i lo = k < 2 ? _mm512_and_si512(ql, m4) : _mm512_and_si512(_mm512_srli_epi16(ql, 4), m4);
-                    // bits 2k, 2k+1 of qh to bits 4, 5
-                    const __m512i hb = _mm512_and_si512(2 * k <= 4 ? _mm512_slli_epi16(qh, 4 - 2 * k)
-                                                                    : _mm512_srli_epi16(qh, 2 * k - 4), m30);
-                    const __m512i v = _mm512_dpbusd_epi32(zero, _mm512_or_si512(lo, hb), ya);
-                    ve[p] = _mm512_maskz_mov_epi32((__mmask16)0x0F0F, v);
-                    vo[p] = _mm512_maskz_mov_epi32((__mmask16)0xF0F0, v);
+                    // bits 2k, 2k+1 of qh to bits 4, 5 (quarter k + 2: bits 2k + 4, 2k + 5)
+                    const __m512i hb0 = _mm512_and_si512(_mm512_slli_epi16(qh, 4 - 2 * k), m30);
+                    const __m512i hb1 = _mm512_and_si512(k == 0 ? qh : _mm512_srli_epi16(qh, 2), m30);
+                    v0[p] = _mm512_dpbusd_epi32(zero, _mm512_or_si512(_mm512_and_si512(ql, m4), hb0), ya0);
+                    v1[p] = _mm512_dpbusd_epi32(
+                        zero, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), hb1), ya1);
                 }
-                const __m512i isum[2] = {reduce16_pairs(ve), reduce16_pairs(vo)};
-                for (int e = 0; e < 2; ++e) {
+                // 128-bit lanes of v[p]: row 2p's sub-blocks j, j + 1, then row 2p + 1's; after two stages
+                // r[q] lane i dword k holds lane i of v[4q + k]: gather each sub-block's 16 rows in row order.
+                __m512i r[2];
+                reduce_lanes4(v0, r);
+                isum[k][0] = _mm512_permutex2var_epi32(r[0], even_idx, r[1]);
+                isum[k][1] = _mm512_permutex2var_epi32(r[0], odd_idx, r[1]);
+                reduce_lanes4(v1, r);
+                isum[k + 2][0] = _mm512_permutex2var_epi32(r[0], even_idx, r[1]);
+                isum[k + 2][1] = _mm512_permutex2var_epi32(r[0], odd_idx, r[1]);
+            }
+            for (int k = 0; k < 4; ++k)
+                for (int e = 0; e < 2; ++e) {  // in j order
                     const int j = 8 * h + 2 * k + e;
                     const __m512i c = _mm512_set1_epi32(-32 * (int32_t)yb.bsums[j]);
                     const __m512i sj = _mm512_srai_epi32(_mm512_slli_epi32(us[j / 4], 24 - 8 * (j % 4)), 24);
                     const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
-                    part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[e])), sc, part);
+                    part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[k][e])), sc, part);
                 }
-            }
+        }
         acc = _mm512_fmadd_ps(part, _mm512_set1_ps(yb.d), acc);
     }
     _mm512_storeu_ps(y, acc);

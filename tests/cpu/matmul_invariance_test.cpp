@@ -148,4 +148,36 @@ TEST(MatmulInvariance, AnotherAccumulationOrderIsDetected) {
 }
 
 }  // namespace
+// The GEMM-order GEMVs on odd shapes: row counts that leave a tail for the GEMM (n_out not a multiple of the
+// 8- or 16-row group), 1..5 blocks per row, rows of 1 and 2 threads: each token's outputs memcmp-equal to
+// the same token's row in an 8-token GEMM call.
+TEST(MatmulInvariance, GemmOrderGemvEqualsTheGemmOnOddShapes) {
+    int checked = 0;
+    for (Isa isa : kAllIsas) {
+        if (!isa_supported(isa)) continue;
+        for (DType type : {DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+            if (std::string(matmul_kernel_name(isa, type, 1, Numerics::Invariant)) != "gemv-gemm-order") continue;
+            for (int64_t blocks : {1, 3, 5})
+                for (int64_t n_out : {16, 23, 47, 129}) {
+                    SCOPED_TRACE(testing::Message() << dtype_name(type) << " " << isa_name(isa) << " blocks "
+                                                    << blocks << " rows " << n_out);
+                    const int64_t n_in = blocks * block_size(type);
+                    std::mt19937 rng(7 + (uint32_t)type + (uint32_t)(blocks * n_out));
+                    const test::Weights w = test::make_weights(type, n_in, n_out, rng, 0.01f);
+                    const std::vector<float> xb = make_x(8, n_in, rng);
+                    std::vector<float> gemm(8 * n_out), one(n_out);
+                    matmul_isa(isa, w.view, xb.data(), 8, gemm.data(), 1, Numerics::Invariant);
+                    for (int64_t t = 0; t < 8; ++t) {
+                        matmul_isa(isa, w.view, xb.data() + t * n_in, 1, one.data(), 1 + (int)(t % 2),
+                                   Numerics::Invariant);
+                        ASSERT_EQ(0, std::memcmp(one.data(), gemm.data() + t * n_out, n_out * sizeof(float)))
+                            << "token " << t;
+                    }
+                    ++checked;
+                }
+        }
+    }
+    if (!checked) GTEST_SKIP() << "no GEMM-order GEMV on this CPU";
+}
+
 }  // namespace llm
