@@ -2,6 +2,7 @@
 // are short) with an incremental JSON scanner that says "complete", "needs more text" or "malformed", and
 // streams the name once known and the arguments text as it grows.
 #include <algorithm>
+#include <cctype>
 
 #include "constrain/tool_calls.hpp"
 
@@ -24,6 +25,39 @@ Scan literal(std::string_view s, size_t& i, std::string_view lit) {
     return Scan::Done;
 }
 
+// One UTF-8 sequence at s[j] (its lead byte >= 0x80), RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF. Done (j on its last byte), More (s ends inside a valid prefix) or Bad.
+Scan scan_utf8(std::string_view s, size_t& j) {
+    const auto lead = static_cast<unsigned char>(s[j]);
+    int n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the first continuation byte
+    if (lead >= 0xC2 && lead <= 0xDF) n = 1;
+    else if (lead >= 0xE0 && lead <= 0xEF) n = 2, lo = lead == 0xE0 ? 0xA0 : 0x80, hi = lead == 0xED ? 0x9F : 0xBF;
+    else if (lead >= 0xF0 && lead <= 0xF4) n = 3, lo = lead == 0xF0 ? 0x90 : 0x80, hi = lead == 0xF4 ? 0x8F : 0xBF;
+    else return Scan::Bad;
+    for (int k = 1; k <= n; ++k) {
+        if (j + k >= s.size()) return Scan::More;
+        const auto c = static_cast<unsigned char>(s[j + k]);
+        if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return Scan::Bad;
+    }
+    j += n;
+    return Scan::Done;
+}
+
+// A \uXXXX escape at s[j] (on the 'u'): j on its last hex digit; `cp` its value.
+Scan scan_hex4(std::string_view s, size_t& j, unsigned& cp) {
+    cp = 0;
+    for (int k = 0; k < 4; ++k) {
+        if (++j >= s.size()) return Scan::More;
+        const char c = s[j];
+        if (!std::isxdigit(static_cast<unsigned char>(c))) return Scan::Bad;
+        cp = cp * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return Scan::Done;
+}
+
+// A JSON string whose text is valid UTF-8 and whose \u escapes pair their surrogates, so that what the parser
+// returns from it (names, arguments) is always valid JSON for the client.
 Scan scan_string(std::string_view s, size_t& i) {
     if (i >= s.size()) return Scan::More;
     if (s[i] != '"') return Scan::Bad;
@@ -34,17 +68,27 @@ Scan scan_string(std::string_view s, size_t& i) {
             return Scan::Done;
         }
         if (c < 0x20) return Scan::Bad;
-        if (c == '\\') {
-            if (++j >= s.size()) return Scan::More;
-            if (s[j] == 'u') {
-                for (int k = 0; k < 4; ++k) {
-                    if (++j >= s.size()) return Scan::More;
-                    if (!std::isxdigit(static_cast<unsigned char>(s[j]))) return Scan::Bad;
-                }
-            } else if (std::string_view("\"\\/bfnrt").find(s[j]) == std::string_view::npos) {
-                return Scan::Bad;
-            }
+        if (c >= 0x80) {
+            if (Scan r = scan_utf8(s, j); r != Scan::Done) return r;
+            continue;
         }
+        if (c != '\\') continue;
+        if (++j >= s.size()) return Scan::More;
+        if (s[j] != 'u') {
+            if (std::string_view("\"\\/bfnrt").find(s[j]) == std::string_view::npos) return Scan::Bad;
+            continue;
+        }
+        unsigned cp = 0;
+        if (Scan r = scan_hex4(s, j, cp); r != Scan::Done) return r;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return Scan::Bad;  // a low surrogate alone
+        if (cp < 0xD800 || cp > 0xDBFF) continue;
+        // A high surrogate: the next escape must be its low half.
+        for (const char want : {'\\', 'u'}) {
+            if (++j >= s.size()) return Scan::More;
+            if (s[j] != want) return Scan::Bad;
+        }
+        if (Scan r = scan_hex4(s, j, cp); r != Scan::Done) return r;
+        if (cp < 0xDC00 || cp > 0xDFFF) return Scan::Bad;
     }
     return Scan::More;
 }
@@ -56,6 +100,31 @@ std::string decode_string(std::string_view lit) {
     } catch (...) {
         return std::string(lit);
     }
+}
+
+// A JSON string literal whose text is a JSON object (arguments sent as a string).
+bool holds_object(std::string_view lit) {
+    try {
+        return nlohmann::json::parse(nlohmann::json::parse(lit).get<std::string>()).is_object();
+    } catch (...) {
+        return false;
+    }
+}
+
+// Where the streamed part of s[from..] may end: not inside a UTF-8 sequence (each fragment the server sends is
+// valid UTF-8 on its own).
+size_t utf8_boundary(std::string_view s, size_t from) {
+    size_t end = s.size();
+    for (size_t k = 0; k < 3 && end > from; ++k) {
+        const auto c = static_cast<unsigned char>(s[end - 1 - k]);
+        if (c < 0x80) break;
+        if (c >= 0xC0) {  // a lead byte: keep its sequence only if complete
+            const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (k + 1 < need) end -= k + 1;
+            break;
+        }
+    }
+    return end;
 }
 
 Scan scan_number(std::string_view s, size_t& i) {
@@ -167,16 +236,28 @@ Scan scan_call(std::string_view s, size_t& i, RegionScan& rs) {
         if (s[j++] != ':') return rs.error = "expected ':' after a key", Scan::Bad;
         skip_ws(s, j);
         const size_t v = j;
-        if (key == "arguments" || key == "parameters") c.args_begin = v;
+        const bool args = key == "arguments" || key == "parameters";
+        // A second name or arguments would change what was already streamed.
+        if ((args && c.args_begin != std::string::npos) || (key == "name" && c.has_name))
+            return rs.error = "a call with two '" + key + "' keys", Scan::Bad;
+        if (args) {
+            // An object, or a string holding one (checked once complete); nothing else is streamed.
+            if (v >= s.size()) return Scan::More;
+            if (s[v] != '{' && s[v] != '"') return rs.error = "'" + key + "' is not a JSON object", Scan::Bad;
+            c.args_begin = v;
+        }
         r = scan_value(s, j, 1);
-        if (key == "arguments" || key == "parameters") c.args_end = r == Scan::Done ? j : s.size();
+        if (args) c.args_end = r == Scan::Done ? j : utf8_boundary(s, v);
         if (r == Scan::Bad) return rs.error = "malformed JSON in the value of '" + key + "'", r;
         if (r == Scan::More) return r;
-        if (key == "arguments" || key == "parameters") c.args_done = true;
+        if (args && s[v] == '"' && !holds_object(s.substr(v, j - v)))
+            return rs.error = "'" + key + "' is a string that does not hold a JSON object", Scan::Bad;
+        if (args) c.args_done = true;
         if (key == "name" || key == "id") {
             if (s[v] != '"') return rs.error = "'" + key + "' is not a string", Scan::Bad;
             (key == "name" ? c.name : c.id) = decode_string(s.substr(v, j - v));
             c.has_name |= key == "name";
+            if (key == "name" && c.name.empty()) return rs.error = "a call with an empty name", Scan::Bad;
         }
         first = false;
         skip_ws(s, j);

@@ -134,6 +134,72 @@ TEST(ToolParser, NameIsStreamedBeforeArgumentsEnd) {
     EXPECT_EQ(r.unstreamed_content, "");
 }
 
+// What comes back as a call is valid JSON for the client: arguments with invalid UTF-8 (the fuzz target's first
+// find), lone surrogate escapes, non-object arguments, a repeated name or arguments key, or an empty name make
+// the call text with a warning, in every format.
+// No sequence cut at either end (the test's text is valid UTF-8, so checking the ends suffices).
+static bool complete_utf8(const std::string& s) {
+    if (s.empty()) return true;
+    if ((static_cast<unsigned char>(s.front()) & 0xC0) == 0x80) return false;
+    size_t k = s.size();
+    while (k > 0 && (static_cast<unsigned char>(s[k - 1]) & 0xC0) == 0x80) --k;
+    if (k == 0) return false;
+    const auto lead = static_cast<unsigned char>(s[k - 1]);
+    const size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    return s.size() - (k - 1) == need;
+}
+
+TEST(ToolParser, CallsThatWouldNotBeValidJsonAreText) {
+    const std::vector<std::pair<llm::ToolFormat, std::string>> wraps = {
+        {llm::ToolFormat::Generic, "{\"tool_calls\": [%]}"},
+        {llm::ToolFormat::Llama3, "<|python_tag|>%"},
+        {llm::ToolFormat::Hermes, "<tool_call>\n%\n</tool_call>"},
+        {llm::ToolFormat::MistralV3, "[TOOL_CALLS] [%]"},
+    };
+    const std::vector<std::string> bad_calls = {
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\xd1\xff\xff\xffs\"}}",  // the fuzz input
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\xc0\xaf\"}}",            // overlong
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\xed\xa0\x80\"}}",        // UTF-8 surrogate
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\xf4\x90\x80\x80\"}}",    // above U+10FFFF
+        "{\"name\": \"get_\xff\", \"arguments\": {}}",
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\\ud800\"}}",
+        "{\"name\": \"get_weather\", \"arguments\": {\"location\": \"\\udc00\\ud800\"}}",
+        "{\"name\": \"get_weather\", \"arguments\": \"{\\\"a\\\": \\\"\\\\ud800\\\"}\"}",
+        "{\"name\": \"get_weather\", \"arguments\": \"Paris\"}",
+        "{\"name\": \"get_weather\", \"arguments\": [1, 2]}",
+        "{\"name\": \"get_weather\", \"arguments\": null}",
+        "{\"name\": \"get_weather\", \"arguments\": {}, \"parameters\": {\"a\": 1}}",
+        "{\"name\": \"get_weather\", \"name\": \"get_time\", \"arguments\": {}}",
+        "{\"name\": \"\", \"arguments\": {}}",
+    };
+    for (const auto& [fmt, wrap] : wraps) {
+        for (const std::string& call : bad_calls) {
+            std::string text = wrap;
+            text.replace(text.find('%'), 1, call);
+            SCOPED_TRACE(std::string(llm::tool_format_name(fmt)) + ": " + text);
+            const llm::ToolParseResult r = llm::parse_tool_calls(fmt, text);
+            EXPECT_TRUE(r.calls.empty());
+            EXPECT_FALSE(r.warning.empty());
+            EXPECT_EQ(r.content, text);
+        }
+    }
+    // Valid multi-byte text and surrogate pairs are kept as they are; a fragment never ends inside a character.
+    const std::string ok = "[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"city\": \"Z\xc3\xbcrich \xf0\x9f\x98\x80 \\ud83d\\ude00\"}}]";
+    const llm::ToolParseResult r = llm::parse_tool_calls(llm::ToolFormat::MistralV3, ok);
+    ASSERT_EQ(r.calls.size(), 1u) << r.warning;
+    EXPECT_EQ(json::parse(r.calls[0].arguments)["city"], "Z\xc3\xbcrich \xf0\x9f\x98\x80 \xf0\x9f\x98\x80");
+    llm::ToolCallParser p(llm::ToolFormat::MistralV3);
+    std::string streamed;
+    for (char c : ok) {
+        for (const auto& d : p.push(std::string_view(&c, 1)).calls) {
+            EXPECT_TRUE(complete_utf8(d.arguments)) << "fragment: " << d.arguments;
+            streamed += d.arguments;
+        }
+    }
+    p.finish();
+    EXPECT_EQ(streamed, r.calls[0].arguments);
+}
+
 TEST(ToolFormat, DetectedFromTheTemplate) {
     auto read = [](const std::string& rel) {
         std::ifstream f(std::string(LLM_SOURCE_DIR) + "/" + rel);
