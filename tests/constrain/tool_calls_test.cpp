@@ -184,7 +184,8 @@ TEST(ToolParser, CallsThatWouldNotBeValidJsonAreText) {
         }
     }
     // Valid multi-byte text and surrogate pairs are kept as they are; a fragment never ends inside a character.
-    const std::string ok = "[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": {\"city\": \"Z\xc3\xbcrich \xf0\x9f\x98\x80 \\ud83d\\ude00\"}}]";
+    const std::string ok = "[TOOL_CALLS] [{\"name\": \"f\", \"arguments\": "
+                           "{\"city\": \"Z\xc3\xbcrich \xf0\x9f\x98\x80 \\ud83d\\ude00\"}}]";
     const llm::ToolParseResult r = llm::parse_tool_calls(llm::ToolFormat::MistralV3, ok);
     ASSERT_EQ(r.calls.size(), 1u) << r.warning;
     EXPECT_EQ(json::parse(r.calls[0].arguments)["city"], "Z\xc3\xbcrich \xf0\x9f\x98\x80 \xf0\x9f\x98\x80");
