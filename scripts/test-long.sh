@@ -8,6 +8,9 @@
 #          (OMP_TOOL_LIBRARIES), so TSan understands OpenMP's barriers and the kernels stay multi-threaded.
 #          TSAN_TESTS="test_x test_y" picks other suites.
 #   fuzz   every fuzz target for FUZZ_SECONDS (default 1800: 30 CPU-minutes each), FUZZ_JOBS at once
+#   schemas the validity run of issue 15 on the whole schema set (255 schemas x greedy and seeded, SmolLM2, 512
+#          new tokens; hours on 2 cores): every output that ended must validate with Python's jsonschema, every cut
+#          one must be a JSON prefix; the ended share goes to the report (bench/schema_validity_run.sh)
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
 #   claude the real Claude Code CLI against llm-serve on SmolLM2 (8k context), then on Gemma 3 270M with a 32k
@@ -22,7 +25,7 @@ venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 stages=("$@")
-((${#stages[@]})) || stages=(asan tsan fuzz soak arm64 claude)
+((${#stages[@]})) || stages=(asan tsan fuzz schemas soak arm64 claude)
 mkdir -p build-long
 report=build-long/report.txt
 echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores: ${stages[*]}" >>"$report"
@@ -82,6 +85,16 @@ stage_fuzz() {
   record fuzz $t0 "$( ((rc)) && echo failed || echo passed)"
 }
 
+stage_schemas() {
+  local t0=$SECONDS rc=0
+  cmake --build build -j"$jobs" --target schema_validity || { record schemas $t0 build-failed; return; }
+  bench/schema_validity_run.sh build build-long/schema_validity.jsonl --every 1 --threads 1 \
+    | tee build-long/schemas.txt
+  rc=${PIPESTATUS[0]}
+  grep -E '^(schemas|greedy|seeded|ended)' build-long/schemas.txt >>"$report"
+  record schemas $t0 "$( ((rc == 77)) && echo skipped || { ((rc)) && echo failed || echo passed; })"
+}
+
 stage_hook() {  # soak / arm64: scripts that later issues add
   local t0=$SECONDS rc=0 script=$2
   if [[ ! -x $script ]]; then echo "$1: $script does not exist yet"; record "$1" $t0 skipped; return; fi
@@ -105,10 +118,11 @@ for s in "${stages[@]}"; do
     asan) stage_asan ;;
     tsan) stage_tsan ;;
     fuzz) stage_fuzz ;;
+    schemas) stage_schemas ;;
     soak) stage_hook soak scripts/soak.sh ;;
     arm64) stage_hook arm64 scripts/test-arm64.sh ;;
     claude) stage_claude ;;
-    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz soak arm64 claude)" >&2; exit 2 ;;
+    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz schemas soak arm64 claude)" >&2; exit 2 ;;
   esac
 done
 echo "==> long tier $( ((status)) && echo FAILED || echo passed) (report: $report)"
