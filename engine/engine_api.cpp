@@ -1,5 +1,6 @@
 // The serving engine's public surface: options resolved, requests validated and handed to the engine thread,
 // the optional own thread, statistics, embeddings.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -87,6 +88,9 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mo
     if (!pool) return pool.status();
     m.pool = std::move(*pool);
     m.alloc = std::make_unique<BlockAllocator>(m.pool.n_blocks());
+    // A chain is long from 1024 tokens, or an eighth of a smaller pool (at least two blocks).
+    m.long_chain_blocks =
+        std::max<int64_t>(2, std::min<int64_t>(1024, m.pool_tokens / 8) / m.opts.block_tokens);
     m.fo.n_threads = m.opts.n_threads;
     m.fo.longrope = m.opts.longrope;
     m.fo.numerics = m.opts.numerics;

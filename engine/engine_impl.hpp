@@ -60,6 +60,7 @@ struct Engine::Impl {
     ForwardOptions fo;
     ForwardScratch scratch, embed_scratch;
     int64_t pool_tokens = 0;
+    int64_t long_chain_blocks = 0;  // full blocks from which a released chain is protected from eviction
 
     // Shared with other threads (mu): what submit() and cancel() hand over, and the published statistics.
     mutable std::mutex mu;

@@ -47,8 +47,9 @@ void KvPool::load_row(int layer, int64_t slot, float* k, float* v) const {
     dequantize_row(type_, v_[layer].get() + slot * row_bytes_, v, kv_dim_);
 }
 
-BlockAllocator::BlockAllocator(int64_t n_blocks)
-    : ref_(n_blocks, 0), hash_(n_blocks, 0), hashed_(n_blocks, 0), lru_pos_(n_blocks) {
+BlockAllocator::BlockAllocator(int64_t n_blocks, int64_t protected_cap)
+    : ref_(n_blocks, 0), hash_(n_blocks, 0), hashed_(n_blocks, 0), lru_pos_(n_blocks), in_protected_(n_blocks, 0),
+      protected_cap_(protected_cap < 0 ? n_blocks * 3 / 4 : protected_cap) {
     free_.reserve(n_blocks);
     for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back((int32_t)b);
 }
@@ -58,9 +59,10 @@ int32_t BlockAllocator::allocate() {
     if (!free_.empty()) {
         b = free_.back();
         free_.pop_back();
-    } else if (!lru_.empty()) {
-        b = lru_.front();
-        lru_.pop_front();
+    } else if (!cold_.empty() || !protected_.empty()) {
+        auto& list = cold_.empty() ? protected_ : cold_;
+        b = list.front();
+        list.pop_front();
         by_hash_.erase(hash_[b]);
         hashed_[b] = 0;
         ++evictions_;
@@ -74,17 +76,26 @@ int32_t BlockAllocator::allocate() {
 void BlockAllocator::retain(int32_t b) {
     if (ref_[b]++ == 0) {
         LLM_CHECK(hashed_[b]);  // only cached blocks are found with refcount 0
-        lru_.erase(lru_pos_[b]);
+        (in_protected_[b] ? protected_ : cold_).erase(lru_pos_[b]);
     }
 }
 
-void BlockAllocator::release(int32_t b) {
+void BlockAllocator::release(int32_t b, bool long_chain) {
     LLM_CHECK(ref_[b] > 0);
     if (--ref_[b] > 0) return;
-    if (hashed_[b]) {
-        lru_pos_[b] = lru_.insert(lru_.end(), b);
-    } else {
+    if (!hashed_[b]) {
         free_.push_back(b);
+        return;
+    }
+    const bool prot = long_chain && protected_cap_ > 0;
+    in_protected_[b] = prot;
+    auto& list = prot ? protected_ : cold_;
+    lru_pos_[b] = list.insert(list.end(), b);
+    while ((int64_t)protected_.size() > protected_cap_) {  // over the cap: the oldest protected turn cold
+        const int32_t d = protected_.front();
+        protected_.pop_front();
+        in_protected_[d] = 0;
+        lru_pos_[d] = cold_.insert(cold_.end(), d);
     }
 }
 

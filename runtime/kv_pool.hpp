@@ -1,6 +1,6 @@
 // The serving engine's paged KV cache: a pool of fixed-size blocks (block_tokens positions each) shared by all
-// sequences, and the allocator over it (reference counts, free list, content-addressed prefix cache with LRU
-// eviction of unreferenced cached blocks).
+// sequences, and the allocator over it (reference counts, free list, content-addressed prefix cache whose
+// unreferenced blocks are evicted least recently used first, short chains before protected long ones).
 #pragma once
 #include <cstdint>
 #include <list>
@@ -52,17 +52,24 @@ private:
 };
 
 // Block ownership. A block is free, referenced (refcount > 0: in some sequence's table) or cached (refcount 0
-// but registered under a content hash: kept for reuse, evicted least recently released first when the pool
-// needs room). Only full blocks are registered; a registered block is never written again (read-only sharing).
+// but registered under a content hash: kept for reuse, evicted when the pool needs room). Only full blocks are
+// registered; a registered block is never written again (read-only sharing).
+// Eviction: cached blocks sit in one of two LRU lists, chosen at release. Blocks released by a long chain (the
+// caller says which: a long conversation's prefix) go to the protected list, others to the cold list; the cold
+// list is evicted first, the protected list only when the cold one is empty, so bursts of short requests cycle
+// through the cold list and leave a long conversation's prefix alone. The protected list holds at most
+// protected_cap blocks: beyond it its least recently released blocks move to the cold list's recent end.
 class BlockAllocator {
 public:
-    explicit BlockAllocator(int64_t n_blocks);
+    // protected_cap < 0: three quarters of the pool.
+    explicit BlockAllocator(int64_t n_blocks, int64_t protected_cap = -1);
 
-    // A block with refcount 1, or -1 when every block is referenced. May evict the least recently used cached
-    // block (its hash is forgotten).
+    // A block with refcount 1, or -1 when every block is referenced. May evict a cached block (its hash is
+    // forgotten): the least recently released cold one, else the least recently released protected one.
     int32_t allocate();
-    void retain(int32_t b);   // refcount + 1 (a cached block leaves the LRU list)
-    void release(int32_t b);  // refcount - 1; at 0 a registered block becomes cached, others free
+    void retain(int32_t b);   // refcount + 1 (a cached block leaves its LRU list)
+    // refcount - 1; at 0 a registered block becomes cached (protected when long_chain), others free
+    void release(int32_t b, bool long_chain = false);
     // Registers a full, computed block under its chained hash. False (nothing changes) when another block
     // already holds that hash.
     bool register_hash(int32_t b, uint64_t hash);
@@ -70,13 +77,13 @@ public:
     int32_t lookup(uint64_t hash) const;
 
     int64_t n_blocks() const { return (int64_t)ref_.size(); }
-    int64_t n_available() const { return (int64_t)free_.size() + (int64_t)lru_.size(); }  // free + cached
+    int64_t n_available() const { return (int64_t)free_.size() + n_cached(); }  // free + cached
     int64_t n_referenced() const { return n_blocks() - n_available(); }
-    int64_t n_cached() const { return (int64_t)lru_.size(); }
+    int64_t n_cached() const { return (int64_t)(cold_.size() + protected_.size()); }
+    int64_t n_protected() const { return (int64_t)protected_.size(); }
     int32_t refcount(int32_t b) const { return ref_[b]; }
     int64_t evictions() const { return evictions_; }
 
-    // Chained content hash of a full block: parent's hash (0 for the first block) and its token ids.
     static uint64_t block_hash(uint64_t parent, const int32_t* tokens, int n);
 
 private:
@@ -84,8 +91,10 @@ private:
     std::vector<uint64_t> hash_;  // per block, when registered
     std::vector<uint8_t> hashed_;
     std::vector<int32_t> free_;   // stack, lowest ids on top
-    std::list<int32_t> lru_;      // cached blocks, least recently released first
+    std::list<int32_t> cold_, protected_;  // cached blocks, least recently released first
     std::vector<std::list<int32_t>::iterator> lru_pos_;
+    std::vector<uint8_t> in_protected_;  // which list lru_pos_[b] points into
+    int64_t protected_cap_ = 0;
     std::unordered_map<uint64_t, int32_t> by_hash_;
     int64_t evictions_ = 0;
 };

@@ -333,6 +333,42 @@ class Anthropic(unittest.TestCase):
               ", ".join(f"{t * 1000:.0f} ms" if t is not None else "-" for t in ttfts) + " (machine load: "
               f"{os.getloadavg()[0]:.1f})", file=sys.stderr)
 
+    def test_side_requests_keep_the_conversation_prefix(self):
+        """Issue 13: a burst of distinct short requests cycling a small KV pool several times between two turns of a long
+        conversation leaves its prefix cached (cache_read_input_tokens of the next turn)."""
+        from concurrent.futures import ThreadPoolExecutor
+        ctx, oc.CTX = oc.CTX, 1024
+        try:
+            s = oc.Server("--kv-pool", "1024", "--parallel", "4")  # 64 blocks; a chain is long from 128 tokens
+        finally:
+            oc.CTX = ctx
+
+        def post(body):
+            st, _, data = s.raw("POST", "/v1/messages", body, headers={"anthropic-version": "2023-06-01"})
+            self.assertEqual(st, 200, data[:300])
+            return json.loads(data)
+
+        try:
+            system = " ".join(f"Rule {i}: answer about topic number {i} briefly and politely." for i in range(30))
+            turn = {"model": ALIAS, "max_tokens": 4, "temperature": 0, "system": system,
+                    "messages": [{"role": "user", "content": "Hello, which rules apply?"}]}
+            r1 = post(turn)
+            n1 = r1["usage"]["input_tokens"] + r1["usage"]["cache_read_input_tokens"]
+            self.assertGreater(n1, 300)
+            evictions = s.metrics().get("llm_prefix_cache_evictions_total", 0)
+            sides = [msg_body(f"Side request {i}: give a short title for a chat about item {i * 7919} of "
+                              f"{' '.join(str(i * 31 + j) for j in range(40))}.", max_tokens=2) for i in range(20)]
+            with ThreadPoolExecutor(4) as ex:
+                list(ex.map(post, sides))
+            self.assertGreater(s.metrics().get("llm_prefix_cache_evictions_total", 0) - evictions, 64,
+                               "the side requests did not cycle the pool")
+            turn["messages"] += [{"role": "assistant", "content": r1["content"][0]["text"] if r1["content"] else ""},
+                                 {"role": "user", "content": "And the next one?"}]
+            r2 = post(turn)
+            self.assertGreaterEqual(r2["usage"]["cache_read_input_tokens"], n1 - 32, (r1["usage"], r2["usage"]))
+        finally:
+            s.stop()
+
 
 def main():
     global SERVER
