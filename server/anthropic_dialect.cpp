@@ -1,6 +1,7 @@
 // The Anthropic Messages dialect (see dialect.hpp) and POST /v1/messages/count_tokens. A stream is
 //   message_start (usage with the prompt's size) -> ping -> per content block: content_block_start (a text
-//   block carries "text": "") -> content_block_delta* -> content_block_stop -> message_delta (stop_reason,
+//   block carries "text": "", a tool_use block its id, name and "input": {}) -> content_block_delta* (text_delta,
+//   or input_json_delta pieces of the input's JSON text) -> content_block_stop -> message_delta (stop_reason,
 //   stop_sequence, the final usage split between computed and cached tokens) -> message_stop,
 // every event with an `event:` line equal to its type (the SDKs dispatch on it); pings while waiting and
 // `event: error` for a failure after the headers went out.
@@ -28,7 +29,11 @@ public:
     }
 
     Json response_body(const StreamContext& c, const ApiResult& r) const override {
-        Json content = Json::array({{{"type", "text"}, {"text", r.text}}});
+        // A text block unless the answer is only tool calls (as the API does), then one tool_use block per call.
+        Json content = Json::array();
+        if (!r.text.empty() || r.tool_calls.empty()) content.push_back({{"type", "text"}, {"text", r.text}});
+        for (const ToolCall& call : r.tool_calls)
+            content.push_back({{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", tool_input(call)}});
         return anthropic_message(c.meta.id, c.meta.model, content, anthropic_stop_reason(r, *c.request),
                                  stop_sequence(r), anthropic_usage(r));
     }
@@ -40,13 +45,35 @@ public:
                                                                       nullptr, usage)}}) +
                keepalive();
     }
+    // Text first, then the calls' pieces: a call's first delta (id and name) opens its tool_use block, each
+    // arguments fragment is an input_json_delta of the open block (calls stream one after the other).
     std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo>,
-                             std::span<const ToolCallDelta>) const override {  // tool_use blocks: not streamed yet
-        if (text.empty()) return "";
-        std::string out = open_text(c);
-        return out + event("content_block_delta", {{"type", "content_block_delta"},
-                                                   {"index", c.open_block},
-                                                   {"delta", {{"type", "text_delta"}, {"text", text}}}});
+                             std::span<const ToolCallDelta> calls) const override {
+        std::string out;
+        if (!text.empty()) {
+            out = open_text(c);  // sequenced before reading c.open_block
+            out += event("content_block_delta", {{"type", "content_block_delta"},
+                                                 {"index", c.open_block},
+                                                 {"delta", {{"type", "text_delta"}, {"text", text}}}});
+        }
+        for (const ToolCallDelta& d : calls) {
+            if (!d.name.empty()) {
+                out += close_block(c);
+                c.open_block = c.blocks_opened++;
+                c.open_block_is_text = false;
+                out += event("content_block_start",
+                             {{"type", "content_block_start"},
+                              {"index", c.open_block},
+                              {"content_block",
+                               {{"type", "tool_use"}, {"id", d.id}, {"name", d.name}, {"input", Json::object()}}}});
+            }
+            if (d.arguments.empty() || c.open_block < 0 || c.open_block_is_text) continue;
+            out += event("content_block_delta",
+                         {{"type", "content_block_delta"},
+                          {"index", c.open_block},
+                          {"delta", {{"type", "input_json_delta"}, {"partial_json", d.arguments}}}});
+        }
+        return out;
     }
     std::string stream_end(const StreamContext& c, const ApiResult& r) const override {
         // An answer with no text still has its (empty) text block, as the non-streamed body does.
@@ -64,6 +91,11 @@ public:
     std::string keepalive() const override { return event("ping", {{"type", "ping"}}); }
 
 private:
+    // A call's input object (the parser hands out valid JSON text; anything else is kept as a string field).
+    static Json tool_input(const ToolCall& call) {
+        Json j = Json::parse(call.arguments, nullptr, /*allow_exceptions=*/false);
+        return j.is_object() ? j : Json{{"arguments", call.arguments}};
+    }
     static Json stop_sequence(const ApiResult& r) {
         return r.stop_reason == StopReason::StopString && !r.stop_sequence.empty() ? Json(r.stop_sequence) : Json(nullptr);
     }

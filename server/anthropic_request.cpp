@@ -121,8 +121,10 @@ Err tool_result_text(const Json& block, const std::string& where, std::string& o
     return std::nullopt;
 }
 
-// One message of `messages` -> one or more ChatMessages (tool results become `tool` messages in their place).
-Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessage>& out) {
+// One message of `messages` -> one or more ChatMessages (tool results become `tool` messages in their place),
+// and the same messages in OpenAI's shape for the tool prompt renderer (`jout`: tool_use blocks as
+// `tool_calls` with their ids, tool_result blocks as `tool` messages with `tool_call_id`).
+Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessage>& out, Json& jout) {
     if (!m.is_object()) return wrong_type(where, "an object", m);
     const Json* role = field(m, "role");
     if (!role) return required(where + ".role");
@@ -135,17 +137,23 @@ Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessa
     if (r == "system") {
         std::string text;
         if (auto e = parse_system(*content, where + ".content", text)) return e;
-        if (!text.empty()) out.push_back({"system", std::move(text)});
+        if (!text.empty()) jout.push_back({{"role", "system"}, {"content", text}}), out.push_back({"system", std::move(text)});
         return std::nullopt;
     }
     if (content->is_string()) {
         out.push_back({r, content->get<std::string>()});
+        jout.push_back({{"role", r}, {"content", content->get<std::string>()}});
         return std::nullopt;
     }
     if (!content->is_array()) return wrong_type(where + ".content", "a string or an array of content blocks", *content);
     ChatMessage cur{r, ""};
     bool have_cur = false;
-    Json calls = Json::array();  // assistant tool_use blocks, as the call text the model writes
+    Json calls = Json::array();   // assistant tool_use blocks, as the call text the model writes
+    Json jcalls = Json::array();  // the same in OpenAI's shape
+    auto flush = [&] {
+        jout.push_back({{"role", r}, {"content", cur.content}});
+        out.push_back(std::move(cur)), cur = {r, ""}, have_cur = false;
+    };
     for (size_t j = 0; j < content->size(); ++j) {
         const std::string bw = fmt::format("{}.content[{}]", where, j);
         const Json& b = (*content)[j];
@@ -165,7 +173,12 @@ Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessa
             if (!name || !name->is_string()) return required(bw + ".name");
             const Json* input = field(b, "input");
             if (input && !input->is_object()) return wrong_type(bw + ".input", "an object", *input);
+            const Json* id = field(b, "id");
+            if (id && !id->is_string()) return wrong_type(bw + ".id", "a string", *id);
             calls.push_back(Json{{"name", *name}, {"arguments", input ? *input : Json::object()}});
+            jcalls.push_back(Json{{"id", id ? *id : Json(fmt::format("toolu_{}", j))},
+                                  {"type", "function"},
+                                  {"function", {{"name", *name}, {"arguments", input ? *input : Json::object()}}}});
         } else if (t == "tool_result" && r == "user") {
             const Json* id = field(b, "tool_use_id");
             if (!id || !id->is_string()) return required(bw + ".tool_use_id");
@@ -173,8 +186,10 @@ Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessa
             if (is_error && !is_error->is_boolean()) return wrong_type(bw + ".is_error", "a boolean", *is_error);
             std::string text;
             if (auto e = tool_result_text(b, bw, text)) return e;
-            if (have_cur) out.push_back(std::move(cur)), cur = {r, ""}, have_cur = false;
-            out.push_back({"tool", (is_error && is_error->get<bool>() ? "Error: " : "") + text});
+            if (have_cur) flush();
+            text = (is_error && is_error->get<bool>() ? "Error: " : "") + text;
+            jout.push_back({{"role", "tool"}, {"tool_call_id", *id}, {"content", text}});
+            out.push_back({"tool", std::move(text)});
         } else {
             if (t == "tool_use" || t == "tool_result")
                 return invalid_param(bw + ".type", fmt::format("{}.type: '{}' blocks belong in {} messages", bw, t,
@@ -183,8 +198,13 @@ Err parse_message(const Json& m, const std::string& where, std::vector<ChatMessa
         }
     }
     // Earlier calls stay in the history as the JSON the model would write for them.
-    if (!calls.empty()) append_text(cur.content, dump_json(Json{{"tool_calls", calls}})), have_cur = true;
-    if (have_cur || content->empty()) out.push_back(std::move(cur));
+    if (!calls.empty()) {
+        jout.push_back({{"role", r}, {"content", cur.content.empty() ? Json(nullptr) : Json(cur.content)}, {"tool_calls", jcalls}});
+        append_text(cur.content, dump_json(Json{{"tool_calls", calls}}));
+        out.push_back(std::move(cur));
+    } else if (have_cur || content->empty()) {
+        flush();
+    }
     return std::nullopt;
 }
 
@@ -202,9 +222,18 @@ Err parse_stop_sequences(const Json& body, std::vector<std::string>& out) {
     return std::nullopt;
 }
 
-Err parse_tool_fields(const Json& body) {
+// tools / tool_choice (auto, any, tool + name, none; disable_parallel_tool_use). Forced calls (any, tool) go
+// through the same constrained tool-call path as OpenAI's required / named tool_choice.
+Err parse_tool_fields(const Json& body, ApiRequest& out) {
+    out.tool_choice = ToolChoice{ToolChoiceMode::None, "", true};
     const Json* tools = field(body, "tools");
     if (tools && !tools->is_array()) return wrong_type("tools", "an array", *tools);
+    if (tools && !tools->empty()) {
+        auto parsed = llm::parse_tools(*tools);
+        if (!parsed) return invalid_param("tools", parsed.error_message());
+        out.tools = std::move(*parsed);
+        out.tool_choice.mode = ToolChoiceMode::Auto;
+    }
     const Json* tc = field(body, "tool_choice");
     if (!tc) return std::nullopt;
     if (!tc->is_object()) return wrong_type("tool_choice", "an object", *tc);
@@ -213,13 +242,26 @@ Err parse_tool_fields(const Json& body) {
     const std::string t = type->get<std::string>();
     if (t != "auto" && t != "any" && t != "tool" && t != "none")
         return invalid_param("tool_choice.type", fmt::format("tool_choice.type: '{}' is not one of auto, any, tool, none", t));
+    if (const Json* dp = field(*tc, "disable_parallel_tool_use")) {
+        if (!dp->is_boolean()) return wrong_type("tool_choice.disable_parallel_tool_use", "a boolean", *dp);
+        out.tool_choice.parallel = !dp->get<bool>();
+    }
+    if (t == "none" || (t == "auto" && out.tools.empty())) {
+        out.tool_choice.mode = ToolChoiceMode::None;
+        return std::nullopt;
+    }
+    if (out.tools.empty()) return invalid_param("tool_choice", fmt::format("tool_choice: '{}' requires tools", t));
+    if (t == "any") out.tool_choice.mode = ToolChoiceMode::Required;
     if (t == "tool") {
         const Json* name = field(*tc, "name");
         if (!name || !name->is_string()) return required("tool_choice.name");
+        out.tool_choice.mode = ToolChoiceMode::Named;
+        out.tool_choice.name = name->get<std::string>();
+        bool known = false;
+        for (const ToolSpec& s : out.tools) known |= s.name == out.tool_choice.name;
+        if (!known)
+            return invalid_param("tool_choice.name", fmt::format("tool_choice.name: '{}' is not in tools", out.tool_choice.name));
     }
-    if (t == "any" || t == "tool")
-        return invalid_param("tool_choice", "tool_choice: forcing a tool call ('" + t +
-                                                "') is not supported by this server yet; send auto or none");
     return std::nullopt;
 }
 
@@ -251,8 +293,10 @@ std::optional<ApiError> parse_messages_request(const Json& body, ApiRequest& out
     if (!msgs) return required("messages");
     if (!msgs->is_array()) return wrong_type("messages", "an array", *msgs);
     if (msgs->empty()) return invalid_param("messages", "messages: at least one message is required");
+    Json jmsgs = Json::array();
+    if (!system.empty()) jmsgs.push_back({{"role", "system"}, {"content", system}});
     for (size_t i = 0; i < msgs->size(); ++i)
-        if (auto e = parse_message((*msgs)[i], fmt::format("messages[{}]", i), out.messages)) return e;
+        if (auto e = parse_message((*msgs)[i], fmt::format("messages[{}]", i), out.messages, jmsgs)) return e;
 
     // Sampling: Anthropic's defaults are temperature 1 with no top-k/top-p cut; temperature 0 is greedy.
     SamplerConfig& s = out.sampling;
@@ -271,10 +315,19 @@ std::optional<ApiError> parse_messages_request(const Json& body, ApiRequest& out
         if (const Json* v = field(body, obj); v && !v->is_object()) return wrong_type(obj, "an object", *v);
     if (const Json* uid = field(body, "metadata") ? field(*field(body, "metadata"), "user_id") : nullptr; uid && uid->is_string())
         out.session = uid->get<std::string>();
-    return parse_tool_fields(body);
+    if (auto e = parse_tool_fields(body, out)) return e;
+    // Tools, or tool calls / results in the history: rendered by the tool prompt renderer, as OpenAI's route does.
+    bool tool_history = false;
+    for (const Json& m : jmsgs) tool_history |= m["role"] == "tool" || m.contains("tool_calls");
+    if (!out.tools.empty() || tool_history) {
+        out.tool_prompt = true;
+        out.messages_json = std::move(jmsgs);
+    }
+    return std::nullopt;
 }
 
 const char* anthropic_stop_reason(const ApiResult& r, const ApiRequest& request) {
+    if (!r.tool_calls.empty()) return "tool_use";
     switch (r.stop_reason) {
         case StopReason::StopString: return "stop_sequence";
         case StopReason::MaxTokens:

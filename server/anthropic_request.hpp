@@ -22,6 +22,10 @@ namespace llm::server {
 //   blocks `tool` messages (an error result prefixed "Error: "); image and document blocks refused (no
 //   vision model is loaded);
 // - `cache_control` on any block ignored: the prefix cache works on tokens, whatever the client marks.
+// - `tools` / `tool_choice` (auto, any, tool, none; disable_parallel_tool_use) map to ApiRequest's tools and
+//   ToolChoice (any = Required, tool = Named); with tools or tool blocks in the history the messages also go
+//   to messages_json in OpenAI's shape (tool_use -> tool_calls with their ids, tool_result -> `tool` messages
+//   with tool_call_id) and the tool prompt renderer renders them, as for OpenAI's route.
 // `for_count` (count_tokens): max_tokens is not required.
 std::optional<ApiError> parse_messages_request(const Json& body, ApiRequest& out, bool for_count = false);
 

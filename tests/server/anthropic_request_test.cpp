@@ -65,6 +65,44 @@ TEST(AnthropicRequest, ToolUseAndToolResultsInHistory) {
                          "{\"city\":\"Paris\"}}]}|tool: sunny|tool: Error: boom|user: thanks|");
 }
 
+TEST(AnthropicRequest, ToolsToolChoiceAndTheToolPromptMessages) {
+    const char* tools = R"("tools":[{"name":"get_weather","description":"w","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}},
+                                    {"name":"get_time","input_schema":{"type":"object"}}])";
+    ApiRequest a;
+    ASSERT_FALSE(parse(body_with(std::string(tools) + R"(,"messages":[{"role":"user","content":"hi"}])"), a));
+    ASSERT_EQ(a.tools.size(), 2u);
+    EXPECT_EQ(a.tools[0].name, "get_weather");
+    EXPECT_EQ(a.tool_choice.mode, llm::ToolChoiceMode::Auto);
+    EXPECT_TRUE(a.tool_choice.parallel);
+    EXPECT_TRUE(a.tool_prompt);
+    EXPECT_EQ(dump_json(a.messages_json), R"([{"role":"user","content":"hi"}])");
+    ApiRequest n;
+    ASSERT_FALSE(parse(body_with(std::string(tools) + R"(,"messages":[{"role":"user","content":"hi"}],
+        "tool_choice":{"type":"tool","name":"get_time","disable_parallel_tool_use":true})"), n));
+    EXPECT_EQ(n.tool_choice.mode, llm::ToolChoiceMode::Named);
+    EXPECT_EQ(n.tool_choice.name, "get_time");
+    EXPECT_FALSE(n.tool_choice.parallel);
+    ApiRequest any, none;
+    ASSERT_FALSE(parse(body_with(std::string(tools) + R"(,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"any"})"), any));
+    EXPECT_EQ(any.tool_choice.mode, llm::ToolChoiceMode::Required);
+    ASSERT_FALSE(parse(body_with(std::string(tools) + R"(,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"none"})"), none));
+    EXPECT_EQ(none.tool_choice.mode, llm::ToolChoiceMode::None);
+    EXPECT_TRUE(none.tool_prompt);  // the tools stay in the prompt, as OpenAI's route keeps them
+    // History without tools: calls and results in OpenAI's shape for the tool prompt renderer.
+    ApiRequest h;
+    ASSERT_FALSE(parse(body_with(R"("system":"S","messages":[{"role":"user","content":"weather?"},
+        {"role":"assistant","content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
+        {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"sunny","is_error":false},{"type":"text","text":"thanks"}]}])"), h));
+    EXPECT_TRUE(h.tool_prompt);
+    EXPECT_EQ(dump_json(h.messages_json),
+              R"([{"role":"system","content":"S"},{"role":"user","content":"weather?"},)"
+              R"({"role":"assistant","content":"Checking.","tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}]},)"
+              R"({"role":"tool","tool_call_id":"toolu_1","content":"sunny"},{"role":"user","content":"thanks"}])");
+    ApiRequest plain;
+    ASSERT_FALSE(parse(body_with(R"("messages":[{"role":"user","content":"hi"}])"), plain));
+    EXPECT_FALSE(plain.tool_prompt);
+}
+
 TEST(AnthropicRequest, FieldsAndDefaults) {
     ApiRequest r;
     ASSERT_FALSE(parse(body_with(R"("messages":[{"role":"user","content":"hi"}],"temperature":0,"top_k":5,"top_p":0.5,
@@ -109,6 +147,10 @@ TEST(AnthropicRequest, BadFieldsAre400sNamingThem) {
         {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"system":5})", "system"},
         {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"maybe"}})", "tool_choice.type"},
         {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":"x"})", "metadata"},
+        {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"any"}})", "tool_choice"},
+        {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f"}],"tool_choice":{"type":"tool","name":"g"}})", "tool_choice.name"},
+        {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"name":"f"}],"tool_choice":{"type":"auto","disable_parallel_tool_use":1}})", "tool_choice.disable_parallel_tool_use"},
+        {R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"tools":[{"description":"no name"}]})", "tools"},
     };
     for (const auto& [body, param] : cases) {
         ApiRequest r;
