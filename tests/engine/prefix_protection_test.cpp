@@ -79,7 +79,7 @@ TEST(PrefixProtection, SideRequestsKeepTheConversationPrefix) {
     ASSERT_TRUE(model);
     auto e = small_pool_engine(model);
     ASSERT_TRUE(e);
-    const int n_vocab = model->config().n_vocab;
+    const int n_vocab = model_config(*model).n_vocab;
     const auto conv = test::make_prompts(1, 400, 0, n_vocab, 11)[0];
     auto turn1 = test::run_requests(*e, {greedy(conv, 8)}, {}, false);
     const int64_t ev0 = e->stats().prefix_evictions;
@@ -107,7 +107,7 @@ TEST(PrefixProtection, PoolFullOfLongChainsStillEvicts) {
     auto e = small_pool_engine(model);
     ASSERT_TRUE(e);
     // Long chains (13+ blocks each) released one after the other, then several at once: five pools' worth.
-    const auto longs = test::make_prompts(24, 200, 0, model->config().n_vocab, 21);
+    const auto longs = test::make_prompts(24, 200, 0, model_config(*model).n_vocab, 21);
     for (size_t i = 0; i < 8; ++i) test::run_requests(*e, {greedy(longs[i], 8)}, {}, false);
     std::vector<Request> together;
     for (size_t i = 8; i < longs.size(); ++i) together.push_back(greedy(longs[i], 8));
