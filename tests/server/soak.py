@@ -101,9 +101,8 @@ class Soak:
                     time.sleep(0.05)
         return int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else None
 
-    def one(self, rnd, i):
-        """One request of a random kind; returns its status, or a word for a deliberate hang-up."""
-        kind = rnd.random()
+    def one(self, rnd, i, kind):
+        """One request of kind `kind` (a uniform draw in [0, 1)); returns its status, or a word for a hang-up."""
         prompt = PROMPTS[i % len(PROMPTS)]
         chat = {"model": "x", "messages": [{"role": "user", "content": prompt}], "max_tokens": rnd.randint(1, 8)}
         if kind < 0.10:  # malformed JSON
@@ -146,10 +145,11 @@ class Soak:
     def client(self, i, stop_at):
         rnd = random.Random(i)
         while time.time() < stop_at:
+            kind = rnd.random()
             try:
-                st = self.one(rnd, i)
-            except OSError as e:
-                st = f"error {type(e).__name__}"
+                st = self.one(rnd, i, kind)
+            except OSError as e:  # which kind of request failed: the mix's boundaries are in one()
+                st = f"error {type(e).__name__} (kind {kind:.2f})"
             with self.lock:
                 self.statuses[st] += 1
 
