@@ -147,10 +147,11 @@ std::string Graph::dump() const {
     for (size_t i = 0; i < nodes_.size(); ++i) {
         const Node& n = nodes_[i];
         s += fmt::format("{} {}", i, op_name(n.op));
-        if (n.w) s += " " + (n.w->name.empty() ? std::string("(weight)") : n.w->name);
+        // Appends, not "x" + temporary (GCC 12 warns -Wrestrict on that inlined operator+).
+        if (n.w) s.append(" ").append(n.w->name.empty() ? "(weight)" : n.w->name.c_str());
         if (n.layer >= 0) s += fmt::format(" layer {}", n.layer);
-        if (n.out.valid()) s += " " + shape(n.out);
-        for (int k = 0; k < op_info(n.op).n_inputs; ++k) s += (k ? ", " : " <- ") + shape(n.in[k]);
+        if (n.out.valid()) s.append(" ").append(shape(n.out));
+        for (int k = 0; k < op_info(n.op).n_inputs; ++k) s.append(k ? ", " : " <- ").append(shape(n.in[k]));
         s += "\n";
     }
     return s;

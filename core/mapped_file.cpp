@@ -7,6 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace llm {
 
@@ -43,6 +45,19 @@ Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) 
 
 MappedFile::~MappedFile() {
     if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+Expected<std::string> read_text_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return error("{}: cannot open", path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+bool file_exists(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0;
 }
 
 }  // namespace llm

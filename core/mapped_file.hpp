@@ -1,4 +1,5 @@
-// Read-only memory map of a whole file (weights are used in place from it).
+// Read-only memory map of a whole file (weights are used in place from it), and the small whole-file reads the
+// loaders and the hub share.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -26,5 +27,10 @@ private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
 };
+
+// A whole file as a string ("PATH: cannot open" when it cannot be read).
+Expected<std::string> read_text_file(const std::string& path);
+// Whether something (a file or a folder) exists at path.
+bool file_exists(const std::string& path);
 
 }  // namespace llm

@@ -10,8 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "hub/model_ref.hpp"
 
@@ -198,14 +196,6 @@ Expected<FileLock> FileLock::acquire(const std::string& path, const std::functio
 
 FileLock::~FileLock() {
     if (fd_ >= 0) ::close(fd_);  // closing releases the flock; the file stays (as with huggingface_hub)
-}
-
-Expected<std::string> read_text_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) return error("{}: cannot open", path);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
 }
 
 Status write_file_atomic(const std::string& path, const std::string& content) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.hpp"  // read_text_file
 #include "core/status.hpp"
 #include "llm/hub.hpp"  // the public part
 
@@ -32,8 +33,7 @@ private:
     int fd_ = -1;
 };
 
-// Small-file helpers shared by the hub code.
-Expected<std::string> read_text_file(const std::string& path);
+// Small-file helper shared by the hub code (read_text_file is core/mapped_file.hpp's).
 // Writes via a temporary file and rename, so readers see the old or the new content, never a torn one.
 Status write_file_atomic(const std::string& path, const std::string& content);
 

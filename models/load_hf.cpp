@@ -5,10 +5,9 @@
 #include <sys/stat.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "core/mapped_file.hpp"
 #include "formats/safetensors.hpp"
 #include "models/layer_tensors.hpp"
 #include "models/load_hf_quant.hpp"
@@ -18,14 +17,6 @@ namespace llm {
 namespace {
 
 using json = nlohmann::json;
-
-Expected<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return error("{}: cannot open", path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string parent_dir(const std::string& path) {
     const size_t slash = path.find_last_of('/');
@@ -38,7 +29,7 @@ Expected<LoadedModel> load_hf_model(const std::string& path) {
     struct stat st {};
     const bool is_dir = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
     const std::string dir = is_dir ? path : parent_dir(path);
-    auto cfg_text = read_text(dir + "/config.json");
+    auto cfg_text = read_text_file(dir + "/config.json");
     if (!cfg_text) return cfg_text.status();
     auto cfg = parse_hf_config(*cfg_text, dir + "/config.json");
     if (!cfg) return cfg.status();

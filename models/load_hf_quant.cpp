@@ -6,11 +6,10 @@
 #include "models/load_hf_quant.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "core/fp16.hpp"
+#include "core/mapped_file.hpp"
 #include "formats/safetensors.hpp"
 #include "kernels/quant/blocks.hpp"
 #include "kernels/quant/quant.hpp"
@@ -90,14 +89,6 @@ Expected<HfQuantScheme> parse_gptq(const json& q, const std::string& where) {
     return s;
 }
 
-Expected<std::string> read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return error("{}: cannot open", path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 }  // namespace
 
 Expected<HfQuantScheme> parse_hf_quant(std::string_view config_text, const std::string& dir) {
@@ -112,9 +103,8 @@ Expected<HfQuantScheme> parse_hf_quant(std::string_view config_text, const std::
                          "'quantization')", method);
         return parse_gptq(*q, "config.json: quantization_config");
     }
-    std::ifstream probe(dir + "/quantize_config.json");
-    if (!probe) return HfQuantScheme{};
-    auto text = read_text(dir + "/quantize_config.json");
+    if (!file_exists(dir + "/quantize_config.json")) return HfQuantScheme{};
+    auto text = read_text_file(dir + "/quantize_config.json");
     if (!text) return text.status();
     json q = json::parse(*text, nullptr, false);
     if (q.is_discarded() || !q.is_object()) return error("{}/quantize_config.json: not a JSON object", dir);

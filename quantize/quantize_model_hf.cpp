@@ -1,11 +1,10 @@
 // Hugging Face folder -> quantize source: llama.cpp tensor names and `<arch>.*` metadata as convert_hf_to_gguf.py
 // writes them (Llama/Mistral: Q/K rows permuted for ggml's interleaved RoPE; Phi-3: fused tensors, LongRoPE
 // factor tensors). Tokenizer: only the fixtures' tokenizer_vocab.json is converted; tokenizer.json is not (yet).
-#include <sys/stat.h>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/mapped_file.hpp"
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
 #include "formats/safetensors.hpp"
@@ -15,11 +14,6 @@
 
 namespace llm {
 namespace {
-
-bool file_exists(const std::string& p) {
-    struct stat st {};
-    return stat(p.c_str(), &st) == 0;
-}
 
 // tokenizer.ggml.* from a {tokens, scores, types, bos_id, ...} JSON (the fixtures' SentencePiece vocab dump).
 Expected<std::function<void(GgufWriter&)>> vocab_json_writer(const std::string& path) {

@@ -1,10 +1,9 @@
 // Model and Session: the public API over the loader, KV cache and decoder.
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <new>
 
 #include "core/cpu_features.hpp"
+#include "core/mapped_file.hpp"
 #include "core/system_info.hpp"
 #include "formats/gguf.hpp"
 #include "hub/hub.hpp"
@@ -25,11 +24,6 @@
 namespace llm {
 
 namespace {
-
-bool file_exists(const std::string& p) {
-    struct stat st {};
-    return stat(p.c_str(), &st) == 0;
-}
 
 void load_tokenizer(ModelAccess::Impl& m) {
     Expected<std::unique_ptr<Tokenizer>> tok = error("no tokenizer files");

@@ -152,8 +152,11 @@ TEST(Gemv, BitIdenticalToVecDotAvx2) {
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).
 TEST(Gemv, DispatchOnlyWhereAKernelExists) {
     EXPECT_EQ(cpu::gemv_kernel(Isa::Scalar, DType::Q4_0, 1152).fn, nullptr);
-    for (Isa isa : kAllIsas)  // no multi-row kernels on the ARM levels yet
-        if (isa_is_arm(isa)) EXPECT_EQ(cpu::gemv_kernel(isa, DType::Q4_0, 1152).fn, nullptr);
+    for (Isa isa : kAllIsas) {  // no multi-row kernels on the ARM levels yet
+        if (isa_is_arm(isa)) {
+            EXPECT_EQ(cpu::gemv_kernel(isa, DType::Q4_0, 1152).fn, nullptr);
+        }
+    }
     if (!isa_supported(Isa::Avx2)) return;
     EXPECT_EQ(cpu::gemv_avx2(DType::F32).fn, nullptr);
     EXPECT_EQ(cpu::gemv_avx2(DType::Q5_K).fn, nullptr);

@@ -109,9 +109,10 @@ TEST(MatmulInvariance, KernelNamesFollowTheMode) {
                      matmul_kernel_name(isa, DType::F16, 1, Numerics::Invariant));
         const std::string q = matmul_kernel_name(isa, DType::Q4_K, n, Numerics::Invariant);
         EXPECT_NE(q.find("gemm"), std::string::npos) << q;  // the GEMM, or a kernel in its order
-        if (isa != Isa::Scalar)
+        if (isa != Isa::Scalar) {
             EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant),
                          matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Exact));
+        }
     }
     EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
 }

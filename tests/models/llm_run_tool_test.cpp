@@ -145,7 +145,10 @@ TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
     const std::string out = std::string(LLM_BINARY_DIR) + "/llm_run_test_vk_logits.bin";
     const auto tokens = llm::test::manifest()["sequence"]["tokens"].get<std::vector<int32_t>>();
     std::string ids;
-    for (int32_t t : tokens) ids += (ids.empty() ? "" : ",") + std::to_string(t);
+    for (int32_t t : tokens) {
+        if (!ids.empty()) ids += ",";
+        ids += std::to_string(t);
+    }
     for (const char* m : {"llama-mha/llama-mha.F16", "llama-mha/llama-mha.Q8_0", "llama-mha/llama-mha.Q4_0",
                           "llama-mha/llama-mha.Q4_K_M", "mistral-gqa/mistral-gqa.F16", "mistral-gqa/mistral-gqa.Q8_0",
                           "mistral-gqa/mistral-gqa.Q4_0", "mistral-gqa/mistral-gqa.Q4_K_M", "phi3/phi3.BF16",
