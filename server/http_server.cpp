@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
 #include <ctime>
+#include <thread>
 
 #include "server/auth.hpp"
 #include "server/openai_request.hpp"
@@ -275,7 +277,15 @@ void HttpServer::Impl::setup_routes() {
 }
 
 HttpServer::HttpServer(ServerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) { impl_->setup_routes(); }
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+    stop();
+    // Admitted requests call back into impl_ (metrics, in_flight) from the engine's thread until their on_done,
+    // which comes exactly once, cancelled or not (connection threads cancel the requests of clients that left):
+    // wait for them before impl_ goes. Bounded, so a shutdown with a stuck backend still ends.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
 
 void HttpServer::set_backend(std::shared_ptr<Backend> backend) {
     std::lock_guard lock(impl_->backend_mu);
