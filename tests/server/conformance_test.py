@@ -193,7 +193,9 @@ class Conformance(unittest.TestCase):
 
     def test_usage_chunk_only_when_asked(self):
         c = SERVER.client()
+        # Greedy and past end-of-sequence, so the count is max_tokens on every run (a sampled "Hi" ended after 2).
         chunks = list(c.chat.completions.create(model="x", messages=[{"role": "user", "content": "Hi"}], max_tokens=4,
+                                                temperature=0, extra_body={"ignore_eos": True},
                                                 stream=True, stream_options={"include_usage": True}))
         self.assertEqual(chunks[-1].choices, [])
         self.assertEqual(chunks[-1].usage.completion_tokens, 4)
