@@ -66,9 +66,17 @@ Status load_tokenizer_json(const json& tj, const std::string& src, VocabSpec& s)
     // Vocabulary (+ added tokens, which may extend it).
     const json& vocab = model.at("vocab");
     int64_t max_id = -1;
-    for (const auto& [text, id] : vocab.items()) max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+    // Ids must be JSON integers: converting 1.8e19 (a float) to int64 is undefined (found by fuzz_tokenizer_files).
+    for (const auto& [text, id] : vocab.items()) {
+        if (!id.is_number_integer()) return error("{}: token id of '{}' is not an integer: {}", src, text, id.dump());
+        max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+    }
     const json added = tj.contains("added_tokens") ? tj["added_tokens"] : json::array();
-    for (const auto& a : added) max_id = std::max<int64_t>(max_id, a.at("id").get<int64_t>());
+    for (const auto& a : added) {
+        const json& id = a.at("id");
+        if (!id.is_number_integer()) return error("{}: added token id is not an integer: {}", src, id.dump());
+        max_id = std::max<int64_t>(max_id, id.get<int64_t>());
+    }
     if (max_id < 0) return error("{}: empty vocabulary", src);
     if (max_id > 10'000'000) return error("{}: token id {} out of range", src, max_id);
     // Ids are dense in real files; a few entries claiming id 9,999,999 would make 10 million placeholder tokens.
