@@ -10,15 +10,8 @@
 namespace llm {
 namespace {
 
+using test::greedy;
 using test::Outcome;
-
-Request greedy(std::vector<int32_t> prompt, int max_tokens) {
-    Request r;
-    r.prompt = std::move(prompt);
-    r.max_tokens = max_tokens;
-    r.stop_at_end_of_generation = false;
-    return r;
-}
 
 std::unique_ptr<Engine> make_engine(std::shared_ptr<const Model> m, EngineOptions o) {
     auto e = Engine::create(std::move(m), o);

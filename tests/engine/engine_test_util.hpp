@@ -84,6 +84,15 @@ inline std::vector<Outcome> run_requests(Engine& e, const std::vector<Request>& 
 }
 
 // n prompts of different lengths (min_len .. min_len + n * stride), token ids from a fixed LCG within [3, n_vocab).
+// A request that decodes exactly max_tokens tokens (end-of-generation does not stop it).
+inline Request greedy(std::vector<int32_t> prompt, int max_tokens) {
+    Request r;
+    r.prompt = std::move(prompt);
+    r.max_tokens = max_tokens;
+    r.stop_at_end_of_generation = false;
+    return r;
+}
+
 inline std::vector<std::vector<int32_t>> make_prompts(int n, int min_len, int stride, int n_vocab, uint32_t seed = 7) {
     std::vector<std::vector<int32_t>> ps;
     uint32_t x = seed;

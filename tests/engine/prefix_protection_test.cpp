@@ -8,6 +8,7 @@
 namespace llm {
 namespace {
 
+using test::greedy;
 using test::Outcome;
 
 // Registers and releases a chain of n fresh blocks (hashes from `tag`), last block first as the engine does.
@@ -54,14 +55,6 @@ TEST(PrefixProtection, ProtectedShareIsCapped) {
     for (int i = 0; i < 4; ++i) EXPECT_GE(a.lookup(1000 + i), 0);
     for (int i = 4; i < 8; ++i) EXPECT_LT(a.lookup(1000 + i), 0);
     for (int i = 0; i < 8; ++i) EXPECT_GE(a.lookup(2000 + i), 0);
-}
-
-Request greedy(std::vector<int32_t> prompt, int max_tokens) {
-    Request r;
-    r.prompt = std::move(prompt);
-    r.max_tokens = max_tokens;
-    r.stop_at_end_of_generation = false;
-    return r;
 }
 
 std::unique_ptr<Engine> small_pool_engine(std::shared_ptr<const Model> m) {
