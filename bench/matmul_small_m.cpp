@@ -3,7 +3,7 @@
 // once. Prints, per weight type, mode and M, the thread-CPU time of one layer's matmuls (one thread) and
 // what it predicts for a 22-layer model's decode step: aggregate tokens/s = M / (22 x layer time), matmuls
 // only. Thread CPU time keeps the figures meaningful on a loaded machine (wall time would not).
-// usage: matmul_small_m [seconds per case, default 0.3] [types, default q4_0,q4_k,q6_k,q4_1]
+// usage: matmul_small_m [seconds per case, default 0.3] [types, default q4_0,q4_k,q6_k,q4_1] [M values, default 1,8,16]
 #include <ctime>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +52,17 @@ Matrix make(llm::DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
 int main(int argc, char** argv) {
     const double secs = argc > 1 ? std::atof(argv[1]) : 0.3;
     const std::string types = argc > 2 ? argv[2] : "q4_0,q4_k,q6_k,q4_1";
+    std::vector<int64_t> ms;
+    for (const char* p = argc > 3 ? argv[3] : "1,8,16"; *p;) {
+        char* end = nullptr;
+        const long m = std::strtol(p, &end, 10);
+        if (end == p || m < 1 || m > 64) {
+            std::fprintf(stderr, "matmul_small_m: M values must be a comma-separated list of 1..64\n");
+            return 1;
+        }
+        ms.push_back(m);
+        p = *end == ',' ? end + 1 : end;
+    }
     constexpr int64_t d_model = 2048, kv_dim = 256, d_ff = 5632, n_layers = 22;
     const struct { int64_t n_in, n_out; } shapes[] = {{d_model, d_model}, {d_model, kv_dim}, {d_model, kv_dim},
                                                      {d_model, d_model}, {d_model, d_ff},   {d_model, d_ff},
@@ -74,10 +85,10 @@ int main(int argc, char** argv) {
         std::vector<Matrix> layer;
         size_t bytes = 0;
         for (const auto& s : shapes) layer.push_back(make(*type, s.n_in, s.n_out, rng)), bytes += layer.back().bytes.size();
-        std::vector<float> x(16 * d_ff), y(16 * d_ff);
+        std::vector<float> x(64 * d_ff), y(64 * d_ff);
         std::normal_distribution<float> nd(0.0f, 1.0f);
         for (float& v : x) v = nd(rng);
-        for (int64_t m : {1, 8, 16})
+        for (int64_t m : ms)
             for (llm::Numerics mode : {llm::Numerics::Exact, llm::Numerics::Fast, llm::Numerics::Invariant}) {
                 auto run_layer = [&] {
                     for (const Matrix& w : layer) llm::matmul(w.view, x.data(), m, y.data(), 1, mode);

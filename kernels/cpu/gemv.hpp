@@ -13,6 +13,7 @@
 
 #include "core/dtype.hpp"
 #include "kernels/cpu/matmul.hpp"
+#include "kernels/cpu/vec_dot.hpp"
 
 namespace llm::cpu {
 
@@ -35,6 +36,37 @@ GemvKernel gemv_avx2(DType type);
 // matmul runs the rows past the last full group through the GEMM.
 GemvKernel gemv_gemm_order_avx512(DType type);
 GemvKernel gemv_gemm_order_avx2(DType type);  // AVX2 (+FMA, F16C): the same types
+
+// Several activation rows per pass (batched decode): for t < n_tok and the kernel's rows i,
+// y[t * ldy + i] is bit-identical to the single-row kernel above (so to vec_dot) on token t. The weights of a
+// block are loaded and unpacked once for up to `tokens` tokens (more are run in passes of that many), which is
+// what a step decoding 8-16 sequences spends its time on. act: n_tok prepared rows act_stride bytes apart;
+// off[t * (n / 32) + b] = -offset * (sum of token t's block-b activation quants), the integer sum's start
+// (filled by gemv_multi_offsets).
+using GemvMultiFn = void (*)(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t act_stride,
+                             const int32_t* off, int n_tok, float* y, int64_t ldy);
+struct GemvMultiKernel {
+    GemvMultiFn fn = nullptr;  // null: none for this (type, ISA)
+    int64_t rows = 0;          // rows per call
+    int tokens = 0;            // tokens per pass
+    int offset = 0;            // the weights' integer offset (Q4_0: 8)
+    int64_t gemm_from = 0;     // token count from which the GEMM (gemm.hpp) is faster: matmul's switch
+};
+// Q4_0 only (AVX-512 VNNI: 16 rows x 16 tokens; AVX2: 8 rows x 4 tokens); call only on a CPU with the ISA.
+GemvMultiKernel gemv_multi_avx512(DType type);
+GemvMultiKernel gemv_multi_avx2(DType type);
+// off for n_tok prepared ActQ8 rows (see GemvMultiFn).
+inline void gemv_multi_offsets(int64_t n, const uint8_t* act, size_t act_stride, int n_tok, int offset, int32_t* off) {
+    const int64_t nb = n / 32;
+    for (int t = 0; t < n_tok; ++t) {
+        const auto* a = reinterpret_cast<const ActQ8*>(act + (size_t)t * act_stride);
+        for (int64_t b = 0; b < nb; ++b) {
+            int32_t s = 0;
+            for (int i = 0; i < 32; ++i) s += a[b].qs[i];
+            off[(size_t)t * nb + b] = -offset * s;
+        }
+    }
+}
 
 // The multi-row kernel matmul uses for (isa, type) and weight rows of row_bytes bytes, if any.
 // LLM_GEMV=0 in the environment disables them (A/B timing against the per-row vec_dot); LLM_GEMV=all

@@ -167,7 +167,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int
 
 namespace {
 
-enum class Path { VecDot, Gemm, Blas, GemmOrderGemv };
+enum class Path { VecDot, Gemm, Blas, GemmOrderGemv, GemvMulti };
 
 // The GEMM of an ISA level: Scalar for Isa::Scalar and for NEON without I8MM (the invariant mode's only GEMM
 // there; the other modes keep those levels on vec_dot).
@@ -193,12 +193,30 @@ cpu::GemvKernel gemm_order_gemv_kernel(Isa isa, DType type) {
     return {};
 }
 
+// LLM_GEMV_MULTI=0 in the environment turns the several-token GEMV off (A/B timing against the GEMM).
+cpu::GemvMultiKernel gemv_multi_kernel(Isa isa, DType type) {
+    static const bool off = [] {
+        const char* e = std::getenv("LLM_GEMV_MULTI");
+        return e && e[0] == '0';
+    }();
+    if (off) return {};
+    if (isa == Isa::Avx512) return cpu::gemv_multi_avx512(type);
+    if (isa == Isa::Avx2) return cpu::gemv_multi_avx2(type);
+    return {};
+}
+
 // The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
 Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
         const bool few = n_tokens < cpu::gemm_min_tokens(type, gemm_impl(isa));
-        if (vec_dot_is_gemm_order(isa, type)) return few ? Path::VecDot : Path::Gemm;
+        if (vec_dot_is_gemm_order(isa, type)) {
+            // From 2 tokens up to the kernel's gemm_from: the several-token GEMV (a serving step decoding 8-16
+            // sequences), whose weights are read once per 4-16 tokens with no per-call packing.
+            const cpu::GemvMultiKernel gm = gemv_multi_kernel(isa, type);
+            if (gm.fn && n_tokens > 1 && n_tokens < gm.gemm_from) return Path::GemvMulti;
+            return few ? Path::VecDot : Path::Gemm;
+        }
         // The GEMM-order GEMVs re-read the weights per token: measured (bench/matmul_small_m, one thread,
         // TinyLlama layer) 5x faster than the GEMM's per-call packing for one token, equal at ~8 (Q4_K),
         // 1.3x slower at 8 (Q6_K).
@@ -264,12 +282,59 @@ void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, co
     }
 }
 
+// Path::GemvMulti: groups of rows x passes of several tokens through GemvMultiKernel (gemv.hpp), weight tiles of
+// ~128 KiB reused across the passes; rows past the last full group through vec_dot (the same operations on the
+// types it serves). Threads split the groups: results do not depend on n_threads.
+void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x,
+                int64_t n_tokens, float* y, int n_threads) {
+    const cpu::GemvMultiKernel gk = gemv_multi_kernel(isa, w.type);
+    const int64_t n_in = w.ne[0], n_out = w.ne[1], g = gk.rows, n_groups = n_out / g, nb = n_in / 32;
+    const size_t w_row = w.row_size(), stride = cpu::act_row_bytes(e.act, n_in);
+    const size_t off_at = (stride * (size_t)n_tokens + 63) / 64 * 64;
+    uint8_t* act = act_scratch(off_at + sizeof(int32_t) * (size_t)(n_tokens * nb)).data();
+    auto* off = reinterpret_cast<int32_t*>(act + off_at);
+    const cpu::PrepareActFn prepare = k.prepare[(size_t)e.act];
+    const int64_t tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / (w_row * g)));  // groups per tile
+    auto run = [&](int64_t g0, int64_t g1) {
+        for (int64_t a0 = g0; a0 < g1; a0 += tile)
+            for (int64_t t = 0; t < n_tokens; t += gk.tokens) {
+                const int nt = (int)std::min<int64_t>(gk.tokens, n_tokens - t);
+                for (int64_t grp = a0; grp < std::min(g1, a0 + tile); ++grp)
+                    gk.fn(n_in, w.row(grp * g), w_row, act + (size_t)t * stride, stride, off + t * nb, nt,
+                          y + t * n_out + grp * g, n_out);
+            }
+    };
+    auto tail = [&](int64_t r0, int64_t r1) {
+        for (int64_t t = 0; t < n_tokens; ++t)
+            for (int64_t r = r0; r < r1; ++r) y[t * n_out + r] = e.fn(n_in, w.row(r), act + (size_t)t * stride);
+    };
+    auto prep = [&](int64_t t) {
+        prepare(x + t * n_in, act + (size_t)t * stride, n_in);
+        cpu::gemv_multi_offsets(n_in, act + (size_t)t * stride, stride, 1, gk.offset, off + t * nb);
+    };
+    if (n_threads <= 1) {
+        for (int64_t t = 0; t < n_tokens; ++t) prep(t);
+        run(0, n_groups);
+        tail(n_groups * g, n_out);
+        return;
+    }
+#pragma omp parallel num_threads(n_threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_tokens; ++t) prep(t);
+        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
+        run(n_groups * it / nt, n_groups * (it + 1) / nt);
+        if (it == nt - 1) tail(n_groups * g, n_out);
+    }
+}
+
 }  // namespace
 
 const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     switch (choose_path(isa, type, n_tokens, mode)) {
         case Path::Blas: return "openblas";
         case Path::GemmOrderGemv: return "gemv-gemm-order";
+        case Path::GemvMulti: return "gemv-multi";
         case Path::Gemm:
             switch (gemm_impl(isa)) {
                 case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
@@ -297,6 +362,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
         case Path::Blas: cpu::blas_matmul(w, x, n_tokens, y, n_threads); return;
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
         case Path::GemmOrderGemv: gemm_order_gemv(isa, k, e, w, x, n_tokens, y, n_threads); return;
+        case Path::GemvMulti: gemv_multi(isa, k, e, w, x, n_tokens, y, n_threads); return;
         case Path::VecDot: break;
     }
 

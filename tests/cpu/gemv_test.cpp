@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -147,6 +148,60 @@ TEST(Gemv, BitIdenticalToVecDotAvx512) {
 TEST(Gemv, BitIdenticalToVecDotAvx2) {
     if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
     check_isa(Isa::Avx2, avx2_kernels(), cpu::gemv_avx2, cpu::GemmImpl::Avx2);
+}
+
+// The several-token kernels (GemvMultiKernel): every token's outputs memcmp-equal to the single-row kernel of the
+// same ISA on that token alone (so to vec_dot), for 1..20 tokens (every pass width and a remainder), tokens of
+// different magnitudes (one all-zero), odd row lengths and groups at odd row offsets.
+void check_multi(Isa isa, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
+                 const cpu::IsaKernels& k) {
+    const cpu::GemvMultiKernel m = multi(DType::Q4_0);
+    const cpu::GemvKernel g = gemv(DType::Q4_0);
+    ASSERT_NE(m.fn, nullptr);
+    ASSERT_EQ(m.rows, g.rows);
+    EXPECT_EQ(multi(DType::Q4_K).fn, nullptr);
+    const cpu::VecDotEntry e = k.dot[(size_t)DType::Q4_0];
+    std::mt19937 rng(5);
+    for (int64_t n : {(int64_t)32, (int64_t)96, (int64_t)2048, (int64_t)5632}) {
+        const int64_t rows = m.rows + 3, nb = n / 32;
+        const size_t rb = row_bytes(DType::Q4_0, n), stride = cpu::act_row_bytes(e.act, n);
+        const std::vector<float> wf = make_weights(rows, n, rng);
+        std::vector<uint8_t> w(rb * (size_t)rows);
+        for (int64_t r = 0; r < rows; ++r) quantize_row(DType::Q4_0, wf.data() + r * n, w.data() + (size_t)r * rb, n);
+        constexpr int kMaxTok = 20;
+        std::vector<uint8_t> act(stride * kMaxTok);
+        for (int t = 0; t < kMaxTok; ++t) {
+            std::vector<float> x = make_x(n, rng, t % 3 == 1 ? 100.0f : t % 3 == 2 ? 1e-2f : 1.0f);
+            if (t == 6) std::fill(x.begin(), x.end(), 0.0f);
+            k.prepare[(size_t)e.act](x.data(), act.data() + (size_t)t * stride, n);
+        }
+        std::vector<int32_t> off((size_t)(kMaxTok * nb));
+        cpu::gemv_multi_offsets(n, act.data(), stride, kMaxTok, m.offset, off.data());
+        for (int64_t r0 : {(int64_t)0, (int64_t)3}) {
+            const uint8_t* wg = w.data() + (size_t)r0 * rb;
+            std::vector<float> want((size_t)(kMaxTok * m.rows));
+            for (int t = 0; t < kMaxTok; ++t) g.fn(n, wg, rb, act.data() + (size_t)t * stride, want.data() + t * m.rows);
+            for (int nt = 1; nt <= kMaxTok; ++nt) {
+                SCOPED_TRACE(testing::Message() << isa_name(isa) << " n " << n << " row " << r0 << " tokens " << nt);
+                const int64_t ldy = m.rows + 5;  // a row stride wider than the group, as matmul's n_out
+                std::vector<float> got((size_t)(nt * ldy), -1.0f);
+                m.fn(n, wg, rb, act.data(), stride, off.data(), nt, got.data(), ldy);
+                for (int t = 0; t < nt; ++t)
+                    ASSERT_EQ(0, std::memcmp(want.data() + t * m.rows, got.data() + t * ldy, sizeof(float) * (size_t)m.rows))
+                        << "token " << t;
+            }
+        }
+    }
+}
+
+TEST(GemvMulti, BitIdenticalToGemvAvx512) {
+    if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
+    check_multi(Isa::Avx512, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+}
+
+TEST(GemvMulti, BitIdenticalToGemvAvx2) {
+    if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    check_multi(Isa::Avx2, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());
 }
 
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).
