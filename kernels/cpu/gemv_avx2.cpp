@@ -510,7 +510,7 @@ void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act
 
 namespace {
 
-// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0, 8 rows x T <= 4 tokens ----------------------
+// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0, 8 rows x T <= 8 tokens ----------------------
 // As gemv_multi_q4_0_t in gemv_avx512.cpp: per block the 8 rows' bytes are loaded, transposed (in-lane 4x4
 // dwords of [row k | row k + 4]: q_j dword r = row r's bytes 4j..4j+3) and unpacked once for the T tokens;
 // per token each activation dword is broadcast, the 8 pmaddubsw products summed in int16 (each in
@@ -556,11 +556,16 @@ void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
     for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
 }
 
+#ifndef GEMV_MULTI_TOKENS
+#define GEMV_MULTI_TOKENS 8
+#endif
+constexpr int kMultiTokens = GEMV_MULTI_TOKENS;
+
 void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
                      int n_tok, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
     for (int t0 = 0; t0 < n_tok;) {
-        const int m = n_tok - t0 < 4 ? n_tok - t0 : 4;
+        const int m = n_tok - t0 < kMultiTokens ? n_tok - t0 : kMultiTokens;
         const uint8_t* a = act + (size_t)t0 * as;
         const int32_t* o = off + (size_t)t0 * nb;
         float* yt = y + t0 * ldy;
@@ -568,7 +573,11 @@ void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act,
             case 1: gemv_multi_q4_0_t<1>(n, w, ws, a, as, o, yt, ldy); break;
             case 2: gemv_multi_q4_0_t<2>(n, w, ws, a, as, o, yt, ldy); break;
             case 3: gemv_multi_q4_0_t<3>(n, w, ws, a, as, o, yt, ldy); break;
-            default: gemv_multi_q4_0_t<4>(n, w, ws, a, as, o, yt, ldy); break;
+            case 4: gemv_multi_q4_0_t<4>(n, w, ws, a, as, o, yt, ldy); break;
+            case 5: gemv_multi_q4_0_t<5>(n, w, ws, a, as, o, yt, ldy); break;
+            case 6: gemv_multi_q4_0_t<6>(n, w, ws, a, as, o, yt, ldy); break;
+            case 7: gemv_multi_q4_0_t<7>(n, w, ws, a, as, o, yt, ldy); break;
+            default: gemv_multi_q4_0_t<8>(n, w, ws, a, as, o, yt, ldy); break;
         }
         t0 += m;
     }
@@ -578,9 +587,10 @@ void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act,
 
 GemvMultiKernel gemv_multi_avx2(DType type) {
     // Measured (bench/matmul_small_m, one thread, TinyLlama layer, ms per layer against the AVX2 GEMM): 4 tokens
-    // 2.46 / 4.62, 8: 4.81 / 5.99, 12: 7.18 / 7.34, 16: 9.69 / 8.63 (8 rows x 4 tokens x 32 k cost ~130
-    // instructions here, 8 pmaddubsw per token and row group being the floor of this formulation).
-    if (type == DType::Q4_0) return {gemv_multi_q4_0, kRows, 4, 8, 12};
+    // 2.47 / 4.4-4.7, 8: 4.22 / 5.7-6.1, 12: 6.6 / 7.0-7.4, 16: 8.4 / 8.7-8.9, 24: 12.6 / 11.5 (~31 instructions
+    // per token and 8 x 32 block, 8 pmaddubsw + 8 broadcasts + 7 int16 adds the floor of this formulation; passes
+    // of 4 tokens instead of 8: 4.81 ms at 8 tokens).
+    if (type == DType::Q4_0) return {gemv_multi_q4_0, kRows, kMultiTokens, 8, 20};
     return {};
 }
 
