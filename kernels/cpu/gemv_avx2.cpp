@@ -510,25 +510,26 @@ void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act
 
 namespace {
 
-// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0, 8 rows x T <= 8 tokens ----------------------
-// As gemv_multi_q4_0_t in gemv_avx512.cpp: per block the 8 rows' bytes are loaded, transposed (in-lane 4x4
+// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0 and Q4_1, 8 rows x T <= 8 tokens ---------------
+// As gemv_multi_q4_t in gemv_avx512.cpp: per block the 8 rows' bytes are loaded, transposed (in-lane 4x4
 // dwords of [row k | row k + 4]: q_j dword r = row r's bytes 4j..4j+3) and unpacked once for the T tokens;
 // per token each activation dword is broadcast, the 8 pmaddubsw products summed in int16 (each in
 // [-3840, 3810], so the sum of 8 stays within int16: exact), then pmaddwd to int32 plus the offset. Per output
-// the operations of gemv_q4_0 (exact integer sum, acc = fma((float)isum, dw*da, acc) in block order).
-template <int T>
-void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
-                       float* y, int64_t ldy) {
+// the operations of the one-token kernel: Q4_0 gemv_q4_0, Q4_1 (Min) gemv_b32_gemm_order<Q4_1>.
+template <bool Min, int T>
+void gemv_multi_q4_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
+                     float* y, int64_t ldy) {
+    constexpr size_t kBlock = Min ? sizeof(BlockQ4_1) : sizeof(BlockQ4_0), kQs = Min ? 4 : 2;
     const bool to_l1 = kRows * ws <= kL1GroupBytes;
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     const int64_t nb = n / 32;
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_0);
-        prefetch_next_group<sizeof(BlockQ4_0)>(w, ws, b, to_l1);
+        const uint8_t* blk = w + (size_t)b * kBlock;
+        prefetch_next_group<kBlock>(w, ws, b, to_l1);
         __m256i v[4];
-        for (int k = 0; k < 4; ++k) v[k] = pair128(blk + 2 + (size_t)k * ws, blk + 2 + (size_t)(k + 4) * ws);
+        for (int k = 0; k < 4; ++k) v[k] = pair128(blk + kQs + (size_t)k * ws, blk + kQs + (size_t)(k + 4) * ws);
         const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
         const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
         const __m256i q[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2),
@@ -536,8 +537,9 @@ void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
         __m256i lo[4], hi[4];
         for (int j = 0; j < 4; ++j) lo[j] = _mm256_and_si256(q[j], m4), hi[j] = _mm256_and_si256(_mm256_srli_epi16(q[j], 4), m4);
         __m128i g[2];
-        load_words8(blk, ws, g);
+        load_words8(blk, ws, g);  // d (| m << 16 for Q4_1)
         const __m256 dw = half_lo8(g);
+        const __m256 mw = Min ? half_hi8(g) : _mm256_setzero_ps();
         for (int t = 0; t < T; ++t) {
             const ActQ8& a = reinterpret_cast<const ActQ8*>(act + (size_t)t * as)[b];
             // Each activation dword broadcast straight from memory (vpbroadcastd ymm, m32: a load, no ALU).
@@ -548,9 +550,10 @@ void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
                 pl = _mm256_add_epi16(pl, _mm256_maddubs_epi16(lo[j], bc(j)));
                 ph = _mm256_add_epi16(ph, _mm256_maddubs_epi16(hi[j], bc(4 + j)));
             }
-            const __m256i p = _mm256_add_epi16(pl, ph);
-            const __m256i isum = _mm256_add_epi32(_mm256_madd_epi16(p, ones), _mm256_set1_epi32(off[(size_t)t * nb + b]));
+            __m256i isum = _mm256_madd_epi16(_mm256_add_epi16(pl, ph), ones);
+            if constexpr (!Min) isum = _mm256_add_epi32(isum, _mm256_set1_epi32(off[(size_t)t * nb + b]));
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_set1_ps(a.d)), acc[t]);
+            if constexpr (Min) acc[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(a.sm), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
@@ -561,8 +564,9 @@ void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
 #endif
 constexpr int kMultiTokens = GEMV_MULTI_TOKENS;
 
-void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
-                     int n_tok, float* y, int64_t ldy) {
+template <bool Min>
+void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
+                   int n_tok, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
     for (int t0 = 0; t0 < n_tok;) {
         const int m = n_tok - t0 < kMultiTokens ? n_tok - t0 : kMultiTokens;
@@ -570,14 +574,14 @@ void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act,
         const int32_t* o = off + (size_t)t0 * nb;
         float* yt = y + t0 * ldy;
         switch (m) {
-            case 1: gemv_multi_q4_0_t<1>(n, w, ws, a, as, o, yt, ldy); break;
-            case 2: gemv_multi_q4_0_t<2>(n, w, ws, a, as, o, yt, ldy); break;
-            case 3: gemv_multi_q4_0_t<3>(n, w, ws, a, as, o, yt, ldy); break;
-            case 4: gemv_multi_q4_0_t<4>(n, w, ws, a, as, o, yt, ldy); break;
-            case 5: gemv_multi_q4_0_t<5>(n, w, ws, a, as, o, yt, ldy); break;
-            case 6: gemv_multi_q4_0_t<6>(n, w, ws, a, as, o, yt, ldy); break;
-            case 7: gemv_multi_q4_0_t<7>(n, w, ws, a, as, o, yt, ldy); break;
-            default: gemv_multi_q4_0_t<8>(n, w, ws, a, as, o, yt, ldy); break;
+            case 1: gemv_multi_q4_t<Min, 1>(n, w, ws, a, as, o, yt, ldy); break;
+            case 2: gemv_multi_q4_t<Min, 2>(n, w, ws, a, as, o, yt, ldy); break;
+            case 3: gemv_multi_q4_t<Min, 3>(n, w, ws, a, as, o, yt, ldy); break;
+            case 4: gemv_multi_q4_t<Min, 4>(n, w, ws, a, as, o, yt, ldy); break;
+            case 5: gemv_multi_q4_t<Min, 5>(n, w, ws, a, as, o, yt, ldy); break;
+            case 6: gemv_multi_q4_t<Min, 6>(n, w, ws, a, as, o, yt, ldy); break;
+            case 7: gemv_multi_q4_t<Min, 7>(n, w, ws, a, as, o, yt, ldy); break;
+            default: gemv_multi_q4_t<Min, 8>(n, w, ws, a, as, o, yt, ldy); break;
         }
         t0 += m;
     }
@@ -590,7 +594,8 @@ GemvMultiKernel gemv_multi_avx2(DType type) {
     // 2.47 / 4.4-4.7, 8: 4.22 / 5.7-6.1, 12: 6.6 / 7.0-7.4, 16: 8.4 / 8.7-8.9, 24: 12.6 / 11.5 (~31 instructions
     // per token and 8 x 32 block, 8 pmaddubsw + 8 broadcasts + 7 int16 adds the floor of this formulation; passes
     // of 4 tokens instead of 8: 4.81 ms at 8 tokens).
-    if (type == DType::Q4_0) return {gemv_multi_q4_0, kRows, kMultiTokens, 8, 20};
+    if (type == DType::Q4_0) return {gemv_multi_q4<false>, kRows, kMultiTokens, 8, 20};
+    if (type == DType::Q4_1) return {gemv_multi_q4<true>, kRows, kMultiTokens, 0, 20};
     return {};
 }
 

@@ -524,25 +524,28 @@ void gemv_b32_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act
 
 namespace {
 
-// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0, 16 rows x T <= 16 tokens ---------------------
+// ---- Several tokens per pass (gemv.hpp GemvMultiKernel): Q4_0 and Q4_1, 16 rows x T <= 16 tokens ------------
 // Per block, the weights are loaded, transposed and unpacked once for the T tokens: an in-lane 4x4 dword
 // transpose of the four vectors [row 4i + k's 16 bytes in lane i] gives q_j with dword r = row r's bytes
 // 4j..4j+3 (low nibbles: elements 4j..4j+3, high nibbles: 16 + 4j..), so each token's activation dword j is
 // broadcast (no per-token reduction) and the 16 rows' integer sums land in row order. Per output the same
-// operations as gemv_q4_0 (exact integer sum, then acc = fma((float)isum, dw*da, acc) in block order).
-template <int T>
-void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
-                       float* y, int64_t ldy) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+// operations as the one-token kernel: Q4_0 gemv_q4_0 (exact integer sum(q*a) - 8*sum(a), then
+// acc = fma((float)isum, dw*da, acc) in block order), Q4_1 (Min) gemv_b32_gemm_order<Q4_1> (isum = sum(q*a),
+// the same FMA, then acc = fma(m, sm, acc)).
+template <bool Min, int T>
+void gemv_multi_q4_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
+                     float* y, int64_t ldy) {
+    constexpr size_t kBlock = Min ? sizeof(BlockQ4_1) : sizeof(BlockQ4_0), kQs = Min ? 4 : 2;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), offs = row_offsets(ws);
     const int64_t nb = n / 32;
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = w + (size_t)b * sizeof(BlockQ4_0);
-        prefetch_next_group<sizeof(BlockQ4_0)>(w, ws, b);
+        const uint8_t* blk = w + (size_t)b * kBlock;
+        prefetch_next_group<kBlock>(w, ws, b);
         __m512i v[4];
         for (int k = 0; k < 4; ++k) {
-            const uint8_t* p = blk + 2 + (size_t)k * ws;
+            const uint8_t* p = blk + kQs + (size_t)k * ws;
             v[k] = _mm512_castsi128_si512(load128(p));
             v[k] = _mm512_inserti32x4(v[k], load128(p + 4 * ws), 1);
             v[k] = _mm512_inserti32x4(v[k], load128(p + 8 * ws), 2);
@@ -554,28 +557,37 @@ void gemv_multi_q4_0_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
                               _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3)};
         __m512i lo[4], hi[4];
         for (int j = 0; j < 4; ++j) lo[j] = _mm512_and_si512(q[j], m4), hi[j] = _mm512_and_si512(_mm512_srli_epi16(q[j], 4), m4);
-        alignas(32) uint16_t dh[16];
-        for (int r = 0; r < 16; ++r) std::memcpy(&dh[r], blk + (size_t)r * ws, 2);
-        const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh)));
+        __m512 dw, mw = _mm512_setzero_ps();
+        if constexpr (Min) {
+            const __m512i g = gather32(blk, offs);  // d | m << 16
+            dw = half_lo(g), mw = half_hi(g);
+        } else {
+            alignas(32) uint16_t dh[16];
+            for (int r = 0; r < 16; ++r) std::memcpy(&dh[r], blk + (size_t)r * ws, 2);
+            dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dh)));
+        }
         for (int t = 0; t < T; ++t) {
             const ActQ8& a = reinterpret_cast<const ActQ8*>(act + (size_t)t * as)[b];
             // Each activation dword broadcast straight from memory (vpbroadcastd zmm, m32: a load, no ALU).
             auto bc = [&](int j) { return _mm512_broadcastd_epi32(_mm_loadu_si32(a.qs + 4 * j)); };
             // Two chains (low and high nibbles) halve the dependent vpdpbusd latency; integers, so exact.
-            __m512i sl = _mm512_set1_epi32(off[(size_t)t * nb + b]), sh = _mm512_setzero_si512();
+            __m512i sl = Min ? _mm512_setzero_si512() : _mm512_set1_epi32(off[(size_t)t * nb + b]);
+            __m512i sh = _mm512_setzero_si512();
             for (int j = 0; j < 4; ++j) {
                 sl = _mm512_dpbusd_epi32(sl, lo[j], bc(j));
                 sh = _mm512_dpbusd_epi32(sh, hi[j], bc(4 + j));
             }
             const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(a.d));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sl, sh)), dd, acc[t]);
+            if constexpr (Min) acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sm), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
-void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
-                     int n_tok, float* y, int64_t ldy) {
+template <bool Min>
+void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
+                   int n_tok, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
     for (int t0 = 0; t0 < n_tok;) {
         const int m = n_tok - t0 >= 16 ? 16 : std::min(8, n_tok - t0);
@@ -583,15 +595,15 @@ void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act,
         const int32_t* o = off + (size_t)t0 * nb;
         float* yt = y + t0 * ldy;
         switch (m) {
-            case 1: gemv_multi_q4_0_t<1>(n, w, ws, a, as, o, yt, ldy); break;
-            case 2: gemv_multi_q4_0_t<2>(n, w, ws, a, as, o, yt, ldy); break;
-            case 3: gemv_multi_q4_0_t<3>(n, w, ws, a, as, o, yt, ldy); break;
-            case 4: gemv_multi_q4_0_t<4>(n, w, ws, a, as, o, yt, ldy); break;
-            case 5: gemv_multi_q4_0_t<5>(n, w, ws, a, as, o, yt, ldy); break;
-            case 6: gemv_multi_q4_0_t<6>(n, w, ws, a, as, o, yt, ldy); break;
-            case 7: gemv_multi_q4_0_t<7>(n, w, ws, a, as, o, yt, ldy); break;
-            case 8: gemv_multi_q4_0_t<8>(n, w, ws, a, as, o, yt, ldy); break;
-            default: gemv_multi_q4_0_t<16>(n, w, ws, a, as, o, yt, ldy); break;
+            case 1: gemv_multi_q4_t<Min, 1>(n, w, ws, a, as, o, yt, ldy); break;
+            case 2: gemv_multi_q4_t<Min, 2>(n, w, ws, a, as, o, yt, ldy); break;
+            case 3: gemv_multi_q4_t<Min, 3>(n, w, ws, a, as, o, yt, ldy); break;
+            case 4: gemv_multi_q4_t<Min, 4>(n, w, ws, a, as, o, yt, ldy); break;
+            case 5: gemv_multi_q4_t<Min, 5>(n, w, ws, a, as, o, yt, ldy); break;
+            case 6: gemv_multi_q4_t<Min, 6>(n, w, ws, a, as, o, yt, ldy); break;
+            case 7: gemv_multi_q4_t<Min, 7>(n, w, ws, a, as, o, yt, ldy); break;
+            case 8: gemv_multi_q4_t<Min, 8>(n, w, ws, a, as, o, yt, ldy); break;
+            default: gemv_multi_q4_t<Min, 16>(n, w, ws, a, as, o, yt, ldy); break;
         }
         t0 += m;
     }
@@ -602,7 +614,8 @@ void gemv_multi_q4_0(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act,
 GemvMultiKernel gemv_multi_avx512(DType type) {
     // Measured (bench/matmul_small_m, one thread, TinyLlama layer, ms per layer against the GEMM with its per-call
     // packing): 8 tokens 2.96 / 5.61, 16: 5.03 / 7.51, 32: 10.0 / 11.7, 48: 14.8 / 15.9.
-    if (type == DType::Q4_0) return {gemv_multi_q4_0, kRows, 16, 8, 64};
+    if (type == DType::Q4_0) return {gemv_multi_q4<false>, kRows, 16, 8, 64};
+    if (type == DType::Q4_1) return {gemv_multi_q4<true>, kRows, 16, 0, 64};
     return {};
 }
 

@@ -217,6 +217,9 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
             if (gm.fn && n_tokens > 1 && n_tokens < gm.gemm_from) return Path::GemvMulti;
             return few ? Path::VecDot : Path::Gemm;
         }
+        // Q4_1: the several-token GEMV in the GEMM's order (as Q4_0 above).
+        const cpu::GemvMultiKernel gm = gemv_multi_kernel(isa, type);
+        if (gm.fn && n_tokens > 1 && n_tokens < gm.gemm_from) return Path::GemvMulti;
         // The GEMM-order GEMVs re-read the weights per token: measured (bench/matmul_small_m, one thread,
         // TinyLlama layer) 5x faster than the GEMM's per-call packing for one token, equal at ~8 (Q4_K),
         // 1.3x slower at 8 (Q6_K).
@@ -283,8 +286,8 @@ void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, co
 }
 
 // Path::GemvMulti: groups of rows x passes of several tokens through GemvMultiKernel (gemv.hpp), weight tiles of
-// ~128 KiB reused across the passes; rows past the last full group through vec_dot (the same operations on the
-// types it serves). Threads split the groups: results do not depend on n_threads.
+// ~128 KiB reused across the passes; rows past the last full group through vec_dot where it computes the same
+// operations (Q4_0), else through the GEMM (Q4_1). Threads split the groups: results do not depend on n_threads.
 void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x,
                 int64_t n_tokens, float* y, int n_threads) {
     const cpu::GemvMultiKernel gk = gemv_multi_kernel(isa, w.type);
@@ -305,8 +308,18 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
             }
     };
     auto tail = [&](int64_t r0, int64_t r1) {
+        if (r0 >= r1) return;
+        if (vec_dot_is_gemm_order(isa, w.type)) {
+            for (int64_t t = 0; t < n_tokens; ++t)
+                for (int64_t r = r0; r < r1; ++r) y[t * n_out + r] = e.fn(n_in, w.row(r), act + (size_t)t * stride);
+            return;
+        }
+        TensorView tv = w;
+        tv.data = w.row(r0), tv.ne[1] = r1 - r0, tv.nbytes = tv.ne[1] * w_row;
+        std::vector<float> yt((size_t)(n_tokens * tv.ne[1]));
+        cpu::gemm(gemm_impl(isa), tv, x, n_tokens, yt.data(), 1);
         for (int64_t t = 0; t < n_tokens; ++t)
-            for (int64_t r = r0; r < r1; ++r) y[t * n_out + r] = e.fn(n_in, w.row(r), act + (size_t)t * stride);
+            std::memcpy(y + t * n_out + r0, yt.data() + t * tv.ne[1], tv.ne[1] * sizeof(float));
     };
     auto prep = [&](int64_t t) {
         prepare(x + t * n_in, act + (size_t)t * stride, n_in);

@@ -153,21 +153,24 @@ TEST(Gemv, BitIdenticalToVecDotAvx2) {
 // The several-token kernels (GemvMultiKernel): every token's outputs memcmp-equal to the single-row kernel of the
 // same ISA on that token alone (so to vec_dot), for 1..20 tokens (every pass width and a remainder), tokens of
 // different magnitudes (one all-zero), odd row lengths and groups at odd row offsets.
-void check_multi(Isa isa, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
+// The reference per type is the one-token kernel of the order matmul's Invariant mode uses: Q4_0's gemv (its
+// vec_dot's order is the GEMM's), Q4_1's GEMM-order gemv.
+void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
                  const cpu::IsaKernels& k) {
-    const cpu::GemvMultiKernel m = multi(DType::Q4_0);
-    const cpu::GemvKernel g = gemv(DType::Q4_0);
+    const cpu::GemvMultiKernel m = multi(type);
+    const cpu::GemvKernel g = gemv(type);
     ASSERT_NE(m.fn, nullptr);
+    ASSERT_NE(g.fn, nullptr);
     ASSERT_EQ(m.rows, g.rows);
     EXPECT_EQ(multi(DType::Q4_K).fn, nullptr);
-    const cpu::VecDotEntry e = k.dot[(size_t)DType::Q4_0];
-    std::mt19937 rng(5);
+    const cpu::VecDotEntry e = k.dot[(size_t)type];
+    std::mt19937 rng(5 + (uint32_t)type);
     for (int64_t n : {(int64_t)32, (int64_t)96, (int64_t)2048, (int64_t)5632}) {
         const int64_t rows = m.rows + 3, nb = n / 32;
-        const size_t rb = row_bytes(DType::Q4_0, n), stride = cpu::act_row_bytes(e.act, n);
+        const size_t rb = row_bytes(type, n), stride = cpu::act_row_bytes(e.act, n);
         const std::vector<float> wf = make_weights(rows, n, rng);
         std::vector<uint8_t> w(rb * (size_t)rows);
-        for (int64_t r = 0; r < rows; ++r) quantize_row(DType::Q4_0, wf.data() + r * n, w.data() + (size_t)r * rb, n);
+        for (int64_t r = 0; r < rows; ++r) quantize_row(type, wf.data() + r * n, w.data() + (size_t)r * rb, n);
         constexpr int kMaxTok = 20;
         std::vector<uint8_t> act(stride * kMaxTok);
         for (int t = 0; t < kMaxTok; ++t) {
@@ -182,7 +185,8 @@ void check_multi(Isa isa, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (
             std::vector<float> want((size_t)(kMaxTok * m.rows));
             for (int t = 0; t < kMaxTok; ++t) g.fn(n, wg, rb, act.data() + (size_t)t * stride, want.data() + t * m.rows);
             for (int nt = 1; nt <= kMaxTok; ++nt) {
-                SCOPED_TRACE(testing::Message() << isa_name(isa) << " n " << n << " row " << r0 << " tokens " << nt);
+                SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(type) << " n " << n << " row " << r0
+                                                << " tokens " << nt);
                 const int64_t ldy = m.rows + 5;  // a row stride wider than the group, as matmul's n_out
                 std::vector<float> got((size_t)(nt * ldy), -1.0f);
                 m.fn(n, wg, rb, act.data(), stride, off.data(), nt, got.data(), ldy);
@@ -196,12 +200,14 @@ void check_multi(Isa isa, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (
 
 TEST(GemvMulti, BitIdenticalToGemvAvx512) {
     if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
-    check_multi(Isa::Avx512, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q4_0, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q4_1, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
 }
 
 TEST(GemvMulti, BitIdenticalToGemvAvx2) {
     if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
-    check_multi(Isa::Avx2, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q4_0, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q4_1, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
 }
 
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).

@@ -99,16 +99,19 @@ TEST_P(MatmulInvariance, RowOfAnyBatchEqualsItsSingleTokenResult) {
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulInvariance, testing::ValuesIn(kTypes),
                          [](const testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
 
-// A serving step's batch sizes on the several-token GEMV (Q4_0 on AVX2 / AVX-512): rows of odd shapes (groups
-// plus leftover rows, a row length of 3 blocks and one of 5632) from batches of every size 1..20 and around the
-// switch to the GEMM, memcmp-equal to the token alone, 1 and 2 threads.
-TEST(MatmulInvariance, Q4_0ServingBatchesEqualSingleTokens) {
+// A serving step's batch sizes on the several-token GEMV (Q4_0 and Q4_1 on AVX2 / AVX-512): rows of odd shapes
+// (groups plus leftover rows, a row length of 3 blocks and one of 5632) from batches of every size 1..20 and around
+// the switch to the GEMM, memcmp-equal to the token alone, 1 and 2 threads.
+class ServingBatches : public testing::TestWithParam<DType> {};
+
+TEST_P(ServingBatches, EqualSingleTokens) {
+    const DType type = GetParam();
     for (Isa isa : kAllIsas) {
         if (!isa_supported(isa)) continue;
         for (int64_t n_in : {(int64_t)96, (int64_t)5632}) {
             const int64_t n_out = 16 * 5 + 3;
             std::mt19937 rng(23 + (uint32_t)n_in);
-            const test::Weights w = test::make_weights(DType::Q4_0, n_in, n_out, rng, 0.01f);
+            const test::Weights w = test::make_weights(type, n_in, n_out, rng, 0.01f);
             constexpr int64_t kTok = 70;
             const std::vector<float> x = make_x(kTok, n_in, rng);
             std::vector<float> single(kTok * n_out);
@@ -118,7 +121,7 @@ TEST(MatmulInvariance, Q4_0ServingBatchesEqualSingleTokens) {
                 for (int threads : {1, 2}) {
                     SCOPED_TRACE(testing::Message() << isa_name(isa) << " n_in " << n_in << " tokens " << n << " threads "
                                                     << threads << " kernel "
-                                                    << matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant));
+                                                    << matmul_kernel_name(isa, type, n, Numerics::Invariant));
                     std::vector<float> y(n * n_out, NAN);
                     matmul_isa(isa, w.view, x.data(), n, y.data(), threads, Numerics::Invariant);
                     ASSERT_EQ(0, std::memcmp(y.data(), single.data(), n * n_out * sizeof(float)));
@@ -126,10 +129,13 @@ TEST(MatmulInvariance, Q4_0ServingBatchesEqualSingleTokens) {
         }
         if (isa_is_x86(isa)) {
             for (int64_t n : {2, 8, 11})
-                EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant), "gemv-multi") << n;
+                EXPECT_STREQ(matmul_kernel_name(isa, type, n, Numerics::Invariant), "gemv-multi") << n;
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Q4, ServingBatches, testing::Values(DType::Q4_0, DType::Q4_1),
+                         [](const testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
 
 // The kernel names the tools print follow the mode: Invariant never names OpenBLAS, and names the GEMM (or a
 // GEMV in its order) for any token count of a type whose vec_dot order differs from it (Q4_K); Q4_0 on AVX2 / AVX-512 keeps exact's
