@@ -60,13 +60,13 @@ Status GrammarConstraint::accept_text(std::string_view bytes) {
     return {};
 }
 
-Expected<Grammar> grammar_from_text(ConstraintSource source, std::string_view text) {
+Expected<Grammar> grammar_from_text(ConstraintSource source, std::string_view text, const JsonSchemaOptions& schema) {
     if (source == ConstraintSource::Gbnf) {
         auto g = parse_gbnf(text);
         if (!g) return g.status().with_context("grammar");
         return g;
     }
-    auto gbnf = json_schema_to_gbnf(text);
+    auto gbnf = json_schema_to_gbnf(text, schema);
     if (!gbnf) return gbnf.status().with_context("schema");
     auto g = parse_gbnf(*gbnf);
     if (!g) return g.status().with_context("schema (generated grammar)");

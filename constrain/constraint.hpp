@@ -10,6 +10,7 @@
 #include "constrain/matcher.hpp"
 #include "constrain/token_mask.hpp"
 #include "constrain/vocab_trie.hpp"
+#include "llm/constrain.hpp"  // JsonSchemaOptions
 #include "runtime/sampler.hpp"  // the TokenConstraint interface only (header; no link dependency on llm_models)
 
 namespace llm {
@@ -53,8 +54,10 @@ private:
     std::vector<uint64_t> mask_;
 };
 
-// What a frontend asked for: GBNF text or a JSON schema (text). Errors say which and where.
+// What a frontend asked for: GBNF text or a JSON schema (text, compiled with `schema` bounds). Errors say which
+// and where.
 enum class ConstraintSource { Gbnf, JsonSchema };
-Expected<Grammar> grammar_from_text(ConstraintSource source, std::string_view text);
+Expected<Grammar> grammar_from_text(ConstraintSource source, std::string_view text,
+                                   const JsonSchemaOptions& schema = {});
 
 }  // namespace llm

@@ -17,9 +17,10 @@ namespace {
 
 class EngineBackend final : public Backend {
 public:
-    EngineBackend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine, ChatTemplate tmpl, ModelInfo info)
+    EngineBackend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine, ChatTemplate tmpl, ModelInfo info,
+                  JsonSchemaOptions schema)
         : model_(std::move(model)), engine_(std::move(engine)), tok_(*model_->tokenizer()), tmpl_(std::move(tmpl)),
-          info_(std::move(info)), format_(detect_tool_format(tmpl_.source())) {}
+          info_(std::move(info)), format_(detect_tool_format(tmpl_.source())), schema_(schema) {}
 
     const ModelInfo& info() const override { return info_; }
 
@@ -63,7 +64,7 @@ public:
     std::string token_piece(int32_t token) const override { return tok_.token_to_piece(token); }
 
     Expected<std::shared_ptr<TokenConstraint>> json_schema_constraint(const std::string& schema) const override {
-        auto grammar = grammar_from_text(ConstraintSource::JsonSchema, schema);
+        auto grammar = grammar_from_text(ConstraintSource::JsonSchema, schema, schema_);
         if (!grammar) return grammar.status();
         std::call_once(trie_once_, [&] { trie_ = VocabTrie::from_tokenizer(tok_); });
         auto c = GrammarConstraint::create(*grammar, trie_);
@@ -85,6 +86,7 @@ private:
     ChatTemplate tmpl_;
     ModelInfo info_;
     ToolFormat format_;
+    JsonSchemaOptions schema_;
     mutable std::once_flag trie_once_, tool_vocab_once_;
     mutable std::shared_ptr<const VocabTrie> trie_, tool_vocab_;
 };
@@ -92,7 +94,7 @@ private:
 }  // namespace
 
 Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine,
-                                                        std::string model_id) {
+                                                        std::string model_id, const JsonSchemaOptions& schema) {
     const Tokenizer* tok = model->tokenizer();
     if (!tok) return error("the model has no tokenizer ({}); llm-serve needs one", model->tokenizer_error());
     auto tmpl = ChatTemplate::parse(tok->chat_template().empty() ? kChatMlTemplate : tok->chat_template());
@@ -104,7 +106,8 @@ Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Mod
     info.n_embd = model_config(*model).d_model;
     struct stat st {};
     info.created = stat(model->path().c_str(), &st) == 0 ? (int64_t)st.st_mtime : 0;
-    return std::shared_ptr<Backend>(std::make_shared<EngineBackend>(std::move(model), std::move(engine), std::move(*tmpl), std::move(info)));
+    return std::shared_ptr<Backend>(
+        std::make_shared<EngineBackend>(std::move(model), std::move(engine), std::move(*tmpl), std::move(info), schema));
 }
 
 }  // namespace llm::server

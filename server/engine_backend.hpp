@@ -3,14 +3,15 @@
 #pragma once
 #include <memory>
 
+#include "llm/constrain.hpp"  // JsonSchemaOptions
 #include "llm/engine.hpp"
 #include "server/backend.hpp"
 
 namespace llm::server {
 
 // Wraps a started engine. Fails when the model has no tokenizer (the server speaks text) or its chat template
-// does not parse.
+// does not parse. `schema` bounds the response_format schemas (llm-serve --json-max-string).
 Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine,
-                                                        std::string model_id);
+                                                        std::string model_id, const JsonSchemaOptions& schema = {});
 
 }  // namespace llm::server

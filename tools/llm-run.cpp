@@ -76,6 +76,7 @@ llm::Expected<std::vector<int32_t>> parse_token_list(const std::string& text) {
 struct Options {
     std::string model, prompt, prompt_file, system, tokens, dump_logits, kv_type = "f16", samplers, quantize;
     std::string schema, grammar_file;
+    int json_max_string = llm::JsonSchemaOptions{}.max_string_length;
     bool print_grammar = false;
     std::string device = "cpu";
     bool list_devices = false;
@@ -117,7 +118,7 @@ llm::Expected<llm::CompiledGrammar> load_constraint(const Options& o, std::strin
         if (!file) return file.status().with_context("--schema");
         text = *file, where = "--schema " + o.schema;
     }
-    auto gbnf = llm::json_schema_to_gbnf(text);
+    auto gbnf = llm::json_schema_to_gbnf(text, llm::JsonSchemaOptions{.max_string_length = o.json_max_string});
     if (!gbnf) return gbnf.status().with_context(where);
     printable = *gbnf;
     auto g = llm::CompiledGrammar::from_gbnf(*gbnf);
@@ -351,6 +352,8 @@ void add_run_options(CLI::App& app, Options& o) {
     app.add_option("--schema", o.schema,
                    "constrain the answer to JSON valid under this JSON Schema (a file, or the schema text itself)");
     app.add_option("--grammar", o.grammar_file, "constrain the answer to a GBNF grammar (llama.cpp syntax) in FILE");
+    app.add_option("--json-max-string", o.json_max_string, "--schema: most characters of a string the schema leaves "
+                   "unbounded (no maxLength, pattern or format); 0 = unbounded")->capture_default_str();
     app.add_flag("--print-grammar", o.print_grammar, "print the GBNF grammar of --schema/--grammar and exit");
     app.add_flag("--json", o.json, "print one JSON object with the text and the timings instead of streaming");
     CLI::Option* tokens_opt = app.add_option("--tokens", o.tokens,
@@ -390,6 +393,7 @@ std::optional<int> check_options(Options& o, llm::SessionOptions& so, std::optio
     if (o.flash_attn && *numerics != llm::Numerics::Exact && *numerics != llm::Numerics::Fast)
         return usage_error("--flash-attn means --numerics fast; it cannot be combined with --numerics " + o.numerics);
     if (o.max_tokens < -1) return usage_error(fmt::format("--max-tokens must be >= -1 (-1 = no limit), got {}", o.max_tokens));
+    if (o.json_max_string < 0) return usage_error("--json-max-string must be 0 (unbounded) or more");
     if (o.seed < -1) return usage_error(fmt::format("--seed must be >= 0, or -1 for a random seed, got {}", o.seed));
     for (const std::string& s : o.stop)
         if (s.empty()) return usage_error("--stop: an empty stop string would end every answer at once");

@@ -82,6 +82,7 @@ struct Options {
     std::vector<std::string> api_keys;
     int n_ctx = 0, n_threads = llm::physical_core_count();
     size_t max_body_mib = 32;
+    int json_max_string = llm::JsonSchemaOptions{}.max_string_length;
     bool claude_env = false;
 };
 
@@ -110,6 +111,8 @@ void add_options(CLI::App& app, Options& o) {
                                            "(llama.cpp's)")->capture_default_str();
     app.add_option("--keepalive", o.so.keepalive_s, "seconds between SSE keep-alive comments while a stream waits")
         ->capture_default_str();
+    app.add_option("--json-max-string", o.json_max_string, "response_format: most characters of a string the schema "
+                   "leaves unbounded (no maxLength, pattern or format); 0 = unbounded")->capture_default_str();
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N")->capture_default_str();
     app.add_flag("--print-claude-env", o.claude_env,
                  "print the environment block that points Claude Code at this server (with the same flags) and exit");
@@ -128,6 +131,7 @@ std::optional<int> check_options(Options& o, llm::EngineOptions& eo) {
     if (o.so.max_queue < 0) return fail("--max-queue must be 0 or more");
     if (o.so.keepalive_s <= 0 || o.so.keepalive_s > 10) return fail("--keepalive must be in (0, 10] seconds");
     if (o.max_body_mib < 1) return fail("--max-body must be at least 1 MiB");
+    if (o.json_max_string < 0) return fail("--json-max-string must be 0 (unbounded) or more");
     o.so.max_body = o.max_body_mib << 20;
     if (!o.api_key_file.empty()) {
         std::ifstream in(o.api_key_file);
@@ -176,7 +180,8 @@ int start_backend(llm::server::HttpServer& server, const Options& o, const llm::
     if (!engine) return fail(engine.error_message());
     (*engine)->start();
     const long long pool_tokens = (long long)(*engine)->kv_pool_tokens();
-    auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(o.model));
+    const llm::JsonSchemaOptions schema{.max_string_length = o.json_max_string};
+    auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(o.model), schema);
     if (!backend) return fail(backend.error_message());
     std::fprintf(stderr, "llm-serve: ready: model %s, context %d tokens, KV pool %lld tokens, %d running at most, "
                  "numerics %s\n", (*backend)->info().id.c_str(), (*backend)->info().n_ctx,

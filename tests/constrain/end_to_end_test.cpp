@@ -140,6 +140,16 @@ TEST(LlmRunConstraint, SchemaAndGrammarErrorsAreOneLine) {
     const RunResult p = run_tool("--schema " + quote_arg(R"({"type":"boolean"})") + " --print-grammar");
     EXPECT_EQ(p.exit_code, 0);
     EXPECT_NE(p.output.find("root ::= "), std::string::npos) << p.output;
+    // --json-max-string: the bound of strings the schema leaves open (256 by default, 0 = none).
+    const std::string str = " --print-grammar --schema " + quote_arg(R"({"type":"string"})");
+    EXPECT_NE(run_tool(str).output.find("(char){0,256}"), std::string::npos);
+    EXPECT_NE(run_tool(str + " --json-max-string 5").output.find("(char){0,5}"), std::string::npos);
+    const RunResult open = run_tool(str + " --json-max-string 0");
+    EXPECT_EQ(open.exit_code, 0);
+    EXPECT_EQ(open.output.find("{0,"), std::string::npos) << open.output;
+    const RunResult neg = run_tool(str + " --json-max-string -1");
+    EXPECT_EQ(neg.exit_code, 2);
+    EXPECT_NE(neg.output.find("--json-max-string must be 0 (unbounded) or more"), std::string::npos) << neg.output;
 }
 
 TEST(LlmRunConstraint, SchemaConstrainsTheAnswer) {
