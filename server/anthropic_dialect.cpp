@@ -126,13 +126,18 @@ const ApiDialect& anthropic_messages_dialect() {
 
 void HttpServer::Impl::handle_count_tokens(const httplib::Request& req, httplib::Response& res) {
     const ApiDialect& d = anthropic_messages_dialect();
-    auto b = backend();
-    if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    auto reg = registry();
+    if (!reg) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
     Json body;
     if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
     ApiRequest api;
     if (auto e = parse_messages_request(body, api, /*for_count=*/true)) return send_error(d, res, *e);
-    if (auto e = check_model(api.model, *b)) return send_error(d, res, *e);
+    std::optional<ApiError> err;
+    const int index = pick_model(*reg, api.model, err);
+    AcquiredModel model;
+    if (!err) err = load_model(*reg, index, model);
+    if (err) return send_error(d, res, *err);
+    Backend* b = model.backend.get();
     std::vector<int32_t> tokens;
     if (auto e = render_prompt(api, *b, tokens)) return send_error(d, res, *e);
     current_log().model = api.model;

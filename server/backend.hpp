@@ -19,6 +19,7 @@ struct ModelInfo {
     int n_vocab = 0;
     int n_embd = 0;
     int64_t created = 0;  // unix seconds (model file time), for /v1/models
+    int64_t bytes = 0;    // memory the model takes while loaded (weights + KV pool), for the registry's budget
 };
 
 class Backend {

@@ -10,6 +10,7 @@
 #include "constrain/tool_calls.hpp"
 #include "runtime/chat_session.hpp"  // kChatMlTemplate
 #include "tokenizer/tokenizer.hpp"
+#include "runtime/kv_pool.hpp"
 #include "runtime/model_access.hpp"  // model_config()
 
 namespace llm::server {
@@ -104,10 +105,31 @@ Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Mod
     info.n_ctx = engine->options().n_ctx;
     info.n_vocab = model_config(*model).n_vocab;
     info.n_embd = model_config(*model).d_model;
+    // What the registry budgets: the weights as loaded and the whole KV pool (its pages are committed as used,
+    // so this is the most it takes).
+    info.bytes = (int64_t)model->info().file_tensor_bytes +
+                 engine->kv_pool_tokens() * (int64_t)KvPool::bytes_per_token(model_config(*model), engine->options().kv_type);
     struct stat st {};
     info.created = stat(model->path().c_str(), &st) == 0 ? (int64_t)st.st_mtime : 0;
     return std::shared_ptr<Backend>(
         std::make_shared<EngineBackend>(std::move(model), std::move(engine), std::move(*tmpl), std::move(info), schema));
+}
+
+Expected<std::shared_ptr<Backend>> load_engine_backend(const std::string& source, const std::string& model_id,
+                                                        EngineOptions eo, int64_t kv_cap_bytes,
+                                                        const JsonSchemaOptions& schema) {
+    auto model = Model::load(source);
+    if (!model) return model.status();
+    if (eo.kv_pool_tokens == 0 && eo.kv_pool_mib == 0 && kv_cap_bytes > 0) {
+        const ModelConfig& c = model_config(**model);
+        const int64_t n_ctx = eo.n_ctx > 0 ? eo.n_ctx : c.n_ctx_train > 0 ? c.n_ctx_train : 4096;
+        const int64_t per_token = (int64_t)KvPool::bytes_per_token(c, eo.kv_type);
+        eo.kv_pool_tokens = std::max<int64_t>(eo.block_tokens, std::min<int64_t>((int64_t)eo.max_running * n_ctx, kv_cap_bytes / per_token));
+    }
+    auto engine = Engine::create(*model, eo);
+    if (!engine) return engine.status();
+    (*engine)->start();
+    return make_engine_backend(*model, std::move(*engine), model_id, schema);
 }
 
 }  // namespace llm::server

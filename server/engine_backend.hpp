@@ -14,4 +14,11 @@ namespace llm::server {
 Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine,
                                                         std::string model_id, const JsonSchemaOptions& schema = {});
 
+// Loads a model (a path or an hf: reference), starts its engine and wraps both: what llm-serve's model registry
+// runs on its loader thread. Without a KV pool size in `eo`, kv_cap_bytes > 0 caps the engine's default pool
+// (every running sequence at full context) at that many bytes, so several models share the memory.
+Expected<std::shared_ptr<Backend>> load_engine_backend(const std::string& source, const std::string& model_id,
+                                                        EngineOptions eo, int64_t kv_cap_bytes,
+                                                        const JsonSchemaOptions& schema = {});
+
 }  // namespace llm::server

@@ -167,6 +167,10 @@ struct ToolText {
 struct StreamState {
     std::shared_ptr<Channel> ch;
     std::shared_ptr<Backend> backend;
+    // Kept by the connection thread: the registry outlives the lease, and the model stays loaded until the
+    // stream ended (on_done's closure holds the lease too).
+    std::shared_ptr<ModelRegistry> registry;
+    std::shared_ptr<ModelLease> lease;
     RequestId id = 0;
     StreamContext ctx;
     ApiRequest api;
@@ -178,24 +182,22 @@ struct StreamState {
 
 void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Request& req, httplib::Response& res) {
     const Clock::time_point arrival = current_log().start;
-    auto b = backend();
-    if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    auto reg = registry();
+    if (!reg) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
     Json body;
     if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
     auto st = std::make_shared<StreamState>();
     ApiRequest& api = st->api;
     if (auto e = d.parse_request(body, api))
         return send_error(d, res, *e);
-    if (auto e = check_model(api.model, *b)) return send_error(d, res, *e);
+    std::optional<ApiError> err;
+    const int model_index = pick_model(*reg, api.model, err);
+    if (err) return send_error(d, res, *err);
     current_log().model = api.model;
     current_log().stream = api.stream;
-    Request engine_req;
-    if (auto e = prepare(d, api, *b, engine_req, st->ctx.echo)) return send_error(d, res, *e);
-    st->ctx.prompt_tokens = (int)engine_req.prompt.size();
-    if (std::string sid = req.get_header_value("X-Claude-Code-Session-Id"); !sid.empty()) api.session = sid;
-    if (!api.session.empty()) current_log().diverged_at = sessions.record(api.session, engine_req.prompt);
 
-    // Admission: at most `parallel` running plus `max_queue` waiting; the rest are told to come back.
+    // Admission: at most `parallel` running plus `max_queue` waiting (for the engine or for their model's load);
+    // the rest are told to come back.
     if (in_flight.fetch_add(1) >= admission_limit()) {
         in_flight.fetch_sub(1);
         metrics.count_rejected();
@@ -204,6 +206,20 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
                                            fmt::format("the server is busy ({} requests admitted); retry shortly", admission_limit()),
                                            "", "queue_full"});
     }
+    // From here until submit succeeds, every return gives the admission back.
+    auto refuse = [&](const ApiError& e) {
+        in_flight.fetch_sub(1);
+        send_error(d, res, e);
+    };
+    AcquiredModel model;
+    if (auto e = load_model(*reg, model_index, model)) return refuse(*e);
+    const std::shared_ptr<Backend> b = model.backend;
+    Request engine_req;
+    if (auto e = prepare(d, api, *b, engine_req, st->ctx.echo)) return refuse(*e);
+    st->ctx.prompt_tokens = (int)engine_req.prompt.size();
+    if (std::string sid = req.get_header_value("X-Claude-Code-Session-Id"); !sid.empty()) api.session = sid;
+    if (!api.session.empty()) current_log().diverged_at = sessions.record(api.session, engine_req.prompt);
+
     auto ch = std::make_shared<Channel>();
     ch->arrival = arrival;
     const bool want_logprobs = api.top_logprobs >= 0;
@@ -217,7 +233,8 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
         ch->events.push_back(e);
         ch->cv.notify_all();
     };
-    cb.on_done = [ch, this](const RequestResult& r) {
+    // The lease goes with on_done's closure: the model stays loaded until its engine request ended.
+    cb.on_done = [ch, this, lease = model.lease](const RequestResult& r) {
         metrics.count_tokens(r.n_prompt, r.n_cached, (int64_t)r.tokens.size());
         metrics.observe_e2e(ms_between(ch->arrival, Clock::now()) / 1000.0);
         {
@@ -228,15 +245,14 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
         in_flight.fetch_sub(1);
     };
     auto id = b->submit(std::move(engine_req), std::move(cb));
-    if (!id) {
-        in_flight.fetch_sub(1);
-        return send_error(d, res, ApiError{400, "invalid_request_error", id.error_message(), "", ""});
-    }
+    if (!id) return refuse(ApiError{400, "invalid_request_error", id.error_message(), "", ""});
     st->ctx.meta = ResponseMeta{new_response_id(d.id_prefix()), (int64_t)std::time(nullptr),
                                 api.model.empty() ? b->info().id : api.model};
     st->ctx.request = &st->api;
     st->ch = ch;
     st->backend = b;
+    st->registry = reg;
+    st->lease = model.lease;
     st->id = *id;
     st->tools = ToolText::make(api, *b);
 

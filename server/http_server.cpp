@@ -75,23 +75,35 @@ void HttpServer::Impl::send_error(const ApiDialect& d, httplib::Response& res, c
     send_json(res, e.status, d.error_body(e));
 }
 
-std::optional<ApiError> HttpServer::Impl::check_model(const std::string& requested, const Backend& b) const {
-    if (requested.empty() || !opts.strict_models || requested == b.info().id) return std::nullopt;
-    for (const std::string& a : opts.aliases)
-        if (requested == a) return std::nullopt;
-    return ApiError{404, "invalid_request_error", fmt::format("The model '{}' does not exist", requested), "model",
-                    "model_not_found"};
+int HttpServer::Impl::pick_model(const ModelRegistry& reg, const std::string& requested, std::optional<ApiError>& err) const {
+    const int index = reg.resolve(requested, opts.strict_models);
+    if (index < 0)
+        err = ApiError{404, "invalid_request_error", fmt::format("The model '{}' does not exist", requested), "model",
+                       "model_not_found"};
+    return index;
+}
+
+std::optional<ApiError> HttpServer::Impl::load_model(ModelRegistry& reg, int index, AcquiredModel& out) const {
+    auto m = reg.acquire((size_t)index);
+    if (!m) return ApiError{503, "server_error", m.error_message(), "", "model_load_failed"};
+    out = std::move(*m);
+    return std::nullopt;
 }
 
 void HttpServer::Impl::handle_embeddings(const httplib::Request& req, httplib::Response& res) {
     const ApiDialect& d = openai_chat_dialect();
-    auto b = backend();
-    if (!b) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    auto reg = registry();
+    if (!reg) return send_error(d, res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
     Json body;
     if (auto e = parse_json_body(req.body, opts.json, body)) return send_error(d, res, *e);
     EmbeddingRequest er;
     if (auto e = parse_embedding_request(body, er)) return send_error(d, res, *e);
-    if (auto e = check_model(er.model, *b)) return send_error(d, res, *e);
+    std::optional<ApiError> err;
+    const int index = pick_model(*reg, er.model, err);
+    AcquiredModel model;
+    if (!err) err = load_model(*reg, index, model);
+    if (err) return send_error(d, res, *err);
+    Backend* b = model.backend.get();
     const ModelInfo& info = b->info();
     std::vector<std::vector<int32_t>> inputs = er.token_lists;
     for (const std::string& t : er.texts) inputs.push_back(b->tokenize(t, true));
@@ -222,43 +234,50 @@ void HttpServer::Impl::setup_routes() {
     http.set_logger([this](const httplib::Request& req, const httplib::Response& res) { write_access_log(req, res); });
 
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-        if (backend()) return send_json(res, 200, Json{{"status", "ok"}});
+        if (registry()) return send_json(res, 200, Json{{"status", "ok"}});
         send_json(res, 503, Json{{"status", "loading"}});
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        auto b = backend();
-        const EngineStats st = b ? b->stats() : EngineStats{};
-        res.set_content(metrics.render(st, in_flight.load()), "text/plain; version=0.0.4; charset=utf-8");
+        auto reg = registry();
+        std::string text = metrics.render(reg ? reg->stats() : EngineStats{}, in_flight.load());
+        if (reg) reg->render_metrics(text);
+        res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
     });
     // One shape both SDKs parse: OpenAI's (object, created, owned_by) and Anthropic's (type, display_name,
-    // created_at as RFC 3339; the list adds has_more, first_id, last_id).
-    auto model_entry = [](const std::string& id, int64_t created) {
+    // created_at as RFC 3339; the list adds has_more, first_id, last_id); ours adds the model's state
+    // ("loaded", "loading", "unloaded") and `loaded`, which the SDKs ignore.
+    auto model_entry = [](const std::string& id, const ModelStatus& m) {
         char when[32];
-        const std::time_t t = (std::time_t)created;
+        const std::time_t t = (std::time_t)m.spec.created;
         std::tm tm{};
         gmtime_r(&t, &tm);
         std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        return Json{{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", "llm"},
-                    {"type", "model"}, {"display_name", id}, {"created_at", when}};
+        return Json{{"id", id}, {"object", "model"}, {"created", m.spec.created}, {"owned_by", "llm"},
+                    {"type", "model"}, {"display_name", id}, {"created_at", when},
+                    {"state", m.state}, {"loaded", m.state == "loaded"}};
     };
-    http.Get("/v1/models", [this, model_entry](const httplib::Request&, httplib::Response& res) {
-        auto b = backend();
-        if (!b) return send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
-        Json data = Json::array({model_entry(b->info().id, b->info().created)});
-        for (const std::string& a : opts.aliases) data.push_back(model_entry(a, b->info().created));
+    auto no_registry = [this](httplib::Response& res) {
+        send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    };
+    http.Get("/v1/models", [this, model_entry, no_registry](const httplib::Request&, httplib::Response& res) {
+        auto reg = registry();
+        if (!reg) return no_registry(res);
+        Json data = Json::array();
+        for (const ModelStatus& m : reg->list()) {  // every model under its id, then its aliases
+            data.push_back(model_entry(m.spec.id, m));
+            for (const std::string& a : m.spec.aliases) data.push_back(model_entry(a, m));
+        }
         send_json(res, 200, Json{{"object", "list"}, {"data", data}, {"has_more", false},
                                  {"first_id", data.front()["id"]}, {"last_id", data.back()["id"]}});
     });
-    http.Get(R"(/v1/models/(.+))", [this, model_entry](const httplib::Request& req, httplib::Response& res) {
-        auto b = backend();
-        if (!b) return send_error(openai_chat_dialect(), res, ApiError{503, "server_error", "the model is loading; retry shortly", "", "model_loading"});
+    http.Get(R"(/v1/models/(.+))", [this, model_entry, no_registry](const httplib::Request& req, httplib::Response& res) {
+        auto reg = registry();
+        if (!reg) return no_registry(res);
         const std::string id = req.matches[1];
-        bool known = id == b->info().id;
-        for (const std::string& a : opts.aliases) known |= id == a;
-        if (!known && opts.strict_models)
-            return send_error(openai_chat_dialect(), res, ApiError{404, "invalid_request_error",
-                                                                   fmt::format("The model '{}' does not exist", id), "model", "model_not_found"});
-        send_json(res, 200, model_entry(id, b->info().created));
+        std::optional<ApiError> err;
+        const int index = pick_model(*reg, id, err);
+        if (err) return send_error(openai_chat_dialect(), res, *err);
+        send_json(res, 200, model_entry(id, reg->list()[(size_t)index]));
     });
     http.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
         handle_generation(openai_chat_dialect(), req, res);
@@ -288,8 +307,20 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::set_backend(std::shared_ptr<Backend> backend) {
-    std::lock_guard lock(impl_->backend_mu);
-    impl_->backend_ = std::move(backend);
+    std::shared_ptr<ModelRegistry> reg;
+    if (backend) {
+        reg = std::make_shared<ModelRegistry>(RegistryLimits{}, nullptr);
+        ModelSpec spec{backend->info().id, "", impl_->opts.aliases, backend->info().bytes, backend->info().created};
+        reg->add_loaded(std::move(spec), std::move(backend));
+    }
+    set_registry(std::move(reg));
+}
+
+void HttpServer::set_registry(std::shared_ptr<ModelRegistry> registry) {
+    std::shared_ptr<ModelRegistry> old;
+    std::lock_guard lock(impl_->registry_mu);
+    old.swap(impl_->registry_);
+    impl_->registry_ = std::move(registry);
 }
 
 Expected<int> HttpServer::bind() {

@@ -8,6 +8,7 @@
 #include "core/status.hpp"
 #include "server/backend.hpp"
 #include "server/json_body.hpp"
+#include "server/model_registry.hpp"
 
 namespace llm::server {
 
@@ -17,8 +18,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     int port = 8080;                      // 0: any free port (bind() returns it)
     std::vector<std::string> api_keys;    // empty: no auth
-    std::vector<std::string> aliases;     // extra model ids listed and accepted
-    bool strict_models = false;           // unknown model ids -> 404 (else served by the loaded model)
+    std::vector<std::string> aliases;     // extra ids of the model given to set_backend (a registry has its own)
+    bool strict_models = false;           // unknown model ids -> 404 (else served by the default model)
     int parallel = 16;                    // sequences the engine runs at once (admission counts them)
     int max_queue = 64;                   // requests admitted beyond `parallel`; more get 429
     size_t max_body = 32u << 20;          // bytes; larger bodies get 413
@@ -33,8 +34,10 @@ class HttpServer {
 public:
     explicit HttpServer(ServerOptions opts);
     ~HttpServer();
-    // Until a backend is set, /health answers 503 and every model route 503 (loading).
+    // Until a backend or registry is set, /health answers 503 and every model route 503 (loading).
+    // set_backend serves one loaded model (with opts.aliases); set_registry many, loaded on demand.
     void set_backend(std::shared_ptr<Backend> backend);
+    void set_registry(std::shared_ptr<ModelRegistry> registry);
     // Binds the listening socket; returns the port (useful with port 0). Errors name host and port.
     Expected<int> bind();
     // Serves on the bound socket until stop() (blocking).

@@ -10,6 +10,7 @@
 #include "server/dialect.hpp"
 #include "server/http_server.hpp"
 #include "server/metrics.hpp"
+#include "server/model_registry.hpp"
 #include "server/prompt_history.hpp"
 
 namespace llm::server {
@@ -43,24 +44,27 @@ struct HttpServer::Impl {
 
     ServerOptions opts;
     httplib::Server http;
-    std::mutex backend_mu;
-    std::shared_ptr<Backend> backend_;
+    std::mutex registry_mu;
+    std::shared_ptr<ModelRegistry> registry_;  // null until set: every model route answers 503
     Metrics metrics;
     std::atomic<int> in_flight{0};  // admitted generation requests whose engine request has not finished
     std::mutex log_mu;
     PromptHistory sessions;
 
-    std::shared_ptr<Backend> backend() {
-        std::lock_guard lock(backend_mu);
-        return backend_;
+    std::shared_ptr<ModelRegistry> registry() {
+        std::lock_guard lock(registry_mu);
+        return registry_;
     }
     int admission_limit() const { return opts.parallel + opts.max_queue; }
 
     void setup_routes();
     void send_json(httplib::Response& res, int status, const Json& body);
     void send_error(const ApiDialect& d, httplib::Response& res, const ApiError& e);
-    // The model id a request named, checked against the served id and aliases (404 under --strict-models).
-    std::optional<ApiError> check_model(const std::string& requested, const Backend& b) const;
+    // The model a request named (id or alias; unknown names the default one, or 404 under --strict-models).
+    // -1 with the error set when there is none.
+    int pick_model(const ModelRegistry& reg, const std::string& requested, std::optional<ApiError>& err) const;
+    // The picked model, loaded: waits while the loader thread loads it; a failed load is a 503 naming why.
+    std::optional<ApiError> load_model(ModelRegistry& reg, int index, AcquiredModel& out) const;
     void handle_generation(const ApiDialect& d, const httplib::Request& req, httplib::Response& res);
     void handle_count_tokens(const httplib::Request& req, httplib::Response& res);  // anthropic_dialect.cpp
     void handle_embeddings(const httplib::Request& req, httplib::Response& res);

@@ -1,6 +1,13 @@
-// llm-serve: the OpenAI-compatible HTTP server (docs/SERVER.md). Thin: parses options, loads the model, starts
-// the serving engine and hands both to the server library (server/); /health answers 503 until loading is done.
+// llm-serve: the OpenAI-compatible HTTP server (docs/SERVER.md). Thin: parses options, lists the models (-m,
+// --models-dir), loads the default one and hands the model registry to the server library (server/); /health
+// answers 503 until the default model is loaded, the others load on first use.
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -13,6 +20,7 @@
 #include "llm/system.hpp"
 #include "server/engine_backend.hpp"
 #include "server/http_server.hpp"
+#include "server/model_registry.hpp"
 
 namespace {
 
@@ -37,6 +45,25 @@ bool parse_kv_pool(const std::string& s, int64_t& tokens, int64_t& mib) {
     if (unit == "mib" || unit == "mb" || unit == "m") return mib = v, true;
     if (unit == "gib" || unit == "gb" || unit == "g") return mib = v * 1024, true;
     return false;
+}
+
+// "8GiB", "512MiB", "1.5G" (K/M/G and KiB/MiB/GiB alike: powers of 1024) or plain bytes.
+bool parse_bytes(const std::string& s, int64_t& bytes) {
+    size_t pos = 0;
+    double v = 0;
+    try {
+        v = std::stod(s, &pos);
+    } catch (...) {
+        return false;
+    }
+    std::string unit = s.substr(pos);
+    for (char& c : unit) c = (char)std::tolower((unsigned char)c);
+    if (unit.size() > 1 && unit.back() == 'b') unit.pop_back();  // "GiB", "GB" -> "gi", "g"
+    if (unit.size() > 1 && unit.back() == 'i') unit.pop_back();
+    const double scale = unit.empty() ? 1 : unit == "k" ? 1024.0 : unit == "m" ? 1024.0 * 1024 : unit == "g" ? 1024.0 * 1024 * 1024 : 0;
+    if (scale == 0 || v <= 0) return false;
+    bytes = (int64_t)(v * scale);
+    return true;
 }
 
 // The id the model answers to: its file name without .gguf (or the reference as given for hf: and folders).
@@ -78,7 +105,12 @@ void print_claude_env(const llm::server::ServerOptions& so, const std::string& m
 // The command line as given.
 struct Options {
     llm::server::ServerOptions so;
-    std::string model, api_key_file, kv_pool, log_format = "text", numerics = "invariant", device = "cpu";
+    std::vector<std::string> model_args, models_dirs, alias_args;
+    std::string model;  // the default model (the first -m, else the first model in the first --models-dir)
+    std::vector<llm::server::ModelSpec> models;
+    std::string mem_budget;
+    llm::server::RegistryLimits limits;
+    std::string api_key_file, kv_pool, log_format = "text", numerics = "invariant", device = "cpu";
     std::vector<std::string> api_keys;
     int n_ctx = 0, n_threads = llm::physical_core_count();
     size_t max_body_mib = 32;
@@ -87,21 +119,31 @@ struct Options {
 };
 
 void add_options(CLI::App& app, Options& o) {
-    app.add_option("-m,--model", o.model,
-                   "GGUF file, Hugging Face folder or hf:owner/repo[:QUANT] (default: $LLM_MODEL, else SmolLM2 from the cache)");
+    app.add_option("-m,--model", o.model_args,
+                   "GGUF file, Hugging Face folder or hf:owner/repo[:QUANT]; repeatable, the first is the default model "
+                   "(default: $LLM_MODEL, else SmolLM2 from the cache)");
+    app.add_option("--models-dir", o.models_dirs, "serve every *.gguf file and Hugging Face folder (with config.json) in "
+                                                "DIR under its name; repeatable");
+    app.add_option("--mem-budget", o.mem_budget, "memory for loaded models (weights + KV pools): bytes or 8GiB, 512MiB; "
+                                               "the least recently used idle model is unloaded beyond it (default: 3/4 of "
+                                               "the machine's memory)");
+    app.add_option("--max-loaded", o.limits.max_loaded, "models loaded at once at most (0: no limit)")->capture_default_str();
     app.add_option("--host", o.so.host, "address to listen on (0.0.0.0 for every interface)")->capture_default_str();
     app.add_option("--port", o.so.port, "TCP port (0 = any free port, printed at start)")->capture_default_str();
     app.add_option("--api-key", o.api_keys, "require this key (Authorization: Bearer KEY or x-api-key: KEY) on every "
                                           "route but /health; repeatable");
     app.add_option("--api-key-file", o.api_key_file, "read keys from a file, one per line (keeps them off the command line)");
-    app.add_option("--alias", o.so.aliases, "another model id to list and answer to (repeatable), e.g. gpt-4o-mini");
+    app.add_option("--alias", o.alias_args, "another id to list and answer to: NAME for the default model, MODEL=NAME for "
+                                          "the model with id MODEL (repeatable), e.g. gpt-4o-mini");
     app.add_flag("--strict-models", o.so.strict_models,
-                 "answer 404 for a model id that is neither the loaded model's nor an alias (default: serve it anyway)");
+                 "answer 404 for a model id that is neither a served model's nor an alias (default: the default model "
+                 "serves it)");
     app.add_option("-c,--ctx", o.n_ctx, "most tokens per request, prompt + output (default: the model's training context)");
     app.add_option("-t,--threads", o.n_threads, "compute threads (default: physical cores)")->capture_default_str();
     app.add_option("--parallel", o.so.parallel, "sequences decoded together per step (the running batch)")->capture_default_str();
-    app.add_option("--kv-pool", o.kv_pool, "KV cache pool shared by all requests: tokens (\"65536\") or memory "
-                                         "(\"512MiB\", \"2GiB\"); default: sized from free memory");
+    app.add_option("--kv-pool", o.kv_pool, "KV cache pool of each model, shared by its requests: tokens (\"65536\") or "
+                                         "memory (\"512MiB\", \"2GiB\"); default: sized from free memory, with several "
+                                         "models at most 1/4 of --mem-budget each");
     app.add_option("--max-queue", o.so.max_queue, "requests waiting beyond --parallel; more are answered 429 + retry-after")
         ->capture_default_str();
     app.add_option("--max-body", o.max_body_mib, "largest request body in MiB (413 beyond)")->capture_default_str();
@@ -116,6 +158,72 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N")->capture_default_str();
     app.add_flag("--print-claude-env", o.claude_env,
                  "print the environment block that points Claude Code at this server (with the same flags) and exit");
+}
+
+// Bytes a model's files take on disk (a GGUF file, or a folder's safetensors): what it is expected to take
+// loaded until a load says (0 for hf: references not resolved yet), and its time for /v1/models.
+void file_facts(const std::string& source, llm::server::ModelSpec& spec) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    struct stat st {};
+    if (stat(source.c_str(), &st) == 0) spec.created = (int64_t)st.st_mtime;
+    if (fs::is_regular_file(source, ec)) spec.est_bytes = (int64_t)fs::file_size(source, ec);
+    else if (fs::is_directory(source, ec))
+        for (const auto& f : fs::directory_iterator(source, ec))
+            if (f.path().extension() == ".safetensors") spec.est_bytes += (int64_t)f.file_size(ec);
+}
+
+// The models of one --models-dir, sorted by name: *.gguf files (the first shard of split ones) and folders
+// with a config.json.
+std::optional<std::string> scan_models_dir(const std::string& dir, std::vector<std::pair<std::string, std::string>>& out) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return "--models-dir " + dir + " is not a folder";
+    static const std::regex later_shard(R"(-0*([2-9]|[1-9][0-9]+)-of-[0-9]+\.gguf$)");
+    std::vector<std::pair<std::string, std::string>> found;
+    for (const auto& f : fs::directory_iterator(dir, ec)) {
+        const std::string name = f.path().filename().string();
+        if (f.is_directory(ec) && fs::exists(f.path() / "config.json", ec)) found.emplace_back(name, f.path().string());
+        else if (f.is_regular_file(ec) && f.path().extension() == ".gguf" && !std::regex_search(name, later_shard))
+            found.emplace_back(model_id_of(name), f.path().string());
+    }
+    if (ec) return "cannot list --models-dir " + dir + ": " + ec.message();
+    std::sort(found.begin(), found.end());
+    out.insert(out.end(), found.begin(), found.end());
+    return std::nullopt;
+}
+
+// -m and --models-dir -> o.models (the default first), with --alias applied; an exit code on a bad list.
+std::optional<int> list_models(Options& o) {
+    std::vector<std::pair<std::string, std::string>> found;  // (id, source)
+    for (const std::string& m : o.model_args) found.emplace_back(model_id_of(m), m);
+    for (const std::string& d : o.models_dirs)
+        if (auto e = scan_models_dir(d, found)) return fail(*e);
+    if (found.empty()) {
+        if (!o.models_dirs.empty()) return fail("--models-dir holds no *.gguf file and no folder with a config.json");
+        auto def = llm::find_default_model();
+        if (!def) return fail("no model: use -m MODEL or set LLM_MODEL (scripts/fetch-smollm2.sh fetches SmolLM2)");
+        found.emplace_back(model_id_of(*def), *def);
+    }
+    for (const auto& [id, source] : found) {
+        for (const auto& m : o.models)
+            if (m.id == id) return fail("two models answer to '" + id + "': " + m.source + " and " + source);
+        llm::server::ModelSpec spec{id, source, {}, 0, 0};
+        file_facts(source, spec);
+        o.models.push_back(std::move(spec));
+    }
+    for (const std::string& a : o.alias_args) {
+        const size_t eq = a.find('=');
+        const std::string target = eq == std::string::npos ? o.models[0].id : a.substr(0, eq);
+        const std::string name = eq == std::string::npos ? a : a.substr(eq + 1);
+        auto it = std::find_if(o.models.begin(), o.models.end(), [&](const auto& m) { return m.id == target; });
+        if (it == o.models.end()) return fail("--alias " + a + ": no model has the id '" + target + "'");
+        if (name.empty()) return fail("--alias " + a + ": the alias is empty");
+        it->aliases.push_back(name);
+    }
+    o.model = o.models[0].source;
+    o.so.aliases = o.models[0].aliases;  // --print-claude-env reads them
+    return std::nullopt;
 }
 
 // Everything that can be checked before the model loads: an exit code when the program stops here, else the
@@ -150,12 +258,11 @@ std::optional<int> check_options(Options& o, llm::EngineOptions& eo) {
     eo.device = o.device;
     if (!o.kv_pool.empty() && !parse_kv_pool(o.kv_pool, eo.kv_pool_tokens, eo.kv_pool_mib))
         return fail("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + o.kv_pool + "'");
-    if (o.model.empty()) {
-        auto found = llm::find_default_model();
-        if (!found) return fail("no model: use -m MODEL or set LLM_MODEL (scripts/fetch-smollm2.sh fetches SmolLM2)");
-        o.model = *found;
-    }
-    return std::nullopt;
+    if (!o.mem_budget.empty() && !parse_bytes(o.mem_budget, o.limits.mem_budget))
+        return fail("--mem-budget must be a size such as 8GiB, 512MiB or a byte count, got '" + o.mem_budget + "'");
+    if (o.mem_budget.empty()) o.limits.mem_budget = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) / 4 * 3;
+    if (o.limits.max_loaded < 0) return fail("--max-loaded must be 0 (no limit) or more");
+    return list_models(o);
 }
 
 // --print-claude-env: prints the block and exits (0), or fails on a model that does not load.
@@ -168,25 +275,33 @@ int print_claude_env_for(const Options& o) {
         const int n_ctx_train = (*m)->info().n_ctx_train;
         ctx = std::min(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
     }
-    print_claude_env(o.so, model_id_of(o.model), ctx, o.api_keys);
+    print_claude_env(o.so, o.models[0].id, ctx, o.api_keys);
     return 0;
 }
 
-// Loads the model and starts the engine behind the bound server; an exit code (0 when it serves).
+// The registry of every model; loads the default one now (the others on first use) and hands the registry
+// to the bound server. An exit code (0 when it serves).
 int start_backend(llm::server::HttpServer& server, const Options& o, const llm::EngineOptions& eo) {
-    auto loaded = llm::Model::load(o.model);
-    if (!loaded) return fail(loaded.error_message());
-    auto engine = llm::Engine::create(*loaded, eo);
-    if (!engine) return fail(engine.error_message());
-    (*engine)->start();
-    const long long pool_tokens = (long long)(*engine)->kv_pool_tokens();
+    // Several models share the memory: without --kv-pool, one model's KV pool takes at most a quarter of it.
+    const int64_t kv_cap = o.models.size() > 1 ? o.limits.mem_budget / 4 : 0;
     const llm::JsonSchemaOptions schema{.max_string_length = o.json_max_string};
-    auto backend = llm::server::make_engine_backend(*loaded, std::move(*engine), model_id_of(o.model), schema);
-    if (!backend) return fail(backend.error_message());
-    std::fprintf(stderr, "llm-serve: ready: model %s, context %d tokens, KV pool %lld tokens, %d running at most, "
-                 "numerics %s\n", (*backend)->info().id.c_str(), (*backend)->info().n_ctx,
-                 pool_tokens, o.so.parallel, std::string(llm::numerics_name(eo.numerics)).c_str());
-    server.set_backend(*backend);
+    auto loader = [eo, kv_cap, schema](const llm::server::ModelSpec& spec) {
+        std::fprintf(stderr, "llm-serve: loading model %s (%s)\n", spec.id.c_str(), spec.source.c_str());
+        auto b = llm::server::load_engine_backend(spec.source, spec.id, eo, kv_cap, schema);
+        if (b) std::fprintf(stderr, "llm-serve: loaded model %s: %lld MiB, context %d tokens\n", spec.id.c_str(),
+                            (long long)((*b)->info().bytes >> 20), (*b)->info().n_ctx);
+        else std::fprintf(stderr, "llm-serve: loading model %s failed: %s\n", spec.id.c_str(), b.error_message().c_str());
+        return b;
+    };
+    auto registry = std::make_shared<llm::server::ModelRegistry>(o.limits, loader);
+    for (const llm::server::ModelSpec& m : o.models) registry->add(m);
+    auto def = registry->acquire(0);
+    if (!def) return fail(def.error_message());
+    std::fprintf(stderr, "llm-serve: ready: default model %s, %zu models available, memory budget %lld MiB, %d running "
+                 "at most per model, numerics %s\n", o.models[0].id.c_str(), o.models.size(),
+                 (long long)(o.limits.mem_budget >> 20), o.so.parallel, std::string(llm::numerics_name(eo.numerics)).c_str());
+    def->lease.reset();
+    server.set_registry(std::move(registry));
     return 0;
 }
 
@@ -216,7 +331,7 @@ int serve(const Options& o, const llm::EngineOptions& eo) {
     const int rc = start_backend(server, o, eo);
     if (rc != 0) server.stop();
     http.join();
-    server.set_backend(nullptr);  // the engine stops here; pending requests end as cancelled
+    server.set_registry(nullptr);  // the engines stop here; pending requests end as cancelled
     return rc;
 }
 

@@ -41,6 +41,7 @@ public:
     int submitted() const { return submitted_.load(); }
     int running() const { return running_.load(); }
     void set_n_ctx(int n) { info_.n_ctx = n; }
+    void set_id(std::string id, int64_t bytes = 0) { info_.id = std::move(id), info_.bytes = bytes; }
 
     const ModelInfo& info() const override { return info_; }
     Expected<std::vector<int32_t>> chat_prompt(const std::vector<ChatMessage>& messages) const override {
