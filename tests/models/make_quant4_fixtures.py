@@ -8,7 +8,9 @@ shared fixtures' 32-token sequence), plus broken folders for the loader's error 
 
 Folders: llama-mlx4 (group 64, every matrix and the embeddings packed, bf16 scales/biases), llama-mlx8 (group 32),
 phi3-mlx4 (fused qkv_proj / gate_up_proj, LongRoPE short factors), llama-gptq (asymmetric, group 64, v1 zero points,
-config.json quantization_config), llama-gptq-sym (symmetric, group 128, quantize_config.json); bad-* folders.
+config.json quantization_config), llama-gptq-sym (symmetric, group 128, quantize_config.json), llama-gptq-v2
+(checkpoint_format gptq_v2, group 32, zero points 0..15 stored as they are), llama-mlx-mixed (per-module entries
+in quantization: 8-bit, 4-bit group 32, false); bad-* folders.
 """
 import json
 import os
@@ -92,8 +94,9 @@ def mlx_quantize(w, bits, group):
     return pack_u32(q.reshape(w.shape).astype(np.uint32), bits), scale, bias, deq
 
 
-def gptq_quantize(w, group, sym):
-    """GPTQ int4 of [out, in] (v1 files: qzeros store zero - 1): qweight [in/8, out], qzeros, fp16 scales, deq."""
+def gptq_quantize(w, group, sym, v2=False):
+    """GPTQ int4 of [out, in] (v1 files: qzeros store zero - 1; v2: zero): qweight [in/8, out], qzeros, fp16 scales,
+    deq."""
     g = w.reshape(w.shape[0], -1, group).astype(np.float64)
     lo, hi = np.minimum(g.min(axis=2), 0), np.maximum(g.max(axis=2), 0)
     if sym:
@@ -101,14 +104,14 @@ def gptq_quantize(w, group, sym):
         zero = np.full(scale.shape, 8.0)
     else:
         scale = (hi - lo) / 15
-        zero = np.clip(np.rint(-lo / np.maximum(scale, 1e-8)), 1, 15)  # v1 cannot store a zero point of 0
+        zero = np.clip(np.rint(-lo / np.maximum(scale, 1e-8)), 0 if v2 else 1, 15)  # v1 cannot store 0
     scale = np.maximum(scale, 1e-6).astype(np.float16).astype(np.float64)
     q = np.clip(np.rint(g / scale[..., None]) + zero[..., None], 0, 15)
     deq = (scale[..., None] * (q - zero[..., None])).reshape(w.shape)
     q = q.reshape(w.shape).astype(np.uint32)                        # [out, in]
     qweight = pack_u32(q.T.reshape(-1, 8, w.shape[0]).transpose(0, 2, 1).reshape(-1, 8), 4)  # [in/8 * out, 1]
     qweight = qweight.reshape(w.shape[1] // 8, w.shape[0]).view(np.int32)
-    qzeros = pack_u32((zero.T - 1).astype(np.uint32), 4).view(np.int32)  # [groups, out/8]
+    qzeros = pack_u32((zero.T - (0 if v2 else 1)).astype(np.uint32), 4).view(np.int32)  # [groups, out/8]
     return qweight, qzeros, scale.T.astype(np.float16), deq
 
 
@@ -187,13 +190,40 @@ def make_mlx(src, out, bits, group):
     return cfg, tensors, deq
 
 
-def make_gptq(src, out, group, sym):
+def make_mlx_mixed(src):
+    """MLX 4-bit group 64 with per-module entries in config.json's quantization (as mlx_lm's mixed recipes write):
+    one linear 8-bit group 32, one 4-bit group 32, one left in bf16 (false)."""
+    cfg = json.load(open(os.path.join(MODELS, src, "hf", "config.json")))
+    w = read_safetensors(os.path.join(MODELS, src, "hf", "model.safetensors"))
+    special = {"model.layers.0.mlp.down_proj": {"bits": 8, "group_size": 32},
+               "model.layers.1.self_attn.q_proj": {"bits": 4, "group_size": 32},
+               "model.layers.1.mlp.gate_proj": False}
+    tensors, deq = {}, {}
+    for name, a in w.items():
+        prefix = name[:-len(".weight")]
+        p = special.get(prefix, {"bits": 4, "group_size": 64})
+        if (is_linear(name) or name in ("model.embed_tokens.weight", "lm_head.weight")) and p:
+            packed, scale, bias, deq[name] = mlx_quantize(a, p["bits"], p["group_size"])
+            tensors[name] = ("U32", packed)
+            tensors[prefix + ".scales"] = as_bf16(scale)
+            tensors[prefix + ".biases"] = as_bf16(bias)
+        else:
+            tensors[name], deq[name] = as_bf16(a), bf16_round(a).astype(np.float64)
+    cfg["quantization"] = {"group_size": 64, "bits": 4, **special}
+    return cfg, tensors, deq
+
+
+def make_gptq(src, out, group, sym, v2=False):
     cfg = json.load(open(os.path.join(MODELS, src, "hf", "config.json")))
     w = read_safetensors(os.path.join(MODELS, src, "hf", "model.safetensors"))
     tensors, deq = {}, {}
     for name, a in w.items():
         if is_linear(name):
-            qweight, qzeros, scales, deq[name] = gptq_quantize(a, group, sym)
+            if v2:  # every 16th row all >= 0 and the next all <= 0: zero points 0 and 15, the ends of v2's range
+                a = a.astype(np.float64).copy()
+                a[0::16] = np.abs(a[0::16])
+                a[1::16] = -np.abs(a[1::16])
+            qweight, qzeros, scales, deq[name] = gptq_quantize(a, group, sym, v2)
             prefix = name[:-len(".weight")]
             tensors[prefix + ".qweight"] = ("I32", qweight)
             tensors[prefix + ".qzeros"] = ("I32", qzeros)
@@ -204,6 +234,12 @@ def make_gptq(src, out, group, sym):
             tensors[name], deq[name] = ("F16", h), h.astype(np.float64)
     cfg["torch_dtype"] = "float16"
     return cfg, tensors, deq
+
+
+# Linears whose dequantized values a folder also keeps (ref.<name>.bin, float32 [out, in]): the test compares them
+# with the converted block matrix, which the logits alone bound only loosely.
+CHECKED = {"llama-gptq-v2": ["model.layers.0.mlp.up_proj.weight"],
+           "llama-mlx-mixed": ["model.layers.0.mlp.down_proj.weight", "model.layers.1.self_attn.q_proj.weight"]}
 
 
 def save(out, cfg, tensors, deq=None, quantize_config=None):
@@ -217,6 +253,8 @@ def save(out, cfg, tensors, deq=None, quantize_config=None):
     if deq is not None:
         tokens = json.load(open(os.path.join(MODELS, "manifest.json")))["sequence"]["tokens"]
         forward(cfg, deq, tokens).astype(np.float32).tofile(os.path.join(out, "ref.logits.bin"))
+        for name in CHECKED.get(os.path.basename(out), []):
+            deq[name].astype(np.float32).tofile(os.path.join(out, f"ref.{name}.bin"))
 
 
 def main():
@@ -231,6 +269,11 @@ def main():
     cfg["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": 64, "desc_act": False,
                                   "sym": False, "checkpoint_format": "gptq"}
     save(os.path.join(root, "llama-gptq"), cfg, t, deq)
+    cfg, t, deq = make_gptq("llama-mha", "llama-gptq-v2", 32, sym=False, v2=True)
+    cfg["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": 32, "desc_act": False,
+                                  "sym": False, "checkpoint_format": "gptq_v2"}
+    save(os.path.join(root, "llama-gptq-v2"), cfg, t, deq)
+    save(os.path.join(root, "llama-mlx-mixed"), *make_mlx_mixed("llama-mha"))
     qc = {"bits": 4, "group_size": 128, "desc_act": False, "sym": True}
     cfg, t, deq = make_gptq("llama-mha", "llama-gptq-sym", 128, sym=True)
     save(os.path.join(root, "llama-gptq-sym"), cfg, t, deq, quantize_config=qc)
@@ -244,11 +287,21 @@ def main():
     short["model.layers.1.mlp.up_proj.weight"] = ("U32", t["model.layers.1.mlp.up_proj.weight"][1][:, :-1].copy())
     save(os.path.join(root, "bad-mlx-shape"), cfg, short)
     save(os.path.join(root, "bad-mlx-bits"), dict(cfg, quantization={"group_size": 64, "bits": 3}), t)
+    no_biases = dict(t)
+    del no_biases["model.layers.1.mlp.down_proj.biases"]
+    save(os.path.join(root, "bad-mlx-nobiases"), cfg, no_biases)
+    excluded = dict(cfg, quantization={"group_size": 64, "bits": 4, "model.layers.0.self_attn.o_proj": False})
+    save(os.path.join(root, "bad-mlx-excluded"), excluded, t)
     cfg, t, _ = make_gptq("llama-mha", "", 64, sym=False)
     cfg["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": 64, "desc_act": True}
     g_idx = np.roll(t["model.layers.0.mlp.down_proj.g_idx"][1], 5)
     t["model.layers.0.mlp.down_proj.g_idx"] = ("I32", g_idx)
     save(os.path.join(root, "bad-gptq-actorder"), cfg, t)
+    cfg["quantization_config"]["desc_act"] = False
+    t["model.layers.0.mlp.down_proj.g_idx"] = ("I32", np.roll(g_idx, -5))
+    no_zeros = dict(t)
+    del no_zeros["model.layers.1.self_attn.v_proj.qzeros"]
+    save(os.path.join(root, "bad-gptq-noqzeros"), cfg, no_zeros)
     with open(os.path.join(root, "done"), "w") as f:
         f.write("ok\n")
 

@@ -39,7 +39,8 @@ struct Quant4Case {
 
 inline const Quant4Case kQuant4Cases[] = {
     {"llama-mlx4", DType::Q4_1}, {"llama-mlx8", DType::F16},     {"phi3-mlx4", DType::Q4_1},
-    {"llama-gptq", DType::Q4_1}, {"llama-gptq-sym", DType::Q4_0},
+    {"llama-gptq", DType::Q4_1}, {"llama-gptq-sym", DType::Q4_0}, {"llama-gptq-v2", DType::Q4_1},
+    {"llama-mlx-mixed", DType::Q4_1},  // also F16 (8-bit) and BF16 (excluded) linears: Q4_1's bound is the loosest
 };
 
 }  // namespace llm::test

@@ -5,9 +5,13 @@
 // when python3 with numpy is missing.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+
 #include "fixture_util.hpp"
 #include "llm/llm.hpp"
 #include "models/model_loader.hpp"
+#include "kernels/quant/quant.hpp"
 #include "quant4_fixture.hpp"
 
 namespace llm {
@@ -60,6 +64,42 @@ INSTANTIATE_TEST_SUITE_P(Folders, Quant4Safetensors,
                              return n;
                          });
 
+// The converted matrices themselves against numpy's dequantized values (ref.<name>.bin): GPTQ v2 zero points
+// 0..15 (Q4_1, m = -d * zero rounded to fp16), MLX per-module 8-bit (F16) and 4-bit group 32 (Q4_1, exact). Bound:
+// max abs error <= 2^-11 * max abs weight (one fp16 rounding of m or of the weight; MLX 4-bit is exact).
+TEST(Quant4SafetensorsWeights, ConvertedMatricesEqualNumpyDequantized) {
+    std::string why;
+    const std::string root = quant4_dir(&why);
+    if (root.empty()) GTEST_SKIP() << why;
+    struct Check {
+        const char *folder, *name;
+        int layer;
+        TensorView LayerWeights::*member;
+        DType type;
+    };
+    const Check checks[] = {
+        {"llama-gptq-v2", "model.layers.0.mlp.up_proj.weight", 0, &LayerWeights::w_up, DType::Q4_1},
+        {"llama-mlx-mixed", "model.layers.0.mlp.down_proj.weight", 0, &LayerWeights::w_down, DType::F16},
+        {"llama-mlx-mixed", "model.layers.1.self_attn.q_proj.weight", 1, &LayerWeights::wq, DType::Q4_1},
+    };
+    for (const Check& c : checks) {
+        auto loaded = load_model(root + "/" + c.folder);
+        ASSERT_TRUE(loaded) << loaded.status().message();
+        const TensorView& w = loaded->weights.layers[(size_t)c.layer].*c.member;
+        EXPECT_EQ(w.type, c.type) << c.name << ": " << dtype_name(w.type);
+        const auto want = test::read_f32(root + "/" + c.folder + "/ref." + c.name + ".bin");
+        ASSERT_EQ(want.size(), (size_t)(w.ne[0] * w.ne[1])) << c.name;
+        std::vector<float> got(want.size());
+        for (int64_t r = 0; r < w.ne[1]; ++r) dequantize_row(w.type, w.row(r), got.data() + r * w.ne[0], w.ne[0]);
+        double max_w = 0, max_err = 0;
+        for (size_t i = 0; i < want.size(); ++i)
+            max_w = std::max(max_w, (double)std::fabs(want[i])),
+            max_err = std::max(max_err, (double)std::fabs(got[i] - want[i]));
+        std::printf("[quant4] %s %s: max abs error %.3g (max abs weight %.3g)\n", c.folder, c.name, max_err, max_w);
+        EXPECT_LE(max_err, max_w / 2048) << c.folder << " " << c.name;
+    }
+}
+
 // Bad input: one line naming the tensor (or the config key) that is wrong.
 TEST(Quant4SafetensorsErrors, NameWhatIsWrong) {
     std::string why;
@@ -70,6 +110,10 @@ TEST(Quant4SafetensorsErrors, NameWhatIsWrong) {
         {"bad-mlx-shape", "tensor 'model.layers.1.mlp.up_proj.weight': packed shape [512, 31]"},
         {"bad-mlx-bits", "config.json: quantization: bits 3 is not supported"},
         {"bad-gptq-actorder", "tensor 'model.layers.0.mlp.down_proj.g_idx': act-order (desc_act)"},
+        {"bad-mlx-nobiases", "tensor 'model.layers.1.mlp.down_proj.biases' is missing"},
+        {"bad-mlx-excluded", "tensor 'model.layers.0.self_attn.o_proj.weight': packed weight but config.json's "
+                             "quantization excludes it"},
+        {"bad-gptq-noqzeros", "tensor 'model.layers.1.self_attn.v_proj.qzeros' is missing"},
     };
     for (const auto& [folder, expect] : cases) {
         auto m = load_model(root + "/" + folder);
