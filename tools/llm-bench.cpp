@@ -253,7 +253,7 @@ struct Options {
     int reps = 5, n_batch = 512, n_ctx = 0;
     std::string device = "cpu", output = "md";
     double mem_bw = 0, peak_gops = 465;
-    bool progress = false, flash_attn = false;
+    bool progress = false, flash_attn = false, no_warmup = false;
     std::vector<std::string> numerics_list{"exact"};
     std::vector<std::string> npp, ntg, npl;  // llama-batched-bench's test (any of them selects it)
     int shared_prefix = 0;
@@ -277,6 +277,7 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--mem-bw", o.mem_bw, "memory bandwidth in GB/s (default: measured at start)");
     app.add_option("--peak-gops", o.peak_gops, "int8 compute peak per core, G multiply-accumulates/s (Zen 4: 465)");
     app.add_flag("--progress", o.progress, "print each repetition to stderr");
+    app.add_flag("--no-warmup", o.no_warmup, "skip the warm-up run (llama-bench --no-warmup; for long prompts)");
     app.add_option("--numerics", o.numerics_list,
                    "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant); "
                    "default exact for -p/-n, invariant for the batched test (-npp/-ntg/-npl)");
@@ -410,7 +411,7 @@ struct Report {
 bool run_test(llm::Session& s, const Test& t, const Options& o, const std::function<std::vector<int32_t>(int)>& random_tokens,
               Result& r) {
     // One untimed run of the whole test first (llama-bench warms up with the prompt and one token).
-    for (int rep = -1; rep < o.reps; ++rep) {
+    for (int rep = o.no_warmup ? 0 : -1; rep < o.reps; ++rep) {
         s.truncate(0);
         if (t.n_depth > 0) {
             auto fill = random_tokens(t.n_depth);
