@@ -94,9 +94,11 @@ bool ModelRegistry::fits(size_t incoming) const {
     int64_t bytes = 0;
     for (const Entry& e : entries_)
         if (e.state == State::Loaded) ++loaded, bytes += e.bytes;
-    if (limits_.max_loaded > 0 && loaded + 1 > limits_.max_loaded) return false;
-    if (limits_.mem_budget > 0 && loaded > 0 && bytes + entries_[incoming].spec.est_bytes > limits_.mem_budget) return false;
-    return true;  // nothing loaded: a model larger than the budget still loads (else it could never be served)
+    const bool adding = incoming < entries_.size();
+    const int64_t more = adding ? entries_[incoming].spec.est_bytes : 0;
+    if (limits_.max_loaded > 0 && loaded + (adding ? 1 : 0) > limits_.max_loaded) return false;
+    if (limits_.mem_budget > 0 && loaded > (adding ? 0 : 1) && bytes + more > limits_.mem_budget) return false;
+    return true;  // alone, a model larger than the budget still loads (else it could never be served)
 }
 
 bool ModelRegistry::make_room(std::unique_lock<std::mutex>&, size_t incoming, std::vector<std::shared_ptr<Backend>>& freed) {
@@ -147,6 +149,16 @@ void ModelRegistry::loader_loop() {
             e.state = State::Loaded;
             e.last_used = std::chrono::steady_clock::now();
             ++e.loads;
+            // The estimate was low (a first load): the others make room now that the real size is known (the
+            // new model has waiters, so it is not the one unloaded).
+            std::vector<std::shared_ptr<Backend>> trimmed;
+            make_room(lock, entries_.size(), trimmed);
+            if (!trimmed.empty()) {
+                cv_.notify_all();
+                lock.unlock();
+                trimmed.clear();
+                lock.lock();
+            }
         } else {
             e.state = State::Unloaded;
             e.last_error = loaded.error_message();

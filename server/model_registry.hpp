@@ -112,7 +112,8 @@ private:
 
     void release(size_t index);
     void loader_loop();
-    // Unloads LRU idle models until `incoming` fits; false when it cannot yet (busy models fill the budget).
+    // Unloads LRU idle models until `incoming` fits (entries_.size(): until the loaded ones fit); false when it
+    // cannot yet (busy models fill the budget).
     // The unloaded backends go to `freed`, destroyed by the caller outside the lock.
     bool make_room(std::unique_lock<std::mutex>& lock, size_t incoming, std::vector<std::shared_ptr<Backend>>& freed);
     bool fits(size_t incoming) const;

@@ -25,6 +25,7 @@ struct FakeLoader {
     std::map<std::string, int> fail_next;
     std::chrono::milliseconds delay{0};
     std::atomic<bool> hold{false};  // loads wait while set
+    std::map<std::string, int64_t> actual_bytes;  // what a load really takes (default: the estimate)
 
     ModelRegistry::Loader fn() {
         return [this](const ModelSpec& s) -> llm::Expected<std::shared_ptr<Backend>> {
@@ -37,7 +38,7 @@ struct FakeLoader {
             }
             ++loads[s.id];
             auto b = std::make_shared<FakeBackend>();
-            b->set_id(s.id, s.est_bytes);
+            b->set_id(s.id, actual_bytes.count(s.id) ? actual_bytes[s.id] : s.est_bytes);
             b->reply = "reply from " + s.id;
             return std::shared_ptr<Backend>(b);
         };
@@ -108,6 +109,18 @@ TEST(ModelRegistry, ByteBudgetUnloadsToFit) {
     EXPECT_NE(text.find("llm_model_loaded{model=\"c\"} 1\n"), std::string::npos);
     EXPECT_NE(text.find("llm_model_bytes{model=\"a\"} 0\n"), std::string::npos);
     EXPECT_NE(text.find("llm_models_loaded_bytes 200\n"), std::string::npos);
+}
+
+TEST(ModelRegistry, ALoadLargerThanEstimatedMakesRoomAfterwards) {
+    FakeLoader l;
+    l.actual_bytes["b"] = 200;
+    auto r = make(l, {250, 0}, {"a", "b"});
+    use(*r, 0);
+    use(*r, 1);  // expected 100 (fits next to a), took 200: a goes
+    EXPECT_EQ(state(*r, 0), "unloaded");
+    EXPECT_EQ(r->loaded_bytes(), 200);
+    use(*r, 0);  // b's next load is expected to take 200: a fits only once b went
+    EXPECT_EQ(state(*r, 1), "unloaded");
 }
 
 TEST(ModelRegistry, AModelInUseIsNotUnloadedTheLoadWaits) {
