@@ -428,6 +428,7 @@ private:
                 slot = b;
         };
         read("minimum", true), read("exclusiveMinimum", true), read("maximum", false), read("exclusiveMaximum", false);
+        if (s.contains("multipleOf")) return multiple_of_body(s["multipleOf"], ptr, lo, hi);
         if (!lo && !hi) return prim(integer ? "integer" : "number");
         try {
             const std::string e = integer ? schema_detail::integer_expr(lo ? std::optional<int64_t>(lo->value) : std::nullopt,
@@ -437,6 +438,33 @@ private:
         } catch (const schema_detail::SchemaError& err) {
             fail("{}: {}", where(ptr), err.message);
         }
+    }
+
+    // multipleOf m: integers that are multiples of m's smallest integer multiple k (m is a double, a binary
+    // fraction p / 2^e with p odd, so k = p): exact for an integer m, a subset for a fractional one (0.5: every
+    // integer). At most 15 digits, so Python's jsonschema (instance / m in floats) divides exactly. Bounds:
+    // only a minimum that leaves out negatives (or zero); no maximum.
+    std::string multiple_of_body(const json& v, const std::string& ptr, std::optional<schema_detail::NumberBound> lo,
+                                 std::optional<schema_detail::NumberBound> hi) {
+        if (!v.is_number() || !(v.get<double>() > 0)) fail("{}/multipleOf: expected a number > 0", ptr);
+        constexpr double kMaxStep = 64;  // rules: about 15 per remainder
+        double p = v.get<double>();
+        while (std::floor(p) != p && p <= kMaxStep) p *= 2;
+        if (p > kMaxStep)
+            fail("unsupported keyword 'multipleOf' at {}/multipleOf: {} (supported: integers up to {} and their "
+                 "binary fractions, such as 0.5, 0.25 or 2.5)", ptr, v.dump(), kMaxStep);
+        const auto k = static_cast<uint32_t>(p);
+        if (hi) fail("unsupported keyword 'multipleOf' at {}/multipleOf: together with a maximum", ptr);
+        bool sign = true, zero = true;
+        if (lo) {
+            const int64_t least = lo->value + (lo->exclusive ? 1 : 0);  // the smallest integer allowed
+            if (least < 0 || least > k)
+                fail("unsupported keyword 'multipleOf' at {}/multipleOf: together with a minimum other than 0 to {}", ptr, k);
+            sign = false, zero = least == 0;
+        }
+        const std::string pos = schema_detail::positive_multiples_rule(
+            k, 15, [&](std::string b) { return add_rule(fmt::format("multiple-of-{}", k), std::move(b)); });
+        return "(" + std::string(zero ? "\"0\" | " : "") + (sign ? "\"-\"? " : "") + pos + ")";
     }
 
     // A JSON string key that is none of `keys` (written without escapes): a trie of the keys where each

@@ -14,7 +14,7 @@ static const std::unordered_set<std::string> kSupported = {
     "prefixItems", "additionalItems", "minItems", "maxItems",       "anyOf",     "oneOf",     "allOf",
     "$ref",      "$defs",      "definitions", "minLength",          "maxLength", "pattern",   "format",
     "minimum",   "maximum",    "exclusiveMinimum", "exclusiveMaximum", "nullable", "maxProperties", "minProperties",
-    "propertyNames", "dependentRequired", "not"};
+    "propertyNames", "dependentRequired", "not", "multipleOf"};
 // Keywords that do not constrain the instance (or only inform tools).
 static const std::unordered_set<std::string> kAnnotations = {
     "title", "description", "default", "examples", "example", "$schema", "$id", "id", "$comment", "readOnly",
@@ -42,9 +42,7 @@ void check_keywords(const json& s, const std::string& ptr) {
     for (const auto& [k, v] : s.items()) {
         if (kSupported.count(k) || is_annotation(k)) continue;
         // Harmless values of keywords we cannot enforce in general.
-        if ((k == "uniqueItems" && v == false) || (k == "minProperties" && v == 0) || (k == "multipleOf" && v == 1 &&
-                                                                                       s.value("type", json()) == "integer"))
-            continue;
+        if ((k == "uniqueItems" && v == false) || (k == "minProperties" && v == 0)) continue;
         fail("unsupported keyword '{}' at {}/{} (a grammar cannot enforce it; remove it or relax the schema)", k, ptr,
              pointer_token(k));
     }
@@ -177,7 +175,7 @@ std::vector<std::string> inferred_types(const json& s) {
         t.push_back("object");
     if (has({"items", "prefixItems", "minItems", "maxItems", "additionalItems"})) t.push_back("array");
     if (has({"minLength", "maxLength", "pattern", "format"})) t.push_back("string");
-    if (has({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})) t.push_back("number");
+    if (has({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"})) t.push_back("number");
     return t;
 }
 

@@ -1,6 +1,7 @@
 // Grammar pieces for the JSON-schema compiler: escaped string characters, integer and number ranges as
 // digit grammars, and the string formats.
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "constrain/schema_internal.hpp"
@@ -246,5 +247,37 @@ const std::vector<std::pair<std::string, std::string>>* format_rules(std::string
 }
 
 std::string supported_formats() { return "date, time, date-time, uuid, email, uri, ipv4"; }
+
+// A residue automaton over the decimal digits: state (i, n) = remainder i so far, at most n more digits. Only
+// states that can still reach remainder 0 get a rule (live), so every prefix the grammar allows completes (the
+// mask is never empty inside a number). (i, 0) is live for i = 0 only and needs no rule (the number ends).
+// Rules are added in order of n, so each refers to ones already added.
+std::string positive_multiples_rule(uint32_t k, int digits, const std::function<std::string(std::string)>& add) {
+    if (k == 1) return add(fmt::format("[1-9] [0-9]{{0,{}}}", digits - 1));
+    std::vector<std::vector<char>> live(digits, std::vector<char>(k, 0));  // live[n][i]
+    std::vector<std::vector<std::string>> rule(digits, std::vector<std::string>(k));
+    live[0][0] = 1;
+    // State (i, n)'s body: the empty end when i == 0, then one digit class per live next state (j, n - 1).
+    auto body_of = [&](uint32_t i, int n, int first_digit) {
+        std::string body = i == 0 && first_digit == 0 ? "\"\"" : "";  // not before the first digit
+        for (uint32_t j = 0; j < k; ++j) {
+            if (!live[n - 1][j]) continue;
+            std::string ds;
+            for (int d = first_digit; d <= 9; ++d)
+                if ((10ull * i + d) % k == j) ds += static_cast<char>('0' + d);
+            if (ds.empty()) continue;
+            body += (body.empty() ? "[" : " | [") + ds + "]" + (n - 1 == 0 ? "" : " " + rule[n - 1][j]);
+        }
+        return body;
+    };
+    for (int n = 1; n < digits; ++n)
+        for (uint32_t i = 0; i < k; ++i) {
+            std::string body = body_of(i, n, 0);
+            if (body.empty()) continue;
+            live[n][i] = 1;
+            rule[n][i] = add(std::move(body));
+        }
+    return add(body_of(0, digits, 1));  // the first digit (1-9), then at most digits - 1 more
+}
 
 }  // namespace llm::schema_detail

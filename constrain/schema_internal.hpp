@@ -2,6 +2,7 @@
 // numbers and formats. Not part of the library's interface.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ struct NumberBound {
 };
 // Numbers (integer part, optional fraction, no exponent) within integer-valued bounds.
 std::string number_expr(std::optional<NumberBound> lo, std::optional<NumberBound> hi);
+
+// Positive integers of at most `digits` digits without leading zeros that are multiples of k: adds its rules
+// through `add` (a body -> the name of its rule) and returns the name of the set's rule.
+std::string positive_multiples_rule(uint32_t k, int digits, const std::function<std::string(std::string)>& add);
 
 // The rules of a string format ("date", ...): name -> body, the first being the format itself; nullptr when
 // the format is unknown. Bodies refer to each other by these names.
