@@ -172,6 +172,7 @@ std::vector<Case> llm_run_cases() {
         {run, {"-m", M, "-p", "hi", "--grammar", kNoFolder + "/g.gbnf"}, 1, "--grammar"},
         {run, {"-m", M, "-p", "hi", "--schema", "{}", "--grammar", "g.gbnf"}, 1, "exclude each other"},
         {run, {"-m", M, "--print-grammar"}, 1, "--print-grammar"},
+        {run, {"-m", M, "-p", "hi", "--schema", "{}", "--json-max-string", "-1"}, 2, "--json-max-string"},
         {run, {"-m", M, "--tokens", "1", "--schema", "{}"}, 1, "--tokens"},
         {run, {"-m", M, "-p", "hi", "--dump-logits", "x.bin"}, 2, "--tokens"},
         {run, {"-m", M, "-p", "hi", "--one-by-one"}, 2, "--tokens"},
