@@ -4,10 +4,13 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <ctime>
 #include <thread>
+
+#include <sys/socket.h>
 
 #include "server/auth.hpp"
 #include "server/openai_request.hpp"
@@ -176,6 +179,13 @@ void HttpServer::Impl::setup_routes() {
     const int threads = opts.http_threads > 0 ? opts.http_threads : opts.parallel + opts.max_queue + 8;
     http.new_task_queue = [threads] { return new httplib::ThreadPool((size_t)threads); };
     http.set_payload_max_length(opts.max_body);
+    // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, with which a second server on a port in use
+    // binds silently and the kernel splits the connections between the two instead of reporting the port busy.
+    http.set_socket_options([this](httplib::socket_t sock) {
+        const int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+        listen_fd = sock;
+    });
     http.set_keep_alive_max_count(1000);
     http.set_keep_alive_timeout(5);
     http.set_read_timeout(60);
@@ -323,15 +333,26 @@ void HttpServer::set_registry(std::shared_ptr<ModelRegistry> registry) {
     impl_->registry_ = std::move(registry);
 }
 
+// cpp-httplib 0.11 (a compiled library in Debian, so its backlog macro cannot be changed) listens with a backlog
+// of 5: a burst of new connections from 16-32 clients overflows the accept queue and those connects stall for a
+// SYN retransmit (1 s, then 3 s). listen() again on the listening socket widens the backlog (Linux and the BSDs
+// update it in place).
+static void widen_backlog(int fd) {
+    if (fd >= 0) ::listen(fd, SOMAXCONN);
+}
+
 Expected<int> HttpServer::bind() {
     const ServerOptions& o = impl_->opts;
     if (o.port == 0) {
         const int port = impl_->http.bind_to_any_port(o.host);
         if (port <= 0) return error("cannot listen on {} (any port): {}", o.host, std::strerror(errno));
+        widen_backlog(impl_->listen_fd);
         return port;
     }
     if (!impl_->http.bind_to_port(o.host, o.port))
-        return error("cannot listen on {}:{}: {}", o.host, o.port, std::strerror(errno));
+        return error("cannot listen on {}:{}: {}", o.host, o.port,
+                     errno == EADDRINUSE ? "the port is in use (another server?)" : std::strerror(errno));
+    widen_backlog(impl_->listen_fd);
     return o.port;
 }
 

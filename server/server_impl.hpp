@@ -48,6 +48,7 @@ struct HttpServer::Impl {
     std::shared_ptr<ModelRegistry> registry_;  // null until set: every model route answers 503
     Metrics metrics;
     std::atomic<int> in_flight{0};  // admitted generation requests whose engine request has not finished
+    int listen_fd = -1;             // the listening socket, captured by the socket-options hook (see bind())
     std::mutex log_mu;
     PromptHistory sessions;
 
