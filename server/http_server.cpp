@@ -181,7 +181,7 @@ void HttpServer::Impl::setup_routes() {
     http.set_payload_max_length(opts.max_body);
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, with which a second server on a port in use
     // binds silently and the kernel splits the connections between the two instead of reporting the port busy.
-    http.set_socket_options([this](httplib::socket_t sock) {
+    http.set_socket_options([this](socket_t sock) {
         const int yes = 1;
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
         listen_fd = sock;
