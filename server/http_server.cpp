@@ -356,9 +356,24 @@ Expected<int> HttpServer::bind() {
     return o.port;
 }
 
-void HttpServer::serve() { impl_->http.listen_after_bind(); }
+void HttpServer::serve() {
+    {
+        std::lock_guard lock(impl_->listen_mu);
+        if (impl_->stopped) return;
+    }
+    impl_->http.listen_after_bind();
+    std::lock_guard lock(impl_->listen_mu);
+    impl_->listen_fd = -1;  // closed by httplib on its way out
+}
+
+// httplib's stop() does nothing until its accept loop has started (it tests is_running()): a stop() right after
+// serve() was launched on another thread would leave that thread in accept() for good. Shutting the listening socket
+// down makes that accept() fail, and the loop ends, whichever of the two comes first.
 void HttpServer::stop() {
+    std::lock_guard lock(impl_->listen_mu);
+    impl_->stopped = true;
     if (impl_->http.is_running()) impl_->http.stop();
+    else if (impl_->listen_fd >= 0) ::shutdown(impl_->listen_fd, SHUT_RDWR);
 }
 
 }  // namespace llm::server

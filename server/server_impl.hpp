@@ -49,6 +49,8 @@ struct HttpServer::Impl {
     Metrics metrics;
     std::atomic<int> in_flight{0};  // admitted generation requests whose engine request has not finished
     int listen_fd = -1;             // the listening socket, captured by the socket-options hook (see bind())
+    std::mutex listen_mu;           // listen_fd against stop() racing serve()'s start and end
+    bool stopped = false;           // stop() came: serve() returns at once
     std::mutex log_mu;
     PromptHistory sessions;
 
