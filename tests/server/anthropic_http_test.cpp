@@ -2,6 +2,7 @@
 // error envelope for auth/404/413/529/over-long prompts, pings while queued, cancel on disconnect.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -238,11 +239,19 @@ TEST(AnthropicHttp, PingsWhileQueuedAndCancelOnDisconnect) {
     o.keepalive_s = 0.05;
     Served s(o);
     s.backend->close_gate();
+    // The gate opens once the client has read three pings (not after a fixed time: under ThreadSanitizer the
+    // server's threads run several times slower), or after 20 s, when the count below fails.
+    std::atomic<bool> three_pings{false};
     std::thread opener([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        for (int t = 0; t < 2000 && !three_pings; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         s.backend->open_gate();
     });
-    auto r = s.post("/v1/messages", msg_with(R"("stream":true)"));
+    auto r = s.post("/v1/messages", msg_with(R"("stream":true)"), {}, [&](const std::string& body) {
+        size_t n = 0;
+        for (size_t p = body.find("event: ping"); p != std::string::npos; p = body.find("event: ping", p + 1)) ++n;
+        if (n >= 3) three_pings = true;
+        return false;  // read to the end of the stream
+    });
     opener.join();
     auto ev = events_of(r.body);
     check_stream(ev);
