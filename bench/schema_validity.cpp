@@ -8,7 +8,6 @@
 // Exit 77 when SmolLM2 is not there (the test command skips the run).
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>

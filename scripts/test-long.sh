@@ -9,8 +9,8 @@
 #          TSAN_TESTS="test_x test_y" picks other suites.
 #   fuzz   every fuzz target for FUZZ_SECONDS (default 1800: 30 CPU-minutes each), FUZZ_JOBS at once
 #   schemas the validity run of issue 15 on the whole schema set (255 schemas x greedy and seeded, SmolLM2, 512
-#          new tokens, 16 runs at once through the serving engine; about 20 min on 2 cores): every output that ended must validate with Python's jsonschema, every cut
-#          one must be a JSON prefix; the ended share goes to the report (bench/schema_validity_run.sh); and
+#          new tokens, 16 runs at once through the serving engine; about 13 min on 2 cores): every output that
+#          ended must validate with Python's jsonschema, every cut one must be a JSON prefix; the ended share goes to the report (bench/schema_validity_run.sh); and
 #          SmolLM2's forced tool calls on all 50 prompts (the test command runs every 5th)
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
