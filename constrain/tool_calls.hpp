@@ -26,8 +26,8 @@
 // "<|python_tag|>"): decode with StreamDecoder(tok, /*unparse_special=*/true) or Tokenizer::token_to_piece.
 // Output that does not parse (a malformed or cut-off call, an unknown tool name) comes back as content with a
 // warning, never as an error. A call whose name was already streamed when its text turned out malformed
-// stays streamed (its text is also in the content); a constrained run only ends that way when cut by the token
-// limit.
+// stays streamed (its text is also in the content; a client that cannot take that back waits for
+// ToolDelta::calls_parsed); a constrained run only ends that way when cut by the token limit.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -124,6 +124,9 @@ struct ToolCallDelta {
 struct ToolDelta {
     std::string content;               // text for the user, streamed before the calls of this delta
     std::vector<ToolCallDelta> calls;
+    // Calls parsed so far, counting earlier deltas: calls 0..calls_parsed-1 are final (all their fragments are
+    // out). A call announced beyond them may still turn out malformed (then it and the rest come back as text).
+    size_t calls_parsed = 0;
 };
 
 struct ToolCall {

@@ -485,6 +485,7 @@ ToolDelta ToolCallParser::push(std::string_view text) {
     ToolDelta out;
     buf_.append(text);
     advance(false, out);
+    out.calls_parsed = result_.calls.size();
     return out;
 }
 

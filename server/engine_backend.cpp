@@ -8,7 +8,7 @@
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
 #include "constrain/tool_calls.hpp"
-#include "runtime/chat_session.hpp"  // kChatMlTemplate
+#include "runtime/chat_session.hpp"  // fallback_chat_template
 #include "tokenizer/tokenizer.hpp"
 #include "runtime/kv_pool.hpp"
 #include "runtime/model_access.hpp"  // model_config()
@@ -33,6 +33,9 @@ public:
         o.bos_token = tok_.bos_text();
         o.eos_token = tok_.eos_text();
         auto text = tmpl_.render(messages, o);
+        if (!text)
+            if (auto folded = fold_late_system_messages(messages))
+                if (auto again = tmpl_.render(*folded, o)) text = std::move(again);
         if (!text) return text.status();
         return encode_prompt(*text);
     }
@@ -50,6 +53,9 @@ public:
         o.bos_token = tok_.bos_text();
         o.eos_token = tok_.eos_text();
         auto text = render_tool_prompt(tmpl_, format_, messages, tools, o);
+        if (!text)
+            if (auto folded = fold_late_system_messages(messages))
+                if (auto again = render_tool_prompt(tmpl_, format_, *folded, tools, o)) text = std::move(again);
         if (!text) return text.status();
         return encode_prompt(*text);
     }
@@ -92,13 +98,60 @@ private:
     mutable std::shared_ptr<const VocabTrie> trie_, tool_vocab_;
 };
 
+// The two message shapes (ChatMessage, OpenAI-shaped JSON) for fold_late_system_messages: a message's role, its
+// text when its content is a string (else nullptr), a user message.
+std::string role_of(const ChatMessage& m) { return m.role; }
+std::string role_of(const nlohmann::ordered_json& m) { return m.is_object() ? m.value("role", "") : ""; }
+std::string* text_of(ChatMessage& m) { return &m.content; }
+std::string* text_of(nlohmann::ordered_json& m) {
+    return m.is_object() && m.contains("content") && m["content"].is_string() ? m["content"].get_ptr<std::string*>() : nullptr;
+}
+void push_user(std::vector<ChatMessage>& out, std::string text) { out.push_back({"user", std::move(text)}); }
+void push_user(nlohmann::ordered_json& out, std::string text) { out.push_back({{"role", "user"}, {"content", std::move(text)}}); }
+
+template <class Messages>
+std::optional<Messages> fold_system(const Messages& in) {
+    Messages out{};
+    std::string held;  // system text waiting for the next user message
+    bool folded = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+        auto m = in[i];
+        const std::string role = role_of(m);
+        if (i > 0 && role == "system" && text_of(m)) {
+            folded = true;
+            const std::string before = out.size() ? role_of(out.back()) : "";
+            std::string* prev = held.empty() && (before == "user" || before == "tool") ? text_of(out.back()) : nullptr;
+            if (prev) *prev += "\n\n" + *text_of(m);
+            else held += (held.empty() ? "" : "\n\n") + *text_of(m);
+            continue;
+        }
+        if (!held.empty() && role == "user" && text_of(m)) {
+            *text_of(m) = held + "\n\n" + *text_of(m);
+            held.clear();
+        }
+        out.push_back(std::move(m));
+    }
+    if (!held.empty()) push_user(out, std::move(held));
+    if (!folded) return std::nullopt;
+    return out;
+}
+
 }  // namespace
+
+std::optional<std::vector<ChatMessage>> fold_late_system_messages(const std::vector<ChatMessage>& messages) {
+    return fold_system(messages);
+}
+std::optional<nlohmann::ordered_json> fold_late_system_messages(const nlohmann::ordered_json& messages) {
+    if (!messages.is_array()) return std::nullopt;
+    return fold_system(messages);
+}
 
 Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Model> model, std::unique_ptr<Engine> engine,
                                                         std::string model_id, const JsonSchemaOptions& schema) {
     const Tokenizer* tok = model->tokenizer();
     if (!tok) return error("the model has no tokenizer ({}); llm-serve needs one", model->tokenizer_error());
-    auto tmpl = ChatTemplate::parse(tok->chat_template().empty() ? kChatMlTemplate : tok->chat_template());
+    // No template in the file: the one llm-run uses too (Gemma's for Gemma's vocabulary, else ChatML).
+    auto tmpl = ChatTemplate::parse(tok->chat_template().empty() ? fallback_chat_template(*tok) : tok->chat_template());
     if (!tmpl) return tmpl.status().with_context("chat template");
     ModelInfo info;
     info.id = std::move(model_id);

@@ -176,6 +176,7 @@ struct StreamState {
     ApiRequest api;
     ToolText tools;
     bool started = false, finished = false;
+    Clock::time_point last_write;  // of the last bytes sent (pings are due `keepalive` after it)
 };
 
 }  // namespace
@@ -313,6 +314,7 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
             auto write = [&](const std::string& s) { return s.empty() || sink.write(s.data(), s.size()); };
             if (!st->started) {  // headers and the first bytes leave at admission
                 st->started = true;
+                st->last_write = Clock::now();
                 return write(dp->stream_start(st->ctx)) || abandon();
             }
             std::vector<TokenEvent> events;
@@ -323,7 +325,10 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
                 events.swap(st->ch->events);
                 r = st->ch->result;
             }
-            if (events.empty() && !r) return write(dp->keepalive()) || abandon();
+            if (events.empty() && !r) {
+                st->last_write = Clock::now();
+                return write(dp->keepalive()) || abandon();
+            }
             std::string text;
             std::vector<TokenInfo> infos;
             for (const TokenEvent& e : events) {
@@ -334,6 +339,7 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
             ApiResult final_result;
             if (st->tools.parser) {
                 ToolDelta delta = st->tools.parser->push(st->tools.text_of(*st->backend, events));
+                st->ctx.calls_parsed = delta.calls_parsed;
                 out = dp->stream_delta(st->ctx, delta.content, infos, delta.calls);
                 if (r) {
                     ToolParseResult fin = st->tools.parser->finish();
@@ -351,6 +357,10 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
                 if (r->status) out += dp->stream_end(st->ctx, final_result);
                 else out += dp->stream_error(st->ctx, ApiError{500, "server_error", "generation failed: " + r->status.message(), "", ""});
             }
+            // Tokens that sent nothing yet (a call held back until it parsed) still keep the connection warm.
+            const Clock::time_point now = Clock::now();
+            if (out.empty() && !r && now - st->last_write >= keepalive) out = dp->keepalive();
+            if (!out.empty()) st->last_write = now;
             if (!write(out)) return abandon();
             if (r) {
                 st->finished = true;

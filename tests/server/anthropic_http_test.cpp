@@ -1,8 +1,11 @@
 // The Anthropic Messages routes over the fake backend: message shape, the SSE event grammar, count_tokens, the
-// error envelope for auth/404/413/529/over-long prompts, pings while queued, cancel on disconnect.
+// error envelope for auth/404/413/529/over-long prompts, pings while queued, cancel on disconnect, streamed tool
+// calls (a tool_use block only for a call that parsed; the official SDK's accumulator where installed).
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -266,4 +269,169 @@ TEST(AnthropicHttp, PingsWhileQueuedAndCancelOnDisconnect) {
     EXPECT_EQ(d.status, 200);
     for (int t = 0; t < 200 && s.backend->cancelled() == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(s.backend->cancelled(), 1);
+}
+
+// ---- streamed tool calls: a tool_use block opens only once its call parsed -----------------------------------
+
+namespace {
+
+const char* kWeatherTool =
+    R"("tools":[{"name":"get_weather","description":"Weather for a city","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}])";
+
+// The content blocks of a stream in order: text blocks as {"type": "text", "text"}, tool_use blocks as their start
+// with "input" parsed from the concatenated input_json_delta pieces ("pieces": how many; "raw": the text).
+Json blocks_of(const std::vector<Event>& ev) {
+    Json blocks = Json::array();
+    std::string json;
+    for (const Event& e : ev) {
+        if (e.name == "content_block_start") {
+            blocks.push_back(e.data["content_block"]);
+            blocks.back()["pieces"] = 0;
+            json.clear();
+        } else if (e.name == "content_block_delta" && e.data["delta"]["type"] == "text_delta") {
+            blocks.back()["text"] = blocks.back()["text"].get<std::string>() + e.data["delta"]["text"].get<std::string>();
+        } else if (e.name == "content_block_delta" && e.data["delta"]["type"] == "input_json_delta") {
+            json += e.data["delta"]["partial_json"].get<std::string>();
+            blocks.back()["pieces"] = blocks.back()["pieces"].get<int>() + 1;
+            blocks.back()["raw"] = json;
+            blocks.back()["input"] = Json::parse(json, nullptr, /*allow_exceptions=*/false);  // discarded: null
+        }
+    }
+    return blocks;
+}
+
+// The official SDK (PyPI `anthropic`) streaming `request` from the server and accumulating it: its final message
+// (null when the SDK is not installed). A stream it cannot accumulate fails the test with the SDK's words.
+Json sdk_final_message(int port, const Json& request) {
+    static const bool have = std::system("python3 -c 'import anthropic' >/dev/null 2>&1") == 0;
+    if (!have) return nullptr;
+    const std::string path = ::testing::TempDir() + "anthropic_sdk_request_" + std::to_string(port) + ".json";
+    std::ofstream(path) << request.dump();
+    const std::string cmd = "python3 -c '\n"
+                            "import json, sys, anthropic\n"
+                            "c = anthropic.Anthropic(base_url=\"http://127.0.0.1:\" + sys.argv[1], api_key=\"k\", max_retries=0)\n"
+                            "with c.messages.stream(**json.load(open(sys.argv[2]))) as s:\n"
+                            "    m = s.get_final_message()\n"
+                            "print(json.dumps(m.model_dump(mode=\"json\")))\n' " +
+                            std::to_string(port) + " " + path + " 2>&1";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+        EXPECT_EQ(::pclose(p), 0) << out;
+    }
+    std::remove(path.c_str());
+    const size_t line = out.rfind("\n{");
+    Json j = Json::parse(line == std::string::npos ? out : out.substr(line + 1), nullptr, false);
+    EXPECT_TRUE(j.is_object()) << out;
+    return j;
+}
+
+Json tool_request(bool stream, int max_tokens = 200) {
+    return Json::parse(R"({"model":"claude-x","max_tokens":)" + std::to_string(max_tokens) +
+                       (stream ? R"(,"stream":true)" : "") +
+                       R"(,"messages":[{"role":"user","content":"Weather in Paris?"}],)" + kWeatherTool + "}");
+}
+
+}  // namespace
+
+TEST(AnthropicHttp, AStreamedToolCallIsSentOnceItParsed) {
+    Served s;
+    s.backend->token_delay = std::chrono::milliseconds(1);  // many small batches: the call arrives in pieces
+    s.backend->reply = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}]})";
+    auto r = s.post("/v1/messages", tool_request(true).dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto ev = events_of(r.body);
+    check_stream(ev);
+    EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], "tool_use");
+    Json blocks = blocks_of(ev);
+    ASSERT_EQ(blocks.size(), 1u) << blocks;
+    EXPECT_EQ(blocks[0]["type"], "tool_use");
+    EXPECT_EQ(blocks[0]["name"], "get_weather");
+    EXPECT_EQ(blocks[0]["input"], Json::parse(R"({"city": "Paris", "unit": "C"})")) << blocks[0];
+    EXPECT_GT(blocks[0]["pieces"].get<int>(), 1);
+    // The same call not streamed.
+    Json m = Json::parse(s.post("/v1/messages", tool_request(false).dump()).body);
+    EXPECT_EQ(m["content"].back()["input"], blocks[0]["input"]) << m;
+    EXPECT_EQ(m["stop_reason"], "tool_use");
+    if (Json sdk = sdk_final_message(s.port, tool_request(false)); !sdk.is_null()) {
+        EXPECT_EQ(sdk["stop_reason"], "tool_use") << sdk;
+        EXPECT_EQ(sdk["content"].back()["input"], blocks[0]["input"]) << sdk;
+    }
+}
+
+// A call whose name was out before its text broke never opens a block: the client gets it back as text (the
+// parser's fallback) and a stop_reason saying how the turn ended, never a tool_use whose input is a cut prefix.
+TEST(AnthropicHttp, AStreamedToolCallThatBreaksAfterItsNameComesBackAsText) {
+    Served s;
+    s.backend->token_delay = std::chrono::milliseconds(1);
+    struct Case {
+        std::string reply;
+        int max_tokens;
+        const char* stop_reason;
+    };
+    const std::string good = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]})";
+    const std::vector<Case> cases = {
+        {R"(Checking. {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3]}]})", 200, "end_turn"},
+        {good, 50, "max_tokens"},  // cut inside its arguments
+        {R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": {"city": 1.}}]})",
+         200, "end_turn"},  // the second call breaks the list: both are text
+    };
+    for (const Case& c : cases) {
+        s.backend->reply = c.reply;
+        auto r = s.post("/v1/messages", tool_request(true, c.max_tokens).dump());
+        ASSERT_EQ(r.status, 200) << r.body;
+        auto ev = events_of(r.body);
+        const std::string text = check_stream(ev);
+        EXPECT_EQ(text, c.reply.substr(0, c.max_tokens)) << r.body;
+        EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], c.stop_reason) << c.reply;
+        for (const Json& b : blocks_of(ev)) EXPECT_EQ(b["type"], "text") << c.reply << "\n" << r.body;
+        if (Json sdk = sdk_final_message(s.port, tool_request(false, c.max_tokens)); !sdk.is_null()) {
+            EXPECT_EQ(sdk["stop_reason"], c.stop_reason) << sdk;
+            ASSERT_EQ(sdk["content"].size(), 1u) << sdk;
+            EXPECT_EQ(sdk["content"][0]["text"], text) << sdk;
+        }
+    }
+}
+
+// Hermes: one region per call. The first parses and is sent as its region ends; the second breaks and comes
+// back as text after it, with stop_reason tool_use for the call that stands.
+TEST(AnthropicHttp, HermesCallsAreSentRegionByRegion) {
+    Served s;
+    s.backend->token_delay = std::chrono::milliseconds(1);
+    s.backend->format = llm::ToolFormat::Hermes;
+    const std::string broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": 7,}}\n</tool_call>";
+    s.backend->reply = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n" + broken;
+    auto r = s.post("/v1/messages", tool_request(true).dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto ev = events_of(r.body);
+    EXPECT_EQ(check_stream(ev), broken);
+    EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], "tool_use");
+    Json blocks = blocks_of(ev);
+    ASSERT_EQ(blocks.size(), 2u) << blocks;
+    EXPECT_EQ(blocks[0]["type"], "tool_use");
+    EXPECT_EQ(blocks[0]["input"], Json::parse(R"({"city": "Paris"})")) << blocks[0];
+    EXPECT_EQ(blocks[1]["type"], "text");
+    if (Json sdk = sdk_final_message(s.port, tool_request(false)); !sdk.is_null()) {
+        EXPECT_EQ(sdk["stop_reason"], "tool_use") << sdk;
+        ASSERT_EQ(sdk["content"].size(), 2u) << sdk;
+        EXPECT_EQ(sdk["content"][0]["input"], blocks[0]["input"]) << sdk;
+        EXPECT_EQ(sdk["content"][1]["text"], broken) << sdk;
+    }
+}
+
+// A call long in the making sends nothing until it parsed: pings keep the connection warm meanwhile.
+TEST(AnthropicHttp, PingsWhileAToolCallIsHeldBack) {
+    ServerOptions o;
+    o.keepalive_s = 0.05;
+    Served s(o);
+    s.backend->set_n_ctx(4096);
+    s.backend->token_delay = std::chrono::milliseconds(2);
+    s.backend->reply = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": ")" + std::string(200, 'P') + R"("}}]})";
+    auto ev = events_of(s.post("/v1/messages", tool_request(true, 400).dump()).body);
+    check_stream(ev);
+    int pings = 0;
+    for (const Event& e : ev) pings += e.name == "ping";
+    EXPECT_GE(pings, 4);  // ~0.5 s of tokens at one ping per 50 ms, the one at admission included
+    EXPECT_EQ(blocks_of(ev)[0]["type"], "tool_use");
 }

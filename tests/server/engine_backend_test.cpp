@@ -1,7 +1,9 @@
 // EngineBackend over SmolLM2: response_format schemas get the string bound of llm-serve --json-max-string
-// (256 by default, N, or none with 0). Skips without SmolLM2 in the cache (scripts/fetch-smollm2.sh).
+// (256 by default, N, or none with 0). Skips without SmolLM2 in the cache (scripts/fetch-smollm2.sh). And,
+// model-free: late system messages folded into user turns for templates that insist on alternation.
 #include <gtest/gtest.h>
 
+#include "llm/chat.hpp"
 #include "llm/engine.hpp"
 #include "llm/llm.hpp"
 #include "llm/system.hpp"
@@ -55,3 +57,36 @@ TEST(EngineBackend, JsonMaxStringBoundsResponseFormatStrings) {
 }
 
 }  // namespace
+
+// Claude Code's turns ([system, user, system], then the answer, a user turn and another system message) through
+// Gemma's template, which refuses the second turn as sent: folded, both render, and the first turn's prompt is
+// the start of the second's (the prefix cache serves it).
+TEST(EngineBackend, LateSystemMessagesFoldIntoUserTurnsForAlternatingTemplates) {
+    auto tmpl = llm::ChatTemplate::parse(llm::kGemma3Template);
+    ASSERT_TRUE(tmpl.has_value()) << tmpl.error_message();
+    const std::vector<llm::ChatMessage> turn1 = {{"system", "S"}, {"user", "U1"}, {"system", "R1"}};
+    std::vector<llm::ChatMessage> turn2 = turn1;
+    turn2.insert(turn2.end(), {{"assistant", "A1"}, {"user", "U2"}, {"system", "R2"}});
+    llm::ChatTemplateOptions o;
+    EXPECT_FALSE(tmpl->render(turn2, o).has_value());  // the template's own rule
+    auto f1 = llm::server::fold_late_system_messages(turn1), f2 = llm::server::fold_late_system_messages(turn2);
+    ASSERT_TRUE(f1 && f2);
+    auto t1 = tmpl->render(*f1, o), t2 = tmpl->render(*f2, o);
+    ASSERT_TRUE(t1.has_value()) << t1.error_message();
+    ASSERT_TRUE(t2.has_value()) << t2.error_message();
+    EXPECT_EQ(*t1, "<start_of_turn>user\nS\n\nU1\n\nR1<end_of_turn>\n<start_of_turn>model\n");
+    EXPECT_EQ(t2->rfind(*t1, 0), 0u) << *t2;
+    EXPECT_NE(t2->find("U2\n\nR2<end_of_turn>"), std::string::npos) << *t2;
+    EXPECT_FALSE(llm::server::fold_late_system_messages(std::vector<llm::ChatMessage>{{"system", "S"}, {"user", "U"}}));
+
+    // The JSON shape (the tool prompt's input): a system message after a tool result joins it; one after an
+    // assistant turn goes before the next user text; one at the very end becomes a user message.
+    const auto j = nlohmann::ordered_json::parse(R"([{"role": "system", "content": "S"}, {"role": "tool", "content": "T"},
+        {"role": "system", "content": "R1"}, {"role": "assistant", "content": "A"}, {"role": "system", "content": "R2"},
+        {"role": "user", "content": "U"}, {"role": "assistant", "content": "B"}, {"role": "system", "content": "R3"}])");
+    auto fj = llm::server::fold_late_system_messages(j);
+    ASSERT_TRUE(fj);
+    EXPECT_EQ(*fj, nlohmann::ordered_json::parse(R"([{"role": "system", "content": "S"}, {"role": "tool", "content": "T\n\nR1"},
+        {"role": "assistant", "content": "A"}, {"role": "user", "content": "R2\n\nU"}, {"role": "assistant", "content": "B"},
+        {"role": "user", "content": "R3"}])"));
+}

@@ -16,6 +16,7 @@ class FakeBackend final : public Backend {
 public:
     std::string reply = "Hello from the fake model.";
     std::chrono::milliseconds token_delay{0};
+    ToolFormat format = ToolFormat::Generic;  // the call syntax the server's tool parser reads from `reply`
 
     FakeBackend() { info_ = ModelInfo{"fake-model", 256, 257, 4, 1700000000}; }
     ~FakeBackend() override {
@@ -65,7 +66,7 @@ public:
     Expected<std::shared_ptr<TokenConstraint>> tool_constraint(const std::vector<ToolSpec>&, const ToolChoice&) const override {
         return std::shared_ptr<TokenConstraint>();
     }
-    ToolFormat tool_format() const override { return ToolFormat::Generic; }
+    ToolFormat tool_format() const override { return format; }
     std::vector<int32_t> tokenize(std::string_view text, bool) const override {
         std::vector<int32_t> ids;
         for (unsigned char c : text) ids.push_back((int32_t)c + 1);
