@@ -27,7 +27,7 @@
 // Output that does not parse (a malformed or cut-off call, an unknown tool name) comes back as content with a
 // warning, never as an error. A call whose name was already streamed when its text turned out malformed
 // stays streamed (its text is also in the content; a client that cannot take that back waits for
-// ToolDelta::calls_parsed); a constrained run only ends that way when cut by the token limit.
+// ToolDelta::calls_parsed, as llm-serve does); a constrained run only ends that way when cut by the token limit.
 #pragma once
 #include <cstdint>
 #include <memory>

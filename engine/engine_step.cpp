@@ -38,10 +38,11 @@ bool Engine::Impl::ensure_blocks(Sequence& s, int64_t n_tokens) {
 
 void Engine::Impl::release_blocks(Sequence& s) {
     // Last blocks first: a sequence's tail is the least likely to be shared, so the LRU evicts it first (and a
-    // chain loses its tail before its head, which keeps the rest reachable). A long chain's blocks go to the
-    // protected list, so short side requests cannot evict a long conversation's prefix (docs/SERVER.md).
-    const bool long_chain = (int64_t)s.hashes.size() >= long_chain_blocks;
-    for (auto it = s.blocks.rbegin(); it != s.blocks.rend(); ++it) alloc->release(*it, long_chain);
+    // chain loses its tail before its head, which keeps the rest reachable). A long chain's blocks, and those of
+    // a request its caller marked as a conversation's main thread, go to the protected list, so short side
+    // requests cannot evict a conversation's prefix (docs/SERVER.md).
+    const bool keep = s.req.keep_prefix || (int64_t)s.hashes.size() >= long_chain_blocks;
+    for (auto it = s.blocks.rbegin(); it != s.blocks.rend(); ++it) alloc->release(*it, keep);
     s.blocks.clear();
     s.hashes.clear();
     s.n_computed = 0;

@@ -6,8 +6,6 @@
 //   -> message_stop,
 // every event with an `event:` line equal to its type (the SDKs dispatch on it); pings while waiting and
 // `event: error` for a failure after the headers went out.
-#include <algorithm>
-
 #include "server/anthropic_request.hpp"
 #include "server/server_impl.hpp"
 #include "server/sse.hpp"
@@ -48,10 +46,9 @@ public:
                                                                       nullptr, usage)}}) +
                keepalive();
     }
-    // Text first, then the calls. A call is held back until the parser says it parsed (c.calls_parsed): an opened
-    // tool_use block cannot be taken back, and the SDKs read a cut input ({"city": "Par) as a valid one. Then its
-    // block opens with its id and name and its fragments follow as input_json_deltas. A call that turns out
-    // malformed never opens a block: the parser returns its text as text.
+    // Text first, then the calls' pieces: a call's first delta (id and name) opens its tool_use block, each
+    // arguments fragment is an input_json_delta of the open block (calls stream one after the other, each only
+    // once it parsed: server/tool_call_gate.hpp).
     std::string stream_delta(const StreamContext& c, const std::string& text, std::span<const TokenInfo>,
                              std::span<const ToolCallDelta> calls) const override {
         std::string out;
@@ -62,19 +59,27 @@ public:
                                                  {"delta", {{"type", "text_delta"}, {"text", text}}}});
         }
         for (const ToolCallDelta& d : calls) {
-            if (!d.name.empty()) c.held_calls.push_back({d.id, d.name, {}});
-            if (!d.arguments.empty() && d.index >= 0 && (size_t)d.index < c.held_calls.size())
-                c.held_calls[d.index].pieces.push_back(d.arguments);
+            if (!d.name.empty()) {
+                out += close_block(c);
+                c.open_block = c.blocks_opened++;
+                c.open_block_is_text = false;
+                out += event("content_block_start",
+                             {{"type", "content_block_start"},
+                              {"index", c.open_block},
+                              {"content_block",
+                               {{"type", "tool_use"}, {"id", d.id}, {"name", d.name}, {"input", Json::object()}}}});
+            }
+            if (d.arguments.empty() || c.open_block < 0 || c.open_block_is_text) continue;
+            out += event("content_block_delta",
+                         {{"type", "content_block_delta"},
+                          {"index", c.open_block},
+                          {"delta", {{"type", "input_json_delta"}, {"partial_json", d.arguments}}}});
         }
-        return out + send_calls(c, c.calls_parsed);
+        return out;
     }
     std::string stream_end(const StreamContext& c, const ApiResult& r) const override {
-        // The final calls are the parsed ones (one the stream never announced is sent whole).
-        for (size_t i = c.held_calls.size(); i < r.tool_calls.size(); ++i)
-            c.held_calls.push_back({r.tool_calls[i].id, r.tool_calls[i].name, {r.tool_calls[i].arguments}});
-        std::string out = send_calls(c, r.tool_calls.size());
         // An answer with no text still has its (empty) text block, as the non-streamed body does.
-        if (c.blocks_opened == 0) out += open_text(c);
+        std::string out = c.blocks_opened == 0 ? open_text(c) : "";
         out += close_block(c);
         out += event("message_delta", {{"type", "message_delta"},
                                        {"delta", {{"stop_reason", anthropic_stop_reason(r, *c.request)},
@@ -100,27 +105,6 @@ private:
         if (c.open_block < 0) return "";
         std::string out = event("content_block_stop", {{"type", "content_block_stop"}, {"index", c.open_block}});
         c.open_block = -1;
-        return out;
-    }
-    // The held calls up to `upto` (those parsed), each a tool_use block with its fragments.
-    static std::string send_calls(const StreamContext& c, size_t upto) {
-        std::string out;
-        for (; c.calls_sent < std::min(upto, c.held_calls.size()); ++c.calls_sent) {
-            const StreamContext::HeldCall& call = c.held_calls[c.calls_sent];
-            out += close_block(c);
-            c.open_block = c.blocks_opened++;
-            c.open_block_is_text = false;
-            out += event("content_block_start",
-                         {{"type", "content_block_start"},
-                          {"index", c.open_block},
-                          {"content_block",
-                           {{"type", "tool_use"}, {"id", call.id}, {"name", call.name}, {"input", Json::object()}}}});
-            for (const std::string& piece : call.pieces)
-                out += event("content_block_delta",
-                             {{"type", "content_block_delta"},
-                              {"index", c.open_block},
-                              {"delta", {{"type", "input_json_delta"}, {"partial_json", piece}}}});
-        }
         return out;
     }
     // Opens a text block unless one is open (closing another kind first).

@@ -57,8 +57,9 @@ struct ApiRequest {
     // Anthropic: a max_tokens beyond what the context leaves is cut to fit (Claude Code asks for 32000 or more
     // whatever the model); OpenAI refuses such a request instead.
     bool clamp_max_tokens = false;
-    // The conversation this request continues (Anthropic: metadata.user_id; the X-Claude-Code-Session-Id header
-    // wins), for the access log's divergence report ("" = none).
+    // The conversation this request continues (Anthropic: metadata.user_id, the X-Claude-Code-Session-Id header
+    // wins; OpenAI: prompt_cache_key, else user), for the access log's divergence report and to keep the
+    // session's main thread cached ("" = none).
     std::string session;
     // response_format: JSON Schema text the output must match ("" = free text). json_object maps to a schema
     // accepting any object.

@@ -23,15 +23,6 @@ struct StreamContext {
     mutable int open_block = -1;
     mutable bool open_block_is_text = false;
     mutable int blocks_opened = 0;
-    // Tool calls held back until they parsed (a tool_use block, once opened, cannot be taken back): each announced
-    // call with its argument fragments, how many parsed so far (ToolDelta::calls_parsed, set by the caller before
-    // stream_delta) and how many were sent.
-    struct HeldCall {
-        std::string id, name;
-        std::vector<std::string> pieces;
-    };
-    mutable std::vector<HeldCall> held_calls;
-    mutable size_t calls_parsed = 0, calls_sent = 0;
 };
 
 class ApiDialect {

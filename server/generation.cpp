@@ -11,6 +11,7 @@
 #include "server/client_socket.hpp"
 #include "server/openai_request.hpp"
 #include "server/server_impl.hpp"
+#include "server/tool_call_gate.hpp"
 
 namespace llm::server {
 namespace {
@@ -175,6 +176,7 @@ struct StreamState {
     StreamContext ctx;
     ApiRequest api;
     ToolText tools;
+    ToolCallGate calls;  // streamed calls wait until they parsed
     bool started = false, finished = false;
     Clock::time_point last_write;  // of the last bytes sent (pings are due `keepalive` after it)
 };
@@ -219,7 +221,11 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
     if (auto e = prepare(d, api, *b, engine_req, st->ctx.echo)) return refuse(*e);
     st->ctx.prompt_tokens = (int)engine_req.prompt.size();
     if (std::string sid = req.get_header_value("X-Claude-Code-Session-Id"); !sid.empty()) api.session = sid;
-    if (!api.session.empty()) current_log().diverged_at = sessions.record(api.session, engine_req.prompt);
+    if (!api.session.empty()) {
+        const PromptHistory::Recorded r = sessions.record(api.session, engine_req.prompt);
+        current_log().diverged_at = r.diverged_at;
+        engine_req.keep_prefix = r.main_thread;  // side requests of the session cannot evict its conversation
+    }
 
     auto ch = std::make_shared<Channel>();
     ch->arrival = arrival;
@@ -339,11 +345,10 @@ void HttpServer::Impl::handle_generation(const ApiDialect& d, const httplib::Req
             ApiResult final_result;
             if (st->tools.parser) {
                 ToolDelta delta = st->tools.parser->push(st->tools.text_of(*st->backend, events));
-                st->ctx.calls_parsed = delta.calls_parsed;
-                out = dp->stream_delta(st->ctx, delta.content, infos, delta.calls);
+                out = dp->stream_delta(st->ctx, delta.content, infos, st->calls.pass(delta.calls, delta.calls_parsed));
                 if (r) {
                     ToolParseResult fin = st->tools.parser->finish();
-                    out += dp->stream_delta(st->ctx, fin.unstreamed_content, {});
+                    out += dp->stream_delta(st->ctx, fin.unstreamed_content, {}, st->calls.finish(fin.calls));
                     final_result.tool_calls = std::move(fin.calls);
                 }
             } else {

@@ -155,6 +155,11 @@ Err parse_sampling(const Json& body, ApiRequest& out) {
 Err parse_common(const Json& body, ApiRequest& out) {
     if (auto e = get_string(body, "model", out.model)) return e;
     if (auto e = get_bool(body, "stream", out.stream)) return e;
+    // The conversation this request belongs to (for the prefix cache: a session's main thread stays cached):
+    // OpenAI's prompt_cache_key, else the older end-user id `user`.
+    if (auto e = get_string(body, "prompt_cache_key", out.session)) return e;
+    if (out.session.empty())
+        if (auto e = get_string(body, "user", out.session)) return e;
     if (const Json* so = field(body, "stream_options")) {
         if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
         const Json* iu = field(*so, "include_usage");

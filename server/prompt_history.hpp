@@ -1,6 +1,7 @@
 // The last prompt of each conversation (by session id), so the access log can say where a new prompt left the
 // previous one: in an agent's conversation a prefix-cache miss almost always means the prompt changed early (a
-// per-request header value, a reordered tool list), and the first differing token says where.
+// per-request header value, a reordered tool list), and the first differing token says where. It also tells a
+// session's main thread from its side requests, so the engine can keep the main thread's prefix cached.
 #pragma once
 #include <cstdint>
 #include <list>
@@ -15,12 +16,18 @@ class PromptHistory {
 public:
     explicit PromptHistory(size_t max_sessions = 64) : max_sessions_(max_sessions) {}
 
-    // Records `tokens` as one of the session's latest prompts. Returns -1 when they extend one of them (or the
-    // session is new), else the longest common prefix with any of them: where the prompt left the closest one.
-    // A session keeps a few prompts, since an agent's side requests (titles, summaries) share its session id;
-    // the new prompt replaces the one it continues (the closest), else the oldest. Thread-safe; the least
+    struct Recorded {
+        int64_t diverged_at = -1;  // -1 when the prompt extends one of the session's (or the session is new), else
+                                   // the longest common prefix with any of them: where it left the closest one
+        bool main_thread = true;   // at least as long as every prompt the session keeps: its main conversation,
+                                   // not one of the side requests (titles, summaries) sent between its turns
+    };
+
+    // Records `tokens` as one of the session's latest prompts. A session keeps a few prompts, since an agent's
+    // side requests share its session id; the new prompt replaces the one it continues or edits (the closest, when
+    // not longer than the new one), else it is kept beside them, the oldest forgotten. Thread-safe; the least
     // recently seen session is forgotten beyond max_sessions.
-    int64_t record(const std::string& session, const std::vector<int32_t>& tokens) {
+    Recorded record(const std::string& session, const std::vector<int32_t>& tokens) {
         std::lock_guard lock(mu_);
         auto it = index_.find(session);
         if (it == index_.end()) {
@@ -30,7 +37,7 @@ public:
                 index_.erase(lru_.back().first);
                 lru_.pop_back();
             }
-            return -1;
+            return {};
         }
         lru_.splice(lru_.begin(), lru_, it->second);  // most recently seen first
         std::vector<std::vector<int32_t>>& prompts = it->second->second;
@@ -43,13 +50,16 @@ public:
             if (n > best_n || (n == prev.size() && !extends)) best = i, best_n = n;
             extends |= n == prev.size();
         }
-        if (best_n > 0) {
+        Recorded r;
+        r.diverged_at = extends ? -1 : (int64_t)best_n;
+        for (const std::vector<int32_t>& p : prompts) r.main_thread &= p.size() <= tokens.size();
+        if (best_n > 0 && tokens.size() >= prompts[best].size()) {  // the thread goes on (or was edited)
             prompts[best] = tokens;
-        } else {  // a new thread of the session: keep it, forgetting the one recorded first
+        } else {  // a new thread, or a shorter one branching off (a summary): kept beside, the oldest forgotten
             if (prompts.size() >= kPromptsPerSession) prompts.erase(prompts.begin());
             prompts.push_back(tokens);
         }
-        return extends ? -1 : (int64_t)best_n;
+        return r;
     }
 
 private:

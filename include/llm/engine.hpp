@@ -59,6 +59,10 @@ struct Request {
     // Constrained decoding (grammar, JSON schema, tool calls): filters each step's candidates; the engine
     // advances it with every generated token. One constraint per request (it holds the request's state).
     std::shared_ptr<TokenConstraint> constraint;
+    // The prompt is a conversation's main thread (a server tells from a session id): once released, its cached
+    // blocks are protected from eviction as a long conversation's are, however short, so the side requests
+    // sent between its turns cannot evict it.
+    bool keep_prefix = false;
 };
 
 struct TokenLogprob {

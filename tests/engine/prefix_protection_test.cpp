@@ -1,5 +1,6 @@
-// Prefix-cache eviction policy (issue 13): short side requests between the turns of a long conversation must
-// not evict its cached prefix, and a pool full of long chains still evicts (nothing deadlocks).
+// Prefix-cache eviction policy (issues 13, 14): short side requests between the turns of a conversation must not
+// evict its cached prefix (a long one, or one marked as a session's main thread), and a pool full of long chains
+// still evicts (nothing deadlocks).
 #include <gtest/gtest.h>
 
 #include "engine_test_util.hpp"
@@ -67,31 +68,56 @@ std::unique_ptr<Engine> small_pool_engine(std::shared_ptr<const Model> m) {
     return e ? std::move(*e) : nullptr;
 }
 
-TEST(PrefixProtection, SideRequestsKeepTheConversationPrefix) {
-    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
-    ASSERT_TRUE(model);
-    auto e = small_pool_engine(model);
-    ASSERT_TRUE(e);
-    const int n_vocab = model_config(*model).n_vocab;
-    const auto conv = test::make_prompts(1, 400, 0, n_vocab, 11)[0];
-    auto turn1 = test::run_requests(*e, {greedy(conv, 8)}, {}, false);
-    const int64_t ev0 = e->stats().prefix_evictions;
-    // 48 distinct side requests of 60 tokens (+4 generated: 4 blocks each), 8 at a time: 3 pools' worth.
+// A conversation's turn of conv_tokens, 48 distinct side requests of 60 tokens (+4 generated: 4 blocks each), 8 at
+// a time (3 pools' worth), then the conversation's next turn: returns how many of its tokens came from the cache.
+int cached_after_side_requests(Engine& e, int n_vocab, int conv_tokens, bool keep_prefix) {
+    const auto conv = test::make_prompts(1, conv_tokens, 0, n_vocab, 11)[0];
+    Request first = greedy(conv, 8);
+    first.keep_prefix = keep_prefix;
+    auto turn1 = test::run_requests(e, {first}, {}, false);
+    const int64_t ev0 = e.stats().prefix_evictions;
     const auto sides = test::make_prompts(48, 60, 0, n_vocab, 12);
     for (size_t i = 0; i < sides.size(); i += 8) {
         std::vector<Request> burst;
         for (size_t j = i; j < i + 8; ++j) burst.push_back(greedy(sides[j], 4));
-        test::run_requests(*e, burst, {}, false);
+        test::run_requests(e, burst, {}, false);
     }
-    EXPECT_GT(e->stats().prefix_evictions - ev0, 64) << "the side requests did cycle the pool";
+    EXPECT_GT(e.stats().prefix_evictions - ev0, 64) << "the side requests did cycle the pool";
     // The next turn: the previous prompt and answer plus a new user message.
     auto turn2 = conv;
     turn2.insert(turn2.end(), turn1[0].tokens.begin(), turn1[0].tokens.end());
     const auto user = test::make_prompts(1, 40, 0, n_vocab, 13)[0];
     turn2.insert(turn2.end(), user.begin(), user.end());
-    auto next = test::run_requests(*e, {greedy(turn2, 4)}, {}, false);
-    EXPECT_GE(next[0].result.n_cached, 400 / 16 * 16) << "the conversation's prefix was evicted";
-    EXPECT_EQ(e->stats().kv_blocks_used, 0);
+    Request second = greedy(turn2, 4);
+    second.keep_prefix = keep_prefix;
+    auto next = test::run_requests(e, {second}, {}, false);
+    EXPECT_EQ(e.stats().kv_blocks_used, 0);
+    return next[0].result.n_cached;
+}
+
+TEST(PrefixProtection, SideRequestsKeepTheConversationPrefix) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
+    ASSERT_TRUE(model);
+    auto e = small_pool_engine(model);
+    ASSERT_TRUE(e);
+    // 400 tokens: 25 full blocks, a long chain (from 8 blocks) without being marked.
+    EXPECT_GE(cached_after_side_requests(*e, model_config(*model).n_vocab, 400, false), 400 / 16 * 16)
+        << "the conversation's prefix was evicted";
+}
+
+TEST(PrefixProtection, AMainThreadIsKeptHoweverShort) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
+    ASSERT_TRUE(model);
+    const int n_vocab = model_config(*model).n_vocab;
+    // 100 tokens: 6 full blocks, short of a long chain. Unmarked, the side requests evict it; marked as the
+    // session's main thread (Request::keep_prefix), it stays.
+    auto e = small_pool_engine(model);
+    ASSERT_TRUE(e);
+    EXPECT_LT(cached_after_side_requests(*e, n_vocab, 100, false), 16) << "unmarked, it should have been evicted";
+    auto kept = small_pool_engine(model);
+    ASSERT_TRUE(kept);
+    EXPECT_GE(cached_after_side_requests(*kept, n_vocab, 100, true), 100 / 16 * 16)
+        << "the main thread's prefix was evicted";
 }
 
 TEST(PrefixProtection, PoolFullOfLongChainsStillEvicts) {

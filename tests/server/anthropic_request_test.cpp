@@ -201,12 +201,26 @@ TEST(AnthropicResponse, StopReasonsUsageErrors) {
 
 TEST(PromptHistory, SaysWhereAPromptLeftItsSession) {
     PromptHistory h(2);
-    EXPECT_EQ(h.record("s", {1, 2, 3}), -1);          // first prompt
-    EXPECT_EQ(h.record("s", {1, 2, 3, 4, 5}), -1);    // extends it
-    EXPECT_EQ(h.record("s", {9, 9}), 0);              // a side request: nothing in common (kept as a new thread)
-    EXPECT_EQ(h.record("s", {1, 2, 3, 4, 5, 6}), -1);  // the main thread goes on
-    EXPECT_EQ(h.record("s", {1, 2, 7, 4, 5, 6, 7}), 2);  // changed at token 2
-    EXPECT_EQ(h.record("t", {1}), -1);
-    EXPECT_EQ(h.record("u", {1}), -1);                // "s" is forgotten (2 sessions at most)
-    EXPECT_EQ(h.record("s", {5}), -1);
+    auto diverged = [&](const char* s, std::vector<int32_t> t) { return h.record(s, t).diverged_at; };
+    EXPECT_EQ(diverged("s", {1, 2, 3}), -1);          // first prompt
+    EXPECT_EQ(diverged("s", {1, 2, 3, 4, 5}), -1);    // extends it
+    EXPECT_EQ(diverged("s", {9, 9}), 0);              // a side request: nothing in common (kept as a new thread)
+    EXPECT_EQ(diverged("s", {1, 2, 3, 4, 5, 6}), -1);  // the main thread goes on
+    EXPECT_EQ(diverged("s", {1, 2, 7, 4, 5, 6, 7}), 2);  // changed at token 2
+    EXPECT_EQ(diverged("t", {1}), -1);
+    EXPECT_EQ(diverged("u", {1}), -1);                // "s" is forgotten (2 sessions at most)
+    EXPECT_EQ(diverged("s", {5}), -1);
+}
+
+TEST(PromptHistory, TellsTheMainThreadFromSideRequests) {
+    PromptHistory h;
+    EXPECT_TRUE(h.record("s", {1, 2, 3, 4}).main_thread);         // the session's first prompt
+    EXPECT_FALSE(h.record("s", {9, 9}).main_thread);              // a short side request (a title)
+    EXPECT_TRUE(h.record("s", {1, 2, 3, 4, 5, 6}).main_thread);   // the conversation's next turn
+    EXPECT_FALSE(h.record("s", {1, 2, 3, 8}).main_thread);        // a summary of an earlier point of it
+    EXPECT_FALSE(h.record("s", {9, 9, 9}).main_thread);           // the side thread grows, still shorter
+    const PromptHistory::Recorded next = h.record("s", {1, 2, 3, 4, 5, 6, 7});
+    EXPECT_TRUE(next.main_thread);
+    EXPECT_EQ(next.diverged_at, -1) << "the summary replaced the conversation it branched off";
+    EXPECT_TRUE(h.record("t", {7}).main_thread);                  // another session is its own
 }

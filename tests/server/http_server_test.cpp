@@ -9,6 +9,7 @@
 #include "served.hpp"
 #include "server/http_server.hpp"
 #include "server/json_body.hpp"
+#include "server/tool_call_gate.hpp"
 
 using namespace llm::server;
 using namespace llm::server::testing;
@@ -385,9 +386,11 @@ TEST(HttpServer, MalformedToolCallFallsBackToText) {
     // The model's text looks like a call but does not parse (cut off, or an unknown tool): it comes back as
     // content with finish_reason from the stop reason, never a 5xx.
     Served s;
+    s.backend->token_delay = std::chrono::milliseconds(1);  // many small batches: the name is out before the break
     const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather"}}])";
-    const std::string cut = R"({"tool_calls": [{"name": "get_weather", "argum)";
-    for (const std::string reply : {cut,
+    for (const std::string reply : {std::string(R"({"tool_calls": [{"name": "get_weather", "argum)"),  // cut off
+                                    // broken after its name and its first argument were out
+                                    std::string(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3]}]})"),
                                     std::string(R"({"tool_calls": [{"name": "other_tool", "arguments": {}}]})"),
                                     std::string("Just text, no call.")}) {
         s.backend->reply = reply;
@@ -403,9 +406,9 @@ TEST(HttpServer, MalformedToolCallFallsBackToText) {
         for (const std::string& d : sse_payloads(st.body)) {
             if (d == "[DONE]") continue;
             const Json c = parse(d)["choices"][0];
-            // A cut-off call whose name was streamed before its text broke stays announced (tool_calls.hpp);
-            // its text is in the content too.
-            if (reply != cut) EXPECT_FALSE(c["delta"].contains("tool_calls")) << d;
+            // Calls are held back until they parse (server/tool_call_gate.hpp): one that breaks, even after its
+            // name, is never announced, so no client accumulates a call with cut arguments.
+            EXPECT_FALSE(c["delta"].contains("tool_calls")) << d;
             if (c["delta"].contains("content")) content += c["delta"]["content"].get<std::string>();
         }
         EXPECT_EQ(content, reply);
@@ -424,4 +427,22 @@ TEST(HttpServer, ToolHistoryRendersThroughTheToolPrompt) {
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_EQ(parse(r.body)["choices"][0]["message"]["content"], "It is sunny.");
     }
+}
+
+TEST(ToolCallGate, ReleasesACallOnceItParsedWithItsPieces) {
+    ToolCallGate g;
+    EXPECT_TRUE(g.pass({{0, "c0", "f", ""}, {0, "", "", "{\"a\""}}, 0).empty());
+    auto out = g.pass({{0, "", "", ": 1}"}, {1, "c1", "g", "{"}}, 1);  // call 0 parsed, call 1 announced
+    ASSERT_EQ(out.size(), 3u);
+    EXPECT_EQ(out[0].name, "f");
+    EXPECT_EQ(out[1].arguments + out[2].arguments, "{\"a\": 1}");
+    // Call 1 broke (its text came back as content): its pieces are dropped. A call the stream never announced
+    // (parsed only at the end) is sent whole.
+    out = g.finish({{"c0", "f", "{\"a\": 1}"}});
+    EXPECT_TRUE(out.empty());
+    ToolCallGate h;
+    out = h.finish({{"c0", "f", "{}"}});
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].id, "c0");
+    EXPECT_EQ(out[0].arguments, "{}");
 }

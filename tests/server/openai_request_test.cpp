@@ -220,3 +220,15 @@ TEST(OpenAiResponse, ShapesAndIds) {
     EXPECT_TRUE(err["error"]["code"].is_null());
     EXPECT_EQ(err["error"]["type"], "invalid_request_error");
 }
+
+TEST(OpenAiRequest, SessionFromPromptCacheKeyElseUser) {
+    ApiRequest r;
+    ASSERT_FALSE(chat(with(R"("user":"u-1")"), r));
+    EXPECT_EQ(r.session, "u-1");
+    ASSERT_FALSE(chat(with(R"("user":"u-1","prompt_cache_key":"conv-7")"), r));
+    EXPECT_EQ(r.session, "conv-7");
+    ASSERT_FALSE(chat(with(""), r));
+    EXPECT_EQ(r.session, "");
+    EXPECT_EQ(chat_param_error(with(R"("prompt_cache_key":7)")), "prompt_cache_key");
+    EXPECT_EQ(chat_param_error(with(R"("user":{"id":1})")), "user");
+}
