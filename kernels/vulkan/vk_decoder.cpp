@@ -462,7 +462,8 @@ Status VulkanDecoder::forward(const Batch& b, float* logits, const NodeHook& hoo
     }
     std::memcpy(ids_.mapped(), b.tokens.data(), n * sizeof(int32_t));
     std::memcpy(rope_cs_.mapped(), in.rope_cs.data(), in.rope_cs.size() * sizeof(float));
-    std::memcpy(rope_cs_swa_.mapped(), in.rope_cs_swa.data(), in.rope_cs_swa.size() * sizeof(float));
+    if (!in.rope_cs_swa.empty())  // only models with sliding-window layers have a second table (memcpy of null is UB)
+        std::memcpy(rope_cs_swa_.mapped(), in.rope_cs_swa.data(), in.rope_cs_swa.size() * sizeof(float));
     const uint32_t params[4] = {(uint32_t)pos0, (uint32_t)in.n_keys, 0, 0};
     std::memcpy(params_.mapped(), params, sizeof(params));
     rec->last_use = ++use_clock_;
