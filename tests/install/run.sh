@@ -56,8 +56,12 @@ check() {  # check NAME OUTPUT
 }
 
 export CCACHE_DISABLE=1
+# CC, CXX and LLM_CONSUMER_FLAGS (set by ctest): a sanitizer build's package needs the sanitizer runtimes linked.
+flags="-O0 ${LLM_CONSUMER_FLAGS:-}"
+cc=${CC:-cc}
 cmake -S "$src/tests/install" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE= \
-      -DCMAKE_C_FLAGS=-O0 -DCMAKE_CXX_FLAGS=-O0 >/dev/null || fail "configuring a project with find_package(llm) failed"
+      -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="${LLM_CONSUMER_FLAGS:-}" \
+      >/dev/null || fail "configuring a project with find_package(llm) failed"
 cmake --build "$tmp/consumer" >/dev/null || fail "building the examples against the package failed"
 out=$("$tmp/consumer/example_cpp" "$model" "Café au" 16) || fail "example_cpp failed: $out"
 check example_cpp "$out"
@@ -71,7 +75,7 @@ grep -q '^error (not_found): ' <<<"$out" || fail "example_c on a missing file: $
 
 # pkg-config: the C example against libllm.so.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-cc -O0 -o "$tmp/example_pc" "$src/tests/install/example.c" $(pkg-config --cflags --libs llm) \
+$cc $flags -o "$tmp/example_pc" "$src/tests/install/example.c" $(pkg-config --cflags --libs llm) \
   || fail "building example.c with pkg-config --cflags --libs llm failed"
 out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/example_pc" "$model" "Café au" 16) || fail "example_pc failed: $out"
 check example_pc "$out"
