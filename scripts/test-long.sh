@@ -12,6 +12,9 @@
 #          new tokens, 16 runs at once through the serving engine; about 13 min on 2 cores): every output that
 #          ended must validate with Python's jsonschema, every cut one must be a JSON prefix; the ended share goes to the report (bench/schema_validity_run.sh); and
 #          SmolLM2's forced tool calls on all 50 prompts (the test command runs every 5th)
+#   server the server suites (ctest -L server) with LLM_TEST_LONG=1: the tests kept out of the test command's budget
+#          (Claude Code's recorded requests replayed, Claude Code-like turns on its real system prompt) and a 60 s
+#          smoke soak inside the conformance run
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
 #   claude the real Claude Code CLI against llm-serve on SmolLM2 (8k context), then on Gemma 3 270M with a 32k
@@ -26,7 +29,7 @@ venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 stages=("$@")
-((${#stages[@]})) || stages=(asan tsan fuzz schemas soak arm64 claude)
+((${#stages[@]})) || stages=(asan tsan fuzz schemas server soak arm64 claude)
 mkdir -p build-long
 report=build-long/report.txt
 echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores: ${stages[*]}" >>"$report"
@@ -98,6 +101,13 @@ stage_schemas() {
   record schemas $t0 "$( ((rc == 77)) && echo skipped || { ((rc)) && echo failed || echo passed; })"
 }
 
+stage_server() {
+  local t0=$SECONDS rc=0
+  cmake --build build -j"$jobs" --target llm-serve llm-run test_server || { record server $t0 build-failed; return; }
+  LLM_TEST_LONG=1 LLM_SOAK_S=60 ctest --test-dir build -L server --output-on-failure -j"$jobs" --timeout 1800 || rc=1
+  record server $t0 "$( ((rc)) && echo failed || echo passed)"
+}
+
 stage_hook() {  # soak / arm64: scripts that later issues add
   local t0=$SECONDS rc=0 script=$2
   if [[ ! -x $script ]]; then echo "$1: $script does not exist yet"; record "$1" $t0 skipped; return; fi
@@ -122,10 +132,11 @@ for s in "${stages[@]}"; do
     tsan) stage_tsan ;;
     fuzz) stage_fuzz ;;
     schemas) stage_schemas ;;
+    server) stage_server ;;
     soak) stage_hook soak scripts/soak.sh ;;
     arm64) stage_hook arm64 scripts/test-arm64.sh ;;
     claude) stage_claude ;;
-    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz schemas soak arm64 claude)" >&2; exit 2 ;;
+    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz schemas server soak arm64 claude)" >&2; exit 2 ;;
   esac
 done
 echo "==> long tier $( ((status)) && echo FAILED || echo passed) (report: $report)"

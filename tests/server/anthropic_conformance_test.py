@@ -350,6 +350,7 @@ class Anthropic(unittest.TestCase):
         _, delta = self.check_grammar(sse(data))
         self.assertGreater(delta["usage"]["cache_read_input_tokens"], 0)
 
+    @oc.long_tier  # ~9 s idle (two 4k-token prompts): over the server suite's budget; the claude stage runs the CLI
     def test_claude_code_requests_replayed(self):
         """Claude Code's first two requests as it sent them (max_tokens lowered: SmolLM2 need not write 128k tokens),
         but for their 12 tools: rendered into the prompt they make it longer than SmolLM2's 8k context, which the
@@ -384,6 +385,7 @@ class Anthropic(unittest.TestCase):
         # turn 1's prompt but its last partial block and the assistant header comes from the cache.
         self.assertGreaterEqual(u2["cache_read_input_tokens"], n1 - 32)
 
+    @oc.long_tier  # ~10 s idle (a 4k-token prefill, then four turns): over the server suite's budget
     def test_claude_code_like_turns_reuse_the_prefix(self):
         """Five turns on Claude Code's real system prompt (its tools left out: see above): a new billing-header value every turn,
         cache_control moved to the last block, a mid-conversation system message, side requests in between; each
