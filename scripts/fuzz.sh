@@ -46,6 +46,7 @@ dict_for() {  # the dictionary of a target, if any
     chat_template) echo tests/fuzz/fuzz_chat_template.dict ;;
     hf_config|safetensors_index|tokenizer_files|hub|safetensors|tool_parser) echo tests/fuzz/json.dict ;;
     json_schema) echo tests/fuzz/json_schema.dict ;;
+    server_request) echo tests/fuzz/server_request.dict ;;
   esac
 }
 

@@ -218,6 +218,72 @@ def make_hub():
         b"x/Model-IQ4_XS-00002-of-00003.gguf\nimatrix.gguf\nmodel.q8_0.gguf\n")
 
 
+def make_server_request():
+    # Request bodies of both APIs (byte 0: body limits, 0 = llm-serve's defaults): plain chats, tools and tool
+    # history, response formats, completions and embeddings, Anthropic's system blocks, tool_use / tool_result,
+    # and Claude Code's first request cut to fit (its system blocks shortened, three of its tools).
+    weather = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "minimum": 1}},
+               "required": ["city"]}
+    oa_tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": weather}}
+    bodies = {
+        "chat": {"model": "m", "messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}],
+                 "temperature": 0.7, "top_p": 0.9, "max_tokens": 32, "stop": ["\n\n"], "seed": 7, "stream": True,
+                 "stream_options": {"include_usage": True}, "logprobs": True, "top_logprobs": 2},
+        "chat_parts": {"messages": [{"role": "developer", "content": [{"type": "text", "text": "A"}]},
+                                    {"role": "user", "content": [{"type": "text", "text": "B"}, {"type": "text", "text": "C"}]}],
+                       "max_completion_tokens": 5, "user": "u1", "prompt_cache_key": "k"},
+        "chat_tools": {"messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [oa_tool],
+                       "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": False},
+        "chat_tool_history": {"messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}], "tools": [oa_tool], "tool_choice": "auto"},
+        "chat_schema": {"messages": [{"role": "user", "content": "JSON"}], "response_format": {
+            "type": "json_schema", "json_schema": {"name": "w", "strict": True, "schema": weather}}},
+        "chat_json_object": {"messages": [{"role": "user", "content": "JSON"}], "response_format": {"type": "json_object"},
+                             "frequency_penalty": 0.5, "presence_penalty": -0.5, "n": 1, "logit_bias": {"15": -100}},
+        "completion": {"model": "m", "prompt": "Once upon a time", "max_tokens": 16, "echo": True, "logprobs": 3},
+        "completion_tokens": {"prompt": [[1, 15043, 29892]], "max_tokens": 4, "ignore_eos": True},
+        "embeddings": {"model": "m", "input": ["a", "b"], "encoding_format": "base64"},
+        "embeddings_tokens": {"input": [[1, 2, 3]]},
+        "messages": {"model": "claude-x", "max_tokens": 64, "system": [{"type": "text", "text": "Be terse.",
+                     "cache_control": {"type": "ephemeral"}}], "messages": [{"role": "user", "content": "Hi"}],
+                     "temperature": 0, "top_k": 40, "stop_sequences": ["END"], "stream": True,
+                     "metadata": {"user_id": "session-1"}, "thinking": {"type": "disabled"}},
+        "messages_tools": {"model": "claude-x", "max_tokens": 200, "tools": [
+            {"name": "get_weather", "description": "Weather", "input_schema": weather}],
+            "tool_choice": {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+            "messages": [{"role": "user", "content": "Weather in Paris?"},
+                         {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"},
+                                                           {"type": "text", "text": "Checking."},
+                                                           {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                                                            "input": {"city": "Paris"}}]},
+                         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "is_error": True,
+                                                       "content": [{"type": "text", "text": "timeout"}]}]},
+                         {"role": "system", "content": "Reminder."}]},
+    }
+    for name, body in bodies.items():
+        put("server_request", name, b"\x00" + json.dumps(body).encode())
+    cc = json.load(open(os.path.join(ROOT, "tests", "server", "data", "claude_code_requests.json")))["requests"][0]["body"]
+    cc["tools"] = cc.get("tools", [])[:3]
+    for t in cc["tools"]:
+        t["description"] = t.get("description", "")[:200]
+    for block in cc.get("system", []):
+        block["text"] = block["text"][:300]
+    for m in cc["messages"]:
+        if isinstance(m["content"], list):
+            for block in m["content"]:
+                if "text" in block:
+                    block["text"] = block["text"][:300]
+    data = json.dumps(cc).encode()
+    if len(data) >= 8000:  # tool schemas too long: keep one
+        cc["tools"] = cc["tools"][:1]
+        data = json.dumps(cc).encode()
+    put("server_request", "claude_code", b"\x00" + data)
+    put("server_request", "deep_limits", b"\x03" + b'{"messages": [{"role": "user", "content": [[[[[[[[[["x"]]]]]]]]]]}]}')
+
+
 def main():
     global GENERATED
     if len(sys.argv) == 3 and sys.argv[1] == "--generated":  # only the model-format seeds, into DIR
@@ -234,6 +300,7 @@ def main():
     make_json_schema()
     make_tool_parser()
     make_hub()
+    make_server_request()
     total = sum(len(files) for _, _, files in os.walk(OUT))
     print(f"{total} seed files under {os.path.relpath(OUT, ROOT)}", file=sys.stderr)
 
