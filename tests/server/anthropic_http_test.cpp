@@ -101,10 +101,10 @@ TEST(AnthropicHttp, Message) {
     EXPECT_EQ(j["model"], "claude-sonnet-4-5");
     EXPECT_EQ(j["id"].get<std::string>().rfind("msg_", 0), 0u);
     EXPECT_EQ(j["content"][0]["type"], "text");
-    EXPECT_EQ(j["content"][0]["text"], s.backend->reply);
+    EXPECT_EQ(j["content"][0]["text"], s.backend->reply());
     EXPECT_EQ(j["stop_reason"], "end_turn");
     EXPECT_TRUE(j["stop_sequence"].is_null());
-    EXPECT_EQ(j["usage"]["output_tokens"], (int)s.backend->reply.size());
+    EXPECT_EQ(j["usage"]["output_tokens"], (int)s.backend->reply().size());
     EXPECT_FALSE(r.headers["request-id"].empty());
 
     auto c = s.post("/v1/messages/count_tokens", msg_with(""));
@@ -120,7 +120,7 @@ TEST(AnthropicHttp, StreamGrammarStopSequenceMaxTokens) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.headers["content-type"].rfind("text/event-stream", 0), 0u);
     auto ev = events_of(r.body);
-    EXPECT_EQ(check_stream(ev), s.backend->reply);
+    EXPECT_EQ(check_stream(ev), s.backend->reply());
     EXPECT_EQ(ev[ev.size() - 2].data["delta"]["stop_reason"], "end_turn");
     EXPECT_EQ(ev[0].data["message"]["content"], Json::array());
 
@@ -138,7 +138,7 @@ TEST(AnthropicHttp, StreamGrammarStopSequenceMaxTokens) {
     EXPECT_EQ(mt["stop_reason"], "max_tokens");
     EXPECT_EQ(mt["content"][0]["text"], "Hel");
 
-    s.backend->reply = "";  // no text: still one (empty) text block
+    s.backend->set_reply("");  // no text: still one (empty) text block
     ev = events_of(s.post("/v1/messages", msg_with(R"("stream":true)")).body);
     EXPECT_EQ(check_stream(ev), "");
 }
@@ -146,7 +146,7 @@ TEST(AnthropicHttp, StreamGrammarStopSequenceMaxTokens) {
 TEST(AnthropicHttp, MaxTokensBeyondTheContextIsCut) {
     Served s;
     s.backend->set_n_ctx(256);
-    s.backend->reply = std::string(300, 'y');
+    s.backend->set_reply(std::string(300, 'y'));
     auto r = s.post("/v1/messages", R"({"model":"m","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]})");
     ASSERT_EQ(r.status, 200) << r.body;
     Json j = Json::parse(r.body);
@@ -262,8 +262,8 @@ TEST(AnthropicHttp, PingsWhileQueuedAndCancelOnDisconnect) {
     for (const Event& e : ev) pings += e.name == "ping";
     EXPECT_GE(pings, 3);
 
-    s.backend->token_delay = std::chrono::milliseconds(50);
-    s.backend->reply = std::string(200, 'z');
+    s.backend->set_token_delay(std::chrono::milliseconds(50));
+    s.backend->set_reply(std::string(200, 'z'));
     auto d = s.post("/v1/messages", msg_with(R"("stream":true)"), {},
                     [](const std::string& body) { return body.find("content_block_delta") != std::string::npos; });
     EXPECT_EQ(d.status, 200);
@@ -337,8 +337,8 @@ Json tool_request(bool stream, int max_tokens = 200) {
 
 TEST(AnthropicHttp, AStreamedToolCallIsSentOnceItParsed) {
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(1);  // many small batches: the call arrives in pieces
-    s.backend->reply = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}]})";
+    s.backend->set_token_delay(std::chrono::milliseconds(1));  // many small batches: the call arrives in pieces
+    s.backend->set_reply(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}}]})");
     auto r = s.post("/v1/messages", tool_request(true).dump());
     ASSERT_EQ(r.status, 200) << r.body;
     auto ev = events_of(r.body);
@@ -364,7 +364,7 @@ TEST(AnthropicHttp, AStreamedToolCallIsSentOnceItParsed) {
 // parser's fallback) and a stop_reason saying how the turn ended, never a tool_use whose input is a cut prefix.
 TEST(AnthropicHttp, AStreamedToolCallThatBreaksAfterItsNameComesBackAsText) {
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(1);
+    s.backend->set_token_delay(std::chrono::milliseconds(1));
     struct Case {
         std::string reply;
         int max_tokens;
@@ -378,7 +378,7 @@ TEST(AnthropicHttp, AStreamedToolCallThatBreaksAfterItsNameComesBackAsText) {
          200, "end_turn"},  // the second call breaks the list: both are text
     };
     for (const Case& c : cases) {
-        s.backend->reply = c.reply;
+        s.backend->set_reply(c.reply);
         auto r = s.post("/v1/messages", tool_request(true, c.max_tokens).dump());
         ASSERT_EQ(r.status, 200) << r.body;
         auto ev = events_of(r.body);
@@ -398,10 +398,10 @@ TEST(AnthropicHttp, AStreamedToolCallThatBreaksAfterItsNameComesBackAsText) {
 // back as text after it, with stop_reason tool_use for the call that stands.
 TEST(AnthropicHttp, HermesCallsAreSentRegionByRegion) {
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(1);
-    s.backend->format = llm::ToolFormat::Hermes;
+    s.backend->set_token_delay(std::chrono::milliseconds(1));
+    s.backend->set_format(llm::ToolFormat::Hermes);
     const std::string broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": 7,}}\n</tool_call>";
-    s.backend->reply = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n" + broken;
+    s.backend->set_reply("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n" + broken);
     auto r = s.post("/v1/messages", tool_request(true).dump());
     ASSERT_EQ(r.status, 200) << r.body;
     auto ev = events_of(r.body);
@@ -426,8 +426,8 @@ TEST(AnthropicHttp, PingsWhileAToolCallIsHeldBack) {
     o.keepalive_s = 0.05;
     Served s(o);
     s.backend->set_n_ctx(4096);
-    s.backend->token_delay = std::chrono::milliseconds(2);
-    s.backend->reply = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": ")" + std::string(200, 'P') + R"("}}]})";
+    s.backend->set_token_delay(std::chrono::milliseconds(2));
+    s.backend->set_reply(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": ")" + std::string(200, 'P') + R"("}}]})");
     auto ev = events_of(s.post("/v1/messages", tool_request(true, 400).dump()).body);
     check_stream(ev);
     int pings = 0;

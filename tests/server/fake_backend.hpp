@@ -14,9 +14,25 @@ namespace llm::server::testing {
 
 class FakeBackend final : public Backend {
 public:
-    std::string reply = "Hello from the fake model.";
-    std::chrono::milliseconds token_delay{0};
-    ToolFormat format = ToolFormat::Generic;  // the call syntax the server's tool parser reads from `reply`
+    // What the next requests generate, set by the test thread while earlier requests' threads may still run
+    // (under mu_: ThreadSanitizer sees no order between a test's write and a finished request's read otherwise).
+    void set_reply(std::string r) {
+        std::lock_guard lock(mu_);
+        reply_ = std::move(r);
+    }
+    std::string reply() const {
+        std::lock_guard lock(mu_);
+        return reply_;
+    }
+    void set_token_delay(std::chrono::milliseconds d) {
+        std::lock_guard lock(mu_);
+        token_delay_ = d;
+    }
+    // The call syntax the server's tool parser reads from the reply.
+    void set_format(ToolFormat f) {
+        std::lock_guard lock(mu_);
+        format_ = f;
+    }
 
     FakeBackend() { info_ = ModelInfo{"fake-model", 256, 257, 4, 1700000000}; }
     ~FakeBackend() override {
@@ -66,7 +82,10 @@ public:
     Expected<std::shared_ptr<TokenConstraint>> tool_constraint(const std::vector<ToolSpec>&, const ToolChoice&) const override {
         return std::shared_ptr<TokenConstraint>();
     }
-    ToolFormat tool_format() const override { return format; }
+    ToolFormat tool_format() const override {
+        std::lock_guard lock(mu_);
+        return format_;
+    }
     std::vector<int32_t> tokenize(std::string_view text, bool) const override {
         std::vector<int32_t> ids;
         for (unsigned char c : text) ids.push_back((int32_t)c + 1);
@@ -87,16 +106,18 @@ public:
         std::lock_guard lock(mu_);
         cancel_flags_[id] = cancel;
         threads_.emplace_back([this, id, request = std::move(request), cb = std::move(cb), cancel] {
+            std::string out;
+            std::chrono::milliseconds token_delay;
             {
                 std::unique_lock lock(mu_);
                 cv_.wait(lock, [&] { return gate_open_ || cancel->load(); });
+                out = reply_, token_delay = token_delay_;
             }
             ++running_;
             RequestResult r;
             r.id = id;
             r.n_prompt = (int)request.prompt.size();
             r.stop_reason = StopReason::EndOfGeneration;
-            std::string out = reply;
             for (const auto& s : request.stop)
                 if (auto p = out.find(s); p != std::string::npos) out.resize(p), r.stop_reason = StopReason::StopString;
             for (size_t i = 0; i < out.size(); ++i) {
@@ -150,6 +171,9 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     bool gate_open_ = true;
+    std::string reply_ = "Hello from the fake model.";
+    std::chrono::milliseconds token_delay_{0};
+    ToolFormat format_ = ToolFormat::Generic;
     std::vector<std::thread> threads_;
     std::map<RequestId, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
     std::atomic<RequestId> next_id_{0};

@@ -41,9 +41,9 @@ TEST(HttpServer, ChatCompletion) {
     Json j = parse(r.body);
     EXPECT_EQ(j["object"], "chat.completion");
     EXPECT_EQ(j["model"], "fake-model");
-    EXPECT_EQ(j["choices"][0]["message"]["content"], s.backend->reply);
+    EXPECT_EQ(j["choices"][0]["message"]["content"], s.backend->reply());
     EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
-    EXPECT_EQ(j["usage"]["completion_tokens"], (int)s.backend->reply.size());
+    EXPECT_EQ(j["usage"]["completion_tokens"], (int)s.backend->reply().size());
     EXPECT_EQ(j["usage"]["prompt_tokens"], (int)std::string("user: hi\nassistant: ").size());
     EXPECT_FALSE(r.headers["x-request-id"].empty());
 }
@@ -73,7 +73,7 @@ TEST(HttpServer, ChatStreamOrderOneIdNoUsageUnlessAsked) {
                 ++n_usage;
                 EXPECT_TRUE(c["choices"].empty());
                 EXPECT_EQ(i + 2, data.size());  // the usage chunk is the last before [DONE]
-                EXPECT_EQ(c["usage"]["completion_tokens"], (int)s.backend->reply.size());
+                EXPECT_EQ(c["usage"]["completion_tokens"], (int)s.backend->reply().size());
                 continue;
             }
             ASSERT_EQ(c["choices"].size(), 1u);
@@ -84,7 +84,7 @@ TEST(HttpServer, ChatStreamOrderOneIdNoUsageUnlessAsked) {
                 finish = ch["finish_reason"];
             }
         }
-        EXPECT_EQ(text, s.backend->reply);
+        EXPECT_EQ(text, s.backend->reply());
         EXPECT_EQ(finish, "stop");
         EXPECT_EQ(n_usage, usage ? 1u : 0u);
     }
@@ -252,8 +252,8 @@ TEST(HttpServer, QueueLimitRejectsExactlyTheExcess) {
 
 TEST(HttpServer, DisconnectCancelsTheRequest) {
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(50);
-    s.backend->reply = std::string(200, 'z');
+    s.backend->set_token_delay(std::chrono::milliseconds(50));
+    s.backend->set_reply(std::string(200, 'z'));
     auto r = s.post("/v1/chat/completions", chat_with(R"("stream":true)"), {},
                     [](const std::string& body) { return sse_payloads(body).size() >= 3; });
     EXPECT_EQ(r.status, 200);
@@ -266,15 +266,15 @@ TEST(HttpServer, DisconnectCancelsTheRequest) {
 TEST(HttpServer, DisconnectCancelsANonStreamedRequest) {
     // The client gives up waiting for a non-streamed answer (nothing was written to it): its request is cancelled.
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(50);
-    s.backend->reply = std::string(200, 'z');
+    s.backend->set_token_delay(std::chrono::milliseconds(50));
+    s.backend->set_reply(std::string(200, 'z'));
     auto r = raw_http(s.port, "POST", "/v1/chat/completions", chat_with(R"("stream":false)"), {}, nullptr, 300);
     EXPECT_EQ(r.status, 0);  // hung up before any answer
     for (int t = 0; t < 200 && s.backend->cancelled() == 0; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_EQ(s.backend->cancelled(), 1);
     EXPECT_NE(s.get("/metrics").body.find("llm_client_disconnects_total 1"), std::string::npos);
     // A client that stays gets its answer.
-    s.backend->reply = "short";
+    s.backend->set_reply("short");
     EXPECT_EQ(parse(s.post("/v1/chat/completions", chat_with(R"("stream":false)")).body)["choices"][0]["message"]["content"], "short");
     EXPECT_EQ(s.backend->cancelled(), 1);
 }
@@ -330,7 +330,7 @@ TEST(HttpServer, MetricsEmbeddingsCors) {
 
 TEST(HttpServer, ToolCallsFromTheModelsText) {
     Served s;
-    s.backend->reply = R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]})";
+    s.backend->set_reply(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]})");
     const std::string body = R"({"messages":[{"role":"user","content":"weather?"}],"tool_choice":"required",
         "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]})";
     auto r = s.post("/v1/chat/completions", body);
@@ -386,14 +386,14 @@ TEST(HttpServer, MalformedToolCallFallsBackToText) {
     // The model's text looks like a call but does not parse (cut off, or an unknown tool): it comes back as
     // content with finish_reason from the stop reason, never a 5xx.
     Served s;
-    s.backend->token_delay = std::chrono::milliseconds(1);  // many small batches: the name is out before the break
+    s.backend->set_token_delay(std::chrono::milliseconds(1));  // many small batches: the name is out before the break
     const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather"}}])";
     for (const std::string reply : {std::string(R"({"tool_calls": [{"name": "get_weather", "argum)"),  // cut off
                                     // broken after its name and its first argument were out
                                     std::string(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3]}]})"),
                                     std::string(R"({"tool_calls": [{"name": "other_tool", "arguments": {}}]})"),
                                     std::string("Just text, no call.")}) {
-        s.backend->reply = reply;
+        s.backend->set_reply(reply);
         auto r = s.post("/v1/chat/completions", chat_with(tools));
         ASSERT_EQ(r.status, 200) << r.body;
         const Json ch = parse(r.body)["choices"][0];
@@ -418,7 +418,7 @@ TEST(HttpServer, MalformedToolCallFallsBackToText) {
 TEST(HttpServer, ToolHistoryRendersThroughTheToolPrompt) {
     // An assistant turn with tool_calls and a tool result, with or without tools in the request: 200.
     Served s;
-    s.backend->reply = "It is sunny.";
+    s.backend->set_reply("It is sunny.");
     const std::string msgs = R"("messages":[{"role":"user","content":"weather?"},
         {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
         {"role":"tool","tool_call_id":"call_1","content":"sunny"}])";

@@ -39,7 +39,7 @@ struct FakeLoader {
             ++loads[s.id];
             auto b = std::make_shared<FakeBackend>();
             b->set_id(s.id, actual_bytes.count(s.id) ? actual_bytes[s.id] : s.est_bytes);
-            b->reply = "reply from " + s.id;
+            b->set_reply("reply from " + s.id);
             return std::shared_ptr<Backend>(b);
         };
     }
