@@ -85,8 +85,11 @@ Expected<std::string> render_tool_prompt(const ChatTemplate& tmpl, ToolFormat fm
 std::string generic_tool_instructions(const std::vector<ToolSpec>& tools);
 
 // GBNF of the call syntax for `choice` (Auto and Required: any of the tools; Named: that one, once), from
-// the output's first byte. An unknown tool name, no tools, or an argument schema the compiler rejects is an
-// error naming the tool ("tools[get_weather].parameters: /properties/x/uniqueItems: ...").
+// the output's first byte. An unknown tool name or no tools is an error. An argument schema the compiler
+// cannot enforce whole is relaxed, not refused: each keyword (or allOf part) it refuses is left out of the
+// grammar, reported once on stderr ("tools[get_weather].parameters: /properties/x/uniqueItems: ...: not
+// enforced while decoding its calls"), so clients whose tools use such keywords (Claude Code's do) still get
+// their calls, and the rest of the schema still constrains them.
 Expected<std::string> tool_call_grammar(ToolFormat fmt, const std::vector<ToolSpec>& tools, const ToolChoice& choice);
 
 // The model's vocabulary for tool constraints: VocabTrie::from_tokenizer plus the format's special tokens

@@ -2,8 +2,11 @@
 // under $defs, their local $refs rewritten to point there) compiled to GBNF and wrapped in the family's
 // literal prefix; forced choices constrain from the first token, Auto through a lazy constraint.
 #include <algorithm>
+#include <cstdio>
 #include <list>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include "constrain/constraint.hpp"
 #include "constrain/json_schema.hpp"
@@ -33,6 +36,73 @@ void rebase_refs(json& s, const std::string& def) {
 
 const char* arguments_key(ToolFormat fmt) { return fmt == ToolFormat::Llama3 ? "parameters" : "arguments"; }
 
+// The JSON pointer a schema compiler error names: at the start ("/properties/x/pattern: ...") or after " at "
+// ("unsupported keyword 'uniqueItems' at /properties/tags/uniqueItems"); "/" alone is the root.
+std::optional<std::string> error_pointer(const std::string& message) {
+    size_t at = message.rfind('/', 0) == 0 ? 0 : message.find(" at /");
+    if (at == std::string::npos) return std::nullopt;
+    if (at != 0) at += 4;
+    const size_t end = message.find_first_of(": ", at);
+    std::string ptr = message.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    return ptr == "/" ? std::string() : ptr;
+}
+
+// Removes the constraint a compiler error points at: a keyword is erased; a schema inside a list (allOf/1) or
+// a map of schemas (properties/x, $defs/x) becomes the schema that accepts everything. False when the pointer
+// names nothing that can be removed.
+bool remove_constraint(json& schema, const std::string& ptr) {
+    if (ptr.empty()) return false;
+    try {
+        const json::json_pointer p(ptr);
+        const json::json_pointer up = p.parent_pointer();
+        json& parent = schema.at(up);
+        const bool schema_map = !up.empty() && (up.back() == "properties" || up.back() == "$defs" ||
+                                                up.back() == "definitions" || up.back() == "dependentSchemas");
+        json& node = schema.at(p);
+        if (parent.is_array() || schema_map) {
+            if (node == json::object()) return false;
+            node = json::object();
+            return true;
+        }
+        if (parent.is_object()) {
+            parent.erase(p.back());
+            return true;
+        }
+    } catch (const std::exception&) {
+    }
+    return false;
+}
+
+// Once per distinct message: llm-serve sends the same tools with every request of a conversation.
+void warn_once(const std::string& message) {
+    static std::mutex mu;
+    static std::set<std::string> said;
+    std::lock_guard lock(mu);
+    if (said.size() < 1024 && said.insert(message).second) std::fprintf(stderr, "llm: %s\n", message.c_str());
+}
+
+// A tool's argument schema as the call grammar enforces it. Clients send their tools' schemas whatever the
+// server can enforce (Claude Code's carry allOf with two patterns, uniqueItems, ...), and one tool the grammar
+// cannot enforce must not make every call impossible: each constraint the compiler refuses is removed (the
+// keyword, or the allOf part, its error points at) until the schema compiles, so the grammar accepts a superset
+// of the schema's arguments (the rest still constrained: names, types, required properties); when no pointer
+// helps, the arguments are any JSON object. Each relaxation is reported once on stderr. response_format
+// schemas stay strict (an error naming the keyword).
+json enforceable_parameters(const ToolSpec& tool) {
+    json params = tool.parameters;
+    for (int round = 0; round < 64; ++round) {
+        auto one = json_schema_value_to_gbnf(params, tool_arguments_schema_options());
+        if (one) return params;
+        const std::string message = one.error_message();
+        const auto ptr = error_pointer(message);
+        if (!ptr || !remove_constraint(params, *ptr)) break;
+        warn_once(fmt::format("tools[{}].parameters: {}: not enforced while decoding its calls", tool.name, message));
+    }
+    warn_once(fmt::format("tools[{}].parameters: not enforceable; its calls' arguments are constrained to a JSON object",
+                          tool.name));
+    return json{{"type", "object"}};
+}
+
 // The schema of the format's JSON part (without literal prefixes) for the allowed tools.
 Expected<json> call_schema(ToolFormat fmt, const std::vector<ToolSpec>& tools, const ToolChoice& choice, bool& multi) {
     std::vector<const ToolSpec*> allowed;
@@ -48,11 +118,8 @@ Expected<json> call_schema(ToolFormat fmt, const std::vector<ToolSpec>& tools, c
     json calls = json::array();
     for (size_t i = 0; i < allowed.size(); ++i) {
         const std::string def = fmt::format("tool-{}", i);
-        json params = allowed[i]->parameters;
+        json params = enforceable_parameters(*allowed[i]);
         rebase_refs(params, def);
-        // Each argument schema alone first, so an error names its tool.
-        auto one = json_schema_value_to_gbnf(allowed[i]->parameters, tool_arguments_schema_options());
-        if (!one) return error("tools[{}].parameters: {}", allowed[i]->name, one.error_message());
         defs[def] = std::move(params);
         calls.push_back({{"type", "object"},
                          {"properties", {{"name", {{"const", allowed[i]->name}}}, {arguments_key(fmt), {{"$ref", "#/$defs/" + def}}}}},

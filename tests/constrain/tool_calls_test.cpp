@@ -231,13 +231,36 @@ TEST(ToolTools, ParsedFromOpenAiAndAnthropicShapesWithErrorsNamed) {
               "tools[1].name: 'a' is defined twice");
     EXPECT_EQ(llm::parse_tools(json::parse(R"([{"name": "a", "input_schema": 3}])")).error_message(),
               "tools[0].input_schema: expected a JSON schema object");
-    auto bad = llm::parse_tools(json::parse(R"([{"name": "a", "input_schema": {"type": "array", "uniqueItems": true}}])"));
-    ASSERT_TRUE(bad.has_value());
-    auto g = llm::tool_call_grammar(llm::ToolFormat::Generic, *bad, {});
-    ASSERT_FALSE(g.has_value());
-    EXPECT_NE(g.error_message().find("tools[a].parameters: unsupported keyword 'uniqueItems'"), std::string::npos) << g.error_message();
     EXPECT_EQ(llm::tool_call_grammar(llm::ToolFormat::Generic, *tools, {llm::ToolChoiceMode::Named, "nope"}).error_message(),
               "tool_choice: no tool named 'nope'");
+}
+
+// Claude Code sends tools whose schemas use what the grammar cannot enforce (its SendMessage tool: an allOf of
+// two patterns). The call grammar leaves out exactly the refused keywords: calls are still possible, the rest of
+// the schema (types, required properties, the other pattern, no extra keys) still holds.
+TEST(ToolGrammar, UnenforceableArgumentKeywordsAreLeftOutNotRefused) {
+    auto tools = llm::parse_tools(json::parse(R"([{"name": "send", "input_schema": {"type": "object", "properties": {
+        "to": {"allOf": [{"type": "string", "pattern": "^[^\\n\\r]*$"}, {"pattern": "^[\\s\\S]{0,300}$"}]},
+        "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": true},
+        "n": {"type": "integer"}}, "required": ["to", "n"], "additionalProperties": false}}])"));
+    ASSERT_TRUE(tools.has_value()) << tools.error_message();
+    auto gbnf = llm::tool_call_grammar(llm::ToolFormat::Generic, *tools, {llm::ToolChoiceMode::Required});
+    ASSERT_TRUE(gbnf.has_value()) << gbnf.error_message();
+    const auto graph = constrain_test::graph_of(constrain_test::must_parse(*gbnf));
+    auto call = [&](const std::string& args) {
+        return constrain_test::matcher_matches(graph, R"({"tool_calls": [{"name": "send", "arguments": )" + args + "}]}");
+    };
+    EXPECT_TRUE(call(R"({"to": "team", "tags": ["a", "a"], "n": 1})"));  // uniqueItems left out
+    EXPECT_TRUE(call(R"({"to": "team", "n": 1})"));
+    EXPECT_FALSE(call(R"({"to": "a\nb", "n": 1})"));           // the first pattern still holds
+    EXPECT_FALSE(call(R"({"to": "team", "n": "1"})"));           // types still hold
+    EXPECT_FALSE(call(R"({"to": "team"})"));                     // required still holds
+    EXPECT_FALSE(call(R"({"to": "team", "n": 1, "cc": "x"})"));  // no extra keys
+    // A refused part at the schema's root is left out the same way; a forced (named) call of such a tool works.
+    auto root = llm::parse_tools(json::parse(R"([{"name": "f", "input_schema": {"allOf": [{"pattern": "a"}, {"pattern": "b"}]}}])"));
+    ASSERT_TRUE(root.has_value());
+    auto g2 = llm::tool_call_grammar(llm::ToolFormat::Hermes, *root, {llm::ToolChoiceMode::Named, "f"});
+    ASSERT_TRUE(g2.has_value()) << g2.error_message();
 }
 
 // Every sentence a call grammar generates parses into calls of the allowed tools, without a warning.
