@@ -42,7 +42,7 @@ std::optional<std::string> error_pointer(const std::string& message) {
     size_t at = message.rfind('/', 0) == 0 ? 0 : message.find(" at /");
     if (at == std::string::npos) return std::nullopt;
     if (at != 0) at += 4;
-    const size_t end = message.find_first_of(": ", at);
+    const size_t end = std::min(message.find(": ", at), message.find(" (", at));  // property names may hold spaces
     std::string ptr = message.substr(at, end == std::string::npos ? std::string::npos : end - at);
     return ptr == "/" ? std::string() : ptr;
 }

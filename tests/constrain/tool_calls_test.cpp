@@ -242,7 +242,8 @@ TEST(ToolGrammar, UnenforceableArgumentKeywordsAreLeftOutNotRefused) {
     auto tools = llm::parse_tools(json::parse(R"([{"name": "send", "input_schema": {"type": "object", "properties": {
         "to": {"allOf": [{"type": "string", "pattern": "^[^\\n\\r]*$"}, {"pattern": "^[\\s\\S]{0,300}$"}]},
         "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": true},
-        "n": {"type": "integer"}}, "required": ["to", "n"], "additionalProperties": false}}])"));
+        "n": {"type": "integer"}, "a b": {"type": "string", "format": "hostname"}}, "required": ["to", "n"],
+        "additionalProperties": false}}])"));
     ASSERT_TRUE(tools.has_value()) << tools.error_message();
     auto gbnf = llm::tool_call_grammar(llm::ToolFormat::Generic, *tools, {llm::ToolChoiceMode::Required});
     ASSERT_TRUE(gbnf.has_value()) << gbnf.error_message();
@@ -252,6 +253,7 @@ TEST(ToolGrammar, UnenforceableArgumentKeywordsAreLeftOutNotRefused) {
     };
     EXPECT_TRUE(call(R"({"to": "team", "tags": ["a", "a"], "n": 1})"));  // uniqueItems left out
     EXPECT_TRUE(call(R"({"to": "team", "n": 1})"));
+    EXPECT_TRUE(call(R"({"to": "team", "n": 1, "a b": "any text"})"));  // its unsupported format left out
     EXPECT_FALSE(call(R"({"to": "a\nb", "n": 1})"));           // the first pattern still holds
     EXPECT_FALSE(call(R"({"to": "team", "n": "1"})"));           // types still hold
     EXPECT_FALSE(call(R"({"to": "team"})"));                     // required still holds
