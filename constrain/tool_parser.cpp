@@ -148,6 +148,9 @@ Scan scan_number(std::string_view s, size_t& i) {
         if (digits() == 0) return j == s.size() ? Scan::More : Scan::Bad;
     }
     if (j == s.size()) return Scan::More;  // the number may go on
+    // Valid JSON but beyond a double (1e999): the server's JSON library refuses it, so the client would get
+    // arguments it cannot use; the call is malformed instead (it comes back as text).
+    if (!nlohmann::json::accept(s.substr(i, j - i))) return Scan::Bad;
     i = j;
     return Scan::Done;
 }

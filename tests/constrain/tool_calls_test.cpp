@@ -171,6 +171,8 @@ TEST(ToolParser, CallsThatWouldNotBeValidJsonAreText) {
         "{\"name\": \"get_weather\", \"arguments\": {}, \"parameters\": {\"a\": 1}}",
         "{\"name\": \"get_weather\", \"name\": \"get_time\", \"arguments\": {}}",
         "{\"name\": \"\", \"arguments\": {}}",
+        "{\"name\": \"get_weather\", \"arguments\": {\"temp\": -1.5e555555}}",  // beyond a double (a fuzz input)
+        "{\"name\": \"get_weather\", \"arguments\": {\"days\": 1e400}}",
     };
     for (const auto& [fmt, wrap] : wraps) {
         for (const std::string& call : bad_calls) {
