@@ -188,7 +188,9 @@ Expected<std::string> render_tool_prompt(const ChatTemplate& tmpl, ToolFormat fm
             json calls = json::array();
             for (const auto& c : out["tool_calls"]) {
                 const json f = c.is_object() && c.contains("function") ? c["function"] : c;
-                calls.push_back({{"name", f.value("name", "")}, {"arguments", f.contains("arguments") ? f["arguments"] : json::object()}});
+                if (!f.is_object()) continue;  // not a call (the API layers refuse these before)
+                const json name = f.contains("name") && f["name"].is_string() ? f["name"] : json("");
+                calls.push_back({{"name", name}, {"arguments", f.contains("arguments") ? f["arguments"] : json::object()}});
             }
             std::string text = content_text(out.value("content", json()));
             if (!text.empty()) text += "\n";

@@ -238,6 +238,16 @@ Err parse_messages(const Json& body, std::vector<ChatMessage>& out) {
         if (tool_calls) {
             if (r != "assistant") return invalid_param(where + ".tool_calls", "only assistant messages carry 'tool_calls'");
             if (!tool_calls->is_array()) return wrong_type(where + ".tool_calls", "an array", *tool_calls);
+            for (size_t j = 0; j < tool_calls->size(); ++j) {  // each {"function": {"name": ..., ...}, ...}
+                const Json& c = (*tool_calls)[j];
+                const std::string at = fmt::format("{}.tool_calls[{}]", where, j);
+                if (!c.is_object()) return wrong_type(at, "an object", c);
+                const Json* fn = field(c, "function");
+                if (!fn || !fn->is_object()) return invalid_param(at + ".function", fmt::format("'{}.function' is required (an object)", at));
+                const Json* name = field(*fn, "name");
+                if (!name || !name->is_string())
+                    return invalid_param(at + ".function.name", fmt::format("'{}.function.name' is required (a string)", at));
+            }
             // Until tool-call formats are wired per model family, earlier calls are kept in the history as their
             // JSON so the model still sees what was called.
             if (!tool_calls->empty()) cm.content += (cm.content.empty() ? "" : "\n") + dump_json(*tool_calls);

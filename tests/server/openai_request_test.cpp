@@ -66,6 +66,15 @@ TEST(OpenAiRequest, MessageErrorsNameTheField) {
     EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})"),
               "messages[0].content[0]");
     EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})"), "messages[0].content[0].text");
+    // Earlier calls in the history must be calls (a number among them reached the tool prompt renderer: fuzz input).
+    const std::string call = R"({"id":"c","type":"function","function":{"name":"f","arguments":"{}"}})";
+    EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"assistant","content":null,"tool_calls":[1,)" + call + "]}]}"),
+              "messages[0].tool_calls[0]");
+    EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"assistant","tool_calls":[{"function":3}]}]})"),
+              "messages[0].tool_calls[0].function");
+    EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"assistant","tool_calls":[{"function":{"arguments":"{}"}}]}]})"),
+              "messages[0].tool_calls[0].function.name");
+    EXPECT_EQ(chat_param_error(R"({"messages":[{"role":"assistant","content":null,"tool_calls":[)" + call + "]}]}"), "<ok>");
 }
 
 TEST(OpenAiRequest, ParameterRangesAndTypes) {
