@@ -95,6 +95,18 @@ class Server:
         import openai
         return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=KEY, max_retries=0, timeout=600)
 
+    def wait_idle(self, timeout=30):
+        """The metrics once no request, sequence or KV block is in use (the engine retires a cancelled sequence at
+        its next step, after the HTTP handler has returned: slow under sanitizers and load), or after `timeout`."""
+        idle = {"llm_requests_in_flight": 0, "vllm:num_requests_running": 0, "vllm:num_requests_waiting": 0,
+                "llm_kv_cache_usage_ratio": 0}
+        deadline = time.time() + timeout
+        while True:
+            m = self.metrics()
+            if all(m.get(k, 1) == v for k, v in idle.items()) or time.time() > deadline:
+                return m
+            time.sleep(0.1)
+
     def metrics(self):
         _, _, data = self.raw("GET", "/metrics")
         out = {}
@@ -312,7 +324,7 @@ class Conformance(unittest.TestCase):
         self.assertIn(b"request_too_large", resp)
 
     def test_over_long_prompt_refused_before_prefill(self):
-        before = SERVER.metrics().get("llm_engine_steps_total", 0)
+        before = SERVER.wait_idle().get("llm_engine_steps_total", 0)  # earlier tests' requests may still step
         t0 = time.time()
         st, _, data = SERVER.raw("POST", "/v1/chat/completions", chat_body("hello " * (CTX + 100)))
         self.assertEqual(st, 400)
@@ -568,10 +580,7 @@ class Soak(unittest.TestCase):
         bad = [s for s in statuses if s != "hung up" and (not isinstance(s, int) or s >= 500)]
         self.assertEqual(bad, [], statuses[-20:])
         self.assertGreater(len(statuses), 8)
-        deadline = time.time() + 30
-        while time.time() < deadline and SERVER.metrics().get("llm_requests_in_flight", 1) != 0:
-            time.sleep(0.1)
-        m = SERVER.metrics()
+        m = SERVER.wait_idle()
         self.assertEqual(m.get("llm_requests_in_flight"), 0)  # nothing leaked: no request, no sequence, no KV block
         self.assertEqual(m.get("vllm:num_requests_running"), 0)
         self.assertEqual(m.get("vllm:num_requests_waiting"), 0)
