@@ -34,6 +34,9 @@ bool gemm_ops_avx512(DType, GemmOps&) { absent(__func__); }
 GemvKernel gemv_avx2(DType) { absent(__func__); }
 GemvKernel gemv_avx512(DType) { absent(__func__); }
 GemvKernel gemv_gemm_order_avx512(DType) { absent(__func__); }
+GemvKernel gemv_gemm_order_avx2(DType) { absent(__func__); }
+GemvMultiKernel gemv_multi_avx512(DType) { absent(__func__); }
+GemvMultiKernel gemv_multi_avx2(DType) { absent(__func__); }
 void blas_to_f32_avx2(DType, const void*, float*, int64_t) { absent(__func__); }
 void silu_mul_avx2(const float*, const float*, float*, int64_t) { absent(__func__); }
 void silu_mul_avx512(const float*, const float*, float*, int64_t) { absent(__func__); }

@@ -441,6 +441,8 @@ class Anthropic(unittest.TestCase):
               ", ".join(f"{t * 1000:.0f} ms" if t is not None else "-" for t in ttfts) + " (machine load: "
               f"{os.getloadavg()[0]:.1f})", file=sys.stderr)
 
+    @oc.long_tier  # ~4 s idle (its own server, 34 requests): over the server suite's budget; the default tier checks
+    # the same eviction policy in the engine (PrefixProtection.SideRequestsKeepTheConversationPrefix)
     def test_side_requests_keep_the_conversation_prefix(self):
         """Issue 13: a burst of distinct short requests cycling a small KV pool several times between two turns of a long
         conversation leaves its prefix cached (cache_read_input_tokens of the next turn)."""

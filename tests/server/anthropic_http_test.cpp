@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fake_backend.hpp"
 #include "http_client.hpp"
@@ -300,31 +303,94 @@ Json blocks_of(const std::vector<Event>& ev) {
     return blocks;
 }
 
-// The official SDK (PyPI `anthropic`) streaming `request` from the server and accumulating it: its final message
-// (null when the SDK is not installed). A stream it cannot accumulate fails the test with the SDK's words.
-Json sdk_final_message(int port, const Json& request) {
-    static const bool have = std::system("python3 -c 'import anthropic' >/dev/null 2>&1") == 0;
-    if (!have) return nullptr;
-    const std::string path = ::testing::TempDir() + "anthropic_sdk_request_" + std::to_string(port) + ".json";
-    std::ofstream(path) << request.dump();
-    const std::string cmd = "python3 -c '\n"
-                            "import json, sys, anthropic\n"
-                            "c = anthropic.Anthropic(base_url=\"http://127.0.0.1:\" + sys.argv[1], api_key=\"k\", max_retries=0)\n"
-                            "with c.messages.stream(**json.load(open(sys.argv[2]))) as s:\n"
-                            "    m = s.get_final_message()\n"
-                            "print(json.dumps(m.model_dump(mode=\"json\")))\n' " +
-                            std::to_string(port) + " " + path + " 2>&1";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[4096];
-        while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-        EXPECT_EQ(::pclose(p), 0) << out;
+// The official SDK (PyPI `anthropic`) streaming a request from the server and accumulating it, in ONE Python
+// process per test run: importing the SDK takes about a second, and a process per request made these checks most of
+// the server suite's time. Requests and answers travel as JSON lines over the process's stdin and stdout.
+class AnthropicSdk {
+public:
+    // Null when Python or the SDK is missing (the SDK checks are then skipped, the rest of each test runs).
+    static AnthropicSdk* get() {
+        static AnthropicSdk sdk;
+        return sdk.ready_ ? &sdk : nullptr;
     }
-    std::remove(path.c_str());
-    const size_t line = out.rfind("\n{");
-    Json j = Json::parse(line == std::string::npos ? out : out.substr(line + 1), nullptr, false);
-    EXPECT_TRUE(j.is_object()) << out;
-    return j;
+
+    // Its final message for `request` sent to the server on `port`; a stream it cannot accumulate fails the test
+    // with the SDK's words (and returns null).
+    Json final_message(int port, const Json& request) {
+        std::fprintf(to_, "%s\n", Json{{"port", port}, {"request", request}}.dump().c_str());
+        std::fflush(to_);
+        Json answer = Json::parse(read_line(), nullptr, false);
+        EXPECT_TRUE(answer.contains("message")) << answer.dump();
+        return answer.contains("message") ? answer["message"] : Json();
+    }
+
+    AnthropicSdk(const AnthropicSdk&) = delete;
+    AnthropicSdk& operator=(const AnthropicSdk&) = delete;
+
+    ~AnthropicSdk() {
+        if (to_) std::fclose(to_);  // end of input: the loop ends
+        if (from_) std::fclose(from_);
+        if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+    }
+
+private:
+    static constexpr const char* kScript =
+        "import json, sys\n"
+        "try:\n"
+        "    import anthropic\n"
+        "except ImportError:\n"
+        "    print('{\"missing\": true}', flush=True); sys.exit(0)\n"
+        "print('{\"ready\": true}', flush=True)\n"
+        "clients = {}\n"  // one per port: a client's creation loads TLS certificates (a quarter second)
+        "for line in sys.stdin:\n"
+        "    q = json.loads(line)\n"
+        "    try:\n"
+        "        if q['port'] not in clients:\n"
+        "            clients[q['port']] = anthropic.Anthropic(base_url='http://127.0.0.1:%d' % q['port'], api_key='k',\n"
+        "                                                     max_retries=0)\n"
+        "        with clients[q['port']].messages.stream(**q['request']) as s:\n"
+        "            m = s.get_final_message()\n"
+        "        print(json.dumps({'message': m.model_dump(mode='json')}), flush=True)\n"
+        "    except Exception as e:\n"
+        "        print(json.dumps({'error': repr(e)}), flush=True)\n";
+
+    AnthropicSdk() {
+        std::signal(SIGPIPE, SIG_IGN);  // a worker that died fails the next check instead of killing the test
+        int in[2], out[2];
+        if (::pipe(in) != 0) return;
+        if (::pipe(out) != 0) {
+            ::close(in[0]), ::close(in[1]);
+            return;
+        }
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::dup2(in[0], 0);
+            ::dup2(out[1], 1);
+            for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+            ::execlp("python3", "python3", "-c", kScript, static_cast<char*>(nullptr));
+            ::_exit(127);
+        }
+        ::close(in[0]), ::close(out[1]);
+        to_ = ::fdopen(in[1], "w");
+        from_ = ::fdopen(out[0], "r");
+        ready_ = pid_ > 0 && to_ && from_ && Json::parse(read_line(), nullptr, false).contains("ready");
+    }
+
+    std::string read_line() {
+        std::string line;
+        for (int c; from_ && (c = std::fgetc(from_)) != EOF && c != '\n';) line += static_cast<char>(c);
+        return line;
+    }
+
+    pid_t pid_ = -1;
+    FILE* to_ = nullptr;
+    FILE* from_ = nullptr;
+    bool ready_ = false;
+};
+
+Json sdk_final_message(int port, const Json& request) {
+    AnthropicSdk* sdk = AnthropicSdk::get();
+    return sdk ? sdk->final_message(port, request) : Json();
 }
 
 Json tool_request(bool stream, int max_tokens = 200) {

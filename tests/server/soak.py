@@ -170,10 +170,20 @@ class Soak:
             samples.append((time.time() - start, *proc_figures(self.proc.pid)))
         for w in workers:
             w.join(120)
+        # Idle: no request, sequence or KV block in use. The engine retires a cancelled sequence at its next step,
+        # after the HTTP handler returned, so requests_in_flight reaches 0 before the rest does.
         deadline = time.time() + 60
-        while time.time() < deadline and self.proc.poll() is None and self.metrics().get("llm_requests_in_flight", 1):
+        while time.time() < deadline and self.proc.poll() is None and any(
+                v != 0 for v in self.idle_gauges().values()):
             time.sleep(0.2)
         return self.report(samples, warmup, threads0, fds0)
+
+    IDLE_GAUGES = ("llm_requests_in_flight", "vllm:num_requests_running", "vllm:num_requests_waiting",
+                   "llm_kv_cache_usage_ratio")
+
+    def idle_gauges(self):
+        m = self.metrics()
+        return {name: m.get(name) for name in self.IDLE_GAUGES}
 
     def report(self, samples, warmup, threads0, fds0):
         failures = []
@@ -203,10 +213,9 @@ class Soak:
             failures.append(f"threads grew from {threads0} to {threads_end}")
         if fds_end > fds0:
             failures.append(f"file descriptors grew from {fds0} to {fds_end}")
-        for name in ("llm_requests_in_flight", "vllm:num_requests_running", "vllm:num_requests_waiting",
-                     "llm_kv_cache_usage_ratio"):
+        for name in self.IDLE_GAUGES:
             if m.get(name) != 0:
-                failures.append(f"{name} is {m.get(name)} after the clients stopped")
+                failures.append(f"{name} is {m.get(name)} 60 s after the clients stopped")
         return failures
 
     def stop(self):
