@@ -61,16 +61,29 @@ IsaKernels build_table(Isa isa) {
 
 const IsaKernels& table(Isa isa) {
     if (!isa_supported(isa)) die("this CPU lacks the ISA ", isa_name(isa));
-    static const IsaKernels scalar = build_table(Isa::Scalar);
-    if (isa == Isa::Scalar) return scalar;
-    static const IsaKernels avx2 = build_table(Isa::Avx2);
-    if (isa == Isa::Avx2) return avx2;
-    static const IsaKernels avx512 = build_table(Isa::Avx512);
-    if (isa == Isa::Avx512) return avx512;
-    static const IsaKernels neon = build_table(Isa::Neon);
-    if (isa == Isa::Neon) return neon;
-    static const IsaKernels dotprod = build_table(Isa::Dotprod);
-    return dotprod;
+    // Each level's table is built on its first use only: building another architecture's would call its
+    // stand-ins (absent_<arch>_kernels.cpp), which abort.
+    switch (isa) {
+        case Isa::Scalar: {
+            static const IsaKernels t = build_table(Isa::Scalar);
+            return t;
+        }
+        case Isa::Avx2: {
+            static const IsaKernels t = build_table(Isa::Avx2);
+            return t;
+        }
+        case Isa::Avx512: {
+            static const IsaKernels t = build_table(Isa::Avx512);
+            return t;
+        }
+        case Isa::Neon: {
+            static const IsaKernels t = build_table(Isa::Neon);
+            return t;
+        }
+        case Isa::Dotprod: break;
+    }
+    static const IsaKernels t = build_table(Isa::Dotprod);
+    return t;
 }
 
 // A tile of weight rows (~128 KiB) stays in L2 while every token's activation row passes over it; the
