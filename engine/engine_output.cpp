@@ -52,13 +52,13 @@ void Engine::Impl::on_logits(Sequence& s, const float* row) {
     if (s.req.constraint)
         if (Status st = s.req.constraint->accept(token); !st) return finish(s, StopReason::EndOfGeneration, st);
 
-    TokenEvent e{s.id, token, {}};
+    TokenEvent e{s.id, token, {}, 0, {}};
     if (s.req.top_logprobs >= 0) fill_logprobs(logits, token, s.req.top_logprobs, e);
     const bool stop_token = std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), token) !=
                             s.req.stop_tokens.end();
     if (stop_token || (s.req.stop_at_end_of_generation && tok && tok->is_end_of_generation(token))) {
         // Not part of the output: flush what was held back, then end.
-        TokenEvent tail{s.id, -1, {}};
+        TokenEvent tail{s.id, -1, {}, 0, {}};
         if (s.stream) tail.text = s.stops->push(s.stream->flush()) + s.stops->flush();
         if (!tail.text.empty()) emit(s, tail);
         return finish(s, stop_token ? StopReason::StopString : StopReason::EndOfGeneration);

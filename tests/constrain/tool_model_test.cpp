@@ -54,7 +54,7 @@ TEST(ToolLazy, FreeUntilThePrefixThenTheCallSyntax) {
     auto tools = llm::parse_tools(load("tests/constrain/data/tool_prompts.json")["tools"]);
     ASSERT_TRUE(tools.has_value());
     auto vocab = llm::tool_vocab(*tok, llm::ToolFormat::Generic);
-    auto c = llm::make_tool_constraint(llm::ToolFormat::Generic, *tools, {llm::ToolChoiceMode::Auto}, vocab);
+    auto c = llm::make_tool_constraint(llm::ToolFormat::Generic, *tools, llm::ToolChoice{}, vocab);
     ASSERT_TRUE(c.has_value()) << c.error_message();
     llm::TokenConstraint& lazy = **c;
     const std::string free_text = "Let me look that up for you. ";
@@ -112,14 +112,14 @@ TEST(ToolLazy, SpecialTokenPrefixesAreAllowedWhereTheSyntaxHasThem) {
         const int32_t special = tok->n_vocab();
         pieces.push_back(k.special), text.push_back(true);
         auto vocab = std::make_shared<const llm::VocabTrie>(llm::VocabTrie::build(pieces, text, {tok->eos_id()}));
-        auto c = llm::make_tool_constraint(k.fmt, *tools, {llm::ToolChoiceMode::Required}, vocab);
+        auto c = llm::make_tool_constraint(k.fmt, *tools, llm::ToolChoice{llm::ToolChoiceMode::Required, "", true}, vocab);
         ASSERT_TRUE(c.has_value()) << c.error_message();
         auto mask = (*c)->allowed_tokens();
         ASSERT_TRUE(mask.has_value());
         EXPECT_TRUE(allowed(*mask, special));
         ASSERT_TRUE((*c)->accept(special).is_ok());
         // Auto: the special token alone switches the lazy constraint on.
-        auto lazy = llm::make_tool_constraint(k.fmt, *tools, {llm::ToolChoiceMode::Auto}, vocab);
+        auto lazy = llm::make_tool_constraint(k.fmt, *tools, llm::ToolChoice{}, vocab);
         ASSERT_TRUE(lazy.has_value());
         for (int32_t t : tok->encode("Sure.\n", false, false)) ASSERT_TRUE((*lazy)->accept(t).is_ok());
         EXPECT_EQ(count(*(*lazy)->allowed_tokens()), pieces.size());

@@ -388,7 +388,7 @@ TEST(HttpServer, MalformedToolCallFallsBackToText) {
     Served s;
     s.backend->set_token_delay(std::chrono::milliseconds(1));  // many small batches: the name is out before the break
     const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather"}}])";
-    for (const std::string reply : {std::string(R"({"tool_calls": [{"name": "get_weather", "argum)"),  // cut off
+    for (const std::string& reply : {std::string(R"({"tool_calls": [{"name": "get_weather", "argum)"),  // cut off
                                     // broken after its name and its first argument were out
                                     std::string(R"({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "days": 3]}]})"),
                                     std::string(R"({"tool_calls": [{"name": "other_tool", "arguments": {}}]})"),
@@ -422,7 +422,7 @@ TEST(HttpServer, ToolHistoryRendersThroughTheToolPrompt) {
     const std::string msgs = R"("messages":[{"role":"user","content":"weather?"},
         {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
         {"role":"tool","tool_call_id":"call_1","content":"sunny"}])";
-    for (const std::string extra : {std::string(""), std::string(R"(,"tools":[{"type":"function","function":{"name":"get_weather"}}])")}) {
+    for (const std::string& extra : {std::string(""), std::string(R"(,"tools":[{"type":"function","function":{"name":"get_weather"}}])")}) {
         auto r = s.post("/v1/chat/completions", "{" + msgs + extra + "}");
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_EQ(parse(r.body)["choices"][0]["message"]["content"], "It is sunny.");
