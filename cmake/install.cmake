@@ -13,7 +13,7 @@ foreach(area ${LLM_LIB_AREAS})
   list(APPEND LLM_LIB_OBJECTS $<TARGET_OBJECTS:llm_${area}>)
 endforeach()
 # What the objects need from outside (the areas' external DEPS).
-set(LLM_LIB_EXTERNAL fmt::fmt OpenMP::OpenMP_CXX PkgConfig::PCRE2 PkgConfig::UTF8PROC CURL::libcurl
+set(LLM_LIB_EXTERNAL fmt::fmt ${LLM_OPENMP_DEPS} PkgConfig::PCRE2 PkgConfig::UTF8PROC CURL::libcurl
     ${LLM_BLAS_DEPS} ${LLM_CRYPTO_DEPS} ${CMAKE_DL_LIBS})
 
 add_library(llm_shared SHARED ${LLM_LIB_OBJECTS})
@@ -38,8 +38,12 @@ if(OPENSSL_FOUND)
   string(APPEND LLM_PC_LIBS_PRIVATE " -lcrypto")
   list(APPEND LLM_CMAKE_STATIC_DEPS crypto)
 endif()
-string(APPEND LLM_PC_LIBS_PRIVATE " -fopenmp -ldl -lpthread")
-list(APPEND LLM_CMAKE_STATIC_DEPS -fopenmp dl pthread)
+if(LLM_OPENMP)
+  string(APPEND LLM_PC_LIBS_PRIVATE " -fopenmp")
+  list(APPEND LLM_CMAKE_STATIC_DEPS -fopenmp)
+endif()
+string(APPEND LLM_PC_LIBS_PRIVATE " -ldl -lpthread")
+list(APPEND LLM_CMAKE_STATIC_DEPS dl pthread)
 
 install(DIRECTORY include/llm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h" PATTERN "*.hpp")
 install(TARGETS llm_shared llm_static

@@ -3,13 +3,13 @@
 // with the input's metadata, tensor names, order and alignment, plus general.file_type / quantization_version.
 #include "quantize/quantize_model.hpp"
 
-#include <omp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 
+#include "core/openmp.hpp"
 #include "core/system_info.hpp"
 #include "formats/gguf.hpp"
 #include "formats/gguf_writer.hpp"
@@ -120,7 +120,7 @@ Expected<QuantizeResult> quantize_model(const std::string& in_path, const std::s
     w.add_u32("general.quantization_version", kQuantizationVersion);
     w.add_u32("general.file_type", (uint32_t)opts.ftype);
 
-    const int n_threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
+    [[maybe_unused]] const int n_threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
     std::vector<std::vector<uint8_t>> outputs(src.tensors.size());
     QuantizeResult res;
     const auto t0 = std::chrono::steady_clock::now();

@@ -89,7 +89,7 @@ void run_kv_store(CpuRun& r, const Node& n) {
     const float* v = r.dense(n.in[1], 1);
     const int64_t rows = r.desc(n.in[0]).rows, kv_dim = r.desc(n.in[0]).cols;
     if (const PagedKv* pk = r.in.paged) {
-        const int nt = r.nt;
+        [[maybe_unused]] const int nt = r.nt;  // read by the pragma only
 #pragma omp parallel for num_threads(std::max(1, nt)) if (nt > 1 && rows > 1)
         for (int64_t i = 0; i < rows; ++i) pk->pool->store(n.layer, pk->slots[i], k + i * kv_dim, v + i * kv_dim);
         return;

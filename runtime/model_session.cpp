@@ -281,6 +281,9 @@ const std::string& Session::device() const { return impl_->opts.device; }
 std::vector<std::string> list_devices() {
     std::vector<std::string> lines = {fmt::format("cpu: {} physical cores, kernels: {}", physical_core_count(),
                                                   cpu_isa_name())};
+#ifndef _OPENMP
+    lines[0] += " (built without OpenMP, LLM_OPENMP=OFF: one thread whatever --threads says)";
+#endif
 #ifdef LLM_HAVE_VULKAN
     for (const std::string& l : vk::device_list_lines()) lines.push_back(l);
 #else

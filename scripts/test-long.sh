@@ -17,6 +17,8 @@
 #          smoke soak inside the conformance run
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
+#   noomp  the build without OpenMP (-DLLM_OPENMP=OFF, what a compiler without it, such as Apple's clang, builds;
+#          build-noomp/): the CPU kernels' and the models' suites, every parallel region on one thread
 #   claude the real Claude Code CLI against llm-serve on SmolLM2 (8k context), then on Gemma 3 270M with a 32k
 #          context (its prompt with tools fits; a base model that does not stop writes CLAUDE_CODE_MAX_OUTPUT_TOKENS)
 #   scripts/test-long.sh                 every stage
@@ -29,7 +31,7 @@ venv_bin="${LLM_CACHE:-$HOME/.cache/llm}/venv-test/bin"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 stages=("$@")
-((${#stages[@]})) || stages=(asan tsan fuzz schemas server soak arm64 claude)
+((${#stages[@]})) || stages=(asan tsan fuzz schemas server soak arm64 noomp claude)
 mkdir -p build-long
 report=build-long/report.txt
 echo "== $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD 2>/dev/null) on $(nproc) cores: ${stages[*]}" >>"$report"
@@ -115,6 +117,16 @@ stage_hook() {  # soak / arm64: scripts that later issues add
   record "$1" $t0 "$( ((rc)) && echo failed || echo passed)"
 }
 
+stage_noomp() {
+  local t0=$SECONDS rc=0
+  cmake -S . -B build-noomp -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLM_OPENMP=OFF -DLLM_VULKAN=OFF "${launcher[@]}" \
+    >/dev/null && cmake --build build-noomp -j"$jobs" --target test_cpu test_models llm-run ||
+    { record noomp $t0 build-failed; return; }
+  build-noomp/llm-run --list-devices | head -1
+  for t in test_cpu test_models; do build-noomp/$t --gtest_brief=1 || rc=1; done
+  record noomp $t0 "$( ((rc)) && echo failed || echo passed)"
+}
+
 stage_claude() {
   local t0=$SECONDS rc=0 gemma
   gemma=$(scripts/fetch-gemma3.sh) && scripts/fetch-claude-code.sh >/dev/null &&
@@ -135,8 +147,9 @@ for s in "${stages[@]}"; do
     server) stage_server ;;
     soak) stage_hook soak scripts/soak.sh ;;
     arm64) stage_hook arm64 scripts/test-arm64.sh ;;
+    noomp) stage_noomp ;;
     claude) stage_claude ;;
-    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz schemas server soak arm64 claude)" >&2; exit 2 ;;
+    *) echo "test-long.sh: unknown stage '$s' (asan tsan fuzz schemas server soak arm64 noomp claude)" >&2; exit 2 ;;
   esac
 done
 echo "==> long tier $( ((status)) && echo FAILED || echo passed) (report: $report)"

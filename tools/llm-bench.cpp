@@ -1,12 +1,12 @@
 // llm-bench: prompt (pp) and generation (tg) throughput with llama-bench's conventions and field names, plus the
 // accounting llama-bench lacks: achieved weight bandwidth (GB/s) and fractions of measured memory bandwidth and of
 // the int8 compute peak, time to first token, load time and peak RSS. Output: md (default), csv, json, jsonl.
-#include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli.hpp"
@@ -105,19 +106,20 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
 double measure_memory_bandwidth(int n_threads) {
     const size_t n = (size_t)1 << 30;
     std::vector<unsigned char> buf(n);
-#pragma omp parallel for num_threads(n_threads) schedule(static)
-    for (size_t i = 0; i < n; i += 4096) std::memset(buf.data() + i, 1, std::min<size_t>(4096, n - i));
+    // Each of n_threads threads runs fn(its slice's begin, end).
+    auto on_threads = [&](auto fn) {
+        std::vector<std::thread> threads;
+        for (size_t it = 0, nt = (size_t)std::max(1, n_threads); it < nt; ++it)
+            threads.emplace_back([&fn, it, nt, n] { fn(n * it / nt, n * (it + 1) / nt); });
+        for (std::thread& t : threads) t.join();
+    };
+    on_threads([&](size_t begin, size_t end) { std::memset(buf.data() + begin, 1, end - begin); });  // first touch
     // Median of five passes: robust both to a slow first pass and to an occasional implausibly fast one.
     std::vector<double> rates;
     for (int pass = 0; pass < 5; ++pass) {
-        size_t found = 0;
+        std::atomic<size_t> found{0};
         const auto t0 = Clock::now();
-#pragma omp parallel num_threads(n_threads) reduction(+ : found)
-        {
-            const size_t nt = (size_t)omp_get_num_threads(), it = (size_t)omp_get_thread_num();
-            const size_t begin = n * it / nt, end = n * (it + 1) / nt;
-            found += std::memchr(buf.data() + begin, 2, end - begin) != nullptr;
-        }
+        on_threads([&](size_t begin, size_t end) { found += std::memchr(buf.data() + begin, 2, end - begin) != nullptr; });
         const double s = std::chrono::duration<double>(Clock::now() - t0).count();
         if (found == 0) rates.push_back((double)n / s / 1e9);
     }

@@ -1,8 +1,6 @@
 // The OpenBLAS path for float weights (see blas_gemm.hpp for the design).
 #include "kernels/cpu/blas_gemm.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "core/openmp.hpp"
 
 #if LLM_HAVE_OPENBLAS
 #include <cblas.h>

@@ -2,8 +2,6 @@
 // per-thread packing of weight panels. See gemm.hpp for the format and the arithmetic.
 #include "kernels/cpu/gemm.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include <string>
 
 #include "core/cpu_features.hpp"
+#include "core/openmp.hpp"
 #include "kernels/cpu/gemm_pack.hpp"
 
 namespace llm::cpu {

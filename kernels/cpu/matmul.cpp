@@ -2,8 +2,6 @@
 // runs OpenMP threads over balanced chunks of output rows, tiled so weight rows are reused across tokens.
 #include "kernels/cpu/matmul.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "core/cpu_features.hpp"
+#include "core/openmp.hpp"
 #include "kernels/cpu/blas_gemm.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
