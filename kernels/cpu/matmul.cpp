@@ -58,31 +58,24 @@ IsaKernels build_table(Isa isa) {
     return k;
 }
 
+// Each level's table is built on its first use only: building another architecture's would call its stand-ins
+// (absent_<arch>_kernels.cpp), which abort.
+template <Isa kIsa>
+const IsaKernels& table_of() {
+    static const IsaKernels t = build_table(kIsa);
+    return t;
+}
+
 const IsaKernels& table(Isa isa) {
     if (!isa_supported(isa)) die("this CPU lacks the ISA ", isa_name(isa));
-    // Each level's table is built on its first use only: building another architecture's would call its
-    // stand-ins (absent_<arch>_kernels.cpp), which abort.
     switch (isa) {
-        case Isa::Scalar: {
-            static const IsaKernels t = build_table(Isa::Scalar);
-            return t;
-        }
-        case Isa::Avx2: {
-            static const IsaKernels t = build_table(Isa::Avx2);
-            return t;
-        }
-        case Isa::Avx512: {
-            static const IsaKernels t = build_table(Isa::Avx512);
-            return t;
-        }
-        case Isa::Neon: {
-            static const IsaKernels t = build_table(Isa::Neon);
-            return t;
-        }
-        case Isa::Dotprod: break;
+        case Isa::Scalar: return table_of<Isa::Scalar>();
+        case Isa::Avx2: return table_of<Isa::Avx2>();
+        case Isa::Avx512: return table_of<Isa::Avx512>();
+        case Isa::Neon: return table_of<Isa::Neon>();
+        case Isa::Dotprod: return table_of<Isa::Dotprod>();
     }
-    static const IsaKernels t = build_table(Isa::Dotprod);
-    return t;
+    die("unknown ISA level", "");
 }
 
 // A tile of weight rows (~128 KiB) stays in L2 while every token's activation row passes over it; the
