@@ -20,7 +20,11 @@ add_library(llm_shared SHARED ${LLM_LIB_OBJECTS})
 set_target_properties(llm_shared PROPERTIES OUTPUT_NAME llm VERSION ${PROJECT_VERSION}
                       SOVERSION ${PROJECT_VERSION_MAJOR})
 target_link_libraries(llm_shared PRIVATE ${LLM_LIB_EXTERNAL})
-target_link_options(llm_shared PRIVATE -Wl,--no-undefined)
+# Every symbol resolved at link time, except in sanitizer builds: clang links its sanitizer runtimes into
+# executables only, so a shared library's references to them stay open until an executable loads it.
+if(NOT (LLM_SANITIZE OR LLM_TSAN OR LLM_FUZZ))
+  target_link_options(llm_shared PRIVATE -Wl,--no-undefined)
+endif()
 add_library(llm_static STATIC ${LLM_LIB_OBJECTS})
 set_target_properties(llm_static PROPERTIES OUTPUT_NAME llm)
 foreach(t llm_shared llm_static)

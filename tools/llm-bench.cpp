@@ -104,13 +104,13 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
 // Each thread scans its slice with glibc's memchr for a byte that is not there: memchr is vectorized for the
 // running CPU (AVX2/EVEX), so the loads, not the arithmetic, set the pace.
 double measure_memory_bandwidth(int n_threads) {
-    const size_t n = (size_t)1 << 30;
+    constexpr size_t n = (size_t)1 << 30;
     std::vector<unsigned char> buf(n);
     // Each of n_threads threads runs fn(its slice's begin, end).
     auto on_threads = [&](auto fn) {
         std::vector<std::thread> threads;
         for (size_t it = 0, nt = (size_t)std::max(1, n_threads); it < nt; ++it)
-            threads.emplace_back([&fn, it, nt, n] { fn(n * it / nt, n * (it + 1) / nt); });
+            threads.emplace_back([&fn, it, nt] { fn(n * it / nt, n * (it + 1) / nt); });
         for (std::thread& t : threads) t.join();
     };
     on_threads([&](size_t begin, size_t end) { std::memset(buf.data() + begin, 1, end - begin); });  // first touch
