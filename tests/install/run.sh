@@ -57,26 +57,32 @@ check() {  # check NAME OUTPUT
 
 export CCACHE_DISABLE=1
 # CC, CXX and LLM_CONSUMER_FLAGS (set by ctest): a sanitizer build's package needs the sanitizer runtimes linked.
+# A cross build (LLM_TOOLCHAIN_FILE, LLM_EMULATOR) builds the consumer with its toolchain file and runs it under
+# the emulator.
 flags="-O0 ${LLM_CONSUMER_FLAGS:-}"
 cc=${CC:-cc}
+toolchain=()
+[[ -n ${LLM_TOOLCHAIN_FILE:-} ]] && toolchain=(-DCMAKE_TOOLCHAIN_FILE="$LLM_TOOLCHAIN_FILE")
+read -r -a emulator <<<"${LLM_EMULATOR:-}"
 cmake -S "$src/tests/install" -B "$tmp/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE= \
-      -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="${LLM_CONSUMER_FLAGS:-}" \
-      >/dev/null || fail "configuring a project with find_package(llm) failed"
+      "${toolchain[@]}" -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+      -DCMAKE_EXE_LINKER_FLAGS="${LLM_CONSUMER_FLAGS:-}" >/dev/null ||
+  fail "configuring a project with find_package(llm) failed"
 cmake --build "$tmp/consumer" >/dev/null || fail "building the examples against the package failed"
-out=$("$tmp/consumer/example_cpp" "$model" "Café au" 16) || fail "example_cpp failed: $out"
+out=$("${emulator[@]}" "$tmp/consumer/example_cpp" "$model" "Café au" 16) || fail "example_cpp failed: $out"
 check example_cpp "$out"
 grep -q '^model: llama, 2 layers, d_model 256' <<<"$out" || fail "example_cpp: model info: $out"
 grep -q 'streamed text equals result text: yes' <<<"$out" || fail "example_cpp: streamed text: $out"
-out=$("$tmp/consumer/example_c" "$model" "Café au" 16) || fail "example_c failed: $out"
+out=$("${emulator[@]}" "$tmp/consumer/example_c" "$model" "Café au" 16) || fail "example_c failed: $out"
 check example_c "$out"
 # Error codes, not guessed from messages: a missing file is not_found.
-if out=$("$tmp/consumer/example_c" "$tmp/absent.gguf" "x" 2>&1); then fail "example_c loaded a missing file"; fi
+if out=$("${emulator[@]}" "$tmp/consumer/example_c" "$tmp/absent.gguf" "x" 2>&1); then fail "example_c loaded a missing file"; fi
 grep -q '^error (not_found): ' <<<"$out" || fail "example_c on a missing file: $out"
 
 # pkg-config: the C example against libllm.so.
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 $cc $flags -o "$tmp/example_pc" "$src/tests/install/example.c" $(pkg-config --cflags --libs llm) \
   || fail "building example.c with pkg-config --cflags --libs llm failed"
-out=$(LD_LIBRARY_PATH=$prefix/lib "$tmp/example_pc" "$model" "Café au" 16) || fail "example_pc failed: $out"
+out=$(LD_LIBRARY_PATH=$prefix/lib "${emulator[@]}" "$tmp/example_pc" "$model" "Café au" 16) || fail "example_pc failed: $out"
 check example_pc "$out"
 echo "install test: ok (prefix layout, SONAME $soname, exports, find_package(llm) static + shared, pkg-config)"
