@@ -33,7 +33,7 @@ fi
 echo "==> cross build (build-arm64/)"
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+cmake -S . -B build-arm64 -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
   -DLLM_VULKAN=OFF "${launcher[@]}" >/dev/null
 cmake --build build-arm64 -j"$jobs"
 built=$(date +%s)
@@ -47,9 +47,9 @@ for level in ${LEVELS:-native neon scalar}; do
   t0=$(date +%s)
   echo "==> ctest under qemu-aarch64, kernels: $level"
   if [[ $level == native ]]; then
-    env -u LLM_CPU ctest --test-dir build-arm64 -j"$jobs" --timeout 3600 --output-on-failure ${CTEST_ARGS:-} || status=1
+    env -u LLM_CPU ctest --test-dir build-arm64 -j"$jobs" --timeout 7200 --output-on-failure ${CTEST_ARGS:-} || status=1
   else
-    LLM_CPU=$level ctest --test-dir build-arm64 -j"$jobs" --timeout 3600 --output-on-failure ${CTEST_ARGS:-} || status=1
+    LLM_CPU=$level ctest --test-dir build-arm64 -j"$jobs" --timeout 7200 --output-on-failure ${CTEST_ARGS:-} || status=1
   fi
   summary+=("$level: $(($(date +%s) - t0)) s")
 done
