@@ -14,6 +14,7 @@ namespace llm {
 namespace {
 
 constexpr int kLanes = 8;  // every ISA: one lane width, so a row's arithmetic never depends on the tile size
+static_assert(cpu::kAttnLanesNeon == kLanes && cpu::kAttnLanesAvx2 == kLanes, "the paged tiles are 8 rows wide");
 
 struct Item {
     int seq, kvh;
@@ -33,6 +34,7 @@ void paged_attention_isa(Isa isa, const float* q, const AttnSeq* seqs, int n_seq
     cpu::AttnTileFn fn = cpu::attention_tile_scalar;
     if (isa == Isa::Avx512) fn = cpu::attention_tile_avx512_8;
     if (isa == Isa::Avx2) fn = cpu::attention_tile_avx2;
+    if (isa_is_arm(isa)) fn = cpu::attention_tile_neon;  // the contiguous path's tile: llm-run and llm-serve agree
     const int group = p.n_heads / p.n_kv_heads, hd = p.head_dim;
     const int64_t q_stride = (int64_t)p.n_heads * hd;
 
