@@ -52,6 +52,14 @@ void attention_tile_scalar(LLM_ATTN_TILE_ARGS) {
     attention_tile<ScalarVec>(a, kvh, f0, k_begin, k_end, partial, s);
 }
 
+AttnTileFn attention_tile_8_rows(Isa isa) {
+    static_assert(kAttnLanesScalar == 8 && kAttnLanesAvx2 == 8 && kAttnLanesNeon == 8);
+    if (isa == Isa::Avx512) return attention_tile_avx512_8;
+    if (isa == Isa::Avx2) return attention_tile_avx2;
+    if (isa_is_arm(isa)) return attention_tile_neon;
+    return attention_tile_scalar;
+}
+
 }  // namespace cpu
 
 void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows& v, int64_t n_keys,
@@ -66,12 +74,10 @@ void flash_attention_isa(Isa isa, const float* q, const KvRows& k, const KvRows&
     a.n_tokens = n_tokens, a.positions = positions, a.head_dim = p.head_dim, a.group = p.n_heads / p.n_kv_heads;
     a.scale = p.scale, a.sliding_window = p.sliding_window, a.round_f16 = p.round_to_f16, a.out = out;
     a.aligned_tiles = p.batch_invariant;
-    cpu::AttnTileFn fn = cpu::attention_tile_scalar;
-    int lanes = cpu::kAttnLanesScalar;
-    if (isa == Isa::Avx512) fn = cpu::attention_tile_avx512, lanes = cpu::kAttnLanesAvx512;
-    if (isa == Isa::Avx512 && n_tokens * a.group <= 8 && !p.batch_invariant) fn = cpu::attention_tile_avx512_8, lanes = 8;
-    if (isa == Isa::Avx2) fn = cpu::attention_tile_avx2, lanes = cpu::kAttnLanesAvx2;
-    if (isa_is_arm(isa)) fn = cpu::attention_tile_neon, lanes = cpu::kAttnLanesNeon;
+    cpu::AttnTileFn fn = cpu::attention_tile_8_rows(isa);
+    int lanes = 8;
+    if (isa == Isa::Avx512 && !(n_tokens * a.group <= 8 && !p.batch_invariant))
+        fn = cpu::attention_tile_avx512, lanes = cpu::kAttnLanesAvx512;
 
     const int64_t n_rows = n_tokens * a.group, n_tiles = (n_rows + lanes - 1) / lanes;
     const int hd = p.head_dim;

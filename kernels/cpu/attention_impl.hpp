@@ -56,6 +56,9 @@ void attention_tile_avx512(LLM_ATTN_TILE_ARGS);
 void attention_tile_avx512_8(LLM_ATTN_TILE_ARGS);  // 8 lanes
 void attention_tile_neon(LLM_ATTN_TILE_ARGS);      // attention_neon.cpp
 constexpr int kAttnLanesScalar = 8, kAttnLanesAvx2 = 8, kAttnLanesAvx512 = 16, kAttnLanesNeon = 8;
+// The ISA's tile of 8 rows (every ISA has one; AVX-512 also has a 16-row one): a row's arithmetic is the same
+// whichever path (contiguous or paged KV) runs it.
+AttnTileFn attention_tile_8_rows(Isa isa);
 
 constexpr int kTileKeys = 64;
 

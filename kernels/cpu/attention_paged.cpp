@@ -14,7 +14,6 @@ namespace llm {
 namespace {
 
 constexpr int kLanes = 8;  // every ISA: one lane width, so a row's arithmetic never depends on the tile size
-static_assert(cpu::kAttnLanesNeon == kLanes && cpu::kAttnLanesAvx2 == kLanes, "the paged tiles are 8 rows wide");
 
 struct Item {
     int seq, kvh;
@@ -31,10 +30,7 @@ void paged_attention_isa(Isa isa, const float* q, const AttnSeq* seqs, int n_seq
                          const AttentionParams& p, float* out, int n_threads) {
     LLM_CHECK(p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 && p.head_dim > 0);
     LLM_CHECK(isa_supported(isa));
-    cpu::AttnTileFn fn = cpu::attention_tile_scalar;
-    if (isa == Isa::Avx512) fn = cpu::attention_tile_avx512_8;
-    if (isa == Isa::Avx2) fn = cpu::attention_tile_avx2;
-    if (isa_is_arm(isa)) fn = cpu::attention_tile_neon;  // the contiguous path's tile: llm-run and llm-serve agree
+    const cpu::AttnTileFn fn = cpu::attention_tile_8_rows(isa);  // the contiguous path's: llm-run and llm-serve agree
     const int group = p.n_heads / p.n_kv_heads, hd = p.head_dim;
     const int64_t q_stride = (int64_t)p.n_heads * hd;
 
