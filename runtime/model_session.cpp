@@ -131,6 +131,7 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
 }
 
 const ModelConfig& model_config(const Model& m) { return ModelAccess::impl(m).loaded.config; }
+const ModelWeights& model_weights(const Model& m) { return ModelAccess::impl(m).loaded.weights; }
 const ModelInfo& Model::info() const { return impl_->info; }
 const std::string& Model::path() const { return impl_->path; }
 const Tokenizer* Model::tokenizer() const { return impl_->tokenizer.get(); }
