@@ -93,16 +93,32 @@ struct Job {
     cpu::GemvKernel gemv;  // multi-row kernel (bit-identical to dot per row), or none
     cpu::VecDotFn dot_gemm4 = nullptr;  // tokens [0, n_gemm4): llama.cpp's batch arithmetic (exact mode)
     int64_t n_gemm4 = 0;
+    cpu::VecDotTile tile = {};  // dot over rows x tokens at a time (bit-identical), or none
 };
+
+// Rows [r0, r1) for tokens [t0, t0 + tile.tokens): whole tiles, then the rows left over one output at a time.
+void run_tile(const Job& j, int64_t r0, int64_t r1, int64_t t0) {
+    const size_t w_row = j.w->row_size();
+    const uint8_t* at = j.act + (size_t)t0 * j.act_stride;
+    float* yt = j.y + t0 * j.n_out;
+    int64_t r = r0;
+    for (; r + j.tile.rows <= r1; r += j.tile.rows) j.tile.fn(j.n_in, j.w->row(r), w_row, at, j.act_stride, yt + r, j.n_out);
+    for (; r < r1; ++r)
+        for (int t = 0; t < j.tile.tokens; ++t) yt[t * j.n_out + r] = j.dot(j.n_in, j.w->row(r), at + (size_t)t * j.act_stride);
+}
 
 void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
     const size_t w_row = j.w->row_size();
     int64_t rows_tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / std::max<size_t>(w_row, 1)));
     const int64_t g = j.gemv.fn ? j.gemv.rows : 1;
     if (g > 1) rows_tile = std::max<int64_t>(g, rows_tile / g * g);
+    // Whole token groups through the tile kernel when there is one (never together with dot_gemm4).
+    const int64_t tiled_tokens = j.tile.fn ? j.n_tokens - j.n_tokens % j.tile.tokens : 0;
+    if (j.tile.fn) rows_tile = std::max<int64_t>(j.tile.rows, rows_tile / j.tile.rows * j.tile.rows);
     for (int64_t r0 = r_begin; r0 < r_end; r0 += rows_tile) {
         const int64_t r1 = std::min(r_end, r0 + rows_tile);
-        for (int64_t t = 0; t < j.n_tokens; ++t) {
+        for (int64_t t = 0; t < tiled_tokens; t += j.tile.tokens) run_tile(j, r0, r1, t);
+        for (int64_t t = tiled_tokens; t < j.n_tokens; ++t) {
             const uint8_t* at = j.act + (size_t)t * j.act_stride;
             float* yt = j.y + t * j.n_out;
             int64_t r = r0;
@@ -115,6 +131,15 @@ void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
             for (; r < r1; ++r) yt[r] = j.dot(j.n_in, j.w->row(r), at);
         }
     }
+}
+
+// LLM_VEC_DOT_TILE=0 in the environment turns the tile kernels off (A/B timing against the per-output vec_dot).
+bool vec_dot_tile_enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("LLM_VEC_DOT_TILE");
+        return !(e && e[0] == '0');
+    }();
+    return on;
 }
 
 // Scratch for prepared activations, reused across calls by the calling thread (decode calls matmul
@@ -397,6 +422,8 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
         job.dot_gemm4 = e.fn_gemm4, job.n_gemm4 = n_tokens - n_tokens % 4;
     // Its tiled K-quant matmul (ggml-cpu/tiled) takes batches of 8 tokens or more, every token.
     if (mode == Numerics::Exact && e.fn_tiled8 && n_tokens >= 8) job.dot_gemm4 = e.fn_tiled8, job.n_gemm4 = n_tokens;
+    // Otherwise batches go through the type's tile kernel, which computes what e.fn does (LLM_VEC_DOT_TILE=0: off).
+    if (!job.dot_gemm4 && e.tile.fn && n_tokens >= e.tile.tokens && vec_dot_tile_enabled()) job.tile = e.tile;
     if (n_threads <= 1) {
         if (scratch)
             for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);

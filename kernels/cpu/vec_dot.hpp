@@ -64,6 +64,16 @@ using PrepareActFn = void (*)(const float* x, void* dst, int64_t n);
 
 constexpr size_t kNumDTypes = 31;  // DType values are < 31
 
+// Batches through the vec_dot arithmetic: outputs of `rows` consecutive weight rows (w_stride bytes apart) for
+// `tokens` prepared activation rows (act_stride bytes apart), y[t * ldy + r] BIT-IDENTICAL to the entry's fn on
+// row r and token t (tests/cpu/vec_dot_tile_test.cpp), so a matmul may group outputs any way it likes.
+using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t w_stride, const uint8_t* act, size_t act_stride,
+                              float* y, int64_t ldy);
+struct VecDotTile {
+    VecDotTileFn fn = nullptr;  // null: none; the matmul calls fn per output
+    int rows = 0, tokens = 0;
+};
+
 struct VecDotEntry {
     VecDotFn fn = nullptr;  // null: this ISA has no kernel for the type (a lower ISA's is used)
     ActType act = ActType::F32;
@@ -72,6 +82,8 @@ struct VecDotEntry {
     VecDotFn fn_gemm4 = nullptr;
     // Exact mode, batches of 8 or more tokens: llama.cpp's tiled K-quant matmul arithmetic (Q5_K, Q6_K); null: fn.
     VecDotFn fn_tiled8 = nullptr;
+    // Outputs of fn computed several rows x tokens at a time (the weights unpacked once per tile).
+    VecDotTile tile = {};
 };
 
 // One table per ISA; the entries for types an ISA lacks are null.

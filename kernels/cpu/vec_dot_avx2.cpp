@@ -132,6 +132,7 @@ void prepare_f16(const float* x, void* dst, int64_t n) {
 // ---- 32-element blocks x ActQ8 (vec_dot_legacy_simd.hpp) --------------------------------------------
 
 struct I8Avx2 {
+    static constexpr bool kOffsetDot = false;  // pmaddubsw's int16 pair sums would saturate for u8 weights
     // |s| <= 127 and u <= 128 (sign trick) or u <= 31: pmaddubsw's int16 pair sums cannot saturate.
     static __m256i dot(__m256i u, __m256i s) { return sum_u8s8(u, s); }
     static __m256i high_bits32(const uint8_t* qh4) { return high_bits32_avx2(qh4); }
@@ -148,6 +149,6 @@ void register_avx2_float(IsaKernels& k) {
     k.prepare[(size_t)ActType::Q8_K] = prepare_q8_k;
 }
 
-void register_avx2_legacy(IsaKernels& k) { register_legacy<I8Avx2>(k); }
+void register_avx2_legacy(IsaKernels& k) { register_legacy<I8Avx2, 2, 4>(k); }
 
 }  // namespace llm::cpu

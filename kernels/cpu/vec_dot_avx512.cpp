@@ -169,7 +169,9 @@ float dot_bf16_bf16(int64_t n, const void* w, const void* a) {
 // ---- 32-element blocks x ActQ8 (vec_dot_legacy_simd.hpp) --------------------------------------------
 
 struct I8Vnni {
+    static constexpr bool kOffsetDot = true;
     static __m256i dot(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+    static __m256i dot_add(__m256i c, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(c, u, s); }
     // A mask register makes this one masked move.
     static __m256i high_bits32(const uint8_t* qh4) {
         uint32_t qh;
@@ -190,6 +192,6 @@ void register_avx512_float(IsaKernels& k, bool bf16) {
     if (bf16) k.prepare[(size_t)ActType::BF16] = prepare_bf16;
 }
 
-void register_avx512_legacy(IsaKernels& k) { register_legacy<I8Vnni>(k); }
+void register_avx512_legacy(IsaKernels& k) { register_legacy<I8Vnni, 4, 4>(k); }
 
 }  // namespace llm::cpu
