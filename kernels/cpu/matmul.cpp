@@ -93,7 +93,9 @@ struct Job {
     cpu::GemvKernel gemv;  // multi-row kernel (bit-identical to dot per row), or none
     cpu::VecDotFn dot_gemm4 = nullptr;  // tokens [0, n_gemm4): llama.cpp's batch arithmetic (exact mode)
     int64_t n_gemm4 = 0;
-    cpu::VecDotTile tile = {};  // dot over rows x tokens at a time (bit-identical), or none
+    cpu::VecDotTile tile = {};  // tile_dot over rows x tokens at a time (bit-identical), or none
+    cpu::VecDotFn tile_dot = nullptr;  // what the tile computes: dot, or dot_gemm4 for tokens [0, n_gemm4)
+    int64_t tile_end = 0;              // tokens [0, tile_end) go through the tile where they fill one
 };
 
 // Rows [r0, r1) for tokens [t0, t0 + tile.tokens): whole tiles, then the rows left over one output at a time.
@@ -104,7 +106,7 @@ void run_tile(const Job& j, int64_t r0, int64_t r1, int64_t t0) {
     int64_t r = r0;
     for (; r + j.tile.rows <= r1; r += j.tile.rows) j.tile.fn(j.n_in, j.w->row(r), w_row, at, j.act_stride, yt + r, j.n_out);
     for (; r < r1; ++r)
-        for (int t = 0; t < j.tile.tokens; ++t) yt[t * j.n_out + r] = j.dot(j.n_in, j.w->row(r), at + (size_t)t * j.act_stride);
+        for (int t = 0; t < j.tile.tokens; ++t) yt[t * j.n_out + r] = j.tile_dot(j.n_in, j.w->row(r), at + (size_t)t * j.act_stride);
 }
 
 void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
@@ -112,8 +114,8 @@ void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
     int64_t rows_tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / std::max<size_t>(w_row, 1)));
     const int64_t g = j.gemv.fn ? j.gemv.rows : 1;
     if (g > 1) rows_tile = std::max<int64_t>(g, rows_tile / g * g);
-    // Whole token groups through the tile kernel when there is one (never together with dot_gemm4).
-    const int64_t tiled_tokens = j.tile.fn ? j.n_tokens - j.n_tokens % j.tile.tokens : 0;
+    // Whole token groups through the tile kernel when there is one.
+    const int64_t tiled_tokens = j.tile.fn ? j.tile_end - j.tile_end % j.tile.tokens : 0;
     if (j.tile.fn) rows_tile = std::max<int64_t>(j.tile.rows, rows_tile / j.tile.rows * j.tile.rows);
     for (int64_t r0 = r_begin; r0 < r_end; r0 += rows_tile) {
         const int64_t r1 = std::min(r_end, r0 + rows_tile);
@@ -422,8 +424,12 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
         job.dot_gemm4 = e.fn_gemm4, job.n_gemm4 = n_tokens - n_tokens % 4;
     // Its tiled K-quant matmul (ggml-cpu/tiled) takes batches of 8 tokens or more, every token.
     if (mode == Numerics::Exact && e.fn_tiled8 && n_tokens >= 8) job.dot_gemm4 = e.fn_tiled8, job.n_gemm4 = n_tokens;
-    // Otherwise batches go through the type's tile kernel, which computes what e.fn does (LLM_VEC_DOT_TILE=0: off).
-    if (!job.dot_gemm4 && e.tile.fn && n_tokens >= e.tile.tokens && vec_dot_tile_enabled()) job.tile = e.tile;
+    // Batches go through the type's tile kernel for what they run of fn or fn_gemm4 (LLM_VEC_DOT_TILE=0: off).
+    if (vec_dot_tile_enabled()) {
+        if (!job.dot_gemm4 && e.tile.fn) job.tile = e.tile, job.tile_dot = e.fn, job.tile_end = n_tokens;
+        if (job.dot_gemm4 && job.dot_gemm4 == e.fn_gemm4 && e.tile_gemm4.fn)
+            job.tile = e.tile_gemm4, job.tile_dot = e.fn_gemm4, job.tile_end = job.n_gemm4;
+    }
     if (n_threads <= 1) {
         if (scratch)
             for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, scratch + (size_t)t * stride, n_in);

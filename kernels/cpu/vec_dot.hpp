@@ -84,6 +84,8 @@ struct VecDotEntry {
     VecDotFn fn_tiled8 = nullptr;
     // Outputs of fn computed several rows x tokens at a time (the weights unpacked once per tile).
     VecDotTile tile = {};
+    // The same for fn_gemm4 (its tokens come in groups of 4: tile_gemm4.tokens divides 4).
+    VecDotTile tile_gemm4 = {};
 };
 
 // One table per ISA; the entries for types an ISA lacks are null.

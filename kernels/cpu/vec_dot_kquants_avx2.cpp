@@ -18,6 +18,7 @@ void register_avx2_kquants(IsaKernels& k) {
     k.dot[(size_t)DType::Q2_K] = {dot_q2_k<AccAvx2>, ActType::Q8_K};
     k.dot[(size_t)DType::Q3_K] = {dot_q3_k_ggml<AccAvx2>, ActType::Q8_K};
     k.dot[(size_t)DType::Q4_K] = {dot_q4_k_repacked<AccAvx2>, ActType::Q8_K, dot_q4_k_repacked_gemm<AccAvx2>};
+    k.dot[(size_t)DType::Q4_K].tile_gemm4 = {tile_q4_k_repacked_gemm<AccAvx2>, 4, 2};
     k.dot[(size_t)DType::Q5_K] = {dot_q5_k_ggml<AccAvx2>, ActType::Q8_K, nullptr, dot_q5_k_tiled<AccAvx2>};
     k.dot[(size_t)DType::Q6_K] = {dot_q6_k<AccAvx2>, ActType::Q8_K, nullptr, dot_q6_k_tiled<AccAvx2>};
     k.dot[(size_t)DType::IQ4_XS] = {dot_iq4_xs<AccAvx2>, ActType::Q8_K};

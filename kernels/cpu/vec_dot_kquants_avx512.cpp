@@ -21,6 +21,7 @@ void register_avx512_kquants(IsaKernels& k) {
     k.dot[(size_t)DType::Q2_K] = {dot_q2_k_repacked<AccVnni>, ActType::Q8_K};
     k.dot[(size_t)DType::Q3_K] = {dot_q3_k_ggml<AccVnni>, ActType::Q8_K};
     k.dot[(size_t)DType::Q4_K] = {dot_q4_k_repacked<AccVnni>, ActType::Q8_K, dot_q4_k_repacked_gemm<AccVnni>};
+    k.dot[(size_t)DType::Q4_K].tile_gemm4 = {tile_q4_k_repacked_gemm<AccVnni>, 4, 2};
     k.dot[(size_t)DType::Q5_K] = {dot_q5_k_ggml<AccVnni>, ActType::Q8_K, nullptr, dot_q5_k_tiled<AccVnni>};
     k.dot[(size_t)DType::Q6_K] = {dot_q6_k<AccVnni>, ActType::Q8_K, nullptr, dot_q6_k_tiled<AccVnni>};
     k.dot[(size_t)DType::IQ4_XS] = {dot_iq4_xs<AccVnni>, ActType::Q8_K};

@@ -154,6 +154,66 @@ float dot_q4_k_repacked_gemm(int64_t n, const void* w, const void* a) {
     return acc - acc_m;
 }
 
+// The 8 lane sums of 8 int32 vectors: lane o of the result is the sum of v[o]'s lanes (exact integers).
+inline __m256i hsum8_i32(const __m256i v[8]) {
+    const __m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+// dot_q4_k_repacked_gemm over 4 rows x 2 tokens per call (VecDotEntry::tile_gemm4): each row's nibbles and
+// scales unpacked once for both tokens, and the 8 outputs' integer totals reduced together (hsum8_i32) and
+// accumulated as one 8-lane vector, lane o = token o / 4, row o % 4: per lane the same exact integers, the same
+// float products d * da and dmin * da and the same fma chain as dot_q4_k_repacked_gemm, so bit-identical.
+template <class Acc>
+void tile_q4_k_repacked_gemm(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y,
+                             int64_t ldy) {
+    constexpr int R = 4, T = 2;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const BlockQ4_K* x[R];
+        const ActQ8K* a[T];
+        for (int r = 0; r < R; ++r) x[r] = reinterpret_cast<const BlockQ4_K*>(w + (size_t)r * ws) + b;
+        for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as) + b;
+        __m256i scales[R];
+        alignas(32) int32_t mins[R][8];
+        alignas(32) float dw[8], dmw[8], da[8];
+        for (int r = 0; r < R; ++r) {
+            const __m256i sm16 = _mm256_cvtepu8_epi16(unpack_scales_mins_k4(x[r]->scales));
+            scales[r] = _mm256_permute2x128_si256(sm16, sm16, 0x00);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(mins[r]), _mm256_cvtepi16_epi32(_mm256_extracti128_si256(sm16, 1)));
+        }
+        for (int o = 0; o < 8; ++o) {
+            dw[o] = _cvtsh_ss(x[o % R]->d), dmw[o] = _cvtsh_ss(x[o % R]->dmin), da[o] = a[o / R]->d;
+        }
+        const __m256 dy = _mm256_load_ps(da);
+        const __m256 d = _mm256_mul_ps(_mm256_load_ps(dw), dy), dmin = _mm256_mul_ps(_mm256_load_ps(dmw), dy);
+        for (int j = 0; j < 4; ++j) {
+            __m256i sumi[8];
+            for (int r = 0; r < R; ++r) {
+                const __m256i bits = load256(x[r]->qs + 32 * j);
+                const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                const __m256i s_lo = one_scale(scales[r], 2 * j), s_hi = one_scale(scales[r], 2 * j + 1);
+                for (int t = 0; t < T; ++t) {
+                    const __m256i v = Acc::add(_mm256_setzero_si256(), lo, load256(a[t]->qs + 64 * j), s_lo);
+                    sumi[t * R + r] = Acc::add(v, hi, load256(a[t]->qs + 64 * j + 32), s_hi);
+                }
+            }
+            alignas(32) int32_t imin[8];
+            for (int o = 0; o < 8; ++o) {
+                const int16_t* bs = a[o / R]->bsums + 4 * j;  // 16-value sums: two per sub-block
+                imin[o] = mins[o % R][2 * j] * (bs[0] + bs[1]) + mins[o % R][2 * j + 1] * (bs[2] + bs[3]);
+            }
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_i32(sumi)), d, acc);
+            acc_m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(imin))), dmin, acc_m);
+        }
+    }
+    alignas(32) float out[8];
+    _mm256_store_ps(out, _mm256_sub_ps(acc, acc_m));
+    for (int o = 0; o < 8; ++o) y[(o / R) * ldy + o % R] = out[o];
+}
+
 template <class Acc>
 float dot_q2_k_repacked(int64_t n, const void* w, const void* a) {
     const auto* x = static_cast<const BlockQ2_K*>(w);

@@ -1,8 +1,9 @@
-// The vec_dot tile kernels (VecDotEntry::tile: several weight rows x several tokens per call, Q5_0 and Q8_0 on
-// AVX2 and AVX-512) against their contract: every output memcmp-equal to the same ISA's vec_dot of that row and
-// token, over odd row lengths, tokens of very different magnitudes (one all-zero) and an output stride wider
-// than the tile; and matmul's batches (whole tiles, then leftover rows and tokens one output at a time, 1 and 2
-// threads) memcmp-equal to the same tokens run one at a time.
+// The vec_dot tile kernels (several weight rows x several tokens per call, on AVX2 and AVX-512: VecDotEntry::tile
+// of Q5_0 and Q8_0, tile_gemm4 of Q4_K) against their contract: every output memcmp-equal to the same ISA's
+// per-output kernel (fn, fn_gemm4) on that row and token, over odd row lengths, tokens of very different
+// magnitudes (one all-zero) and an output stride wider than the tile; and matmul's exact-mode batches (whole
+// tiles, then leftover rows and tokens one output at a time, 1 and 2 threads) memcmp-equal to the per-output
+// kernel llama.cpp's arithmetic asks for each token (fn_gemm4 for Q4_K's whole groups of 4 tokens, else fn).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,7 +20,11 @@
 namespace llm {
 namespace {
 
-const DType kTiledTypes[] = {DType::Q5_0, DType::Q8_0};
+struct Tiled {
+    DType type;
+    bool gemm4;  // the tile computes fn_gemm4 (else fn)
+};
+const Tiled kTiled[] = {{DType::Q5_0, false}, {DType::Q8_0, false}, {DType::Q4_K, true}};
 
 // The ISA's table as matmul builds it (the activation preparation comes with the float kernels).
 cpu::IsaKernels isa_kernels(Isa isa) {
@@ -69,29 +74,37 @@ void check_tiles(Isa isa) {
     const cpu::IsaKernels k = isa_kernels(isa);
     ASSERT_NE(k.prepare[(size_t)cpu::ActType::Q8_32], nullptr);
     std::mt19937 rng(17);
-    for (DType type : kTiledTypes) {
+    for (const Tiled& c : kTiled) {
+        const DType type = c.type;
         const cpu::VecDotEntry& e = k.dot[(size_t)type];
-        ASSERT_NE(e.tile.fn, nullptr) << dtype_name(type);
-        ASSERT_GT(e.tile.rows, 0);
-        ASSERT_GT(e.tile.tokens, 0);
-        for (int64_t n : {(int64_t)32, (int64_t)96, (int64_t)640, (int64_t)2080}) {
-            const int64_t rows = e.tile.rows + 3, n_tok = e.tile.tokens + 6;
+        const cpu::VecDotTile tile = c.gemm4 ? e.tile_gemm4 : e.tile;
+        const cpu::VecDotFn fn = c.gemm4 ? e.fn_gemm4 : e.fn;
+        ASSERT_NE(tile.fn, nullptr) << dtype_name(type);
+        ASSERT_NE(fn, nullptr) << dtype_name(type);
+        ASSERT_GT(tile.rows, 0);
+        ASSERT_GT(tile.tokens, 0);
+        if (c.gemm4) {
+            EXPECT_EQ(4 % tile.tokens, 0);
+        }
+        const int64_t bs = block_size(type);
+        for (int64_t n : {bs, 3 * bs, 5 * bs, 21 * bs}) {
+            const int64_t rows = tile.rows + 3, n_tok = tile.tokens + 6;
             const size_t rb = row_bytes(type, n), stride = cpu::act_row_bytes(e.act, n);
             const std::vector<uint8_t> w = quantize_rows(type, rows, n, rng);
             const std::vector<float> x = make_tokens(n_tok, n, rng);
             std::vector<uint8_t> act(stride * (size_t)n_tok);
             for (int64_t t = 0; t < n_tok; ++t) k.prepare[(size_t)e.act](x.data() + t * n, act.data() + t * stride, n);
             // Tiles at every row offset and token offset that fit.
-            for (int64_t r0 = 0; r0 + e.tile.rows <= rows; ++r0)
-                for (int64_t t0 = 0; t0 + e.tile.tokens <= n_tok; ++t0) {
+            for (int64_t r0 = 0; r0 + tile.rows <= rows; ++r0)
+                for (int64_t t0 = 0; t0 + tile.tokens <= n_tok; ++t0) {
                     SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(type) << " n " << n << " row "
                                                     << r0 << " token " << t0);
-                    const int64_t ldy = e.tile.rows + 5;
-                    std::vector<float> got((size_t)(e.tile.tokens * ldy), -1.0f);
-                    e.tile.fn(n, w.data() + (size_t)r0 * rb, rb, act.data() + (size_t)t0 * stride, stride, got.data(), ldy);
-                    for (int t = 0; t < e.tile.tokens; ++t)
-                        for (int r = 0; r < e.tile.rows; ++r) {
-                            const float want = e.fn(n, w.data() + (size_t)(r0 + r) * rb, act.data() + (size_t)(t0 + t) * stride);
+                    const int64_t ldy = tile.rows + 5;
+                    std::vector<float> got((size_t)(tile.tokens * ldy), -1.0f);
+                    tile.fn(n, w.data() + (size_t)r0 * rb, rb, act.data() + (size_t)t0 * stride, stride, got.data(), ldy);
+                    for (int t = 0; t < tile.tokens; ++t)
+                        for (int r = 0; r < tile.rows; ++r) {
+                            const float want = fn(n, w.data() + (size_t)(r0 + r) * rb, act.data() + (size_t)(t0 + t) * stride);
                             ASSERT_EQ(0, std::memcmp(&want, &got[(size_t)(t * ldy + r)], sizeof(float)))
                                 << "row " << r << " token " << t << ": " << got[(size_t)(t * ldy + r)] << " vs " << want;
                         }
@@ -110,34 +123,41 @@ TEST(VecDotTile, BitIdenticalToVecDotAvx2) {
     check_tiles(Isa::Avx2);
 }
 
-// matmul in the exact mode (where Q5_0 and Q8_0 batches stay on the vec_dot arithmetic): 13 tokens over 37
-// rows give each token the outputs it gets alone, whatever the thread count.
-TEST(VecDotTile, MatmulBatchesEqualOneTokenAtATime) {
+// matmul in the exact mode (where these types' batches stay on llama.cpp's per-output arithmetic): 13 tokens
+// over 40 rows (Q4_K's gemm arithmetic needs a multiple of 8 rows; 40 is not one of the tile's 4 + the
+// 2-thread split) give each output what the per-output kernel gives.
+TEST(VecDotTile, MatmulBatchesEqualThePerOutputKernels) {
     std::mt19937 rng(23);
     int isas = 0;
     for (Isa isa : {Isa::Avx512, Isa::Avx2}) {
         if (!isa_supported(isa)) continue;
         ++isas;
-        for (DType type : kTiledTypes) {
-            const int64_t n = 640, rows = 37, n_tok = 13;
-            const std::vector<uint8_t> w = quantize_rows(type, rows, n, rng);
+        const cpu::IsaKernels k = isa_kernels(isa);
+        for (const Tiled& c : kTiled) {
+            const cpu::VecDotEntry& e = k.dot[(size_t)c.type];
+            const int64_t n = 5 * QK_K, rows = 42 - 2 * (int64_t)c.gemm4, n_tok = 13, n_gemm4 = c.gemm4 ? 12 : 0;
+            const size_t rb = row_bytes(c.type, n), stride = cpu::act_row_bytes(e.act, n);
+            const std::vector<uint8_t> w = quantize_rows(c.type, rows, n, rng);
             TensorView view;
             view.name = "w";
-            view.type = type;
+            view.type = c.type;
             view.n_dims = 2;
             view.ne = {n, rows, 1, 1};
             view.data = w.data();
             view.nbytes = w.size();
             const std::vector<float> x = make_tokens(n_tok, n, rng);
-            std::vector<float> alone((size_t)(n_tok * rows));
+            std::vector<uint8_t> act(stride * (size_t)n_tok);
+            for (int64_t t = 0; t < n_tok; ++t) k.prepare[(size_t)e.act](x.data() + t * n, act.data() + t * stride, n);
+            std::vector<float> want((size_t)(n_tok * rows));
             for (int64_t t = 0; t < n_tok; ++t)
-                matmul_isa(isa, view, x.data() + t * n, 1, alone.data() + t * rows, 1, Numerics::Exact);
+                for (int64_t r = 0; r < rows; ++r)
+                    want[(size_t)(t * rows + r)] = (t < n_gemm4 ? e.fn_gemm4 : e.fn)(n, w.data() + (size_t)r * rb, act.data() + t * stride);
             for (int threads : {1, 2}) {
-                SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(type) << " threads " << threads);
+                SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(c.type) << " threads " << threads);
                 std::vector<float> batch((size_t)(n_tok * rows), -1.0f);
                 matmul_isa(isa, view, x.data(), n_tok, batch.data(), threads, Numerics::Exact);
                 for (int64_t t = 0; t < n_tok; ++t)
-                    EXPECT_EQ(0, std::memcmp(alone.data() + t * rows, batch.data() + t * rows, sizeof(float) * (size_t)rows))
+                    EXPECT_EQ(0, std::memcmp(want.data() + t * rows, batch.data() + t * rows, sizeof(float) * (size_t)rows))
                         << "token " << t;
             }
         }
