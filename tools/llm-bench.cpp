@@ -404,6 +404,7 @@ struct Report {
     double mem_bw = 0, peak_gops = 0;
     bool mem_bw_given = false;
     int reps = 0, n_ctx = 0;
+    bool warmup = true;  // one untimed run before the repetitions (off with --no-warmup)
     std::string build_commit, cpu_info;
     std::string backend = "CPU";  // what the sessions actually run on (a Vulkan failure falls back to the CPU)
     std::vector<ModelSummary> summaries;
@@ -605,9 +606,10 @@ void print_md_rows(const std::vector<Result>& results, const Report& rep) {
 // The markdown table, then the machine line and one line per model (load, peak RSS, time to first token).
 void print_md(const std::vector<Result>& results, const Report& rep) {
     print_md_rows(results, rep);
-    std::printf("\nmemory bandwidth %.1f GB/s%s; int8 peak %.0f G MAC/s per core; %d repetitions after a warm-up; "
+    std::printf("\nmemory bandwidth %.1f GB/s%s; int8 peak %.0f G MAC/s per core; %d repetitions %s; "
                 "build %s; %s\n",
                 rep.mem_bw, rep.mem_bw_given ? " (given)" : " (measured)", rep.peak_gops, rep.reps,
+                rep.warmup ? "after a warm-up" : "without a warm-up",
                 rep.build_commit.empty() ? "unknown" : rep.build_commit.c_str(), rep.cpu_info.c_str());
     for (const ModelSummary& m : rep.summaries) {
         std::string ttft;
@@ -649,7 +651,7 @@ int main(int argc, char** argv) {
     if (!plan) return usage_error(plan.error_message());
     Report rep;
     rep.mem_bw = o.mem_bw, rep.peak_gops = o.peak_gops, rep.mem_bw_given = o.mem_bw_given;
-    rep.reps = o.reps, rep.n_ctx = plan->n_ctx;
+    rep.reps = o.reps, rep.n_ctx = plan->n_ctx, rep.warmup = !o.no_warmup;
     if (rep.mem_bw <= 0) {
         std::fprintf(stderr, "llm-bench: measuring memory bandwidth (1 GiB read, %d threads)...\n", plan->threads.front());
         rep.mem_bw = measure_memory_bandwidth_isolated(plan->threads.front());
