@@ -19,6 +19,7 @@ import tempfile
 import time
 
 SKIP = 77
+EMULATED = "runs under an emulator (a cross build's wrapper)"
 # Beyond the models' budgeted bytes (weights + KV pools): code, HTTP and engine threads' stacks, heap, the
 # tokenizers, and the moment after a load before the LRU model is unloaded.
 RSS_SLACK = 96 << 20
@@ -32,7 +33,7 @@ def rss_unbounded(binary):
     try:
         with open(binary, "rb") as f:
             if f.read(2) == b"#!":
-                return "runs under an emulator (a cross build's wrapper)"
+                return EMULATED
         if b"libasan" in subprocess.run(["ldd", binary], capture_output=True, timeout=30).stdout:
             return "is built with AddressSanitizer"
     except (OSError, subprocess.SubprocessError):
@@ -49,6 +50,7 @@ def free_port():
 class Server:
     def __init__(self, serve, models, *extra):
         self.port = free_port()
+        self.emulated = rss_unbounded(serve) == EMULATED
         cmd = [serve]
         for m in models:
             cmd += ["-m", m]
@@ -73,8 +75,14 @@ class Server:
         return self.log.read()[-4000:]
 
     def stop(self):
+        """SIGTERM and the exit, within 30 s (300 s under an emulator: qemu on a busy 2-core machine took longer
+        than 30 s once); a server that does not exit fails the test with its log."""
         self.proc.terminate()
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=300 if self.emulated else 30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise RuntimeError("llm-serve did not exit after SIGTERM: " + self.log_text())
 
     def get(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
