@@ -96,7 +96,7 @@ float dot_q8_0(int64_t n, const void* w, const void* a) {
     return hsum_ps(acc);
 }
 
-// Q5_0 / Q8_0 over R rows x T tokens per call (VecDotEntry::fn_tile), the way llamafile's tinyBLAS tiles its
+// Q5_0 / Q8_0 over R rows x T tokens per call (VecDotEntry::tile), the way llamafile's tinyBLAS tiles its
 // batches: per block each row's weights are unpacked once and each token's activations loaded once for the R
 // rows. Every output keeps its own 8-lane accumulator and the operations of dot_signed / dot_q8_0 in their
 // order (the same int32 lane sums, the same fma with the same float dw*da, the same hsum_ps), so y is
