@@ -45,6 +45,12 @@ record() {  # stage, start, result
   [[ $3 == passed || $3 == skipped ]] || status=1
 }
 
+# Targets of the Release build in build/ (scripts/test.sh's), configured first when this checkout has none yet.
+release_build() {
+  { [[ -f build/build.ninja ]] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null; } &&
+    cmake --build build -j"$jobs" --target "$@"
+}
+
 stage_asan() {
   local t0=$SECONDS rc=0
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLM_SANITIZE=ON "${launcher[@]}" >/dev/null &&
@@ -93,7 +99,7 @@ stage_fuzz() {
 
 stage_schemas() {
   local t0=$SECONDS rc=0 tools_rc=0
-  cmake --build build -j"$jobs" --target schema_validity test_constrain || { record schemas $t0 build-failed; return; }
+  release_build schema_validity test_constrain || { record schemas $t0 build-failed; return; }
   LLM_TOOL_PROMPTS_EVERY=1 OMP_WAIT_POLICY=passive build/test_constrain --gtest_filter='ToolModel.*' || tools_rc=1
   bench/schema_validity_run.sh build build-long/schema_validity.jsonl --every 1 --threads 2 --parallel 16 \
     | tee build-long/schemas.txt
@@ -105,7 +111,7 @@ stage_schemas() {
 
 stage_server() {
   local t0=$SECONDS rc=0
-  cmake --build build -j"$jobs" --target llm-serve llm-run test_server || { record server $t0 build-failed; return; }
+  release_build llm-serve llm-run test_server || { record server $t0 build-failed; return; }
   LLM_TEST_LONG=1 LLM_SOAK_S=60 ctest --test-dir build -L server --output-on-failure -j"$jobs" --timeout 1800 || rc=1
   record server $t0 "$( ((rc)) && echo failed || echo passed)"
 }
@@ -130,7 +136,7 @@ stage_noomp() {
 stage_claude() {
   local t0=$SECONDS rc=0 gemma
   gemma=$(scripts/fetch-gemma3.sh) && scripts/fetch-claude-code.sh >/dev/null &&
-    cmake --build build -j"$jobs" --target llm-serve || { record claude $t0 build-failed; return; }
+    release_build llm-serve || { record claude $t0 build-failed; return; }
   # SmolLM2 with an 8k context (what ctest's server.claude_code ran before it moved here), then Gemma 3 with 32k.
   OMP_WAIT_POLICY=passive python3 tests/server/claude_code_e2e.py --serve build/llm-serve || rc=$?
   ((rc == 0 || rc == 77)) && { OMP_WAIT_POLICY=passive python3 tests/server/claude_code_e2e.py --serve build/llm-serve \
