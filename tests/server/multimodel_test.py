@@ -75,8 +75,8 @@ class Server:
         return self.log.read()[-4000:]
 
     def stop(self):
-        """SIGTERM and the exit, within 30 s (300 s under an emulator: qemu on a busy 2-core machine took longer
-        than 30 s once); a server that does not exit fails the test with its log."""
+        """SIGTERM and the exit, within 30 s (300 s under an emulator); a server that does not exit is killed and
+        fails the test with its log (once under qemu a server hung after "signal 15, stopping": docs/ARM64.md)."""
         self.proc.terminate()
         try:
             self.proc.wait(timeout=300 if self.emulated else 30)
