@@ -16,6 +16,7 @@
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 #include "kernels/quant/quant.hpp"
+#include "test_weights.hpp"
 
 namespace llm {
 namespace {
@@ -137,14 +138,9 @@ TEST(VecDotTile, MatmulBatchesEqualThePerOutputKernels) {
             const cpu::VecDotEntry& e = k.dot[(size_t)c.type];
             const int64_t n = 5 * QK_K, rows = 42 - 2 * (int64_t)c.gemm4, n_tok = 13, n_gemm4 = c.gemm4 ? 12 : 0;
             const size_t rb = row_bytes(c.type, n), stride = cpu::act_row_bytes(e.act, n);
-            const std::vector<uint8_t> w = quantize_rows(c.type, rows, n, rng);
-            TensorView view;
-            view.name = "w";
-            view.type = c.type;
-            view.n_dims = 2;
-            view.ne = {n, rows, 1, 1};
-            view.data = w.data();
-            view.nbytes = w.size();
+            const test::Weights wt = test::make_weights(c.type, n, rows, rng);
+            const std::vector<uint8_t>& w = wt.bytes;
+            const TensorView& view = wt.view;
             const std::vector<float> x = make_tokens(n_tok, n, rng);
             std::vector<uint8_t> act(stride * (size_t)n_tok);
             for (int64_t t = 0; t < n_tok; ++t) k.prepare[(size_t)e.act](x.data() + t * n, act.data() + t * stride, n);
