@@ -46,11 +46,11 @@ void attention_tile_avx2(LLM_ATTN_TILE_ARGS) { absent(__func__); }
 void attention_tile_avx512(LLM_ATTN_TILE_ARGS) { absent(__func__); }
 void attention_tile_avx512_8(LLM_ATTN_TILE_ARGS) { absent(__func__); }
 void ggml_attention_group_avx512(const float*, int64_t, const GgmlKv&, int64_t, int32_t, bool, const AttentionParams&,
-                                 int, float*, float*) {
+                                 int, float*, float*, bool) {
     absent(__func__);
 }
 void ggml_attention_group_avx2(const float*, int64_t, const GgmlKv&, int64_t, int32_t, bool, const AttentionParams&,
-                               int, float*, float*) {
+                               int, float*, float*, bool) {
     absent(__func__);
 }
 

@@ -13,23 +13,24 @@ namespace llm {
 namespace cpu {
 // The query heads of KV head g for one token (attention_ggml_avx512.cpp). q and out point at the group's
 // first head, heads q_head_stride apart; scratch: ggml_attention_scratch_floats() floats, 64-byte aligned.
+// tiles: batches run several keys (dims) x heads per pass where they can; the same bits either way.
 void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad,
                                  int32_t pos, bool batch, const AttentionParams& p, int g, float* out,
-                                 float* scratch);
+                                 float* scratch, bool tiles);
 // The same with 8-lane vectors (attention_ggml_avx2.cpp); scratch needs no alignment.
 void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad, int32_t pos,
-                               bool batch, const AttentionParams& p, int g, float* out, float* scratch);
+                               bool batch, const AttentionParams& p, int g, float* out, float* scratch, bool tiles);
 }  // namespace cpu
 
 bool ggml_attention_available() { return isa_supported(Isa::Avx2); }
 
 void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens, const int32_t* positions,
                     const AttentionParams& p, float* out, int n_threads) {
-    ggml_attention_isa(best_isa(), q, kv, n_keys, n_tokens, positions, p, out, n_threads);
+    ggml_attention_isa(best_isa(), q, kv, n_keys, n_tokens, positions, p, out, n_threads, vec_dot_tile_enabled());
 }
 
 void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens,
-                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads) {
+                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads, bool tiles) {
     LLM_CHECK(isa_is_x86(isa) && isa_supported(isa));
     const auto group_fn = isa == Isa::Avx512 ? cpu::ggml_attention_group_avx512 : cpu::ggml_attention_group_avx2;
     LLM_CHECK(p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0 && p.head_dim > 0);
@@ -52,7 +53,7 @@ void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_key
             const int64_t it = n_items - 1 - item, t = it / p.n_kv_heads;
             const int g = (int)(it % p.n_kv_heads);
             const int64_t off = t * stride + (int64_t)g * group * p.head_dim;
-            group_fn(q + off, p.head_dim, kv, n_pad, positions[t], batch, p, g, out + off, scratch);
+            group_fn(q + off, p.head_dim, kv, n_pad, positions[t], batch, p, g, out + off, scratch, tiles);
         }
     }
 }

@@ -33,9 +33,13 @@ bool ggml_attention_available();
 // Threads: OpenMP over (token, head) pairs; each output is computed by one thread in a fixed order.
 void ggml_attention(const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens, const int32_t* positions,
                     const AttentionParams& p, float* out, int n_threads);
-// The same with llama.cpp's arithmetic for a given ISA (Avx2 or Avx512, supported by this CPU).
+// The same with llama.cpp's arithmetic for a given ISA (Avx2 or Avx512, supported by this CPU). tiles: batches
+// compute several keys (value dims) x query heads per pass, each score and output still by its own FMA chain in
+// llama.cpp's order, so the output bits are the same with and without (ggml_attention: unless
+// LLM_VEC_DOT_TILE=0).
 void ggml_attention_isa(Isa isa, const float* q, const GgmlKv& kv, int64_t n_keys, int64_t n_tokens,
-                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads);
+                        const int32_t* positions, const AttentionParams& p, float* out, int n_threads,
+                        bool tiles = true);
 
 // The key count llama.cpp pads the attention to (and the KV cache rounds its transposed rows to).
 constexpr int64_t kGgmlKvPad = 256;

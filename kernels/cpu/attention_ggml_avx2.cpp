@@ -52,10 +52,62 @@ inline float dot_f16_tiny(const uint16_t* x, const float* y, int64_t begin, int6
     return hsum8(c);
 }
 
+// Query heads per KV head the tiled loops take (larger groups run one score / output at a time).
+constexpr int kMaxGroup = 64;
+
+// Scores (times scale) of the 8 keys from j0, all inside the window, for heads [h0, h0 + HT): tinyBLAS's
+// per-score chain (dot_f16_tiny), KT keys x HT heads at a time so that each key vector is converted once for
+// HT heads and each query vector loaded once for KT keys; each chain unchanged, so bit-identical.
+template <int HT>
+void kq_block_tiled(const uint16_t* kg, int64_t k_row_elems, int64_t j0, int hd, const float* const* qf, int h0,
+                    float scale, float* const* w) {
+    constexpr int KT = HT == 2 ? 4 : 8;
+    for (int k0 = 0; k0 < 8; k0 += KT) {
+        __m256 c[KT][HT];
+        const uint16_t* kp[KT];
+        for (int kt = 0; kt < KT; ++kt) kp[kt] = kg + (j0 + k0 + kt) * k_row_elems;
+        for (int kt = 0; kt < KT; ++kt)
+            for (int ht = 0; ht < HT; ++ht) c[kt][ht] = _mm256_setzero_ps();
+        for (int d = 0; d < hd; d += 8) {
+            __m256 kv[KT];
+            for (int kt = 0; kt < KT; ++kt) kv[kt] = load_f16(kp[kt] + d);
+            for (int ht = 0; ht < HT; ++ht) {
+                const __m256 qv = _mm256_loadu_ps(qf[h0 + ht] + d);
+                for (int kt = 0; kt < KT; ++kt) c[kt][ht] = _mm256_fmadd_ps(kv[kt], qv, c[kt][ht]);
+            }
+        }
+        for (int kt = 0; kt < KT; ++kt)
+            for (int ht = 0; ht < HT; ++ht) w[h0 + ht][j0 + k0 + kt] = hsum8(c[kt][ht]) * scale;
+    }
+}
+
+// V^T p for DT dims from d0 and heads [h0, h0 + HT): tinyBLAS's chain over the keys per output (dot_f16_tiny),
+// each value vector converted once for HT heads and each weight vector loaded once for DT dims.
+template <int HT>
+void pv_block_tiled(const uint16_t* vg, int64_t vt_row_elems, int d0, int64_t r0, int64_t r1, const float* const* pw,
+                    int h0, float* out, int64_t q_head_stride) {
+    constexpr int DT = HT == 2 ? 4 : 8;
+    __m256 c[DT][HT];
+    const uint16_t* vp[DT];
+    for (int dt = 0; dt < DT; ++dt) vp[dt] = vg + (int64_t)(d0 + dt) * vt_row_elems;
+    for (int dt = 0; dt < DT; ++dt)
+        for (int ht = 0; ht < HT; ++ht) c[dt][ht] = _mm256_setzero_ps();
+    for (int64_t j = r0; j < r1; j += 8) {
+        __m256 v[DT];
+        for (int dt = 0; dt < DT; ++dt) v[dt] = load_f16(vp[dt] + j);
+        for (int ht = 0; ht < HT; ++ht) {
+            const __m256 pv = _mm256_loadu_ps(pw[h0 + ht] + j);
+            for (int dt = 0; dt < DT; ++dt) c[dt][ht] = _mm256_fmadd_ps(v[dt], pv, c[dt][ht]);
+        }
+    }
+    for (int dt = 0; dt < DT; ++dt)
+        for (int ht = 0; ht < HT; ++ht) out[(h0 + ht) * q_head_stride + d0 + dt] = hsum8(c[dt][ht]);
+}
+
 }  // namespace
 
 void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad, int32_t pos,
-                               bool batch, const AttentionParams& p, int g, float* out, float* scratch) {
+                               bool batch, const AttentionParams& p, int g, float* out, float* scratch, bool tiles) {
     const int hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
     // scratch: per head: scores/weights [n_pad], normalized fp16 weights as float [n_pad], q [hd].
     const int64_t per_head = 2 * n_pad + hd;
@@ -75,11 +127,27 @@ void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const Ggml
     constexpr float kNegInf = -std::numeric_limits<float>::infinity();
     const uint16_t* kg = kv.k + (int64_t)g * hd;
     const bool tiny_kq = batch && hd % 8 == 0;  // tinyBLAS needs the reduced dimension in whole vectors
+    // Tiles: KT keys (or DT dims) x HT heads per pass, HT the widest of 2 and 1 that divides the group.
+    const bool tiled = tiles && tiny_kq && group <= kMaxGroup;
+    const int ht = group % 2 == 0 ? 2 : 1;
+    const float* q_rows[kMaxGroup];
+    float* w_rows[kMaxGroup];
+    const float* p_rows[kMaxGroup];
+    for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) q_rows[hh] = qf_of(hh), w_rows[hh] = w_of(hh), p_rows[hh] = pw_of(hh);
 
+    // The 8-key blocks wholly inside the window, [t0, t1), by tiles; the rest one score at a time.
+    const int64_t t0 = tiled ? (lo + 7) / 8 * 8 : r1, t1 = tiled ? std::max(t0, (hi + 1) / 8 * 8) : r1;
+    for (int64_t j0 = t0; j0 < t1; j0 += 8)
+        for (int h0 = 0; h0 < group; h0 += ht) {
+            if (ht == 2) kq_block_tiled<2>(kg, kv.k_row_elems, j0, hd, q_rows, h0, p.scale, w_rows);
+            else kq_block_tiled<1>(kg, kv.k_row_elems, j0, hd, q_rows, h0, p.scale, w_rows);
+        }
     for (int hh = 0; hh < group; ++hh) {
         float* w = w_of(hh);
         const float* qf = qf_of(hh);
         for (int64_t j = r0; j < r1; ++j) {
+            if (j == t0 && t1 > t0) j = t1;  // done by the tiles
+            if (j >= r1) break;
             if (j < lo || j > hi) {  // masked; keys past the history may not exist
                 w[j] = kNegInf;
                 continue;
@@ -111,7 +179,16 @@ void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const Ggml
     // out = V^T p per head and dim (the reduced dimension is the padded key count: tinyBLAS always applies
     // to batches).
     const uint16_t* vg = kv.vt + (int64_t)g * hd * kv.vt_row_elems;
-    for (int d = 0; d < hd; ++d) {
+    int d_tiled = 0;
+    if (tiles && batch && group <= kMaxGroup) {
+        const int dt = ht == 2 ? 4 : 8;
+        for (; d_tiled + dt <= hd; d_tiled += dt)
+            for (int h0 = 0; h0 < group; h0 += ht) {
+                if (ht == 2) pv_block_tiled<2>(vg, kv.vt_row_elems, d_tiled, r0, r1, p_rows, h0, out, q_head_stride);
+                else pv_block_tiled<1>(vg, kv.vt_row_elems, d_tiled, r0, r1, p_rows, h0, out, q_head_stride);
+            }
+    }
+    for (int d = d_tiled; d < hd; ++d) {
         const uint16_t* vd = vg + (int64_t)d * kv.vt_row_elems;
         for (int hh = 0; hh < group; ++hh)
             out[hh * q_head_stride + d] = batch ? dot_f16_tiny(vd, pw_of(hh), r0, r1) : dot_f16_ggml(vd, pw_of(hh), r0, r1);

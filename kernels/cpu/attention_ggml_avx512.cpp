@@ -16,6 +16,9 @@
 namespace llm::cpu {
 namespace {
 
+// Query heads per KV head the tiled loops take (larger groups run one score / output at a time).
+constexpr int kMaxGroup = 64;
+
 inline __m512 load_f16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 
 // ggml_vec_dot_f16 (vec.cpp, AVX-512): four 16-lane FMA accumulators over steps of 64 elements, reduced
@@ -55,11 +58,71 @@ __m512 reduce_add_16(const __m512* v) {
     return _mm512_permutexvar_ps(idx, r);
 }
 
+// Scores of the 16 keys from j0 (all inside the window) for heads [h0, h0 + HT): tinyBLAS's per-score chains
+// (one 16-lane FMA chain over head_dim each), KT keys x HT heads at a time so that each key vector is converted
+// once for HT heads and each query vector loaded once for KT keys. The chains themselves are unchanged, so the
+// partial sums are bit-identical to one score at a time.
+template <int HT>
+void kq_block_tiled(const uint16_t* kg, int64_t k_row_elems, int64_t j0, int hd, const float* const* qf, int h0,
+                    __m512* part) {
+    constexpr int KT = HT == 4 ? 4 : 8;
+    for (int k0 = 0; k0 < 16; k0 += KT) {
+        __m512 c[KT][HT];
+        const uint16_t* kp[KT];
+        for (int kt = 0; kt < KT; ++kt) kp[kt] = kg + (j0 + k0 + kt) * k_row_elems;
+        for (int kt = 0; kt < KT; ++kt)
+            for (int ht = 0; ht < HT; ++ht) c[kt][ht] = _mm512_setzero_ps();
+        for (int d = 0; d < hd; d += 16) {
+            __m512 kv[KT];
+            for (int kt = 0; kt < KT; ++kt) kv[kt] = load_f16(kp[kt] + d);
+            for (int ht = 0; ht < HT; ++ht) {
+                const __m512 qv = _mm512_loadu_ps(qf[h0 + ht] + d);
+                for (int kt = 0; kt < KT; ++kt) c[kt][ht] = _mm512_fmadd_ps(kv[kt], qv, c[kt][ht]);
+            }
+        }
+        for (int kt = 0; kt < KT; ++kt)
+            for (int ht = 0; ht < HT; ++ht) part[(h0 + ht) * 16 + k0 + kt] = c[kt][ht];
+    }
+}
+
+// V^T p for the 16 dims from d0 and heads [h0, h0 + HT): one FMA chain over the keys per output, DT dims x HT
+// heads at a time (each value vector converted once for HT heads, each weight vector loaded once for DT dims);
+// the chains are tinyBLAS's, unchanged.
+template <int HT>
+void pv_block_tiled(const uint16_t* vg, int64_t vt_row_elems, int d0, int64_t r0, int64_t r1, const float* const* pw,
+                    int h0, __m512* part) {
+    constexpr int DT = HT == 4 ? 4 : 8;
+    for (int e0 = 0; e0 < 16; e0 += DT) {
+        __m512 c[DT][HT];
+        const uint16_t* vp[DT];
+        for (int dt = 0; dt < DT; ++dt) vp[dt] = vg + (int64_t)(d0 + e0 + dt) * vt_row_elems;
+        for (int dt = 0; dt < DT; ++dt)
+            for (int ht = 0; ht < HT; ++ht) c[dt][ht] = _mm512_setzero_ps();
+        for (int64_t j = r0; j < r1; j += 16) {
+            __m512 v[DT];
+            for (int dt = 0; dt < DT; ++dt) v[dt] = load_f16(vp[dt] + j);
+            for (int ht = 0; ht < HT; ++ht) {
+                const __m512 pv = _mm512_loadu_ps(pw[h0 + ht] + j);
+                for (int dt = 0; dt < DT; ++dt) c[dt][ht] = _mm512_fmadd_ps(v[dt], pv, c[dt][ht]);
+            }
+        }
+        for (int dt = 0; dt < DT; ++dt)
+            for (int ht = 0; ht < HT; ++ht) part[(h0 + ht) * 16 + e0 + dt] = c[dt][ht];
+    }
+}
+
+// Heads [0, group) in tiles of 4, 2 or 1 (the widest that divides the group).
+template <typename Fn>
+void for_head_tiles(int group, Fn&& fn) {
+    const int ht = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+    for (int h0 = 0; h0 < group; h0 += ht) fn(ht, h0);
+}
+
 }  // namespace
 
 void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const GgmlKv& kv, int64_t n_pad,
                                  int32_t pos, bool batch, const AttentionParams& p, int g, float* out,
-                                 float* scratch) {
+                                 float* scratch, bool tiles) {
     const int hd = p.head_dim, group = p.n_heads / p.n_kv_heads;
     // scratch: per head: scores/weights [n_pad], normalized fp16 weights as float [n_pad], q [hd];
     // then 16 vectors x group of partial sums.
@@ -84,7 +147,19 @@ void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const Gg
     if (batch && hd % 16 == 0) {
         // tinyBLAS: per score one 16-lane FMA chain over head_dim, then a horizontal add (16 keys at once).
         const __m512 vscale = _mm512_set1_ps(p.scale);
+        const float* q_rows[kMaxGroup];
+        for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) q_rows[hh] = qf_of(hh);
         for (int64_t j0 = r0; j0 < r1; j0 += 16) {
+            if (tiles && group <= kMaxGroup && j0 >= lo && j0 + 15 <= hi) {  // all 16 keys in the window
+                for_head_tiles(group, [&](int ht, int h0) {
+                    if (ht == 4) kq_block_tiled<4>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
+                    else if (ht == 2) kq_block_tiled<2>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
+                    else kq_block_tiled<1>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
+                });
+                for (int hh = 0; hh < group; ++hh)
+                    _mm512_storeu_ps(w_of(hh) + j0, _mm512_mul_ps(reduce_add_16(part + hh * 16), vscale));
+                continue;
+            }
             for (int jj = 0; jj < 16; ++jj) {
                 if (j0 + jj < lo || j0 + jj > hi) {  // masked below; keys past the history may not exist
                     for (int hh = 0; hh < group; ++hh) part[hh * 16 + jj] = _mm512_setzero_ps();
@@ -142,7 +217,19 @@ void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const Gg
     if (batch && hd % 16 == 0) {
         // tinyBLAS: one FMA chain per output over the keys (V rows converted once for the group), then
         // horizontal adds 16 dims at once.
+        const float* p_rows[kMaxGroup];
+        for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) p_rows[hh] = pw_of(hh);
         for (int d0 = 0; d0 < hd; d0 += 16) {
+            if (tiles && group <= kMaxGroup) {
+                for_head_tiles(group, [&](int ht, int h0) {
+                    if (ht == 4) pv_block_tiled<4>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
+                    else if (ht == 2) pv_block_tiled<2>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
+                    else pv_block_tiled<1>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
+                });
+                for (int hh = 0; hh < group; ++hh)
+                    _mm512_storeu_ps(out + hh * q_head_stride + d0, reduce_add_16(part + hh * 16));
+                continue;
+            }
             for (int dd = 0; dd < 16; ++dd) {
                 const uint16_t* vd = vg + (int64_t)(d0 + dd) * kv.vt_row_elems;
                 int hh = 0;

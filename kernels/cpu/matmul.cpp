@@ -135,15 +135,6 @@ void run_rows(const Job& j, int64_t r_begin, int64_t r_end) {
     }
 }
 
-// LLM_VEC_DOT_TILE=0 in the environment turns the tile kernels off (A/B timing against the per-output vec_dot).
-bool vec_dot_tile_enabled() {
-    static const bool on = [] {
-        const char* e = std::getenv("LLM_VEC_DOT_TILE");
-        return !(e && e[0] == '0');
-    }();
-    return on;
-}
-
 // Scratch for prepared activations, reused across calls by the calling thread (decode calls matmul
 // hundreds of times per token; no allocation after the first few).
 std::vector<uint8_t>& act_scratch(size_t bytes) {
@@ -153,6 +144,14 @@ std::vector<uint8_t>& act_scratch(size_t bytes) {
 }
 
 }  // namespace
+
+bool vec_dot_tile_enabled() {
+    static const bool on = [] {
+        const char* e = std::getenv("LLM_VEC_DOT_TILE");
+        return !(e && e[0] == '0');
+    }();
+    return on;
+}
 
 bool isa_supported(Isa isa) {
     const CpuFeatures& f = cpu_features();

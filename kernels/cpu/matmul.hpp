@@ -46,6 +46,10 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
 // --list-devices and llm-bench.
 const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode);
 
+// Whether the exact mode's tile kernels run (matmul's VecDotTile and ggml_attention's tiled loops): true
+// unless LLM_VEC_DOT_TILE=0 is in the environment (A/B timing; the results are the same bits either way).
+bool vec_dot_tile_enabled();
+
 // Whether matmul supports weights of this type.
 bool matmul_supports(DType type);
 

@@ -4,7 +4,8 @@
 // sliding window on and off.
 // The scalar reference `attention` (ops.hpp) is held to the same error bound, so the bound is not tuned
 // to the new kernel. 1 and 2 threads must give bit-identical results. llama.cpp's arithmetic
-// (ggml_attention, F16 caches with transposed values) is checked the same way.
+// (ggml_attention, F16 caches with transposed values) is checked the same way, and its tiled loops against
+// its one-score-at-a-time loops (bit-identical).
 #include "kernels/cpu/attention.hpp"
 #include "kernels/cpu/attention_ggml.hpp"
 
@@ -190,6 +191,12 @@ void check(const Case& c, uint32_t seed, bool scalar_reference = true) {
             EXPECT_LE(worst(o1, ref, tol), 1.0) << "ggml_attention " << isa_name(isa);
             EXPECT_EQ(0, std::memcmp(o1.data(), o2.data(), size * sizeof(float)))
                 << "ggml_attention " << isa_name(isa) << ": 1 vs 2 threads";
+            // The tiled loops (several keys / dims x heads per pass) keep every FMA chain: the same bits
+            // as one score and one output at a time.
+            std::vector<float> o3(size, NAN);
+            ggml_attention_isa(isa, d.q.data(), kv, n_keys, c.n_tokens, d.pos.data(), p, o3.data(), 1, false);
+            EXPECT_EQ(0, std::memcmp(o1.data(), o3.data(), size * sizeof(float)))
+                << "ggml_attention " << isa_name(isa) << ": tiles on vs off";
         }
     }
 }
@@ -230,6 +237,21 @@ TEST(FlashAttention, LongPrompt513) {
     Case c;  // TinyLlama's shape, decode-sized chunk after a prompt
     c.n_heads = 32, c.n_kv_heads = 4, c.head_dim = 64, c.n_tokens = 33, c.pos0 = 480, c.round_f16 = true;
     check(c, seed++);
+}
+
+// llama.cpp's arithmetic at the shapes its tiled loops take: Gemma 3's one KV head for 4 query heads of 256
+// dims, groups of 2 (the AVX2 tile) and of 1, windows that cut 16-key blocks, keys past several blocks.
+TEST(FlashAttention, GgmlAttentionTileShapes) {
+    struct Shape { int n_heads, n_kv_heads, head_dim; };
+    const Shape shapes[] = {{4, 1, 256}, {6, 3, 64}, {2, 2, 80}, {4, 2, 40}};
+    uint32_t seed = 400;
+    for (const Shape& sh : shapes)
+        for (int window : {0, 37}) {
+            Case c;
+            c.n_heads = sh.n_heads, c.n_kv_heads = sh.n_kv_heads, c.head_dim = sh.head_dim;
+            c.n_tokens = 70, c.pos0 = 13, c.window = window, c.round_f16 = true;
+            check(c, seed++);
+        }
 }
 
 // Decoding over a long history splits the keys into chunks merged at the end (same bound).
