@@ -13,7 +13,8 @@ namespace {
 struct Symbol {
     int32_t prev, next;
     uint32_t off, len;  // bytes of the word; len == 0 once merged into the left neighbour
-    int32_t id;         // token id of the symbol's text, or -1 when not (yet) known to be a token
+    int32_t id;         // token id of the symbol's text, or -1 when not (yet) known to be a token (-2: a later
+                        // byte of a character that encodes as one unknown token)
 };
 
 struct Candidate {
@@ -133,15 +134,17 @@ void TokenizerImpl::encode_spm(std::string_view text, std::vector<int32_t>& out)
                 last_unk = false;
                 continue;
             }
-            for (uint32_t k = 0; k < s.len; ++k) {
-                const int32_t b = spec.byte_fallback ? byte_tokens[static_cast<uint8_t>(word[s.off + k])] : -1;
-                if (b >= 0) {
-                    out.push_back(b);
-                    last_unk = false;
-                } else if (spec.unk_id >= 0 && !last_unk) {
-                    out.push_back(spec.unk_id);
-                    last_unk = true;
-                }
+            // A character outside the vocabulary: its bytes' tokens (byte fallback) when the vocabulary has every
+            // one of them, else the unknown token; never part of its bytes, which would decode to invalid UTF-8.
+            bool all_bytes = spec.byte_fallback;
+            for (uint32_t k = 0; k < s.len && all_bytes; ++k)
+                all_bytes = byte_tokens[static_cast<uint8_t>(word[s.off + k])] >= 0;
+            if (all_bytes) {
+                for (uint32_t k = 0; k < s.len; ++k) out.push_back(byte_tokens[static_cast<uint8_t>(word[s.off + k])]);
+                last_unk = false;
+            } else if (spec.unk_id >= 0 && !last_unk) {
+                out.push_back(spec.unk_id);
+                last_unk = true;
             }
         }
     };
@@ -208,6 +211,16 @@ void TokenizerImpl::encode_bpe(std::string_view text, std::vector<int32_t>& out)
             const int32_t idx = static_cast<int32_t>(k);
             syms.push_back({idx - 1, k + 1 == len ? -1 : idx + 1, k, 1, byte_tokens[static_cast<uint8_t>(word[k])]});
         }
+        // A character with a byte the vocabulary lacks takes part in no merge and becomes one unknown token
+        // below (its first byte -1, the others -2): none of its bytes alone, which would decode to invalid UTF-8.
+        for (uint32_t k = 0; k < len;) {
+            const uint32_t n = std::min<uint32_t>(len - k, static_cast<uint32_t>(utf8::seq_len(static_cast<uint8_t>(word[k]))));
+            bool missing = false;
+            for (uint32_t i = k; i < k + n; ++i) missing = missing || syms[i].id < 0;
+            if (missing)
+                for (uint32_t i = k; i < k + n; ++i) syms[i].id = i == k ? -1 : -2;
+            k += n;
+        }
         merge_symbols(syms, S.heap, [&](const Symbol& l, const Symbol& r, uint32_t& prio, int32_t& id) {
             if (l.id < 0 || r.id < 0) return false;
             const auto it = pair_merges.find((static_cast<uint64_t>(l.id) << 32) | static_cast<uint32_t>(r.id));
@@ -218,7 +231,7 @@ void TokenizerImpl::encode_bpe(std::string_view text, std::vector<int32_t>& out)
         });
         for (int32_t i = syms.empty() ? -1 : 0; i != -1; i = syms[i].next) {
             if (syms[i].id >= 0) out.push_back(syms[i].id);
-            else if (spec.unk_id >= 0) out.push_back(spec.unk_id);  // a byte missing from the vocab
+            else if (syms[i].id == -1 && spec.unk_id >= 0) out.push_back(spec.unk_id);  // once per such character
         }
     }
     S.trim();

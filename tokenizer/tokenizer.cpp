@@ -80,6 +80,11 @@ Expected<std::unique_ptr<Tokenizer>> Tokenizer::from_spec(VocabSpec spec) {
         if (*id >= static_cast<int64_t>(n)) return error("{}: special token id {} >= n_vocab {}", src, *id, n);
         if (*id < 0) *id = -1;
     }
+    // The unknown token stands for characters the vocabulary cannot spell; a byte token there would put a stray
+    // byte (invalid UTF-8) into the text of valid input (found by fuzz_tokenizer_files). SentencePiece refuses
+    // such a model too (its unknown piece must be of type UNKNOWN).
+    if (spec.unk_id >= 0 && (spec.attrs[spec.unk_id] & kAttrByte))
+        return error("{}: the unknown token {} ('{}') is a byte token", src, spec.unk_id, spec.tokens[spec.unk_id]);
 
     std::unique_ptr<Tokenizer> tok(new Tokenizer());
     TokenizerImpl& T = *tok->impl_;

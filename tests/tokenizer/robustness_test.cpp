@@ -175,4 +175,48 @@ TEST(Spec, TokenTextThatIsNotUtf8IsRefused) {
     EXPECT_EQ(t.error_message(), "tokenizer.model: token 1 is not valid UTF-8");
 }
 
+// The unknown token of a SentencePiece model that is a byte token (found by fuzz_tokenizer_files: "<0x82>" at
+// id 0, the default unk id) would put a stray byte into the text of every unknown character: refused.
+TEST(Spec, UnknownTokenThatIsAByteTokenIsRefused) {
+    llm::VocabSpec s;
+    s.kind = llm::VocabKind::Spm;
+    s.source = "tokenizer.model";
+    s.tokens = {"<0x82>", "\xe2\x96\x81", "a"};
+    s.attrs = {llm::kAttrByte, llm::kAttrNormal, llm::kAttrNormal};
+    s.unk_id = 0;
+    auto t = llm::Tokenizer::from_spec(s);
+    ASSERT_FALSE(t.has_value());
+    EXPECT_EQ(t.error_message(), "tokenizer.model: the unknown token 0 ('<0x82>') is a byte token");
+}
+
+// A character whose bytes the vocabulary can spell only in part becomes one unknown token, never some of its
+// bytes (which decode to invalid UTF-8), with byte fallback (SPM) and in byte-level BPE, where no merge may take
+// its bytes either.
+TEST(Spec, CharactersWithMissingByteTokensBecomeOneUnknownToken) {
+    llm::VocabSpec spm;
+    spm.kind = llm::VocabKind::Spm;
+    spm.source = "spm";
+    spm.tokens = {"<unk>", "<0xC3>", "\xe2\x96\x81", "a", "\xe2\x96\x81" "a"};
+    spm.attrs = {llm::kAttrUnknown, llm::kAttrByte, llm::kAttrNormal, llm::kAttrNormal, llm::kAttrNormal};
+    spm.scores = {0, 0, -1, -2, -0.5f};
+    spm.byte_fallback = true, spm.unk_id = 0, spm.add_bos = false;
+    auto s = llm::Tokenizer::from_spec(spm);
+    ASSERT_TRUE(s.has_value()) << s.error_message();
+    const auto ids = (*s)->encode("a\xc3\xa9" "a", false, false);  // "aéa": é is C3 A9, and <0xA9> is missing
+    EXPECT_EQ(ids, (std::vector<int32_t>{4, 0, 3}));
+    EXPECT_TRUE(llm::utf8::is_valid((*s)->decode(ids)));
+
+    llm::VocabSpec bpe;  // GPT-2's byte alphabet: 0xC3 is "\xc3\x83" (U+00C3), 0xA9 (U+00A9) is absent
+    bpe.kind = llm::VocabKind::ByteBpe;
+    bpe.source = "bpe";
+    bpe.tokens = {"a", "\xc3\x83", "a\xc3\x83", "<unk>"};
+    bpe.merges = {{"a", "\xc3\x83"}};
+    bpe.unk_id = 3;
+    auto b = llm::Tokenizer::from_spec(bpe);
+    ASSERT_TRUE(b.has_value()) << b.error_message();
+    const auto bids = (*b)->encode("a\xc3\xa9" "a", false, false);
+    EXPECT_EQ(bids, (std::vector<int32_t>{0, 3, 0}));  // not "aÃ" + unknown
+    EXPECT_TRUE(llm::utf8::is_valid((*b)->decode(bids)));
+}
+
 }  // namespace
