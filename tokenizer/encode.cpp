@@ -214,7 +214,8 @@ void TokenizerImpl::encode_bpe(std::string_view text, std::vector<int32_t>& out)
         // A character with a byte the vocabulary lacks takes part in no merge and becomes one unknown token
         // below (its first byte -1, the others -2): none of its bytes alone, which would decode to invalid UTF-8.
         for (uint32_t k = 0; k < len;) {
-            const uint32_t n = std::min<uint32_t>(len - k, static_cast<uint32_t>(utf8::seq_len(static_cast<uint8_t>(word[k]))));
+            const uint32_t lead = static_cast<uint8_t>(word[k]);
+            const uint32_t n = std::min<uint32_t>(len - k, static_cast<uint32_t>(utf8::seq_len(lead)));
             bool missing = false;
             for (uint32_t i = k; i < k + n; ++i) missing = missing || syms[i].id < 0;
             if (missing)

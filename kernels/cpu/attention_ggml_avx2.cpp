@@ -55,51 +55,50 @@ inline float dot_f16_tiny(const uint16_t* x, const float* y, int64_t begin, int6
 // Query heads per KV head the tiled loops take (larger groups run one score / output at a time).
 constexpr int kMaxGroup = 64;
 
-// Scores (times scale) of the 8 keys from j0, all inside the window, for heads [h0, h0 + HT): tinyBLAS's
-// per-score chain (dot_f16_tiny), KT keys x HT heads at a time so that each key vector is converted once for
-// HT heads and each query vector loaded once for KT keys; each chain unchanged, so bit-identical.
+// tinyBLAS's per-output chains (dot_f16_tiny) for A fp16 rows x B float rows: c[a][b] = one 8-lane FMA chain
+// over [begin, end) of a[a] and b[b], not yet reduced. A tile runs the A x B chains together, so that each fp16
+// vector is converted once for the B rows and each float vector loaded once for the A rows; every chain is
+// unchanged, so the sums are bit-identical to one output at a time.
+template <int A, int B>
+[[gnu::always_inline]] inline void chain_tile(const uint16_t* const* a, const float* const* b, int64_t begin,
+                                              int64_t end, __m256 (&c)[A][B]) {
+    for (int i = 0; i < A; ++i)
+        for (int k = 0; k < B; ++k) c[i][k] = _mm256_setzero_ps();
+    for (int64_t x = begin; x < end; x += 8) {
+        __m256 av[A];
+        for (int i = 0; i < A; ++i) av[i] = load_f16(a[i] + x);
+        for (int k = 0; k < B; ++k) {
+            const __m256 bv = _mm256_loadu_ps(b[k] + x);
+            for (int i = 0; i < A; ++i) c[i][k] = _mm256_fmadd_ps(av[i], bv, c[i][k]);
+        }
+    }
+}
+
+// Scores (times scale) of the 8 keys from j0, all inside the window, for heads [h0, h0 + HT): 4 keys x 2 heads or
+// 8 x 1 per tile.
 template <int HT>
 void kq_block_tiled(const uint16_t* kg, int64_t k_row_elems, int64_t j0, int hd, const float* const* qf, int h0,
                     float scale, float* const* w) {
     constexpr int KT = HT == 2 ? 4 : 8;
     for (int k0 = 0; k0 < 8; k0 += KT) {
+        const uint16_t* keys[KT];
+        for (int kt = 0; kt < KT; ++kt) keys[kt] = kg + (j0 + k0 + kt) * k_row_elems;
         __m256 c[KT][HT];
-        const uint16_t* kp[KT];
-        for (int kt = 0; kt < KT; ++kt) kp[kt] = kg + (j0 + k0 + kt) * k_row_elems;
-        for (int kt = 0; kt < KT; ++kt)
-            for (int ht = 0; ht < HT; ++ht) c[kt][ht] = _mm256_setzero_ps();
-        for (int d = 0; d < hd; d += 8) {
-            __m256 kv[KT];
-            for (int kt = 0; kt < KT; ++kt) kv[kt] = load_f16(kp[kt] + d);
-            for (int ht = 0; ht < HT; ++ht) {
-                const __m256 qv = _mm256_loadu_ps(qf[h0 + ht] + d);
-                for (int kt = 0; kt < KT; ++kt) c[kt][ht] = _mm256_fmadd_ps(kv[kt], qv, c[kt][ht]);
-            }
-        }
+        chain_tile<KT, HT>(keys, qf + h0, 0, hd, c);
         for (int kt = 0; kt < KT; ++kt)
             for (int ht = 0; ht < HT; ++ht) w[h0 + ht][j0 + k0 + kt] = hsum8(c[kt][ht]) * scale;
     }
 }
 
-// V^T p for DT dims from d0 and heads [h0, h0 + HT): tinyBLAS's chain over the keys per output (dot_f16_tiny),
-// each value vector converted once for HT heads and each weight vector loaded once for DT dims.
+// V^T p for the DT dims from d0 and heads [h0, h0 + HT), chains over the keys [r0, r1): 4 dims x 2 heads or 8 x 1.
 template <int HT>
 void pv_block_tiled(const uint16_t* vg, int64_t vt_row_elems, int d0, int64_t r0, int64_t r1, const float* const* pw,
                     int h0, float* out, int64_t q_head_stride) {
     constexpr int DT = HT == 2 ? 4 : 8;
+    const uint16_t* values[DT];
+    for (int dt = 0; dt < DT; ++dt) values[dt] = vg + (int64_t)(d0 + dt) * vt_row_elems;
     __m256 c[DT][HT];
-    const uint16_t* vp[DT];
-    for (int dt = 0; dt < DT; ++dt) vp[dt] = vg + (int64_t)(d0 + dt) * vt_row_elems;
-    for (int dt = 0; dt < DT; ++dt)
-        for (int ht = 0; ht < HT; ++ht) c[dt][ht] = _mm256_setzero_ps();
-    for (int64_t j = r0; j < r1; j += 8) {
-        __m256 v[DT];
-        for (int dt = 0; dt < DT; ++dt) v[dt] = load_f16(vp[dt] + j);
-        for (int ht = 0; ht < HT; ++ht) {
-            const __m256 pv = _mm256_loadu_ps(pw[h0 + ht] + j);
-            for (int dt = 0; dt < DT; ++dt) c[dt][ht] = _mm256_fmadd_ps(v[dt], pv, c[dt][ht]);
-        }
-    }
+    chain_tile<DT, HT>(values, pw + h0, r0, r1, c);
     for (int dt = 0; dt < DT; ++dt)
         for (int ht = 0; ht < HT; ++ht) out[(h0 + ht) * q_head_stride + d0 + dt] = hsum8(c[dt][ht]);
 }
@@ -133,7 +132,8 @@ void ggml_attention_group_avx2(const float* q, int64_t q_head_stride, const Ggml
     const float* q_rows[kMaxGroup];
     float* w_rows[kMaxGroup];
     const float* p_rows[kMaxGroup];
-    for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) q_rows[hh] = qf_of(hh), w_rows[hh] = w_of(hh), p_rows[hh] = pw_of(hh);
+    for (int hh = 0; hh < group && hh < kMaxGroup; ++hh)
+        q_rows[hh] = qf_of(hh), w_rows[hh] = w_of(hh), p_rows[hh] = pw_of(hh);
 
     // The 8-key blocks wholly inside the window, [t0, t1), by tiles; the rest one score at a time.
     const int64_t t0 = tiled ? (lo + 7) / 8 * 8 : r1, t1 = tiled ? std::max(t0, (hi + 1) / 8 * 8) : r1;

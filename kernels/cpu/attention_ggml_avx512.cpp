@@ -58,57 +58,35 @@ __m512 reduce_add_16(const __m512* v) {
     return _mm512_permutexvar_ps(idx, r);
 }
 
-// Scores of the 16 keys from j0 (all inside the window) for heads [h0, h0 + HT): tinyBLAS's per-score chains
-// (one 16-lane FMA chain over head_dim each), KT keys x HT heads at a time so that each key vector is converted
-// once for HT heads and each query vector loaded once for KT keys. The chains themselves are unchanged, so the
-// partial sums are bit-identical to one score at a time.
-template <int HT>
-void kq_block_tiled(const uint16_t* kg, int64_t k_row_elems, int64_t j0, int hd, const float* const* qf, int h0,
-                    __m512* part) {
-    constexpr int KT = HT == 4 ? 4 : 8;
-    for (int k0 = 0; k0 < 16; k0 += KT) {
-        __m512 c[KT][HT];
-        const uint16_t* kp[KT];
-        for (int kt = 0; kt < KT; ++kt) kp[kt] = kg + (j0 + k0 + kt) * k_row_elems;
-        for (int kt = 0; kt < KT; ++kt)
-            for (int ht = 0; ht < HT; ++ht) c[kt][ht] = _mm512_setzero_ps();
-        for (int d = 0; d < hd; d += 16) {
-            __m512 kv[KT];
-            for (int kt = 0; kt < KT; ++kt) kv[kt] = load_f16(kp[kt] + d);
-            for (int ht = 0; ht < HT; ++ht) {
-                const __m512 qv = _mm512_loadu_ps(qf[h0 + ht] + d);
-                for (int kt = 0; kt < KT; ++kt) c[kt][ht] = _mm512_fmadd_ps(kv[kt], qv, c[kt][ht]);
-            }
+// tinyBLAS's per-output chains for A fp16 rows x B float rows: c[a][b] = one 16-lane FMA chain over [begin, end)
+// of a[a] and b[b] (in steps of 16), not yet reduced. A tile runs the A x B chains together, so that each fp16
+// vector is converted once for the B rows and each float vector loaded once for the A rows; every chain is
+// unchanged, so the sums are bit-identical to one output at a time.
+template <int A, int B>
+[[gnu::always_inline]] inline void chain_tile(const uint16_t* const* a, const float* const* b, int64_t begin,
+                                              int64_t end, __m512* out) {
+    __m512 c[A][B];
+    for (int i = 0; i < A; ++i)
+        for (int k = 0; k < B; ++k) c[i][k] = _mm512_setzero_ps();
+    for (int64_t x = begin; x < end; x += 16) {
+        __m512 av[A];
+        for (int i = 0; i < A; ++i) av[i] = load_f16(a[i] + x);
+        for (int k = 0; k < B; ++k) {
+            const __m512 bv = _mm512_loadu_ps(b[k] + x);
+            for (int i = 0; i < A; ++i) c[i][k] = _mm512_fmadd_ps(av[i], bv, c[i][k]);
         }
-        for (int kt = 0; kt < KT; ++kt)
-            for (int ht = 0; ht < HT; ++ht) part[(h0 + ht) * 16 + k0 + kt] = c[kt][ht];
     }
+    for (int i = 0; i < A; ++i)
+        for (int k = 0; k < B; ++k) out[k * 16 + i] = c[i][k];  // 16 vectors per head (b row)
 }
 
-// V^T p for the 16 dims from d0 and heads [h0, h0 + HT): one FMA chain over the keys per output, DT dims x HT
-// heads at a time (each value vector converted once for HT heads, each weight vector loaded once for DT dims);
-// the chains are tinyBLAS's, unchanged.
+// The 16 partial-sum vectors per head of 16 keys (scores: rows at `rows`, chains over head_dim) or 16 value dims
+// (outputs: chains over the keys [begin, end)) for heads [h0, h0 + HT): 4 rows x 4 heads, 8 x 2 or 8 x 1 per tile.
 template <int HT>
-void pv_block_tiled(const uint16_t* vg, int64_t vt_row_elems, int d0, int64_t r0, int64_t r1, const float* const* pw,
-                    int h0, __m512* part) {
-    constexpr int DT = HT == 4 ? 4 : 8;
-    for (int e0 = 0; e0 < 16; e0 += DT) {
-        __m512 c[DT][HT];
-        const uint16_t* vp[DT];
-        for (int dt = 0; dt < DT; ++dt) vp[dt] = vg + (int64_t)(d0 + e0 + dt) * vt_row_elems;
-        for (int dt = 0; dt < DT; ++dt)
-            for (int ht = 0; ht < HT; ++ht) c[dt][ht] = _mm512_setzero_ps();
-        for (int64_t j = r0; j < r1; j += 16) {
-            __m512 v[DT];
-            for (int dt = 0; dt < DT; ++dt) v[dt] = load_f16(vp[dt] + j);
-            for (int ht = 0; ht < HT; ++ht) {
-                const __m512 pv = _mm512_loadu_ps(pw[h0 + ht] + j);
-                for (int dt = 0; dt < DT; ++dt) c[dt][ht] = _mm512_fmadd_ps(v[dt], pv, c[dt][ht]);
-            }
-        }
-        for (int dt = 0; dt < DT; ++dt)
-            for (int ht = 0; ht < HT; ++ht) part[(h0 + ht) * 16 + e0 + dt] = c[dt][ht];
-    }
+void block_tiled(const uint16_t* const* rows, const float* const* heads, int h0, int64_t begin, int64_t end,
+                 __m512* part) {
+    constexpr int RT = HT == 4 ? 4 : 8;
+    for (int r0 = 0; r0 < 16; r0 += RT) chain_tile<RT, HT>(rows + r0, heads + h0, begin, end, part + h0 * 16 + r0);
 }
 
 // Heads [0, group) in tiles of 4, 2 or 1 (the widest that divides the group).
@@ -151,10 +129,12 @@ void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const Gg
         for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) q_rows[hh] = qf_of(hh);
         for (int64_t j0 = r0; j0 < r1; j0 += 16) {
             if (tiles && group <= kMaxGroup && j0 >= lo && j0 + 15 <= hi) {  // all 16 keys in the window
+                const uint16_t* keys[16];
+                for (int jj = 0; jj < 16; ++jj) keys[jj] = kg + (j0 + jj) * kv.k_row_elems;
                 for_head_tiles(group, [&](int ht, int h0) {
-                    if (ht == 4) kq_block_tiled<4>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
-                    else if (ht == 2) kq_block_tiled<2>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
-                    else kq_block_tiled<1>(kg, kv.k_row_elems, j0, hd, q_rows, h0, part);
+                    if (ht == 4) block_tiled<4>(keys, q_rows, h0, 0, hd, part);
+                    else if (ht == 2) block_tiled<2>(keys, q_rows, h0, 0, hd, part);
+                    else block_tiled<1>(keys, q_rows, h0, 0, hd, part);
                 });
                 for (int hh = 0; hh < group; ++hh)
                     _mm512_storeu_ps(w_of(hh) + j0, _mm512_mul_ps(reduce_add_16(part + hh * 16), vscale));
@@ -221,10 +201,12 @@ void ggml_attention_group_avx512(const float* q, int64_t q_head_stride, const Gg
         for (int hh = 0; hh < group && hh < kMaxGroup; ++hh) p_rows[hh] = pw_of(hh);
         for (int d0 = 0; d0 < hd; d0 += 16) {
             if (tiles && group <= kMaxGroup) {
+                const uint16_t* values[16];
+                for (int dd = 0; dd < 16; ++dd) values[dd] = vg + (int64_t)(d0 + dd) * kv.vt_row_elems;
                 for_head_tiles(group, [&](int ht, int h0) {
-                    if (ht == 4) pv_block_tiled<4>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
-                    else if (ht == 2) pv_block_tiled<2>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
-                    else pv_block_tiled<1>(vg, kv.vt_row_elems, d0, r0, r1, p_rows, h0, part);
+                    if (ht == 4) block_tiled<4>(values, p_rows, h0, r0, r1, part);
+                    else if (ht == 2) block_tiled<2>(values, p_rows, h0, r0, r1, part);
+                    else block_tiled<1>(values, p_rows, h0, r0, r1, part);
                 });
                 for (int hh = 0; hh < group; ++hh)
                     _mm512_storeu_ps(out + hh * q_head_stride + d0, reduce_add_16(part + hh * 16));
