@@ -1,7 +1,9 @@
 // AVX-512 instantiations of the flash-attention tile kernel: 16 query rows per zmm, and 8 per ymm (with
 // the 32 registers of AVX-512) for tiles of at most 8 rows.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // clang has no -Wmaybe-uninitialized (and would warn about the unknown group)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "kernels/cpu/attention_impl.hpp"

@@ -3,7 +3,9 @@
 // (per-output) horizontal sums of 16 keys (dims) at a time run as one transposed reduction that performs
 // exactly the additions of _mm512_reduce_add_ps for each of them.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // clang has no -Wmaybe-uninitialized (and would warn about the unknown group)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>

@@ -15,7 +15,9 @@
 
 // GCC 12 flags the self-initialized variable inside _mm512_undefined_*() (a false positive).
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // clang has no -Wmaybe-uninitialized (and would warn about the unknown group)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>

@@ -1,6 +1,8 @@
 // AVX-512 row kernels of the non-matmul ops (see ops_simd.hpp).
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // clang has no -Wmaybe-uninitialized (and would warn about the unknown group)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <cmath>
 
 #include "kernels/cpu/ops_simd.hpp"

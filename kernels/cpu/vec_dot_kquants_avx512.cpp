@@ -3,7 +3,9 @@
 // with AVX-512), ggml's x86 vec_dot for the others.
 // GCC 12 flags the self-initialized variable inside _mm512_undefined_*() (a false positive).
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#ifndef __clang__  // clang has no -Wmaybe-uninitialized (and would warn about the unknown group)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include "kernels/cpu/vec_dot_kquants_simd.hpp"
 
 namespace llm::cpu {
