@@ -40,6 +40,13 @@ TEST(JinjaEngine, RendersBasics) {
     EXPECT_EQ(run("{% for m in messages %}{{ m.role[0] }}{% endfor %}"), "suau");
 }
 
+// An attribute path part of digits is an index (jinja2: a Python int); one beyond int64 indexes nothing, as in
+// jinja2, which renders these as "0" and "[[5, 6]]" (found by fuzz_chat_template: std::stoll threw).
+TEST(JinjaEngine, AttributePathIndicesBeyondInt64IndexNothing) {
+    EXPECT_EQ(run("{{ [{'a': 1}, [7]] | selectattr('111111111111111111111111') | list | length }}"), "0");
+    EXPECT_EQ(run("{{ [[5, 6]] | selectattr('1') | list }}"), "[[5, 6]]");
+}
+
 TEST(JinjaEngine, UnknownFilterIsAnErrorNamingItAndItsPosition) {
     std::string r = run("line one\n{{ messages | frobnicate }}");
     EXPECT_TRUE(contains(r, "ERROR")) << r;

@@ -1,6 +1,7 @@
 // Filters (`x | trim`) and tests (`x is defined`) of the Jinja engine, following jinja2's definitions
 // (and transformers' tojson override). An unknown filter or test is an error naming it.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 #include "tokenizer/chat/jinja_eval.hpp"
@@ -31,7 +32,14 @@ Value attr_path(const Value& item, const std::string& path) {
         std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (cur.is_undefined()) return cur;
-        cur = digits ? get_item(cur, Value::integer(std::stoll(part))) : get_item(cur, Value::string(part));
+        if (digits) {  // jinja2 looks a digit part up as a Python int: one beyond int64 indexes nothing
+            long long index = 0;
+            const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), index);
+            cur = ec == std::errc() && end == part.data() + part.size() ? get_item(cur, Value::integer(index))
+                                                                        : Value::undefined();
+        } else {
+            cur = get_item(cur, Value::string(part));
+        }
         if (dot == std::string::npos) return cur;
         start = dot + 1;
     }
