@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -154,7 +155,12 @@ public:
         req.etag = etag;
         std::string size = r.header("x-linked-size");
         if (size.empty() && !r.redirect()) size = r.header("content-length");
-        req.size = !size.empty() && std::all_of(size.begin(), size.end(), ::isdigit) ? std::stoull(size) : sib.size;
+        // The size header of the answer, when it is a number (a run of digits beyond 64 bits is not: std::stoull
+        // would throw); else the API's.
+        uint64_t header_size = 0;
+        const auto [size_end, size_ec] = std::from_chars(size.data(), size.data() + size.size(), header_size);
+        const bool size_ok = !size.empty() && size_ec == std::errc() && size_end == size.data() + size.size();
+        req.size = size_ok ? header_size : sib.size;
         req.url = r.redirect() ? url_join(url, r.header("location")) : url;
         if (url_origin(req.url) == url_origin(env_.endpoint)) req.headers = auth();
         // LFS files: the sha256 object id (the API's and the ETag); other files: the git blob id when the API's
