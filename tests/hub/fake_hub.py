@@ -17,7 +17,8 @@ HEAD|GET /{repo}/resolve/{rev}/{path}. Storage: HEAD|GET /blobs/{sha256} with Ra
 Control: GET /_ctl/faults?set=<json list of rules>, GET /_ctl/stats, GET /_ctl/reset (stats and faults).
 A rule: {"server": "hub"|"storage"|"*", "method": "GET"|"HEAD"|"*", "match": "<substring of the path>",
          "times": N (-1: always), "action": "status" (+"code", "retry_after") | "drop" (+"after": bytes sent
-         before the connection is cut) | "corrupt" | "ignore_range" | "throttle" (+"bps") | "sleep" (+"seconds")}
+         before the connection is cut) | "corrupt" | "ignore_range" | "throttle" (+"bps") | "sleep" (+"seconds")
+         | "header" (+"name", "value": that header of a reply with headers replaced)}
 """
 import hashlib
 import json
@@ -118,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
             body = body.encode()
         self.record(status, 0 if head else len(body))
         self.send_response(status)
+        rule = take_fault(self.server_name, self.command, self.path, ("header",)) if headers else None
+        if rule and rule["name"] in headers:
+            headers = {**headers, rule["name"]: rule["value"]}
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))

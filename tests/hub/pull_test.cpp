@@ -183,6 +183,15 @@ TEST_F(Pull, CorruptDownloadIsRejectedAndNothingBrokenStays) {
     EXPECT_FALSE(fs::exists(repo + "/snapshots/" + read_all(repo + "/refs/main") + "/llama-mha.Q4_K_M.gguf"));
 }
 
+// A size header that is no 64-bit number (30 digits) is not taken: the API's size is (std::stoull threw here).
+TEST_F(Pull, ASizeHeaderBeyond64BitsFallsBackToTheApisSize) {
+    hub->faults(json::array({{{"server", "hub"}, {"action", "header"}, {"name", "X-Linked-Size"},
+                              {"value", std::string(30, '9')}}}));
+    auto r = pull("hf:test/llama-mha-GGUF:Q8_0");
+    ASSERT_TRUE(r) << r.error_message();
+    EXPECT_EQ(sha256_of_file(r->path), sha256_of_file(fixture("llama-mha/llama-mha.Q8_0.gguf")));
+}
+
 TEST_F(Pull, BadPrefixFromAnEarlierRunIsDownloadedAgain) {
     const std::string sha = sha256_of_file(fixture("llama-mha/llama-mha.Q4_K_M.gguf"));
     write_all(repo_dir("test/llama-mha-GGUF") + "/blobs/" + sha + ".incomplete", std::string(100000, 'z'));
