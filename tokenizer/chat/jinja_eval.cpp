@@ -465,6 +465,10 @@ Value Interpreter::binary(const std::string& op, const Value& a, const Value& b)
         const Value* cnt = seq == &a ? &b : &a;
         if ((seq->kind == Kind::String || seq->kind == Kind::List) && (cnt->kind == Kind::Int || cnt->kind == Kind::Bool)) {
             int64_t n = std::max<int64_t>(0, as_int(*cnt));
+            // An empty sequence repeated is empty, however large n (looping n times took minutes: found by
+            // fuzz_chat_template); otherwise n is bounded below by the output / list size checks.
+            const bool empty = seq->kind == Kind::String ? seq->s.empty() : seq->list->items.empty();
+            if (empty) n = 0;
             if (seq->kind == Kind::String) {
                 if (n > 0 && seq->s.size() > limits_.max_output_bytes / static_cast<uint64_t>(n)) check_size(SIZE_MAX);
                 std::string s;
