@@ -13,7 +13,8 @@
 namespace llm {
 
 Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO (or a device) must fail the regular-file check below, not block open() for a writer.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return error(errno == ENOENT ? StatusCode::NotFound : StatusCode::Io, "{}: cannot open: {}", path,
                      std::strerror(errno));

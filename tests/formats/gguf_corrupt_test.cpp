@@ -1,7 +1,11 @@
 // Hand-made broken GGUF files: every class of header damage must give an error naming the problem,
 // never a crash or a hang. Also: every truncation of a valid file, and seeded byte flips of fixture headers.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <random>
 
@@ -290,3 +294,15 @@ TEST(GgufCorrupt, RandomHeaderFlipsOfFixtures) {
 }
 
 }  // namespace
+
+// A model path that is a FIFO (or a device) is refused at once: open() must not block waiting for a writer, which
+// would hang llm-run, or llm-serve's loader and with it the server's stop.
+TEST(GgufCorrupt, AFifoIsRefusedWithoutBlocking) {
+    const std::string path = testing::TempDir() + "/model_fifo_" + std::to_string(getpid()) + ".gguf";
+    ::unlink(path.c_str());
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+    auto f = GgufFile::open(path);
+    ::unlink(path.c_str());
+    ASSERT_FALSE(f);
+    EXPECT_NE(f.error_message().find("not a regular file"), std::string::npos) << f.error_message();
+}
