@@ -1,4 +1,5 @@
-// ClientSocket: the connection's socket found among the process's descriptors by its addresses, polled for POLLRDHUP.
+// ClientSocket: the connection's socket found among the process's descriptors by its addresses, polled for POLLRDHUP;
+// and the stop's counterpart: the connections no ClientSocket holds stop reading.
 #include "server/client_socket.hpp"
 
 #if defined(__linux__)
@@ -10,6 +11,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <set>
 #endif
 
 namespace llm::server {
@@ -35,11 +38,15 @@ bool same_endpoint(const sockaddr_storage& a, const std::string& addr, int port)
     return p == port && addr == text;
 }
 
-}  // namespace
+int port_of(const sockaddr_storage& a) {
+    if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+    if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
+    return -1;
+}
 
-ClientSocket::ClientSocket(const httplib::Request& req) {
-    if (req.remote_port < 0 || req.local_port < 0) return;
-    // The connection's socket stays open while its handler runs, so the descriptor found stays this connection's.
+// Calls fn(fd, local, peer) for each connected socket among the process's descriptors until it returns true.
+template <typename Fn>
+void for_each_connected_socket(Fn fn) {
     DIR* dir = opendir("/proc/self/fd");
     if (!dir) return;
     while (dirent* e = readdir(dir)) {
@@ -50,12 +57,44 @@ ClientSocket::ClientSocket(const httplib::Request& req) {
         socklen_t pl = sizeof peer, ll = sizeof local;
         if (getpeername((int)fd, (sockaddr*)&peer, &pl) != 0) continue;  // not a connected socket
         if (getsockname((int)fd, (sockaddr*)&local, &ll) != 0) continue;
-        if (same_endpoint(peer, req.remote_addr, req.remote_port) && same_endpoint(local, req.local_addr, req.local_port)) {
-            fd_ = (int)fd;
-            break;
-        }
+        if (fn((int)fd, local, peer)) break;
     }
     closedir(dir);
+}
+
+// The descriptors a ClientSocket holds: a handler waits on their requests.
+std::mutex watched_mu;
+std::multiset<int> watched;
+
+}  // namespace
+
+ClientSocket::ClientSocket(const httplib::Request& req) {
+    if (req.remote_port < 0 || req.local_port < 0) return;
+    // The connection's socket stays open while its handler runs, so the descriptor found stays this connection's.
+    for_each_connected_socket([&](int fd, const sockaddr_storage& local, const sockaddr_storage& peer) {
+        if (!same_endpoint(peer, req.remote_addr, req.remote_port) || !same_endpoint(local, req.local_addr, req.local_port))
+            return false;
+        fd_ = fd;
+        return true;
+    });
+    if (fd_ < 0) return;
+    std::lock_guard lock(watched_mu);
+    watched.insert(fd_);
+}
+
+ClientSocket::~ClientSocket() {
+    if (fd_ < 0) return;
+    std::lock_guard lock(watched_mu);
+    watched.erase(watched.find(fd_));
+}
+
+void stop_reading_idle_connections(int local_port) {
+    if (local_port <= 0) return;
+    std::lock_guard lock(watched_mu);  // no handler starts or ends its wait meanwhile
+    for_each_connected_socket([&](int fd, const sockaddr_storage& local, const sockaddr_storage&) {
+        if (port_of(local) == local_port && !watched.count(fd)) shutdown(fd, SHUT_RD);
+        return false;
+    });
 }
 
 bool ClientSocket::gone() const {
@@ -66,7 +105,9 @@ bool ClientSocket::gone() const {
 }
 #else
 ClientSocket::ClientSocket(const httplib::Request&) {}
+ClientSocket::~ClientSocket() = default;
 bool ClientSocket::gone() const { return false; }
+void stop_reading_idle_connections(int) {}
 #endif
 
 }  // namespace llm::server

@@ -11,6 +11,9 @@ public:
     // Finds the socket of `req`'s connection (local and remote address and port); Linux only (elsewhere, and when
     // not found, gone() is always false).
     explicit ClientSocket(const httplib::Request& req);
+    ~ClientSocket();
+    ClientSocket(const ClientSocket&) = delete;
+    ClientSocket& operator=(const ClientSocket&) = delete;
     // True once the client closed the connection (or half-closed it: HTTP/1.1 clients keep writing until they
     // have the answer, so a hang-up before it means nobody will read it) or the socket failed.
     bool gone() const;
@@ -19,5 +22,11 @@ public:
 private:
     int fd_ = -1;
 };
+
+// For a stopping server: shuts the reading side of every connection accepted on local_port whose request no
+// handler is waiting on (no ClientSocket holds it): an idle keep-alive connection, or one still sending its
+// request, ends its worker's read at once (such a request is dropped) instead of holding the stop for up to the
+// read timeout. Writing is untouched: responses being written complete. Linux only (elsewhere nothing happens).
+void stop_reading_idle_connections(int local_port);
 
 }  // namespace llm::server

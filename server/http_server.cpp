@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "server/auth.hpp"
+#include "server/client_socket.hpp"
 #include "server/openai_request.hpp"
 #include "server/server_impl.hpp"
 
@@ -347,12 +348,14 @@ Expected<int> HttpServer::bind() {
         const int port = impl_->http.bind_to_any_port(o.host);
         if (port <= 0) return error("cannot listen on {} (any port): {}", o.host, std::strerror(errno));
         widen_backlog(impl_->listen_fd);
+        impl_->bound_port = port;
         return port;
     }
     if (!impl_->http.bind_to_port(o.host, o.port))
         return error("cannot listen on {}:{}: {}", o.host, o.port,
                      errno == EADDRINUSE ? "the port is in use (another server?)" : std::strerror(errno));
     widen_backlog(impl_->listen_fd);
+    impl_->bound_port = o.port;
     return o.port;
 }
 
@@ -374,6 +377,9 @@ void HttpServer::stop() {
     impl_->stopped = true;
     if (impl_->http.is_running()) impl_->http.stop();
     else if (impl_->listen_fd >= 0) ::shutdown(impl_->listen_fd, SHUT_RDWR);
+    // Connections that hold no request being answered would keep their workers, and serve()'s return, in a read
+    // for up to the read timeout (60 s): an idle keep-alive one, one still sending its request.
+    stop_reading_idle_connections(impl_->bound_port);
 }
 
 }  // namespace llm::server

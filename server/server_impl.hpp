@@ -51,6 +51,7 @@ struct HttpServer::Impl {
     int listen_fd = -1;             // the listening socket, captured by the socket-options hook (see bind())
     std::mutex listen_mu;           // listen_fd against stop() racing serve()'s start and end
     bool stopped = false;           // stop() came: serve() returns at once
+    int bound_port = 0;             // the port bind() got: stop() finds the connections accepted on it
     std::mutex log_mu;
     PromptHistory sessions;
 

@@ -1,20 +1,29 @@
 // llm-serve: the OpenAI-compatible HTTP server (docs/SERVER.md). Thin: parses options, lists the models (-m,
 // --models-dir), loads the default one and hands the model registry to the server library (server/); /health
 // answers 503 until the default model is loaded, the others load on first use.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
 #include <filesystem>
 #include <regex>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 
+#include "cli.hpp"
 #include "llm/engine.hpp"
 #include "llm/llm.hpp"
 #include "llm/system.hpp"
@@ -24,10 +33,10 @@
 
 namespace {
 
-int fail(const std::string& message) {
-    std::fprintf(stderr, "llm-serve: error: %s\n", message.c_str());
-    return 1;
-}
+// tools/cli.hpp's convention: one line "llm-serve: error: ...", exit 1 for what cannot be used or served, 2 for
+// a bad command line.
+int fail(const std::string& message) { return llm::cli::fail("llm-serve", message); }
+int usage(const std::string& message) { return llm::cli::usage_error("llm-serve", message); }
 
 // "4096" tokens, or a size in memory: "512MiB", "2GiB" (also MB/GB, read as MiB/GiB).
 bool parse_kv_pool(const std::string& s, int64_t& tokens, int64_t& mib) {
@@ -113,6 +122,7 @@ struct Options {
     std::string api_key_file, kv_pool, log_format = "text", numerics = "invariant", device = "cpu";
     std::vector<std::string> api_keys;
     int n_ctx = 0, n_threads = llm::physical_core_count();
+    int shutdown_timeout_s = 60;
     size_t max_body_mib = 32;
     int json_max_string = llm::JsonSchemaOptions{}.max_string_length;
     bool claude_env = false;
@@ -156,6 +166,10 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--json-max-string", o.json_max_string, "response_format: most characters of a string the schema "
                    "leaves unbounded (no maxLength, pattern or format); 0 = unbounded")->capture_default_str();
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N")->capture_default_str();
+    app.add_option("--shutdown-timeout", o.shutdown_timeout_s,
+                   "seconds a stop (SIGINT / SIGTERM) may take: requests in flight finish, then the engines stop; "
+                   "beyond it the server exits with status 1 naming what it waited for (0: no limit). A second "
+                   "signal exits at once")->capture_default_str();
     app.add_flag("--print-claude-env", o.claude_env,
                  "print the environment block that points Claude Code at this server (with the same flags) and exit");
 }
@@ -217,8 +231,8 @@ std::optional<int> list_models(Options& o) {
         const std::string target = eq == std::string::npos ? o.models[0].id : a.substr(0, eq);
         const std::string name = eq == std::string::npos ? a : a.substr(eq + 1);
         auto it = std::find_if(o.models.begin(), o.models.end(), [&](const auto& m) { return m.id == target; });
-        if (it == o.models.end()) return fail("--alias " + a + ": no model has the id '" + target + "'");
-        if (name.empty()) return fail("--alias " + a + ": the alias is empty");
+        if (it == o.models.end()) return usage("--alias " + a + ": no model has the id '" + target + "'");
+        if (name.empty()) return usage("--alias " + a + ": the alias is empty");
         it->aliases.push_back(name);
     }
     o.model = o.models[0].source;
@@ -232,14 +246,22 @@ std::optional<int> check_options(Options& o, llm::EngineOptions& eo) {
     if (o.log_format == "text") o.so.log_format = llm::server::LogFormat::Text;
     else if (o.log_format == "json") o.so.log_format = llm::server::LogFormat::Json;
     else if (o.log_format == "off") o.so.log_format = llm::server::LogFormat::Off;
-    else return fail("--log-format must be text, json or off, got '" + o.log_format + "'");
+    else return usage("--log-format must be text, json or off, got '" + o.log_format + "'");
     auto mode = llm::parse_numerics(o.numerics);
-    if (!mode) return fail("--numerics must be invariant, fast or exact, got '" + o.numerics + "'");
-    if (o.so.parallel < 1) return fail("--parallel must be at least 1");
-    if (o.so.max_queue < 0) return fail("--max-queue must be 0 or more");
-    if (o.so.keepalive_s <= 0 || o.so.keepalive_s > 10) return fail("--keepalive must be in (0, 10] seconds");
-    if (o.max_body_mib < 1) return fail("--max-body must be at least 1 MiB");
-    if (o.json_max_string < 0) return fail("--json-max-string must be 0 (unbounded) or more");
+    if (!mode) return usage("--numerics must be invariant, fast or exact, got '" + o.numerics + "'");
+    // Each running or queued request holds an HTTP thread (--parallel + --max-queue + 8 of them): bounded so that
+    // the pool can be created.
+    if (o.so.parallel < 1 || o.so.parallel > 1024) return usage(fmt::format("--parallel must be in [1, 1024], got {}", o.so.parallel));
+    if (o.so.max_queue < 0 || o.so.max_queue > 4096) return usage(fmt::format("--max-queue must be in [0, 4096], got {}", o.so.max_queue));
+    if (o.so.port < 0 || o.so.port > 65535) return usage(fmt::format("--port must be in [0, 65535], got {}", o.so.port));
+    if (o.n_threads < 1 || o.n_threads > llm::kMaxThreads)
+        return usage(fmt::format("--threads must be in [1, {}], got {}", llm::kMaxThreads, o.n_threads));
+    if (o.n_ctx < 0) return usage(fmt::format("--ctx must be 0 (the model's) or more, got {}", o.n_ctx));
+    if (!(o.so.keepalive_s > 0 && o.so.keepalive_s <= 10)) return usage("--keepalive must be in (0, 10] seconds");
+    if (o.max_body_mib < 1 || o.max_body_mib > 4096) return usage("--max-body must be in [1, 4096] MiB");
+    if (o.json_max_string < 0) return usage("--json-max-string must be 0 (unbounded) or more");
+    if (o.shutdown_timeout_s < 0 || o.shutdown_timeout_s > 86400)
+        return usage("--shutdown-timeout must be 0 (no limit) to 86400 seconds");
     o.so.max_body = o.max_body_mib << 20;
     if (!o.api_key_file.empty()) {
         std::ifstream in(o.api_key_file);
@@ -257,11 +279,11 @@ std::optional<int> check_options(Options& o, llm::EngineOptions& eo) {
     eo.numerics = *mode;
     eo.device = o.device;
     if (!o.kv_pool.empty() && !parse_kv_pool(o.kv_pool, eo.kv_pool_tokens, eo.kv_pool_mib))
-        return fail("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + o.kv_pool + "'");
+        return usage("--kv-pool must be a token count (65536) or a size (512MiB, 2GiB), got '" + o.kv_pool + "'");
     if (!o.mem_budget.empty() && !parse_bytes(o.mem_budget, o.limits.mem_budget))
-        return fail("--mem-budget must be a size such as 8GiB, 512MiB or a byte count, got '" + o.mem_budget + "'");
+        return usage("--mem-budget must be a size such as 8GiB, 512MiB or a byte count, got '" + o.mem_budget + "'");
     if (o.mem_budget.empty()) o.limits.mem_budget = (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) / 4 * 3;
-    if (o.limits.max_loaded < 0) return fail("--max-loaded must be 0 (no limit) or more");
+    if (o.limits.max_loaded < 0) return usage("--max-loaded must be 0 (no limit) or more");
     return list_models(o);
 }
 
@@ -305,33 +327,97 @@ int start_backend(llm::server::HttpServer& server, const Options& o, const llm::
     return 0;
 }
 
+// What a stopping server waits for: the shutdown watchdog names it when the stop takes too long.
+std::atomic<const char*> g_stop_phase{"requests in flight (connections still open)"};
+
+// SIGINT / SIGTERM reach the watcher through a pipe. A handler, not sigwait() alone: OpenBLAS starts its threads
+// when the library loads, before main() can block the signals, and the kernel may hand a process signal to any
+// thread that does not block it: under sigwait() with the default action it killed the server there (status -15,
+// no stop at all). The handler runs on whichever thread gets the signal and only writes the signal's number.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+    const int saved = errno;
+    const unsigned char b = (unsigned char)sig;
+    [[maybe_unused]] const ssize_t n = write(g_signal_pipe[1], &b, 1);
+    errno = saved;
+}
+
+// The next stop signal's number, or 0 when none came within timeout_ms (-1: wait for good).
+int next_stop_signal(int timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        int wait_ms = -1;
+        if (timeout_ms >= 0)
+            wait_ms = (int)std::max<int64_t>(0, std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+        pollfd p{.fd = g_signal_pipe[0], .events = POLLIN, .revents = 0};
+        const int r = poll(&p, 1, wait_ms);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        unsigned char b = 0;
+        if (read(g_signal_pipe[0], &b, 1) == 1) return b;
+    }
+}
+
+// The stop signals' watcher: the first SIGINT / SIGTERM stops the server; then a second one exits at once, and
+// a stop still unfinished after timeout_s (0: no limit) exits with status 1 naming its phase: a client trickling a
+// request body, a model load that cannot be interrupted or a stuck thread pool never leaves the process hanging.
+// Runs detached until the process ends.
+void watch_stop_signals(sigset_t signals, std::function<void()> stop, int timeout_s) {
+    pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+    const int sig = next_stop_signal(-1);
+    std::fprintf(stderr, "llm-serve: signal %d, stopping (a second signal exits at once)\n", sig);
+    stop();
+    const int again = next_stop_signal(timeout_s > 0 ? timeout_s * 1000 : -1);
+    if (again > 0)
+        std::fprintf(stderr, "llm-serve: signal %d again, exiting at once (was waiting for %s)\n", again, g_stop_phase.load());
+    else
+        std::fprintf(stderr, "llm-serve: still stopping after %d s (waiting for %s); exiting\n", timeout_s, g_stop_phase.load());
+    std::fflush(stderr);
+    _exit(1);
+}
+
 // Binds, answers /health at once, loads the model behind it and serves until SIGINT / SIGTERM or a failed load.
 int serve(const Options& o, const llm::EngineOptions& eo) {
-    // SIGPIPE from a vanished client must not kill the server; SIGINT/SIGTERM stop it from a watcher thread.
+    // SIGPIPE from a vanished client must not kill the server; SIGINT / SIGTERM go to the watcher thread.
     signal(SIGPIPE, SIG_IGN);
+    if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) return fail(std::string("cannot create a pipe: ") + std::strerror(errno));
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    // Blocked in the threads started from here on (they inherit the mask) but the watcher, so the handler interrupts
+    // no server or engine call; OpenBLAS's threads may still run it, which is harmless.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // inherited by every thread created below
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     llm::server::HttpServer server(o.so);
     auto port = server.bind();
     if (!port) return fail(port.error_message());
     std::fprintf(stderr, "llm-serve: listening on http://%s:%d (loading %s)\n", o.so.host.c_str(), *port, o.model.c_str());
     std::thread http([&] { server.serve(); });
-    std::thread watcher([&] {
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
-        std::fprintf(stderr, "llm-serve: signal %d, stopping\n", sig);
-        server.stop();
-    });
-    watcher.detach();
+    // The watcher outlives serve(): it reaches the server only through this pointer, cleared before it goes.
+    static std::mutex server_mu;
+    static llm::server::HttpServer* live_server = &server;
+    auto stop = [] {
+        std::lock_guard lock(server_mu);
+        if (live_server) live_server->stop();
+    };
+    std::thread(watch_stop_signals, stop_signals, stop, o.shutdown_timeout_s).detach();
 
     const int rc = start_backend(server, o, eo);
     if (rc != 0) server.stop();
     http.join();
+    g_stop_phase = "the model engines to stop";
     server.set_registry(nullptr);  // the engines stop here; pending requests end as cancelled
+    g_stop_phase = "the process to exit (thread pools, freeing memory)";
+    std::lock_guard lock(server_mu);
+    live_server = nullptr;
     return rc;
 }
 
@@ -343,9 +429,13 @@ int main(int argc, char** argv) {
                  "  POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models, /health, /metrics.\n"
                  "  Binds 127.0.0.1 unless --host says otherwise. See docs/SERVER.md."};
     add_options(app, o);
-    CLI11_PARSE(app, argc, argv);
-    llm::EngineOptions eo;
-    if (auto code = check_options(o, eo)) return *code;
-    if (o.claude_env) return print_claude_env_for(o);
-    return serve(o, eo);
+    if (auto code = llm::cli::parse(app, "llm-serve", argc, argv)) return *code;
+    try {
+        llm::EngineOptions eo;
+        if (auto code = check_options(o, eo)) return *code;
+        if (o.claude_env) return print_claude_env_for(o);
+        return serve(o, eo);
+    } catch (const std::exception& e) {  // e.g. a thread the system cannot create
+        return fail(e.what());
+    }
 }

@@ -271,6 +271,48 @@ std::vector<Case> other_tool_cases() {
     };
 }
 
+// llm-serve: every bad value is refused before the server binds or loads anything (the few that need the model or
+// the socket say so with exit 1). --port 0 so that a row that did start could not collide with another.
+std::vector<Case> llm_serve_cases() {
+    const std::string serve = "llm-serve";
+    auto s = [&](std::initializer_list<std::string> more) {
+        std::vector<std::string> args = {"-m", M, "--port", "0"};
+        args.insert(args.end(), more);
+        return args;
+    };
+    return {
+        {serve, s({"--bogus"}), 2, "--bogus"},
+        {serve, s({"-t", "0"}), 2, "--threads"},
+        {serve, s({"-t", "100000"}), 2, "--threads"},
+        {serve, s({"-t", "two"}), 2, "--threads"},
+        {serve, s({"-c", "-1"}), 2, "--ctx"},
+        {serve, s({"-c", "99999999999"}), 2, "--ctx"},
+        {serve, {"-m", M, "--port", "99999"}, 2, "--port"},
+        {serve, {"-m", M, "--port", "-1"}, 2, "--port"},
+        // 100000 running sequences asked for 100000 HTTP threads: the process died on std::system_error.
+        {serve, s({"--parallel", "0"}), 2, "--parallel"},
+        {serve, s({"--parallel", "100000"}), 2, "--parallel"},
+        {serve, s({"--max-queue", "-1"}), 2, "--max-queue"},
+        {serve, s({"--max-queue", "1000000"}), 2, "--max-queue"},
+        {serve, s({"--keepalive", "0"}), 2, "--keepalive"},
+        {serve, s({"--keepalive", "nan"}), 2, "--keepalive"},
+        {serve, s({"--max-body", "0"}), 2, "--max-body"},
+        {serve, s({"--max-body", "-1"}), 2, "--max-body"},
+        {serve, s({"--json-max-string", "-1"}), 2, "--json-max-string"},
+        {serve, s({"--shutdown-timeout", "-1"}), 2, "--shutdown-timeout"},
+        {serve, s({"--log-format", "xml"}), 2, "--log-format"},
+        {serve, s({"--numerics", "exactish"}), 2, "--numerics"},
+        {serve, s({"--kv-pool", "lots"}), 2, "--kv-pool"},
+        {serve, s({"--mem-budget", "8XB"}), 2, "--mem-budget"},
+        {serve, s({"--max-loaded", "-1"}), 2, "--max-loaded"},
+        {serve, s({"--alias", "nosuch=x"}), 2, "no model has the id"},
+        {serve, s({"--api-key-file", kNoFolder + "/keys"}), 1, "--api-key-file"},
+        {serve, {"--models-dir", kNoFolder, "--port", "0"}, 1, "not a folder"},
+        {serve, {"-m", "/nonexistent.gguf", "--port", "0"}, 1, "/nonexistent.gguf"},
+        {serve, s({"--host", "nosuchhost.invalid"}), 1, "cannot listen"},
+    };
+}
+
 std::string case_name(const testing::TestParamInfo<Case>& info) {
     std::string name = info.param.tool.substr(4) + "_" + std::to_string(info.index);
     for (char& ch : name)
@@ -280,6 +322,7 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
 
 INSTANTIATE_TEST_SUITE_P(LlmRun, BadInput, testing::ValuesIn(llm_run_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(OtherTools, BadInput, testing::ValuesIn(other_tool_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(LlmServe, BadInput, testing::ValuesIn(llm_serve_cases()), case_name);
 
 // The reported case: llm-tokenize takes the default model as llm-run does.
 TEST(ToolDefaults, TokenizeUsesTheDefaultModel) {
