@@ -13,8 +13,8 @@
 #          ended must validate with Python's jsonschema, every cut one must be a JSON prefix; the ended share goes to the report (bench/schema_validity_run.sh); and
 #          SmolLM2's forced tool calls on all 50 prompts (the test command runs every 5th)
 #   server the server suites (ctest -L server) with LLM_TEST_LONG=1: the tests kept out of the test command's budget
-#          (Claude Code's recorded requests replayed, Claude Code-like turns on its real system prompt) and a 60 s
-#          smoke soak inside the conformance run
+#          (Claude Code's recorded requests replayed, Claude Code-like turns on its real system prompt, the stop's
+#          drain, second signal and --shutdown-timeout on SmolLM2) and a 60 s smoke soak inside the conformance run
 #   soak   the server soak (scripts/soak.sh, with the server issues) when it exists
 #   arm64  the ARM64 emulated run (scripts/test-arm64.sh) when it exists
 #   noomp  the build without OpenMP (-DLLM_OPENMP=OFF, what a compiler without it, such as Apple's clang, builds;

@@ -7,7 +7,8 @@
   60 s read timeout, the trickling one for as long as its client went on);
 - a request being answered (non-streamed; cpp-httplib ends streams at the stop) is waited for, but a second signal exits at once, and past
   --shutdown-timeout N the server exits with status 1 naming what it waited for (SmolLM2 generating with
-  ignore_eos; these two checks skip, saying so, without SmolLM2).
+  ignore_eos, ~12 s: with LLM_TEST_LONG=1, as the long tier's server stage runs it, beyond the server suite's
+  budget in the default tier; they skip, saying so, without SmolLM2).
 Run by ctest (server.shutdown); exits 77 (skip) without the fixture model.
 
   shutdown_test.py --serve build/llm-serve --model FIXTURE.gguf [--smollm2 SmolLM2.gguf]
@@ -113,7 +114,7 @@ def long_generation(port, max_tokens=3000):
     s = socket.create_connection(("127.0.0.1", port), timeout=120)
     s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    time.sleep(1.5)
+    time.sleep(0.8)
     return s
 
 
@@ -151,12 +152,15 @@ def check_connections_without_a_request_do_not_hold_the_stop(serve, model):
 
 
 def check_in_flight(serve, smollm2):
+    if os.environ.get("LLM_TEST_LONG") != "1":
+        print("skip: the drain checks run with LLM_TEST_LONG=1 (scripts/test-long.sh server)")
+        return
     if not smollm2 or not os.path.exists(smollm2):
         print(f"skip: the drain checks need SmolLM2 ({smollm2})")
         return
     # The drain: a request being answered at the stop gets its whole answer, then the server exits 0.
     s = Server(serve, smollm2, "--ctx", "4096")
-    conn = long_generation(s.port, max_tokens=600)
+    conn = long_generation(s.port, max_tokens=400)
     try:
         t0 = time.time()
         s.proc.send_signal(signal.SIGTERM)
@@ -170,16 +174,16 @@ def check_in_flight(serve, smollm2):
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), f"the request in flight got {head[:200]!r}: {s.log_text()}"
     usage = json.loads(body)["usage"]
-    assert usage["completion_tokens"] == 600, usage
+    assert usage["completion_tokens"] == 400, usage
     assert rc == 0, f"exit status {rc} after the drain: {s.log_text()}"
-    print(f"drain: the request in flight answered in full (600 tokens), exit 0 after {took:.2f} s")
+    print(f"drain: the request in flight answered in full (400 tokens), exit 0 after {took:.2f} s")
 
     # A second signal during the drain exits at once.
     s = Server(serve, smollm2, "--ctx", "4096", "--shutdown-timeout", "0")
     stream = long_generation(s.port)
     try:
         s.proc.send_signal(signal.SIGTERM)
-        assert s.still_running_after(3), f"the stop did not wait for the request being answered: {s.log_text()}"
+        assert s.still_running_after(2), f"the stop did not wait for the request being answered: {s.log_text()}"
         t0 = time.time()
         s.proc.send_signal(signal.SIGINT)
         rc = s.exit_within(10)
@@ -192,7 +196,7 @@ def check_in_flight(serve, smollm2):
     print(f"second signal during the drain: exit 1 after {took:.2f} s")
 
     # Past --shutdown-timeout the server exits 1 naming the wait.
-    s = Server(serve, smollm2, "--ctx", "4096", "--shutdown-timeout", "3")
+    s = Server(serve, smollm2, "--ctx", "4096", "--shutdown-timeout", "2")
     stream = long_generation(s.port)
     try:
         t0 = time.time()
@@ -203,9 +207,9 @@ def check_in_flight(serve, smollm2):
         stream.close()
     log = s.log_text()
     assert rc == 1, f"exit status {rc} after --shutdown-timeout: {log}"
-    assert "still stopping after 3 s (waiting for requests in flight" in log, log
-    assert took >= 2.9, f"exited {took:.2f} s after the signal, before --shutdown-timeout 3: {log}"
-    print(f"--shutdown-timeout 3 during the drain: exit 1 after {took:.2f} s")
+    assert "still stopping after 2 s (waiting for requests in flight" in log, log
+    assert took >= 1.9, f"exited {took:.2f} s after the signal, before --shutdown-timeout 2: {log}"
+    print(f"--shutdown-timeout 2 during the drain: exit 1 after {took:.2f} s")
 
 
 def main():
