@@ -20,28 +20,20 @@ namespace llm::server {
 #if defined(__linux__)
 namespace {
 
-// "address:port" of a socket address (IPv4 or IPv6), as httplib writes req.remote_addr / remote_port.
-bool same_endpoint(const sockaddr_storage& a, const std::string& addr, int port) {
-    char text[INET6_ADDRSTRLEN] = {};
-    int p = -1;
-    if (a.ss_family == AF_INET) {
-        const auto& in = reinterpret_cast<const sockaddr_in&>(a);
-        inet_ntop(AF_INET, &in.sin_addr, text, sizeof text);
-        p = ntohs(in.sin_port);
-    } else if (a.ss_family == AF_INET6) {
-        const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
-        inet_ntop(AF_INET6, &in6.sin6_addr, text, sizeof text);
-        p = ntohs(in6.sin6_port);
-    } else {
-        return false;
-    }
-    return p == port && addr == text;
-}
-
+// The port of a socket address (IPv4 or IPv6), -1 for another family.
 int port_of(const sockaddr_storage& a) {
     if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
     if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
     return -1;
+}
+
+// "address:port" of a socket address (IPv4 or IPv6), as httplib writes req.remote_addr / remote_port.
+bool same_endpoint(const sockaddr_storage& a, const std::string& addr, int port) {
+    if (port_of(a) != port) return false;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.ss_family == AF_INET) inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, text, sizeof text);
+    else inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, text, sizeof text);
+    return addr == text;
 }
 
 // Calls fn(fd, local, peer) for each connected socket among the process's descriptors until it returns true.
