@@ -59,6 +59,63 @@ Expected<BatchedBenchRow> run_batched_bench(Engine& engine, int pp, int tg, int 
     return r;
 }
 
+Expected<PrefixReuseRow> run_prefix_reuse_bench(Engine& engine, int prefix, int suffix, uint32_t seed) {
+    if (prefix <= 0 || suffix <= 0) return error("prefix reuse bench: the prefix and suffix lengths must be positive");
+    const int n_vocab = model_config(engine.model()).n_vocab;
+    std::mt19937 rng(seed);
+    auto rand_tokens = [&](int n) {
+        std::vector<int32_t> t(n);
+        for (int32_t& x : t) x = (int32_t)(rng() % (uint32_t)n_vocab);
+        return t;
+    };
+    const std::vector<int32_t> shared = rand_tokens(prefix);
+    auto run_one = [&](PrefixReuseRequest& out) -> Status {
+        Request r;
+        r.prompt = shared;
+        const std::vector<int32_t> tail = rand_tokens(suffix);
+        r.prompt.insert(r.prompt.end(), tail.begin(), tail.end());
+        r.max_tokens = 1;  // the first token comes with the prompt's logits: the request ends at its TTFT
+        r.stop_at_end_of_generation = false;
+        RequestResult result;
+        bool done = false;
+        const EngineStats s0 = engine.stats();
+        auto id = engine.submit(std::move(r), {{}, [&](const RequestResult& res) { result = res, done = true; }});
+        if (!id) return id.status();
+        engine.run_until_idle();
+        if (!done) return error("prefix reuse bench: the request did not finish");
+        if (!result.status) return result.status;
+        out.prompt = result.n_prompt, out.cached = result.n_cached, out.ttft_ms = result.ttft_ms;
+        out.computed = engine.stats().prompt_tokens - s0.prompt_tokens;
+        return Status::ok();
+    };
+    PrefixReuseRow row;
+    row.prefix = prefix, row.suffix = suffix, row.block_tokens = engine.options().block_tokens;
+    if (Status s = run_one(row.first); !s) return s;
+    if (Status s = run_one(row.second); !s) return s;
+    return row;
+}
+
+std::string prefix_reuse_md(const PrefixReuseRow& r) {
+    std::string s = "| request | prompt | from cache | computed | TTFT ms |\n|---------|--------|------------|----------|---------|\n";
+    for (const auto* q : {&r.first, &r.second})
+        s += fmt::format("| {:7s} | {:6d} | {:10d} | {:8d} | {:7.1f} |\n", q == &r.first ? "first" : "second",
+                         q->prompt, q->cached, q->computed, q->ttft_ms);
+    const double pct = r.first.ttft_ms > 0 ? 100.0 * r.second.ttft_ms / r.first.ttft_ms : 0;
+    s += fmt::format("\nsecond / first TTFT: {:.1f}%; the second computed {} tokens ({}-token suffix, {}-token blocks)\n",
+                     pct, r.second.computed, r.suffix, r.block_tokens);
+    return s;
+}
+
+std::string prefix_reuse_json(const PrefixReuseRow& r, const std::string& numerics, int n_threads) {
+    auto req = [](const PrefixReuseRequest& q) {
+        return fmt::format("{{\"prompt\": {}, \"cached\": {}, \"computed\": {}, \"ttft_ms\": {:.3f}}}", q.prompt,
+                           q.cached, q.computed, q.ttft_ms);
+    };
+    return fmt::format("{{\"n_threads\": {}, \"numerics\": \"{}\", \"prefix\": {}, \"suffix\": {}, \"block_tokens\": {}, "
+                       "\"first\": {}, \"second\": {}}}\n",
+                       n_threads, numerics, r.prefix, r.suffix, r.block_tokens, req(r.first), req(r.second));
+}
+
 std::string batched_bench_md_header() {
     return "|    PP |     TG |    B |   N_KV |   T_PP s | S_PP t/s |   T_TG s | S_TG t/s |      T s |    S t/s | occup |\n"
            "|-------|--------|------|--------|----------|----------|----------|----------|----------|----------|-------|\n";

@@ -233,5 +233,6 @@ EngineStats Engine::stats() const {
 const Model& Engine::model() const { return *impl_->model; }
 const EngineOptions& Engine::options() const { return impl_->opts; }
 int64_t Engine::kv_pool_tokens() const { return impl_->pool_tokens; }
+int64_t Engine::kv_pool_bytes() const { return (int64_t)impl_->pool.bytes(); }
 
 }  // namespace llm

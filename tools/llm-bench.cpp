@@ -18,6 +18,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cli.hpp"
@@ -203,53 +204,101 @@ struct Result {
     std::string test_time;
 };
 
-// llama-batched-bench's test through the serving engine: one engine per (model, npp, npl) so the prefix cache
-// starts empty; a warm-up run first.
-int run_batched(const std::vector<std::string>& models, const std::vector<int>& npp, const std::vector<int>& ntg,
-                const std::vector<int>& npl, int shared_prefix, const std::string& numerics, int n_threads,
-                const std::string& output) {
-    auto mode = llm::parse_numerics(numerics);
+// The serving-engine tests' settings (-npp/-ntg/-npl and --prefix-reuse).
+struct EngineBench {
+    std::vector<std::string> models;
+    std::string numerics;
+    int n_threads = 0;
+    std::string output;
+};
+
+// An engine for one test: contexts of n_ctx tokens, a pool for `tokens` plus 16 spare blocks, warmed up.
+llm::Expected<std::unique_ptr<llm::Engine>> bench_engine(std::shared_ptr<const llm::Model> model, const EngineBench& b,
+                                                         llm::Numerics mode, int n_ctx, int64_t tokens, int max_running) {
+    llm::EngineOptions o;
+    o.n_threads = b.n_threads, o.numerics = mode, o.max_running = std::max(16, max_running);
+    o.n_ctx = n_ctx;
+    o.kv_pool_tokens = tokens + 16 * o.block_tokens;
+    auto engine = llm::Engine::create(std::move(model), o);
+    if (!engine) return engine.status();
+    if (auto w = llm::run_batched_bench(**engine, std::min(n_ctx - 1, 16), 2, 1, 0, 1); !w) return w.status();
+    return engine;
+}
+
+// Runs `test` on every model in the mode with the model's title line (md; for the test to print with its first
+// result, so that a failure leaves nothing on stdout); false after a message.
+using EngineTest = std::function<bool(std::shared_ptr<const llm::Model>, llm::Numerics, std::string title)>;
+bool for_each_model(const EngineBench& b, const EngineTest& test) {
+    auto mode = llm::parse_numerics(b.numerics);
     if (!mode) {
-        std::fprintf(stderr, "llm-bench: unknown numerics mode '%s' (exact, fast, invariant)\n", numerics.c_str());
-        return 1;
+        llm::cli::fail("llm-bench", "unknown numerics mode '" + b.numerics + "' (exact, fast, invariant)");
+        return false;
     }
-    const bool md = output == "md";
-    for (const std::string& path : models) {
+    for (const std::string& path : b.models) {
         auto model = llm::Model::load(path);
         if (!model) {
-            std::fprintf(stderr, "llm-bench: %s\n", model.error_message().c_str());
-            return 1;
+            llm::cli::fail("llm-bench", model.error_message());
+            return false;
         }
-        if (md)
-            std::printf("\nmodel %s, numerics %s, %d threads, shared prefix %d\n\n%s", path.c_str(), numerics.c_str(),
-                        n_threads, shared_prefix, llm::batched_bench_md_header().c_str());
+        std::string title;
+        if (b.output == "md") title = fmt::format("\nmodel {}, numerics {}, {} threads\n", path, b.numerics, b.n_threads);
+        if (!test(*model, *mode, title)) return false;
+    }
+    return true;
+}
+
+// llama-batched-bench's test through the serving engine: one engine per (model, npp, npl) so the prefix cache
+// starts empty. After each model's table (md): the process's peak RSS against weights + the largest KV pool.
+bool run_batched(const EngineBench& b, const std::vector<int>& npp, const std::vector<int>& ntg,
+                 const std::vector<int>& npl, int shared_prefix) {
+    const bool md = b.output == "md";
+    return for_each_model(b, [&](std::shared_ptr<const llm::Model> model, llm::Numerics mode, std::string title) {
+        if (md) title += fmt::format("shared prefix {}\n\n{}", shared_prefix, llm::batched_bench_md_header());
+        int64_t pool_bytes = 0;
         for (int pp : npp)
             for (int tg : ntg)
                 for (int pl : npl) {
-                    llm::EngineOptions o;
-                    o.n_threads = n_threads, o.numerics = *mode, o.max_running = std::max(16, pl);
-                    o.n_ctx = pp + tg + 1;
-                    o.kv_pool_tokens = (int64_t)pl * (pp + tg + 1) + 16 * o.block_tokens;
-                    auto engine = llm::Engine::create(*model, o);
-                    if (!engine) {
-                        std::fprintf(stderr, "llm-bench: %s\n", engine.error_message().c_str());
-                        return 1;
-                    }
-                    if (!llm::run_batched_bench(**engine, std::min(pp, 16), 2, 1, 0, 1)) return 1;  // warm-up
-                    auto row = llm::run_batched_bench(**engine, pp, tg, pl, shared_prefix, 42);
+                    auto engine = bench_engine(model, b, mode, pp + tg + 1, (int64_t)pl * (pp + tg + 1), pl);
+                    auto row = engine ? llm::run_batched_bench(**engine, pp, tg, pl, shared_prefix, 42)
+                                      : llm::Expected<llm::BatchedBenchRow>(engine.status());
                     if (!row) {
-                        std::fprintf(stderr, "llm-bench: %s\n", row.error_message().c_str());
-                        return 1;
+                        llm::cli::fail("llm-bench", row.error_message());
+                        return false;
                     }
+                    pool_bytes = std::max(pool_bytes, (*engine)->kv_pool_bytes());
+                    std::fputs(std::exchange(title, "").c_str(), stdout);
                     std::fputs(md ? llm::batched_bench_md_row(*row).c_str()
-                                  : llm::batched_bench_json(*row, numerics, n_threads).c_str(), stdout);
+                                  : llm::batched_bench_json(*row, b.numerics, b.n_threads).c_str(), stdout);
                     std::fflush(stdout);
                 }
-    }
-    return 0;
+        if (md) {
+            const double mib = 1048576.0, weights = (double)model->info().file_tensor_bytes / mib;
+            const double budget = (weights + pool_bytes / mib) * 1.15, rss = llm::peak_rss_bytes() / mib;
+            std::printf("\npeak RSS %.0f MiB: weights %.0f MiB + largest KV pool %.0f MiB, +15%% = %.0f MiB (%s)\n", rss,
+                        weights, pool_bytes / mib, budget, rss <= budget ? "within" : "OVER");
+        }
+        return true;
+    });
 }
 
-// The command line as given (checked by make_plan / main_batched).
+// Prefix reuse (--prefix-reuse P,S): two requests sharing a P-token prefix, one after the other, on a fresh engine.
+bool run_prefix_reuse(const EngineBench& b, int prefix, int suffix) {
+    return for_each_model(b, [&](std::shared_ptr<const llm::Model> model, llm::Numerics mode, const std::string& title) {
+        const int n_ctx = prefix + suffix + 1;
+        auto engine = bench_engine(model, b, mode, n_ctx, 2 * (int64_t)n_ctx, 2);
+        auto row = engine ? llm::run_prefix_reuse_bench(**engine, prefix, suffix, 42)
+                          : llm::Expected<llm::PrefixReuseRow>(engine.status());
+        if (!row) {
+            llm::cli::fail("llm-bench", row.error_message());
+            return false;
+        }
+        std::fputs(b.output == "md" ? (title + "\n" + llm::prefix_reuse_md(*row)).c_str()
+                                    : llm::prefix_reuse_json(*row, b.numerics, b.n_threads).c_str(), stdout);
+        return true;
+    });
+}
+
+// The command line as given (checked by make_plan / main_engine_tests).
 struct Options {
     std::vector<std::string> models, prompts{"512"}, gens{"128"}, pgs, depths{"0"}, threads, kv_types{"f16"};
     int reps = 5, n_batch = 512, n_ctx = 0;
@@ -259,6 +308,7 @@ struct Options {
     std::vector<std::string> numerics_list{"exact"};
     std::vector<std::string> npp, ntg, npl;  // llama-batched-bench's test (any of them selects it)
     int shared_prefix = 0;
+    std::vector<std::string> prefix_reuse;  // "P,S"
     bool numerics_given = false, mem_bw_given = false;  // set after parsing
 };
 
@@ -290,6 +340,10 @@ void add_options(CLI::App& app, Options& o) {
     app.add_option("--ntg", o.ntg, "batched: generated tokens per sequence (-ntg)");
     app.add_option("--npl", o.npl, "batched: parallel sequences (-npl)");
     app.add_option("--shared-prefix", o.shared_prefix, "batched: the first N prompt tokens are the same for all");
+    app.add_option("--prefix-reuse", o.prefix_reuse,
+                   "'P,S': two requests one after the other sharing a P-token prefix with different S-token suffixes; "
+                   "prints each one's time to first token and the tokens it computed (the prefix cache's gain)")
+        ->delimiter(',');
 }
 
 // llama-bench spells these with one dash; CLI11 wants two for multi-letter names.
@@ -306,21 +360,26 @@ void respell_llama_bench_flags(int argc, char** argv) {
 
 int usage_error(const std::string& m) { return llm::cli::usage_error("llm-bench", m); }
 
-// The batched test (-npp/-ntg/-npl): checks its lists, then one run_batched per numerics mode.
-int main_batched(const Options& o) {
+// The serving-engine tests (-npp/-ntg/-npl, --prefix-reuse): check their lists, then one run per numerics mode.
+int main_engine_tests(const Options& o) {
     const int kMaxTokens = INT32_MAX / 4;
     auto pp = parse_int_list("-npp", o.npp.empty() ? std::vector<std::string>{"128"} : o.npp, 1, kMaxTokens);
     auto tg = parse_int_list("-ntg", o.ntg.empty() ? std::vector<std::string>{"128"} : o.ntg, 0, kMaxTokens);
     auto pl = parse_int_list("-npl", o.npl.empty() ? std::vector<std::string>{"1"} : o.npl, 1, 1024);
+    auto reuse = parse_int_list("--prefix-reuse", o.prefix_reuse, 1, kMaxTokens);
     auto th = parse_int_list("-t", o.threads, 1, llm::kMaxThreads);
-    for (const auto* list : {&pp, &tg, &pl, &th})
+    for (const auto* list : {&pp, &tg, &pl, &reuse, &th})
         if (!*list) return usage_error(list->error_message());
+    if (!o.prefix_reuse.empty() && reuse->size() != 2)
+        return usage_error("--prefix-reuse takes 'P,S': the shared prefix's and each suffix's token counts");
     const std::vector<std::string> modes = o.numerics_given ? split_commas(o.numerics_list)
                                                             : std::vector<std::string>{o.flash_attn ? "fast" : "invariant"};
-    for (const std::string& mode : modes)
-        if (int rc = run_batched(split_commas(o.models), *pp, *tg, *pl, o.shared_prefix, mode,
-                                 th->empty() ? llm::physical_core_count() : th->front(), o.output))
-            return rc;
+    for (const std::string& mode : modes) {
+        const EngineBench b{split_commas(o.models), mode, th->empty() ? llm::physical_core_count() : th->front(), o.output};
+        const bool ok = o.prefix_reuse.empty() ? run_batched(b, *pp, *tg, *pl, o.shared_prefix)
+                                               : run_prefix_reuse(b, (*reuse)[0], (*reuse)[1]);
+        if (!ok) return 1;
+    }
     return 0;
 }
 
@@ -645,7 +704,7 @@ int main(int argc, char** argv) {
     respell_llama_bench_flags(argc, argv);
     if (auto code = llm::cli::parse(app, "llm-bench", argc, argv)) return *code;
     o.numerics_given = app.count("--numerics") > 0, o.mem_bw_given = app.count("--mem-bw") > 0;
-    if (!o.npp.empty() || !o.ntg.empty() || !o.npl.empty()) return main_batched(o);
+    if (!o.npp.empty() || !o.ntg.empty() || !o.npl.empty() || !o.prefix_reuse.empty()) return main_engine_tests(o);
 
     auto plan = make_plan(o);
     if (!plan) return usage_error(plan.error_message());

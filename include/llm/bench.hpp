@@ -27,6 +27,25 @@ struct BatchedBenchRow {
 // them after the first sequence computed them; the prefix cache is cleared between tests by a fresh engine).
 LLM_API Expected<BatchedBenchRow> run_batched_bench(Engine& engine, int pp, int tg, int pl, int shared_prefix, uint32_t seed);
 
+// Prefix reuse (llm-bench --prefix-reuse P,S): two requests, one after the other, sharing a P-token prefix with
+// different S-token suffixes; each is timed to its first token (its prompt's logits). The second should take the
+// prefix from the cache and compute only what follows the last full block the two share.
+struct PrefixReuseRequest {
+    int prompt = 0;        // prompt tokens
+    int cached = 0;        // taken from the prefix cache
+    int64_t computed = 0;  // computed by the engine (its prompt_tokens counter)
+    double ttft_ms = 0;    // submit -> first token
+};
+struct PrefixReuseRow {
+    int prefix = 0, suffix = 0, block_tokens = 0;
+    PrefixReuseRequest first, second;
+};
+
+// On a fresh engine (an empty prefix cache) with room for both prompts.
+LLM_API Expected<PrefixReuseRow> run_prefix_reuse_bench(Engine& engine, int prefix, int suffix, uint32_t seed);
+LLM_API std::string prefix_reuse_md(const PrefixReuseRow& r);
+LLM_API std::string prefix_reuse_json(const PrefixReuseRow& r, const std::string& numerics, int n_threads);
+
 // llama-batched-bench's table header and row (markdown), and its jsonl line plus our fields.
 LLM_API std::string batched_bench_md_header();
 LLM_API std::string batched_bench_md_row(const BatchedBenchRow& r);

@@ -143,6 +143,7 @@ public:
     const Model& model() const;
     const EngineOptions& options() const;  // with defaults resolved (n_ctx, pool size, threads)
     int64_t kv_pool_tokens() const;
+    int64_t kv_pool_bytes() const;  // the pool's reserved size (pages are committed as blocks are first written)
 
 private:
     struct Impl;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine_test_util.hpp"
+#include "llm/bench.hpp"
 #include "runtime/generate.hpp"
 
 namespace llm {
@@ -98,6 +99,41 @@ TEST(Engine, PrefixReuseComputesOnlyTheSuffix) {
     auto e2 = make_engine(model, small_options());
     auto cold = test::run_requests(*e2, {greedy(b, 4)});
     test::expect_same(cold, second, "cold vs cached prefix");
+}
+
+// llm-bench's two serving-engine tests report what the engine did: a wrong counter, a missed cache hit or a
+// batch that did not carry every sequence shows here.
+TEST(Engine, BenchmarksReportWhatTheEngineDid) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
+    ASSERT_TRUE(model);
+    auto e = make_engine(model, small_options());
+    auto reuse = run_prefix_reuse_bench(*e, 100, 20, 7);
+    ASSERT_TRUE(reuse) << reuse.error_message();
+    EXPECT_EQ(reuse->first.prompt, 120);
+    EXPECT_EQ(reuse->first.cached, 0);
+    EXPECT_EQ(reuse->first.computed, 120);
+    EXPECT_EQ(reuse->second.prompt, 120);
+    EXPECT_EQ(reuse->second.cached, 96) << "the prefix's 6 full 16-token blocks";
+    EXPECT_EQ(reuse->second.computed, 24);
+    EXPECT_GT(reuse->first.ttft_ms, 0);
+    EXPECT_GT(reuse->second.ttft_ms, 0);
+    EXPECT_NE(prefix_reuse_md(*reuse).find("| second  |    120 |         96 |       24 |"), std::string::npos)
+        << prefix_reuse_md(*reuse);
+
+    auto e2 = make_engine(model, small_options());
+    auto row = run_batched_bench(*e2, 24, 5, 4, 16, 3);
+    ASSERT_TRUE(row) << row.error_message();
+    EXPECT_EQ(row->n_kv, 4 * (24 + 5));
+    EXPECT_DOUBLE_EQ(row->occupancy, 1.0) << "every decode step carries the 4 sequences";
+    EXPECT_EQ(row->prefix_hit_tokens, 0) << "prompts admitted in one step compute their shared block side by side";
+    EXPECT_NEAR(row->speed_tg, 4 * 5 / row->t_tg, 1e-9);
+
+    EngineOptions o = small_options();
+    o.step_tokens = 24;  // one prompt per step: each later sequence finds the first one's block in the cache
+    auto e3 = make_engine(model, o);
+    row = run_batched_bench(*e3, 24, 5, 4, 16, 3);
+    ASSERT_TRUE(row) << row.error_message();
+    EXPECT_EQ(row->prefix_hit_tokens, 3 * 16) << "the shared 16-token block, for the 3 sequences after the first";
 }
 
 TEST(Engine, MemoryPressurePreemptsAndCompletes) {

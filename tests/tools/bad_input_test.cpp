@@ -244,6 +244,13 @@ std::vector<Case> other_tool_cases() {
         {bench, with(b, {"--numerics", "fast", "--flash-attn"}), 2, "--flash-attn"},
         {bench, {"-m", "/nonexistent.gguf", "--mem-bw", "10", "-p", "1", "-n", "0", "-r", "1"}, 1, "/nonexistent.gguf"},
         {bench, with(b, {"-c", "2000000000", "-p", "1", "-n", "0"}), 1, "fits"},
+        {bench, with(b, {"-npp", "0"}), 2, "-npp"},
+        {bench, with(b, {"-npl", "2000"}), 2, "-npl"},
+        {bench, with(b, {"-npp", "100000000", "-npl", "1"}), 1, "memory is available"},
+        {bench, with(b, {"--prefix-reuse", "256"}), 2, "'P,S'"},
+        {bench, with(b, {"--prefix-reuse", "0,32"}), 2, "--prefix-reuse"},
+        {bench, with(b, {"--prefix-reuse", "a,b"}), 2, "--prefix-reuse"},
+        {bench, with(b, {"--prefix-reuse", "536870911,1"}), 1, "memory is available"},
 
         {quant, {}, 2, "IN"},
         {quant, {M, out}, 2, "TYPE"},
