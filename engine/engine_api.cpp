@@ -8,6 +8,9 @@
 
 #include "core/system_info.hpp"
 #include "engine/engine_impl.hpp"
+#ifdef LLM_HAVE_VULKAN
+#include "kernels/vulkan/vk_session.hpp"
+#endif
 #include "runtime/model_access.hpp"
 #include "runtime/model_impl.hpp"
 
@@ -35,8 +38,10 @@ Status resolve_options(const ModelConfig& c, EngineOptions& o, int64_t* pool_tok
         return error("block_tokens must be in [1, 4096], got {}", o.block_tokens);
     if (o.kv_pool_tokens < 0 || o.kv_pool_mib < 0) return error("the KV pool size must not be negative");
     if (o.device.rfind("vulkan", 0) == 0) {
-        std::fprintf(stderr, "llm: the serving engine's paged KV cache runs on the CPU only for now\n");
+#ifndef LLM_HAVE_VULKAN
+        std::fprintf(stderr, "llm: this build has no Vulkan backend; running on the CPU\n");
         o.device = "cpu";
+#endif
     } else if (o.device != "cpu") {
         return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
     }
@@ -63,6 +68,34 @@ Status resolve_options(const ModelConfig& c, EngineOptions& o, int64_t* pool_tok
 
 }  // namespace
 
+// The passes on a Vulkan device: a decoder whose cache is the pool's blocks (same block ids and tables as the
+// host bookkeeping). On failure (no device, out of device memory) the engine says so and runs on the CPU.
+void Engine::Impl::use_device() {
+    Impl& m = *this;
+#ifdef LLM_HAVE_VULKAN
+    vk::SessionRequest req;
+    req.device = m.opts.device, req.n_ctx = m.opts.n_ctx, req.kv_type = m.opts.kv_type, req.longrope = m.opts.longrope;
+    req.paged_blocks = m.pool.n_blocks(), req.block_tokens = m.opts.block_tokens, req.numerics = m.opts.numerics;
+    std::string note;
+    auto d = vk::create_session_decoder(req, *m.c, *m.w, &note);
+    if (!d) {
+        std::fprintf(stderr, "llm: %s; the engine runs on the CPU\n", d.error_message().c_str());
+        m.opts.device = "cpu";
+        return;
+    }
+    if (!note.empty()) std::fprintf(stderr, "llm: %s\n", note.c_str());
+    m.device = std::move(*d);
+    // A pass must fit the device's buffers (every activation row in one binding): fewer tokens per step if not.
+    if (m.device->max_tokens() < m.opts.step_tokens) {
+        std::fprintf(stderr, "llm: vulkan: at most %lld tokens per pass on this device (step_tokens was %d)\n",
+                     (long long)m.device->max_tokens(), m.opts.step_tokens);
+        m.opts.step_tokens = (int)m.device->max_tokens();
+    }
+#else
+    (void)m;
+#endif
+}
+
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() {
@@ -88,6 +121,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mo
     if (!pool) return pool.status();
     m.pool = std::move(*pool);
     m.alloc = std::make_unique<BlockAllocator>(m.pool.n_blocks());
+    if (m.opts.device != "cpu") m.use_device();
     // A chain is long from 1024 tokens, or an eighth of a smaller pool (at least two blocks).
     m.long_chain_blocks =
         std::max<int64_t>(2, std::min<int64_t>(1024, m.pool_tokens / 8) / m.opts.block_tokens);

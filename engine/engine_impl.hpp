@@ -21,6 +21,9 @@
 #include "tokenizer/tokenizer.hpp"
 
 namespace llm {
+namespace vk {
+class VulkanDecoder;
+}
 
 using EngineClock = std::chrono::steady_clock;
 
@@ -55,8 +58,10 @@ struct Engine::Impl {
     const ModelConfig* c = nullptr;
     const ModelWeights* w = nullptr;
     const Tokenizer* tok = nullptr;
-    KvPool pool;
+    KvPool pool;  // the blocks' bookkeeping and, on the CPU, their storage (untouched when `device` holds it)
     std::unique_ptr<BlockAllocator> alloc;
+    // Set when the passes run on a Vulkan device: the pool's storage lives there (same blocks, same tables).
+    std::shared_ptr<vk::VulkanDecoder> device;
     ForwardOptions fo;
     ForwardScratch scratch, embed_scratch;
     int64_t pool_tokens = 0;
@@ -94,7 +99,9 @@ struct Engine::Impl {
     bool schedule_running(std::vector<Work>& plan, int64_t& budget);  // true when a sequence was preempted
     void admit_waiting(std::vector<Work>& plan, int64_t& budget);
     std::vector<Sequence*> build_batch(const std::vector<Work>& plan);  // the sequences whose logits come back
-    void run_batch(const std::vector<Work>& plan);
+    void use_device();  // engine_api.cpp: the decoder for opts.device, or the CPU with a message
+    // False when the pass failed (a device error): the plan's sequences have ended with the error.
+    bool run_batch(const std::vector<Work>& plan);
     void retire_and_emit(const std::vector<Work>& plan, const std::vector<Sequence*>& out_seqs);
     void take_handovers();
     bool ensure_blocks(Sequence& s, int64_t n_tokens);

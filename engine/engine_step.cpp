@@ -5,6 +5,9 @@
 #include <algorithm>
 
 #include "engine/engine_impl.hpp"
+#ifdef LLM_HAVE_VULKAN
+#include "kernels/vulkan/vk_decoder.hpp"
+#endif
 
 namespace llm {
 
@@ -187,13 +190,25 @@ std::vector<Sequence*> Engine::Impl::build_batch(const std::vector<Work>& plan) 
 }
 
 // The one forward pass, and the step counters.
-void Engine::Impl::run_batch(const std::vector<Work>& plan) {
+bool Engine::Impl::run_batch(const std::vector<Work>& plan) {
     logits.resize(batch.out_rows.size() * (size_t)c->n_vocab);
+#ifdef LLM_HAVE_VULKAN
+    if (device) {
+        if (Status st = device->forward(batch, paged, logits.data()); !st) {
+            for (const Work& wk : plan) finish(*wk.s, StopReason::EndOfGeneration, st);
+            return false;
+        }
+    } else {
+        forward_cpu_paged(*c, *w, paged, batch, logits.data(), scratch, fo);
+    }
+#else
     forward_cpu_paged(*c, *w, paged, batch, logits.data(), scratch, fo);
+#endif
     stats.steps++;
     stats.step_tokens += batch.size();
     stats.step_sequences += (int64_t)plan.size();
     stats.max_step_sequences = std::max(stats.max_step_sequences, (int)plan.size());
+    return true;
 }
 
 // Advances every planned sequence past its computed tokens (registering blocks that became full), then samples
@@ -223,8 +238,7 @@ bool Engine::Impl::step() {
         return true;
     }
     const std::vector<Sequence*> out_seqs = build_batch(plan);
-    run_batch(plan);
-    retire_and_emit(plan, out_seqs);
+    if (run_batch(plan)) retire_and_emit(plan, out_seqs);
     sweep_done();
     publish();
     return true;

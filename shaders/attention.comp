@@ -9,6 +9,10 @@
 // sum and a second accumulates V (two passes over K). Grid: (n_heads, n_tokens), independent of n_keys.
 // With dyn != 0, pos0 and n_keys come from params[0], params[1] instead of the push constants, so one
 // recorded command buffer serves every decode step (the host writes the positions before submitting).
+// With paged != 0 (the serving engine: several sequences per pass over a pool of fixed-size blocks), token t
+// reads its own position, its sequence's key count and the offset of its sequence's block table from
+// tok[3t], tok[3t + 1], tok[3t + 2], and key j is pool row tables[offset + j / block_tokens] * block_tokens +
+// j % block_tokens. A token's arithmetic never depends on the other tokens of the pass (batch invariance).
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
@@ -26,6 +30,8 @@ float vval(uint e) { return vd[e]; }
 #endif
 layout(binding = 3) writeonly buffer O { float o[]; };
 layout(binding = 4) readonly buffer P { uint params[]; };
+layout(binding = 5) readonly buffer T { uint tok[]; };
+layout(binding = 6) readonly buffer B { uint tables[]; };
 layout(push_constant) uniform PC {
     uint n_tokens, n_keys, n_heads, n_kv_heads;
     uint head_dim, pos0, window, q_offset;
@@ -34,6 +40,8 @@ layout(push_constant) uniform PC {
     float scale;
     uint round_f16;  // round q and the softmax weights to fp16 (llama.cpp with an F16 cache; CPU round_to_f16)
     uint dyn;        // pos0 and n_keys from the params buffer
+    uint paged;      // positions, key counts and block tables from tok / tables
+    uint block_tokens;
 } pc;
 
 const uint MAX_HEAD_DIM = 256;
@@ -41,13 +49,16 @@ const uint MAXD = (MAX_HEAD_DIM + WG - 1) / WG;  // output elements per thread
 shared float qs[MAX_HEAD_DIM];
 shared float ps[WG];
 shared float red[WG];
+shared uint rows[WG];  // the cache row of each key of the chunk
 
 void main() {
     const uint h = gl_WorkGroupID.x, t = gl_WorkGroupID.y, tid = gl_LocalInvocationID.x;
     const uint hd = pc.head_dim, g = h / (pc.n_heads / pc.n_kv_heads);
+    const bool paged = pc.paged != 0u;
     const uint pos0 = pc.dyn != 0u ? params[0] : pc.pos0;
-    const uint n_keys = pc.dyn != 0u ? params[1] : pc.n_keys;
-    const uint pos = pos0 + t;
+    const uint n_keys = paged ? tok[3u * t + 1u] : pc.dyn != 0u ? params[1] : pc.n_keys;
+    const uint pos = paged ? tok[3u * t] : pos0 + t;
+    const uint table = paged ? tok[3u * t + 2u] : 0u;
     const int hi = int(min(pos, n_keys - 1u));
     const int lo = pc.window > 0u ? max(0, int(pos) - int(pc.window) + 1) : 0;
     const uint qb = pc.q_offset + t * pc.q_stride + h * hd;
@@ -67,7 +78,11 @@ void main() {
             const int j = c + int(tid);
             float s = NEG_BIG;
             if (j <= hi) {
-                const uint kb = pc.k_offset + uint(j) * pc.kv_stride + kvh;
+                const uint row = paged ? tables[table + uint(j) / pc.block_tokens] * pc.block_tokens +
+                                             uint(j) % pc.block_tokens
+                                       : uint(j);
+                rows[tid] = row;
+                const uint kb = pc.k_offset + row * pc.kv_stride + kvh;
                 float dot_ = 0.0;
                 for (uint d = 0; d < hd; ++d) dot_ += qs[d] * kval(kb + d);
                 s = dot_ * pc.scale;
@@ -105,7 +120,7 @@ void main() {
                     const uint d = tid + i * WG;
                     if (d < hd) {
                         float a = acc[i] * corr;
-                        for (int jj = 0; jj < n_here; ++jj) a += ps[jj] * vval(pc.v_offset + uint(c + jj) * pc.kv_stride + kvh + d);
+                        for (int jj = 0; jj < n_here; ++jj) a += ps[jj] * vval(pc.v_offset + rows[jj] * pc.kv_stride + kvh + d);
                         acc[i] = a;
                     }
                 }

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <iterator>
+#include <optional>
 
 #include "core/system_info.hpp"
 #include "kernels/cpu/matmul.hpp"
@@ -27,11 +28,16 @@ Expected<std::unique_ptr<VulkanDecoder>> VulkanDecoder::create(std::shared_ptr<c
     if (!op_supports(Backend::Vulkan, Op::Attention, opt.kv_type) || !op_supports(Backend::Vulkan, Op::KvStore, opt.kv_type))
         return error("vulkan: KV cache type {} is not supported (F16 or F32)", dtype_name(opt.kv_type));
     if (opt.n_ctx <= 0) return error("vulkan: n_ctx must be positive");
+    if (opt.paged_blocks < 0 || (opt.paged_blocks > 0 && opt.block_tokens <= 0))
+        return error("vulkan: a paged cache needs a positive block count and block size");
     std::unique_ptr<VulkanDecoder> d(new VulkanDecoder());
     d->w_ = std::move(weights);
     d->opt_ = opt;
     const ModelConfig& c = d->w_->config;
-    const size_t cache_bytes = (size_t)opt.n_ctx * c.kv_dim() * (opt.kv_type == DType::F16 ? 2 : 4);
+    const int64_t rows = opt.paged_blocks > 0 ? opt.paged_blocks * opt.block_tokens : opt.n_ctx;
+    if ((uint64_t)rows * c.kv_dim() >= (1ull << 32))  // the shaders index elements with uint32
+        return error("vulkan: a KV cache of {} positions x {} values exceeds the shaders' 32-bit indices", rows, c.kv_dim());
+    const size_t cache_bytes = (size_t)rows * c.kv_dim() * (opt.kv_type == DType::F16 ? 2 : 4);
     for (int il = 0; il < c.n_layers; ++il) {
         for (auto* caches : {&d->k_cache_, &d->v_cache_}) {
             auto b = d->w_->ctx->create_buffer(cache_bytes);
@@ -117,6 +123,12 @@ public:
         // Reused recordings read pos0 / n_keys from params_; single-use ones get them as push constants.
         dyn = d.opt_.reuse_commands && !debug ? &d.params_ : nullptr;
         threads = d.opt_.n_threads > 0 ? d.opt_.n_threads : physical_core_count();
+        if (d.paged()) {  // positions, key counts and cache rows come from the paged buffers, every pass
+            slots = &d.kv_slots_;
+            paged = PagedTables{&d.tok_info_, &d.tables_, (uint32_t)d.opt_.block_tokens};
+        }
+        numerics = d.opt_.numerics;
+        mm_kernel = numerics == Numerics::Invariant ? MatmulKernel::Tiled : MatmulKernel::Auto;
     }
     Status record();
 
@@ -158,6 +170,10 @@ public:
     bool debug;
     const Buffer* dyn = nullptr;
     int threads = 1;
+    const Buffer* slots = nullptr;        // paged decoders: each token's cache row
+    std::optional<PagedTables> paged;     // paged decoders: positions, key counts, block tables
+    Numerics numerics = Numerics::Exact;  // of the CPU fallback matmuls
+    MatmulKernel mm_kernel = MatmulKernel::Auto;
 
 private:
     // What a node reads or writes: a block of a root tensor in a storage buffer (a MemoryPlan slot, the
@@ -254,7 +270,7 @@ Status GraphRecorder::cpu_matmul(const TensorView& w, Act x, uint32_t rows, Act 
     cl->copy_rows(*x.buf, (size_t)x.offset * 4, (size_t)x.stride * 4, **in, 0, n_in * 4, n_in * 4, rows);
     const float* xin = static_cast<const float*>((*in)->mapped());
     float* yout = static_cast<float*>((*out)->mapped());
-    LLM_TRY(next_segment([w, xin, yout, rows, t = threads] { llm::matmul(w, xin, rows, yout, t); }));
+    LLM_TRY(next_segment([w, xin, yout, rows, t = threads, nm = numerics] { llm::matmul(w, xin, rows, yout, t, nm); }));
     cl->copy_rows(**out, 0, n_out * 4, *y.buf, (size_t)y.offset * 4, (size_t)y.stride * 4, n_out * 4, rows);
     return {};
 }
@@ -294,7 +310,7 @@ Status rec_rms_norm(R& r, const Node& n) {  // per head (QK-norm): the dense row
 Status rec_matmul(R& r, const Node& n) {
     LLM_TRY(r.ensure_list());
     const uint32_t rows = (uint32_t)r.desc(n.out).rows;
-    if (r.on_device(n)) return matmul(r.cx, r.list(), r.W.matrix(*n.w), r.act(n.in[0]), rows, r.act(n.out));
+    if (r.on_device(n)) return matmul(r.cx, r.list(), r.W.matrix(*n.w), r.act(n.in[0]), rows, r.act(n.out), r.mm_kernel);
     return r.cpu_matmul(*n.w, r.act(n.in[0]), rows, r.act(n.out));
 }
 
@@ -317,8 +333,8 @@ Status rec_kv_store(R& r, const Node& n) {
     const TensorDesc& k = r.desc(n.in[0]);
     LLM_TRY(r.ensure_list());
     const uint32_t rows = (uint32_t)k.rows, kv_dim = (uint32_t)k.cols;
-    LLM_TRY(kv_write(r.cx, r.list(), r.act(n.in[1]), rows, kv_dim, r.pos0, r.cache(r.d.v_cache(), n.layer), r.dyn));
-    return kv_write(r.cx, r.list(), r.act(n.in[0]), rows, kv_dim, r.pos0, r.cache(r.d.k_cache(), n.layer), r.dyn);
+    LLM_TRY(kv_write(r.cx, r.list(), r.act(n.in[1]), rows, kv_dim, r.pos0, r.cache(r.d.v_cache(), n.layer), r.dyn, r.slots));
+    return kv_write(r.cx, r.list(), r.act(n.in[0]), rows, kv_dim, r.pos0, r.cache(r.d.k_cache(), n.layer), r.dyn, r.slots);
 }
 
 Status rec_attention(R& r, const Node& n) {
@@ -326,7 +342,8 @@ Status rec_attention(R& r, const Node& n) {
     p.round_to_f16 = r.d.kv_f16();  // as the CPU executor and llama.cpp with an F16 cache
     LLM_TRY(r.ensure_list());
     return attention(r.cx, r.list(), r.act(n.in[0]), r.cache(r.d.k_cache(), n.layer), r.cache(r.d.v_cache(), n.layer),
-                     r.n_keys, (uint32_t)r.desc(n.out).rows, r.pos0, p, r.act(n.out), r.dyn);
+                     r.n_keys, (uint32_t)r.desc(n.out).rows, r.pos0, p, r.act(n.out), r.dyn,
+                     r.paged ? &*r.paged : nullptr);
 }
 
 Status rec_add(R& r, const Node& n) {
@@ -418,9 +435,9 @@ Status VulkanDecoder::forward(std::span<const int32_t> tokens, int64_t pos0, boo
 
 Status VulkanDecoder::forward(const Batch& b, float* logits, const NodeHook& hook) {
     const ModelConfig& c = w_->config;
-    Context& cx = *w_->ctx;
     const int64_t n = b.size(), pos0 = b.contiguous_pos0();
     if (n == 0) return {};
+    if (paged()) return error("vulkan: a paged decoder runs passes through block tables (forward with PagedKv)");
     if (n > max_tokens()) return error("vulkan: a pass of {} tokens exceeds the {} one pass holds", n, max_tokens());
     if (pos0 < 0) return error("vulkan: batch positions must be consecutive (one sequence per pass)");
     for (int32_t s : b.seq_ids)
@@ -430,8 +447,68 @@ Status VulkanDecoder::forward(const Batch& b, float* logits, const NodeHook& hoo
     for (int32_t t : b.tokens)
         if (t < 0 || t >= c.n_vocab) return error("vulkan: token id {} out of range (n_vocab {})", t, c.n_vocab);
     const ForwardInputs in = forward_inputs(c, b, opt_.longrope);
-    auto guard = cx.lock();  // one command pool and queue per context, possibly shared by several sessions
+    auto guard = w_->ctx->lock();  // one command pool and queue per context, possibly shared by several sessions
+    return run_pass(b, in, pos0, logits, hook);
+}
 
+Status VulkanDecoder::ensure_host(Buffer& buf, size_t bytes) {
+    if (buf.valid() && buf.size() >= bytes) return {};
+    recordings_.clear();  // they bind the old buffer
+    auto nb = w_->ctx->create_host_buffer(std::max<size_t>(2 * bytes, 256));  // room to grow: tables do, step by step
+    if (!nb) return nb.status().with_context("paged pass inputs");
+    buf = std::move(*nb);
+    return {};
+}
+
+Status VulkanDecoder::forward(const Batch& b, const PagedKv& kv, float* logits) {
+    const ModelConfig& c = w_->config;
+    const int64_t n = b.size(), pool_rows = opt_.paged_blocks * opt_.block_tokens, bt = opt_.block_tokens;
+    if (!paged()) return error("vulkan: this decoder has no paged cache (DecoderOptions::paged_blocks)");
+    if (n == 0) return {};
+    if (n > max_tokens()) return error("vulkan: a pass of {} tokens exceeds the {} one pass holds", n, max_tokens());
+    if ((int64_t)kv.slots.size() != n || (int64_t)b.positions.size() != n)
+        return error("vulkan: a paged pass needs one position and one cache slot per token");
+    for (int32_t t : b.tokens)
+        if (t < 0 || t >= c.n_vocab) return error("vulkan: token id {} out of range (n_vocab {})", t, c.n_vocab);
+    for (int64_t slot : kv.slots)
+        if (slot < 0 || slot >= pool_rows) return error("vulkan: cache slot {} outside the pool of {} rows", slot, pool_rows);
+    // Per token {position, its sequence's key count, the offset of its sequence's block table}; the tables.
+    std::vector<uint32_t> tok(3 * (size_t)n), tables;
+    int64_t covered = 0;
+    for (const PagedSeq& sq : kv.seqs) {
+        if (sq.tok0 != covered || sq.n_tokens <= 0 || sq.tok0 + sq.n_tokens > n || sq.n_keys > opt_.n_ctx || !sq.blocks)
+            return error("vulkan: paged pass: sequences must cover the batch's tokens in order, within n_ctx");
+        const uint32_t table0 = (uint32_t)tables.size();
+        for (int64_t j = 0; j < sq.n_keys; j += bt) {
+            const int32_t blk = sq.blocks[j / bt];
+            if (blk < 0 || blk >= opt_.paged_blocks) return error("vulkan: block {} outside the pool", blk);
+            tables.push_back((uint32_t)blk);
+        }
+        for (int64_t t = sq.tok0; t < sq.tok0 + sq.n_tokens; ++t) {
+            if (b.positions[t] < 0 || b.positions[t] >= sq.n_keys)
+                return error("vulkan: position {} outside its sequence's {} keys", b.positions[t], sq.n_keys);
+            tok[3 * t] = (uint32_t)b.positions[t], tok[3 * t + 1] = (uint32_t)sq.n_keys, tok[3 * t + 2] = table0;
+        }
+        covered = sq.tok0 + sq.n_tokens;
+    }
+    if (covered != n) return error("vulkan: paged pass: the sequences cover {} of {} tokens", covered, n);
+    const ForwardInputs in = forward_inputs(c, b, opt_.longrope);
+    auto guard = w_->ctx->lock();
+    LLM_TRY(ensure_host(kv_slots_, (size_t)n * 4));
+    LLM_TRY(ensure_host(tok_info_, tok.size() * 4));
+    LLM_TRY(ensure_host(tables_, tables.size() * 4));
+    auto* slots = static_cast<uint32_t*>(kv_slots_.mapped());
+    for (int64_t i = 0; i < n; ++i) slots[i] = (uint32_t)kv.slots[i];
+    std::memcpy(tok_info_.mapped(), tok.data(), tok.size() * 4);
+    if (!tables.empty()) std::memcpy(tables_.mapped(), tables.data(), tables.size() * 4);
+    return run_pass(b, in, 0, logits, {});
+}
+
+Status VulkanDecoder::run_pass(const Batch& b, const ForwardInputs& in, int64_t pos0, float* logits,
+                               const NodeHook& hook) {
+    const ModelConfig& c = w_->config;
+    Context& cx = *w_->ctx;
+    const int64_t n = b.size();
     // A cached recording of this shape, else a new one (cached when reuse is on, LRU beyond max_cached).
     Recording* rec = nullptr;
     std::unique_ptr<Recording> once;

@@ -34,6 +34,15 @@ struct DecoderOptions {
                                               // every pass, positions as push constants)
     int max_cached = 4;                       // recordings kept (least recently used dropped first)
     int n_threads = 0;                        // CPU threads for nodes that fall back to the CPU; 0: all cores
+    // The serving engine's pool instead of one sequence's cache: paged_blocks blocks of block_tokens positions
+    // per layer, written and read through block tables (forward(Batch, PagedKv, ...)); n_ctx is then the most
+    // positions one sequence may hold.
+    int64_t paged_blocks = 0;
+    int block_tokens = 16;
+    // Invariant: one matmul kernel at every token count (the tiled one, whose reduction order per output does
+    // not depend on the tokens beside it; the CPU fallback in Numerics::Invariant too), so a token's logits do
+    // not depend on what shares its pass. Exact / Fast: the kernel by token count (matrix-vector for few).
+    Numerics numerics = Numerics::Exact;
 };
 
 struct UploadOptions {
@@ -88,6 +97,12 @@ public:
     // output, with its values as they were right after the node (such a pass is recorded afresh with one
     // copy per node, and not cached).
     Status forward(const Batch& b, float* logits, const NodeHook& hook = {});
+    // One pass of the serving engine (a paged decoder: DecoderOptions::paged_blocks > 0) over several
+    // sequences, each one's tokens consecutive in b (kv.seqs: their tokens, key counts and block tables;
+    // kv.slots: each token's pool row; kv.pool is not used, the pool lives on the device). logits:
+    // [out_rows x n_vocab].
+    Status forward(const Batch& b, const PagedKv& kv, float* logits);
+    bool paged() const { return opt_.paged_blocks > 0; }
 
     // With DecoderOptions::profile: GPU milliseconds per op of the last forward run on this decoder's
     // context, summed by op name ("matmul", "attention", ...), when the device has timestamps.
@@ -116,15 +131,21 @@ private:
     VulkanDecoder() = default;
     Status ensure_buffers(const MemoryPlan& plan, const Batch& b);
     Status record(Recording& r, const Graph& g, const MemoryPlan& plan, uint32_t pos0, uint32_t n_keys, bool debug);
+    // The recorded pass of b's shape (recorded first when new), run with this pass's inputs.
+    Status run_pass(const Batch& b, const ForwardInputs& in, int64_t pos0, float* logits, const NodeHook& hook);
+    // Ensures a host-visible buffer of at least `bytes` (a new one invalidates the recordings).
+    Status ensure_host(Buffer& buf, size_t bytes);
 
     std::shared_ptr<const VulkanWeights> w_;
     DecoderOptions opt_;
-    std::vector<Buffer> k_cache_, v_cache_;  // per layer [n_ctx x kv_dim] of kv_type
+    std::vector<Buffer> k_cache_, v_cache_;  // per layer [n_ctx (paged: paged_blocks x block_tokens) x kv_dim] of kv_type
     // Activations: one buffer per MemoryPlan slot; logits [rows x n_vocab]; ids [n]; rope (cos, sin) tables (the
     // second: sliding-window layers with their own rope base, Gemma 3).
     std::vector<Buffer> slots_;
     Buffer logits_, logits_host_, ids_, rope_cs_, rope_cs_swa_;
     Buffer params_;  // uint32 {pos0, n_keys} of the pass, read by kv_write and attention
+    // Paged passes: each token's pool row; per token {position, key count, table offset}; the block tables.
+    Buffer kv_slots_, tok_info_, tables_;
     std::vector<std::unique_ptr<Recording>> recordings_;  // valid while the activation buffers are
     uint64_t n_recordings_ = 0, n_submits_ = 0, use_clock_ = 0;
     std::vector<std::pair<std::string, double>> last_profile_;

@@ -109,10 +109,10 @@ Status warm_up_pipelines(Context& ctx, std::span<const DType> weight_types) {
     }
     LLM_TRY(make("rms_norm", 3, true));
     LLM_TRY(make("rope", 2, false));
-    LLM_TRY(make("attention_f16", 5, true));
-    LLM_TRY(make("attention_f32", 5, true));
-    LLM_TRY(make("kv_write_f16", 3, false));
-    LLM_TRY(make("kv_write_f32", 3, false));
+    LLM_TRY(make("attention_f16", 7, true));
+    LLM_TRY(make("attention_f32", 7, true));
+    LLM_TRY(make("kv_write_f16", 4, false));
+    LLM_TRY(make("kv_write_f32", 4, false));
     LLM_TRY(make("silu_mul", 3, false));
     LLM_TRY(make("add", 2, false));
     LLM_TRY(make("scale", 1, false));
@@ -209,7 +209,7 @@ Status rope(Context& ctx, CommandList& cl, Act x, uint32_t n_tokens, uint32_t n_
 }
 
 Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint32_t n_keys, uint32_t n_tokens,
-                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params) {
+                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params, const PagedTables* paged) {
     if (p.head_dim > 256) return error("vulkan: attention: head_dim {} > 256", p.head_dim);
     if (p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads)
         return error("vulkan: attention: {} heads not a multiple of {} kv heads", p.n_heads, p.n_kv_heads);
@@ -219,29 +219,34 @@ Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint3
         uint32_t n_tokens, n_keys, n_heads, n_kv_heads, head_dim, pos0, window, q_offset, q_stride, o_offset,
             o_stride, k_offset, v_offset, kv_stride;
         float scale;
-        uint32_t round_f16, dyn;
+        uint32_t round_f16, dyn, paged, block_tokens;
     } pc{n_tokens, n_keys, (uint32_t)p.n_heads, (uint32_t)p.n_kv_heads, (uint32_t)p.head_dim, pos0,
          (uint32_t)std::max(0, p.sliding_window), q.offset, q.stride ? q.stride : qd, out.offset,
          out.stride ? out.stride : qd, k.offset, v.offset, k.stride, p.scale, p.round_to_f16 ? 1u : 0u,
-         params ? 1u : 0u};
+         params && !paged ? 1u : 0u, paged ? 1u : 0u, paged ? paged->block_tokens : 0u};
+    if (paged && (!paged->tokens || !paged->tables || paged->block_tokens == 0))
+        return error("vulkan: attention: paged needs token and table buffers and a block size");
     if (k.stride != v.stride) return error("vulkan: attention: K and V row strides differ");
     if (n_tokens == 0) return {};
     if (n_tokens > kMaxGroups) return error("vulkan: attention: {} tokens exceed one dispatch", n_tokens);
-    // Without params the binding is a dummy (never read): any valid buffer.
+    // Without params (paged) the binding is a dummy (never read): any valid buffer.
     return run(ctx, cl, k.f16 ? "attention_f16" : "attention_f32",
-               {q.buf, k.buf, v.buf, out.buf, params ? params : q.buf}, pc, (uint32_t)p.n_heads, n_tokens, 1, kWgSpec);
+               {q.buf, k.buf, v.buf, out.buf, params ? params : q.buf, paged ? paged->tokens : q.buf,
+                paged ? paged->tables : q.buf},
+               pc, (uint32_t)p.n_heads, n_tokens, 1, kWgSpec);
 }
 
 Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst,
-                const Buffer* params) {
+                const Buffer* params, const Buffer* slots) {
     struct {
-        uint32_t n, kv_dim, pos0, src_offset, src_stride, dst_offset, dyn;
-    } pc{n, kv_dim, pos0, src.offset, src.stride ? src.stride : kv_dim, dst.offset, params ? 1u : 0u};
+        uint32_t n, kv_dim, pos0, src_offset, src_stride, dst_offset, dyn, paged;
+    } pc{n, kv_dim, pos0, src.offset, src.stride ? src.stride : kv_dim, dst.offset, params && !slots ? 1u : 0u,
+         slots ? 1u : 0u};
     if (dst.f16 && (kv_dim % 2 || dst.offset % 2)) return error("vulkan: kv_write: F16 rows need an even kv_dim");
     if (n == 0) return {};
     const uint32_t per_thread = dst.f16 ? 2 : 1;
-    return run(ctx, cl, dst.f16 ? "kv_write_f16" : "kv_write_f32", {src.buf, dst.buf, params ? params : src.buf}, pc,
-               ceil_div(kv_dim / per_thread, 256), n);
+    return run(ctx, cl, dst.f16 ? "kv_write_f16" : "kv_write_f32",
+               {src.buf, dst.buf, params ? params : src.buf, slots ? slots : src.buf}, pc, ceil_div(kv_dim / per_thread, 256), n);
 }
 
 Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, uint32_t n, uint32_t n_rows) {

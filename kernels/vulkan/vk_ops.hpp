@@ -82,15 +82,26 @@ struct KvView {
     uint32_t stride = 0;  // elements between positions
     bool f16 = false;
 };
+// The serving engine's cache: a pool of blocks of block_tokens rows, read through block tables. Per query
+// token t: tokens holds uint32 {position, key count of its sequence, offset of its sequence's table in
+// tables}; key j of that sequence is row tables[offset + j / block_tokens] * block_tokens + j % block_tokens.
+struct PagedTables {
+    const Buffer* tokens = nullptr;
+    const Buffer* tables = nullptr;
+    uint32_t block_tokens = 0;
+};
 // Query t is at position pos0 + t; out rows hold n_heads * head_dim values.
 // params (optional): a buffer holding uint32 {pos0, n_keys}, read by the shader at run time instead of
 // the pos0 / n_keys arguments, so a recorded command list can be re-submitted for other positions.
+// paged (optional): positions, key counts and rows from block tables instead (pos0, n_keys, params unused).
 Status attention(Context& ctx, CommandList& cl, Act q, KvView k, KvView v, uint32_t n_keys, uint32_t n_tokens,
-                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params = nullptr);
+                 uint32_t pos0, const AttentionParams& p, Act out, const Buffer* params = nullptr,
+                 const PagedTables* paged = nullptr);
 // Writes n rows of kv_dim floats into cache rows [pos0, pos0 + n) (row p at dst.offset + p * kv_dim).
-// params (optional): pos0 read from params[0] at run time (as attention).
+// params (optional): pos0 read from params[0] at run time (as attention). slots (optional): row t goes to
+// cache row slots[t] (uint32) instead.
 Status kv_write(Context& ctx, CommandList& cl, Act src, uint32_t n, uint32_t kv_dim, uint32_t pos0, KvView dst,
-                const Buffer* params = nullptr);
+                const Buffer* params = nullptr, const Buffer* slots = nullptr);
 
 Status softmax(Context& ctx, CommandList& cl, const Buffer& x, uint32_t offset, uint32_t n, uint32_t n_rows);
 Status silu_mul(Context& ctx, CommandList& cl, Act gate, Act up, Act out, uint32_t width, uint32_t n_rows);

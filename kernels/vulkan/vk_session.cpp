@@ -51,6 +51,7 @@ Expected<std::unique_ptr<VulkanDecoder>> create_session_decoder(const SessionReq
     opt.kv_type = req.kv_type == DType::F32 ? DType::F32 : DType::F16;
     opt.longrope = req.longrope;
     opt.profile = req.profile;
+    opt.paged_blocks = req.paged_blocks, opt.block_tokens = req.block_tokens, opt.numerics = req.numerics;
     if (note) {
         *note = fmt::format("vulkan: running on {} ({}), weights {:.1f} MiB on the device", (*ctx)->info().name,
                             device_type_name((*ctx)->info().type), weights->bytes / 1048576.0);

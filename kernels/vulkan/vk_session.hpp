@@ -16,6 +16,11 @@ struct SessionRequest {
     DType kv_type = DType::F16;          // F16 or F32 on the device; other types run as F16 (see note)
     LongRopeMode longrope = LongRopeMode::Auto;
     bool profile = false;
+    // The serving engine: a pool of paged_blocks blocks of block_tokens positions instead of one sequence's
+    // cache, and its numerics (DecoderOptions).
+    int64_t paged_blocks = 0;
+    int block_tokens = 16;
+    Numerics numerics = Numerics::Exact;
 };
 
 // A decoder for one session. Errors (no loader/driver/device, out of device memory, a bad

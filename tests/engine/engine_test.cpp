@@ -51,6 +51,36 @@ TEST(Engine, FirstLogitsAgreeWithSession) {
     }
 }
 
+// The engine on Vulkan (lavapipe in CI): its paged pool on the device, the same block tables as on the CPU.
+// Every step's logits agree with the CPU engine's within the Vulkan backend's tolerance (float weights here:
+// the device accumulates in fp32, the CPU rounds activations to fp16 for F16 weights).
+TEST(Engine, VulkanAgreesWithTheCpuEngine) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "F16"));
+    ASSERT_TRUE(model);
+    EngineOptions o = small_options();
+    o.device = "vulkan";
+    auto gpu = make_engine(model, o);
+    if (gpu->options().device != "vulkan") GTEST_SKIP() << "the engine could not use Vulkan (see its message)";
+    auto cpu = make_engine(model, small_options());
+    std::vector<Request> reqs;
+    for (const auto& p : test::make_prompts(4, 20, 37, model_config(*model).n_vocab)) reqs.push_back(greedy(p, 6));
+    const auto want = test::run_requests(*cpu, reqs), got = test::run_requests(*gpu, reqs);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+        ASSERT_EQ(got[i].logits.size(), want[i].logits.size());
+        // Teacher-forced comparison only while the tokens agree (a near-tie may pick another token).
+        for (size_t k = 0; k < want[i].logits.size(); ++k) {
+            double max_diff = 0, max_ref = 0;
+            for (size_t v = 0; v < want[i].logits[k].size(); ++v) {
+                max_diff = std::max(max_diff, (double)std::fabs(want[i].logits[k][v] - got[i].logits[k][v]));
+                max_ref = std::max(max_ref, (double)std::fabs(want[i].logits[k][v]));
+            }
+            EXPECT_LT(max_diff, 2e-2 * std::max(1.0, max_ref)) << "request " << i << " step " << k;
+            if (k < want[i].tokens.size() && got[i].tokens[k] != want[i].tokens[k]) break;
+        }
+    }
+    EXPECT_GT(gpu->stats().max_step_sequences, 1) << "the device ran several sequences per pass";
+}
+
 TEST(Engine, BatchingIsRealAndCountersAddUp) {
     auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q8_0"));
     ASSERT_TRUE(model);

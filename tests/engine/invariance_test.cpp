@@ -1,7 +1,8 @@
 // Batch invariance (Numerics::Invariant, the engine's default): 16 requests of different prompt lengths, half
 // greedy and half seeded sampling, run each alone, all submitted together, arriving staggered, and with step
 // budgets of 16, 64 and 512 tokens: bit-identical logits at every step and identical tokens. On SmolLM2 (real
-// model, when cached), a quantized fixture and the sliding-window fixture (safetensors, float weights).
+// model, when cached), a quantized fixture and the sliding-window fixture (safetensors, float weights); the same
+// on Vulkan (lavapipe in CI) with smaller shapes.
 #include <gtest/gtest.h>
 
 #include "engine_test_util.hpp"
@@ -29,13 +30,14 @@ std::vector<Request> requests(const ModelConfig& c, int n_gen, int min_len, int 
     return reqs;
 }
 
-void check_invariance(const std::string& path, int n_gen, int min_len, int stride) {
+void check_invariance(const std::string& path, int n_gen, int min_len, int stride, const std::string& device = "cpu") {
     auto model = test::load_or_die(path);
     ASSERT_TRUE(model);
     EngineOptions o;
     o.n_ctx = 1024;
     o.kv_pool_tokens = 16 * 1024;
     o.n_threads = 2;
+    o.device = device;
     ASSERT_EQ(o.numerics, Numerics::Invariant);
     const std::vector<Request> reqs = requests(model_config(*model), n_gen, min_len, stride);
     auto engine = [&](int step_tokens) {
@@ -49,6 +51,7 @@ void check_invariance(const std::string& path, int n_gen, int min_len, int strid
     std::vector<Outcome> alone;
     {
         auto e = engine(512);
+        if (e->options().device != device) GTEST_SKIP() << "the engine could not use " << device << " (see its message)";
         for (const Request& r : reqs) alone.push_back(test::run_requests(*e, {r})[0]);
     }
     for (const Outcome& a : alone) ASSERT_EQ((int)a.tokens.size(), n_gen);
@@ -73,6 +76,10 @@ TEST(Invariance, QuantizedFixture) {
 
 TEST(Invariance, SlidingWindowFixture) {
     check_invariance(std::string(LLM_FIXTURES_DIR) + "/models/mistral-swa/hf", 32, 5, 3);
+}
+
+TEST(Invariance, QuantizedFixtureOnVulkan) {
+    check_invariance(test::fixture_model("mistral-gqa", "Q4_0"), 16, 5, 3, "vulkan");
 }
 
 TEST(Invariance, SmolLM2) {

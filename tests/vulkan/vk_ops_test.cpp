@@ -201,6 +201,83 @@ TEST(VkOps, ReusedListReadsPositionsFromBuffer) {
     }
 }
 
+// The serving engine's pool: several sequences' keys written through slots into shuffled blocks, their queries
+// in one call through block tables. Each sequence's output must be bit-identical to the same sequence alone in
+// a contiguous cache (the same arithmetic, only the rows' addresses differ): what batch invariance needs.
+TEST(VkOps, PagedAttentionMatchesEachSequenceAlone) {
+    LLM_VK_CONTEXT_OR_SKIP(ctx);
+    const int n_heads = 4, n_kv = 2, hd = 32, qd = n_heads * hd, kvd = n_kv * hd, bt = 16, n_blocks = 20;
+    struct Seq {
+        int n_keys, n_tokens;
+    };
+    const Seq seqs[] = {{70, 3}, {5, 5}, {33, 1}, {100, 2}};
+    std::vector<int32_t> free_blocks(n_blocks);
+    for (int b = 0; b < n_blocks; ++b) free_blocks[b] = (b * 7 + 3) % n_blocks;  // a permutation: not in order
+    for (bool f16 : {false, true})
+        for (int window : {0, 9}) {
+            AttentionParams p;
+            p.n_heads = n_heads, p.n_kv_heads = n_kv, p.head_dim = hd;
+            p.scale = 1.0f / std::sqrt((float)hd);
+            p.sliding_window = window;
+            p.round_to_f16 = f16;
+            const uint32_t elem = f16 ? 2 : 4;
+            std::vector<float> k_all, v_all, q_all;
+            std::vector<uint32_t> slots, tok_info, tables;
+            std::vector<std::vector<float>> alone;
+            size_t next_block = 0;
+            for (size_t si = 0; si < std::size(seqs); ++si) {
+                const Seq& sq = seqs[si];
+                const auto k = random_floats(kvd * sq.n_keys, 10 + si, -2, 2), v = random_floats(kvd * sq.n_keys, 20 + si);
+                const auto q = random_floats(qd * sq.n_tokens, 30 + si, -2, 2);
+                const uint32_t table0 = (uint32_t)tables.size();
+                for (int j = 0; j < sq.n_keys; j += bt) tables.push_back((uint32_t)free_blocks[next_block++]);
+                for (int j = 0; j < sq.n_keys; ++j) slots.push_back(tables[table0 + j / bt] * bt + j % bt);
+                for (int t = 0; t < sq.n_tokens; ++t)
+                    tok_info.insert(tok_info.end(), {(uint32_t)(sq.n_keys - sq.n_tokens + t), (uint32_t)sq.n_keys, table0});
+                k_all.insert(k_all.end(), k.begin(), k.end()), v_all.insert(v_all.end(), v.begin(), v.end());
+                q_all.insert(q_all.end(), q.begin(), q.end());
+                // Alone, contiguous.
+                Buffer bq = to_device(*ctx, q), bk = to_device(*ctx, k), bv = to_device(*ctx, v);
+                auto kc = ctx->create_buffer(kvd * sq.n_keys * elem), vc = ctx->create_buffer(kvd * sq.n_keys * elem);
+                auto bo = ctx->create_buffer(qd * sq.n_tokens * 4);
+                ASSERT_TRUE(kc && vc && bo);
+                const KvView kview{&*kc, 0, (uint32_t)kvd, f16}, vview{&*vc, 0, (uint32_t)kvd, f16};
+                CommandList& cl = ctx->begin();
+                ASSERT_TRUE(kv_write(*ctx, cl, {&bk, 0, 0}, sq.n_keys, kvd, 0, kview).is_ok());
+                ASSERT_TRUE(kv_write(*ctx, cl, {&bv, 0, 0}, sq.n_keys, kvd, 0, vview).is_ok());
+                cl.barrier();
+                ASSERT_TRUE(attention(*ctx, cl, {&bq, 0, 0}, kview, vview, sq.n_keys, sq.n_tokens, sq.n_keys - sq.n_tokens,
+                                      p, {&*bo, 0, 0})
+                                .is_ok());
+                ASSERT_TRUE(ctx->submit().is_ok());
+                alone.push_back(from_device<float>(*ctx, *bo, qd * sq.n_tokens));
+            }
+            // Together, through the pool (a layer offset of 6 elements before row 0, as a layer's cache would have).
+            const uint32_t n_q = (uint32_t)(q_all.size() / qd), off = 6;
+            Buffer bq = to_device(*ctx, q_all), bk = to_device(*ctx, k_all), bv = to_device(*ctx, v_all);
+            Buffer bslots = to_device(*ctx, slots), btok = to_device(*ctx, tok_info), btab = to_device(*ctx, tables);
+            auto kc = ctx->create_buffer((off + kvd * n_blocks * bt) * elem), vc = ctx->create_buffer((off + kvd * n_blocks * bt) * elem);
+            auto bo = ctx->create_buffer(qd * n_q * 4);
+            ASSERT_TRUE(kc && vc && bo);
+            const KvView kview{&*kc, off, (uint32_t)kvd, f16}, vview{&*vc, off, (uint32_t)kvd, f16};
+            const PagedTables paged{&btok, &btab, (uint32_t)bt};
+            CommandList& cl = ctx->begin();
+            ASSERT_TRUE(kv_write(*ctx, cl, {&bk, 0, 0}, (uint32_t)slots.size(), kvd, 0, kview, nullptr, &bslots).is_ok());
+            ASSERT_TRUE(kv_write(*ctx, cl, {&bv, 0, 0}, (uint32_t)slots.size(), kvd, 0, vview, nullptr, &bslots).is_ok());
+            cl.barrier();
+            Status st = attention(*ctx, cl, {&bq, 0, 0}, kview, vview, 0, n_q, 0, p, {&*bo, 0, 0}, nullptr, &paged);
+            ASSERT_TRUE(st.is_ok()) << st.message();
+            ASSERT_TRUE(ctx->submit().is_ok());
+            const auto got = from_device<float>(*ctx, *bo, qd * n_q);
+            size_t row = 0;
+            for (size_t si = 0; si < std::size(seqs); ++si) {
+                EXPECT_EQ(0, std::memcmp(got.data() + row * qd, alone[si].data(), alone[si].size() * 4))
+                    << "sequence " << si << (f16 ? " f16" : " f32") << " window " << window;
+                row += seqs[si].n_tokens;
+            }
+        }
+}
+
 TEST(VkOps, KvWriteEdgeValuesF16) {
     LLM_VK_CONTEXT_OR_SKIP(ctx);
     std::vector<float> x = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65519.0f, 65520.0f, -1e9f, 1e-8f, -3e-5f,
