@@ -354,7 +354,8 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
     };
     auto prep = [&](int64_t t) {
         prepare(x + t * n_in, act + (size_t)t * stride, n_in);
-        cpu::gemv_multi_offsets(n_in, act + (size_t)t * stride, stride, 1, gk.offset, off + t * nb);
+        if (gk.offset != 0)  // only kernels over offset-coded weights (Q4_0) read them
+            cpu::gemv_multi_offsets(n_in, act + (size_t)t * stride, stride, 1, gk.offset, off + t * nb);
     };
     if (n_threads <= 1) {
         for (int64_t t = 0; t < n_tokens; ++t) prep(t);

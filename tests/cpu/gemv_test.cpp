@@ -154,7 +154,7 @@ TEST(Gemv, BitIdenticalToVecDotAvx2) {
 // same ISA on that token alone (so to vec_dot), for 1..20 tokens (every pass width and a remainder), tokens of
 // different magnitudes (one all-zero), odd row lengths and groups at odd row offsets.
 // The reference per type is the one-token kernel of the order matmul's Invariant mode uses: Q4_0's gemv (its
-// vec_dot's order is the GEMM's), Q4_1's GEMM-order gemv.
+// vec_dot's order is the GEMM's), the GEMM-order gemv of Q4_1, Q4_K and Q5_K.
 void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
                  const cpu::IsaKernels& k) {
     const cpu::GemvMultiKernel m = multi(type);
@@ -162,10 +162,11 @@ void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvM
     ASSERT_NE(m.fn, nullptr);
     ASSERT_NE(g.fn, nullptr);
     ASSERT_EQ(m.rows, g.rows);
-    EXPECT_EQ(multi(DType::Q4_K).fn, nullptr);
+    EXPECT_EQ(multi(DType::Q6_K).fn, nullptr);
     const cpu::VecDotEntry e = k.dot[(size_t)type];
     std::mt19937 rng(5 + (uint32_t)type);
-    for (int64_t n : {(int64_t)32, (int64_t)96, (int64_t)2048, (int64_t)5632}) {
+    const bool k_quant = block_size(type) == 256;
+    for (int64_t n : k_quant ? std::vector<int64_t>{256, 2048, 5632} : std::vector<int64_t>{32, 96, 2048, 5632}) {
         const int64_t rows = m.rows + 3, nb = n / 32;
         const size_t rb = row_bytes(type, n), stride = cpu::act_row_bytes(e.act, n);
         const std::vector<float> wf = make_weights(rows, n, rng);
@@ -202,12 +203,16 @@ TEST(GemvMulti, BitIdenticalToGemvAvx512) {
     if (!isa_supported(Isa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI";
     check_multi(Isa::Avx512, DType::Q4_0, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q4_1, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q4_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q5_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
 }
 
 TEST(GemvMulti, BitIdenticalToGemvAvx2) {
     if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
     check_multi(Isa::Avx2, DType::Q4_0, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q4_1, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q4_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q5_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
 }
 
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).
