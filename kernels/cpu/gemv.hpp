@@ -52,8 +52,8 @@ struct GemvMultiKernel {
     int offset = 0;            // the weights' integer offset (Q4_0: 8)
     int64_t gemm_from = 0;     // token count from which the GEMM (gemm.hpp) is faster: matmul's switch
 };
-// Q4_0 and Q4_1 (AVX-512 VNNI: 16 rows x 16 tokens; AVX2: 8 rows x 8 tokens), Q4_K and Q5_K in the GEMM's order
-// (16 / 8 rows x 8 tokens); call only on a CPU with the ISA.
+// Q4_0 and Q4_1 (AVX-512 VNNI: 16 rows x 16 tokens; AVX2: 8 rows x 8 tokens), Q4_K, Q5_K and Q6_K in the GEMM's
+// order (16 / 8 rows x 8 tokens); call only on a CPU with the ISA.
 GemvMultiKernel gemv_multi_avx512(DType type);
 GemvMultiKernel gemv_multi_avx2(DType type);
 // off for n_tok prepared ActQ8 rows (see GemvMultiFn).

@@ -154,7 +154,7 @@ TEST(Gemv, BitIdenticalToVecDotAvx2) {
 // same ISA on that token alone (so to vec_dot), for 1..20 tokens (every pass width and a remainder), tokens of
 // different magnitudes (one all-zero), odd row lengths and groups at odd row offsets.
 // The reference per type is the one-token kernel of the order matmul's Invariant mode uses: Q4_0's gemv (its
-// vec_dot's order is the GEMM's), the GEMM-order gemv of Q4_1, Q4_K and Q5_K.
+// vec_dot's order is the GEMM's), the GEMM-order gemv of Q4_1, Q4_K, Q5_K and Q6_K.
 void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
                  const cpu::IsaKernels& k) {
     const cpu::GemvMultiKernel m = multi(type);
@@ -162,7 +162,7 @@ void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvM
     ASSERT_NE(m.fn, nullptr);
     ASSERT_NE(g.fn, nullptr);
     ASSERT_EQ(m.rows, g.rows);
-    EXPECT_EQ(multi(DType::Q6_K).fn, nullptr);
+    EXPECT_EQ(multi(DType::Q3_K).fn, nullptr);
     const cpu::VecDotEntry e = k.dot[(size_t)type];
     std::mt19937 rng(5 + (uint32_t)type);
     const bool k_quant = block_size(type) == 256;
@@ -205,6 +205,7 @@ TEST(GemvMulti, BitIdenticalToGemvAvx512) {
     check_multi(Isa::Avx512, DType::Q4_1, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q4_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q5_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q6_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
 }
 
 TEST(GemvMulti, BitIdenticalToGemvAvx2) {
@@ -213,6 +214,7 @@ TEST(GemvMulti, BitIdenticalToGemvAvx2) {
     check_multi(Isa::Avx2, DType::Q4_1, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q4_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q5_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q6_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
 }
 
 // Types without a multi-row kernel report none (matmul then uses vec_dot for every row).
