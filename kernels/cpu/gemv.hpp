@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
+#include <type_traits>
 
 #include "core/dtype.hpp"
 #include "kernels/cpu/matmul.hpp"
@@ -56,6 +58,27 @@ struct GemvMultiKernel {
 // order (16 / 8 rows x 8 tokens); call only on a CPU with the ISA.
 GemvMultiKernel gemv_multi_avx512(DType type);
 GemvMultiKernel gemv_multi_avx2(DType type);
+// The several-token kernels' pass loop: passes of up to 8 tokens (16 when with16 and 16 remain), each run as
+// pass(std::integral_constant<int, T>{}, t0) so the kernel's token count is a compile-time constant.
+template <typename Pass>
+inline void for_token_passes(int n_tok, int max_tokens, Pass&& pass) {
+    for (int t0 = 0; t0 < n_tok;) {
+        const int left = n_tok - t0, m = max_tokens >= 16 && left >= 16 ? 16 : std::min({8, max_tokens, left});
+        switch (m) {
+            case 1: pass(std::integral_constant<int, 1>{}, t0); break;
+            case 2: pass(std::integral_constant<int, 2>{}, t0); break;
+            case 3: pass(std::integral_constant<int, 3>{}, t0); break;
+            case 4: pass(std::integral_constant<int, 4>{}, t0); break;
+            case 5: pass(std::integral_constant<int, 5>{}, t0); break;
+            case 6: pass(std::integral_constant<int, 6>{}, t0); break;
+            case 7: pass(std::integral_constant<int, 7>{}, t0); break;
+            case 8: pass(std::integral_constant<int, 8>{}, t0); break;
+            default: pass(std::integral_constant<int, 16>{}, t0); break;
+        }
+        t0 += m;
+    }
+}
+
 // off for n_tok prepared ActQ8 rows (see GemvMultiFn).
 inline void gemv_multi_offsets(int64_t n, const uint8_t* act, size_t act_stride, int n_tok, int offset, int32_t* off) {
     const int64_t nb = n / 32;

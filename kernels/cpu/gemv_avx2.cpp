@@ -337,6 +337,22 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 // 24 / 29 (2 threads); SmolLM2 Q4_1 4.0 / 4.3; TinyLlama Q8_0 with the Q8_0 kernel 30 / 28 (slower).
 namespace {  // internal linkage: compiled with this file's ISA flags
 
+// Sub-block j's 6-bit scale and min of the 8 rows from the dwords u0, u1, u2 = scale bytes 0-3, 4-7, 8-11 of each
+// row (ggml's get_scale_min_k4, lane-wise).
+inline void scale_min_k4(__m256i u0, __m256i u1, __m256i u2, int j, __m256i& sj, __m256i& mj) {
+    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
+    if (j < 4) {
+        sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
+        mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
+        return;
+    }
+    const int k = j - 4;
+    sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k), k15),
+                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * k + 6), k3), 4));
+    mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k + 4), k15),
+                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * k + 6), k3), 4));
+}
+
 // Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q45_k_gemm_order, 8 rows. Per
 // row pair (k, k+4) and sub-block: two pmaddubsw of 16 nibbles x 16 activations (|int16| <= 2*2*15*127),
 // pmaddwd to int32, then the transpose-and-add; scales and mins unpacked lane-wise from three words per row.
@@ -347,7 +363,6 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), one = _mm256_set1_epi8(1);
-    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
     const __m256 sign = _mm256_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
     const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(Block) <= kL1GroupBytes;
@@ -390,16 +405,7 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
             for (int e = 0; e < 2; ++e) {
                 const int j = 2 * jp + e;
                 __m256i sj, mj;
-                if (j < 4) {
-                    sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
-                    mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
-                } else {
-                    const int q = j - 4;
-                    sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q), k15),
-                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * q + 6), k3), 4));
-                    mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q + 4), k15),
-                                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * q + 6), k3), 4));
-                }
+                scale_min_k4(u0, u1, u2, j, sj, mj);
                 const __m256 sc = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
                 const __m256 bi = _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj));
                 const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
@@ -568,25 +574,10 @@ template <bool Min>
 void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
                    int n_tok, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = n_tok - t0 < kMultiTokens ? n_tok - t0 : kMultiTokens;
-        const uint8_t* a = act + (size_t)t0 * as;
-        const int32_t* o = off + (size_t)t0 * nb;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q4_t<Min, 1>(n, w, ws, a, as, o, yt, ldy); break;
-            case 2: gemv_multi_q4_t<Min, 2>(n, w, ws, a, as, o, yt, ldy); break;
-            case 3: gemv_multi_q4_t<Min, 3>(n, w, ws, a, as, o, yt, ldy); break;
-            case 4: gemv_multi_q4_t<Min, 4>(n, w, ws, a, as, o, yt, ldy); break;
-            case 5: gemv_multi_q4_t<Min, 5>(n, w, ws, a, as, o, yt, ldy); break;
-            case 6: gemv_multi_q4_t<Min, 6>(n, w, ws, a, as, o, yt, ldy); break;
-            case 7: gemv_multi_q4_t<Min, 7>(n, w, ws, a, as, o, yt, ldy); break;
-            default: gemv_multi_q4_t<Min, 8>(n, w, ws, a, as, o, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, kMultiTokens, [&](auto T, int t0) {
+        gemv_multi_q4_t<Min, T>(n, w, ws, act + (size_t)t0 * as, as, off + (size_t)t0 * nb, y + t0 * ldy, ldy);
+    });
 }
-
 // Q4_K / Q5_K (Five), several tokens in the GEMM's order (as gemv_avx512.cpp's gemv_multi_q45_k_t, 8 rows): per
 // super-block the scales and mins unpacked once, per pair of sub-blocks the 4 row pairs' nibbles stored once in
 // an L1 scratch; per token and output the operations of gemv_q45_k_gemm_order above, in its order.
@@ -594,7 +585,6 @@ template <bool Five, int T>
 void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y, int64_t ldy) {
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), one = _mm256_set1_epi8(1);
-    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
     const __m256 sign = _mm256_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
     const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(Block) <= kL1GroupBytes;
@@ -613,16 +603,7 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
                       u2 = _mm256_set_m128i(q2[1], q2[0]);
         for (int j = 0; j < 8; ++j) {
             __m256i sj, mj;
-            if (j < 4) {
-                sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
-                mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
-            } else {
-                const int q = j - 4;
-                sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q), k15),
-                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * q + 6), k3), 4));
-                mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * q + 4), k15),
-                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * q + 6), k3), 4));
-            }
+            scale_min_k4(u0, u1, u2, j, sj, mj);
             sc[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
             bi[j] = _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj));
         }
@@ -676,24 +657,10 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
 template <bool Five>
 void gemv_multi_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t*, int n_tok,
                       float* y, int64_t ldy) {
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = std::min(8, n_tok - t0);
-        const uint8_t* a = act + (size_t)t0 * as;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q45_k_t<Five, 1>(n, w, ws, a, as, yt, ldy); break;
-            case 2: gemv_multi_q45_k_t<Five, 2>(n, w, ws, a, as, yt, ldy); break;
-            case 3: gemv_multi_q45_k_t<Five, 3>(n, w, ws, a, as, yt, ldy); break;
-            case 4: gemv_multi_q45_k_t<Five, 4>(n, w, ws, a, as, yt, ldy); break;
-            case 5: gemv_multi_q45_k_t<Five, 5>(n, w, ws, a, as, yt, ldy); break;
-            case 6: gemv_multi_q45_k_t<Five, 6>(n, w, ws, a, as, yt, ldy); break;
-            case 7: gemv_multi_q45_k_t<Five, 7>(n, w, ws, a, as, yt, ldy); break;
-            default: gemv_multi_q45_k_t<Five, 8>(n, w, ws, a, as, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, 8, [&](auto T, int t0) {
+        gemv_multi_q45_k_t<Five, T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
+    });
 }
-
 // Q6_K, several tokens in the GEMM's order (as gemv_q6_k_gemm_order above): per super-block d * sc_j unpacked
 // once; per half the 8 rows' u vectors of its four quarters built once into an L1 scratch; per token and output
 // the same operations in the same order.
@@ -761,24 +728,10 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
 
 void gemv_multi_q6_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t*, int n_tok,
                      float* y, int64_t ldy) {
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = std::min(8, n_tok - t0);
-        const uint8_t* a = act + (size_t)t0 * as;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q6_k_t<1>(n, w, ws, a, as, yt, ldy); break;
-            case 2: gemv_multi_q6_k_t<2>(n, w, ws, a, as, yt, ldy); break;
-            case 3: gemv_multi_q6_k_t<3>(n, w, ws, a, as, yt, ldy); break;
-            case 4: gemv_multi_q6_k_t<4>(n, w, ws, a, as, yt, ldy); break;
-            case 5: gemv_multi_q6_k_t<5>(n, w, ws, a, as, yt, ldy); break;
-            case 6: gemv_multi_q6_k_t<6>(n, w, ws, a, as, yt, ldy); break;
-            case 7: gemv_multi_q6_k_t<7>(n, w, ws, a, as, yt, ldy); break;
-            default: gemv_multi_q6_k_t<8>(n, w, ws, a, as, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, 8, [&](auto T, int t0) {
+        gemv_multi_q6_k_t<T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
+    });
 }
-
 }  // namespace
 
 GemvMultiKernel gemv_multi_avx2(DType type) {

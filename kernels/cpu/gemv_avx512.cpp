@@ -336,6 +336,22 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 
 namespace {  // internal linkage: compiled with this file's ISA flags
 
+// Sub-block j's 6-bit scale and min of the 16 rows from the dwords u0, u1, u2 = scale bytes 0-3, 4-7, 8-11 of each
+// row (ggml's get_scale_min_k4, lane-wise).
+inline void scale_min_k4(__m512i u0, __m512i u1, __m512i u2, int j, __m512i& sj, __m512i& mj) {
+    const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
+    if (j < 4) {
+        sj = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), k63);
+        mj = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), k63);
+        return;
+    }
+    const int k = j - 4;
+    sj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k), k15),
+                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 8 * k + 6), k3), 4));
+    mj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k + 4), k15),
+                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 8 * k + 6), k3), 4));
+}
+
 // Q4_K in the GEMM's order (Numerics::Invariant; kernel_scalar in gemm_scalar.cpp with gemm_pack.hpp's
 // unpack_q4_k): per super-block and row, from part = 0, for the sub-blocks j in order
 // part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
@@ -347,7 +363,6 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
-    const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
     const __m512i one = _mm512_set1_epi8(1);
     const __m512 sign = _mm512_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
@@ -382,16 +397,7 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
             for (int h = 0; h < 2; ++h) {
                 const int j = 2 * jp + h;
                 __m512i sj, mj;
-                if (j < 4) {
-                    sj = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), k63);
-                    mj = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), k63);
-                } else {
-                    const int k = j - 4;
-                    sj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k), k15),
-                                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 8 * k + 6), k3), 4));
-                    mj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k + 4), k15),
-                                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 8 * k + 6), k3), 4));
-                }
+                scale_min_k4(u0, u1, u2, j, sj, mj);
                 const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
                 const __m512 bi = _mm512_mul_ps(ndmin, _mm512_cvtepi32_ps(mj));
                 const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
@@ -591,26 +597,10 @@ template <bool Min>
 void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t* off,
                    int n_tok, float* y, int64_t ldy) {
     const int64_t nb = n / 32;
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = n_tok - t0 >= 16 ? 16 : std::min(8, n_tok - t0);
-        const uint8_t* a = act + (size_t)t0 * as;
-        const int32_t* o = off + (size_t)t0 * nb;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q4_t<Min, 1>(n, w, ws, a, as, o, yt, ldy); break;
-            case 2: gemv_multi_q4_t<Min, 2>(n, w, ws, a, as, o, yt, ldy); break;
-            case 3: gemv_multi_q4_t<Min, 3>(n, w, ws, a, as, o, yt, ldy); break;
-            case 4: gemv_multi_q4_t<Min, 4>(n, w, ws, a, as, o, yt, ldy); break;
-            case 5: gemv_multi_q4_t<Min, 5>(n, w, ws, a, as, o, yt, ldy); break;
-            case 6: gemv_multi_q4_t<Min, 6>(n, w, ws, a, as, o, yt, ldy); break;
-            case 7: gemv_multi_q4_t<Min, 7>(n, w, ws, a, as, o, yt, ldy); break;
-            case 8: gemv_multi_q4_t<Min, 8>(n, w, ws, a, as, o, yt, ldy); break;
-            default: gemv_multi_q4_t<Min, 16>(n, w, ws, a, as, o, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, 16, [&](auto T, int t0) {
+        gemv_multi_q4_t<Min, T>(n, w, ws, act + (size_t)t0 * as, as, off + (size_t)t0 * nb, y + t0 * ldy, ldy);
+    });
 }
-
 // Q4_K / Q5_K (Five), several tokens in the GEMM's order: per super-block the 16 rows' scales and mins are unpacked
 // once (d * s_j and -dmin * m_j, as gemv_q45_k_gemm_order computes them), and per pair of sub-blocks the 8 row
 // pairs' unpacked nibbles are stored once in an L1 scratch that every token's vpdpbusd reads; per token and
@@ -620,7 +610,6 @@ template <bool Five, int T>
 void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y, int64_t ldy) {
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
-    const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
     const __m512i one = _mm512_set1_epi8(1);
     const __m512 sign = _mm512_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
@@ -637,16 +626,7 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
                       u2 = gather32(blk + kScales + 8, offs);
         for (int j = 0; j < 8; ++j) {
             __m512i sj, mj;
-            if (j < 4) {
-                sj = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), k63);
-                mj = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), k63);
-            } else {
-                const int k = j - 4;
-                sj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k), k15),
-                                     _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 8 * k + 6), k3), 4));
-                mj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k + 4), k15),
-                                     _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 8 * k + 6), k3), 4));
-            }
+            scale_min_k4(u0, u1, u2, j, sj, mj);
             sc[j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
             bi[j] = _mm512_mul_ps(ndmin, _mm512_cvtepi32_ps(mj));
         }
@@ -694,24 +674,10 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
 template <bool Five>
 void gemv_multi_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t*, int n_tok,
                       float* y, int64_t ldy) {
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = std::min(8, n_tok - t0);
-        const uint8_t* a = act + (size_t)t0 * as;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q45_k_t<Five, 1>(n, w, ws, a, as, yt, ldy); break;
-            case 2: gemv_multi_q45_k_t<Five, 2>(n, w, ws, a, as, yt, ldy); break;
-            case 3: gemv_multi_q45_k_t<Five, 3>(n, w, ws, a, as, yt, ldy); break;
-            case 4: gemv_multi_q45_k_t<Five, 4>(n, w, ws, a, as, yt, ldy); break;
-            case 5: gemv_multi_q45_k_t<Five, 5>(n, w, ws, a, as, yt, ldy); break;
-            case 6: gemv_multi_q45_k_t<Five, 6>(n, w, ws, a, as, yt, ldy); break;
-            case 7: gemv_multi_q45_k_t<Five, 7>(n, w, ws, a, as, yt, ldy); break;
-            default: gemv_multi_q45_k_t<Five, 8>(n, w, ws, a, as, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, 8, [&](auto T, int t0) {
+        gemv_multi_q45_k_t<Five, T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
+    });
 }
-
 // Q6_K, several tokens in the GEMM's order: per super-block the 16 rows' d * sc_j unpacked once; per half the
 // 8 row pairs' u vectors of its four quarters built once into an L1 scratch; per token and output the operations
 // of gemv_q6_k_gemm_order in its order (part over j, then acc = fma(part, da, acc)): bit-identical to it.
@@ -778,24 +744,10 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
 
 void gemv_multi_q6_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, const int32_t*, int n_tok,
                      float* y, int64_t ldy) {
-    for (int t0 = 0; t0 < n_tok;) {
-        const int m = std::min(8, n_tok - t0);
-        const uint8_t* a = act + (size_t)t0 * as;
-        float* yt = y + t0 * ldy;
-        switch (m) {
-            case 1: gemv_multi_q6_k_t<1>(n, w, ws, a, as, yt, ldy); break;
-            case 2: gemv_multi_q6_k_t<2>(n, w, ws, a, as, yt, ldy); break;
-            case 3: gemv_multi_q6_k_t<3>(n, w, ws, a, as, yt, ldy); break;
-            case 4: gemv_multi_q6_k_t<4>(n, w, ws, a, as, yt, ldy); break;
-            case 5: gemv_multi_q6_k_t<5>(n, w, ws, a, as, yt, ldy); break;
-            case 6: gemv_multi_q6_k_t<6>(n, w, ws, a, as, yt, ldy); break;
-            case 7: gemv_multi_q6_k_t<7>(n, w, ws, a, as, yt, ldy); break;
-            default: gemv_multi_q6_k_t<8>(n, w, ws, a, as, yt, ldy); break;
-        }
-        t0 += m;
-    }
+    for_token_passes(n_tok, 8, [&](auto T, int t0) {
+        gemv_multi_q6_k_t<T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
+    });
 }
-
 }  // namespace
 
 GemvMultiKernel gemv_multi_avx512(DType type) {
