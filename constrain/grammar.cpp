@@ -129,7 +129,26 @@ Status check_grammar(const Grammar& g) {
             }
         }
     }
+    if (derivation_heights(g)[g.root] == kNoDerivation)
+        return error("rule '{}' derives no finite string: every alternative needs a rule that never ends (for a "
+                     "JSON schema: a required property whose value contains its own object again)",
+                     g.rules[g.root].name);
     return {};
+}
+
+std::vector<uint32_t> derivation_heights(const Grammar& g) {
+    std::vector<uint32_t> height(g.rules.size(), kNoDerivation);
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t r = 0; r < g.rules.size(); ++r)
+            for (const auto& alt : g.rules[r].alternatives) {
+                uint32_t h = 0;
+                for (const auto& s : alt)
+                    if (s.kind == GrammarSymbol::Kind::Rule) h = std::max(h, height[s.rule]);
+                if (h != kNoDerivation && h + 1 < height[r]) height[r] = h + 1, changed = true;
+            }
+    }
+    return height;
 }
 
 void append_gbnf_char(std::string& out, uint32_t cp, bool in_class) {

@@ -56,8 +56,14 @@ Expected<Grammar> parse_gbnf(std::string_view text, const GbnfLimits& limits = {
 
 // Structural checks every consumer relies on: rule references in range, character sets well formed (sorted,
 // disjoint, within U+0000..U+10FFFF), and no left recursion (a rule that can reach itself without consuming
-// a character: the matcher's expansion would never end). The message names the rules of the cycle.
+// a character: the matcher's expansion would never end). The message names the rules of the cycle. The root must
+// derive at least one finite string (a grammar with none could never let a generation end).
 Status check_grammar(const Grammar& g);
+
+// Per rule, the height of its shortest derivation tree (1 for a rule with an alternative of characters only);
+// kNoDerivation for a rule that derives no finite string. References must be in range.
+constexpr uint32_t kNoDerivation = UINT32_MAX;
+std::vector<uint32_t> derivation_heights(const Grammar& g);
 
 // GBNF text that parse_gbnf() reads back into the same language (rule names kept; helper rules get names
 // like `rule-3`). For debugging (`llm-run --print-grammar`) and round-trip tests.

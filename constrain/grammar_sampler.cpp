@@ -7,20 +7,10 @@
 
 namespace llm {
 namespace {
-constexpr uint32_t kInf = UINT32_MAX;
+constexpr uint32_t kInf = kNoDerivation;
 }
 
-GrammarSampler::GrammarSampler(const Grammar& g, uint64_t seed) : g_(g), rng_(seed) {
-    height_.assign(g.rules.size(), kInf);
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (size_t r = 0; r < g.rules.size(); ++r)
-            for (const auto& alt : g.rules[r].alternatives) {
-                const uint32_t h = alt_height(alt);
-                if (h != kInf && h + 1 < height_[r]) height_[r] = h + 1, changed = true;
-            }
-    }
-}
+GrammarSampler::GrammarSampler(const Grammar& g, uint64_t seed) : g_(g), rng_(seed), height_(derivation_heights(g)) {}
 
 uint32_t GrammarSampler::alt_height(const GrammarSequence& alt) const {
     uint32_t h = 0;

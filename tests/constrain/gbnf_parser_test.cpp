@@ -93,6 +93,8 @@ TEST(GbnfParser, ErrorsNamePositionAndExpectation) {
         {"root ::= e\ne ::= t \"+\" e | t\nt ::= f | \"(\" e \")\"\nf ::= n? e\nn ::= \"-\"",
          "left recursion: e -> t -> f -> e"},
         {"root ::= (\"a\"?)*", "left recursion"},
+        {"root ::= \"a\" root", "rule 'root' derives no finite string"},
+        {"root ::= \"{\" n \"}\"\nn ::= \"[\" n \"]\" | \"(\" n \")\"", "rule 'root' derives no finite string"},
         {"root ::= \"\"*", "repetition of an empty item"},
         {"root ::= \"a\"{5000}{5000}", "symbols"},
     };
