@@ -32,6 +32,9 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
+#include <type_traits>
+
 #include "kernels/cpu/gemm_pack.hpp"
 #include "kernels/cpu/vec_dot_avx2.hpp"
 
@@ -252,8 +255,7 @@ void unpack_iq4_xs_avx2(const void* blk, uint8_t* u, float* sc, float*) {
     for (int ib = 0; ib < 8; ++ib) sc[ib] = d * (float)iq4xs_scale(b, ib);
 }
 template <bool Five>
-void unpack_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
-                       uint8_t* u, float* sc, float* bi) {
+void nibbles_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, uint8_t* u) {
     const __m256i m = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     __m256i h = Five ? load256(qh) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j) {
@@ -267,6 +269,11 @@ void unpack_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, const uint8_t* scal
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j), lo);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j + 32), hi);
     }
+}
+template <bool Five>
+void unpack_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
+                       uint8_t* u, float* sc, float* bi) {
+    nibbles_q45_k_avx2<Five>(qs, qh, u);
     uint8_t s[8], mn[8];
     unpack_scales_k4(scales, s, mn);
     const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
@@ -283,7 +290,7 @@ void unpack_q5_k_avx2(const void* blk, uint8_t* u, float* sc, float* bi) {
     const auto& b = *static_cast<const BlockQ5_K*>(blk);
     unpack_q45_k_avx2<true>(b.qs, b.qh, b.scales, b.d, b.dmin, u, sc, bi);
 }
-void unpack_q6_k_avx2(const void* blk, uint8_t* u, float* sc, float*) {
+void weights_q6_k_avx2(const void* blk, uint8_t* u) {
     const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; ++h) {
@@ -294,9 +301,115 @@ void unpack_q6_k_avx2(const void* blk, uint8_t* u, float* sc, float*) {
         _mm256_storeu_si256(o + 2, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m2)));
         _mm256_storeu_si256(o + 3, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
     }
+}
+void unpack_q6_k_avx2(const void* blk, uint8_t* u, float* sc, float*) {
+    weights_q6_k_avx2(blk, u);
+    const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const float d = _cvtsh_ss(b.d);
     for (int k = 0; k < 16; ++k) sc[k] = d * (float)b.scales[k];
 }
+
+// ---- K-quant panels: the weights decoded row by row, the scales of 8 rows per ymm at once ---------------------
+// Lane r = row r (gathers): the same d * s and -dmin * m as the decoders above compute one row at a time (the
+// per-row scalar unpack and the scalar transpose of the scales were most of the packing's cost). Rows >= n_rows
+// get +0, as pack_panel's memset gives them. f: the block's sub-block 0 scales (f + j * sb_floats: sub-block j's;
+// scale[16] then bias[16]).
+using WeightsFn = void (*)(const void* blk, uint8_t* u);
+using LaneScalesFn = void (*)(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats);
+
+inline __m256i gather8(const uint8_t* p, __m256i offs, __m256i mask) {
+    return _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(p), offs, mask, 1);
+}
+// fp16 in the low / high 16 bits of each dword, as float.
+inline __m256 half8(__m256i g, bool high) {
+    const __m256i sel = high ? _mm256_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 6, 7,
+                                                10, 11, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1)
+                             : _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5,
+                                                8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i p = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, sel), _MM_SHUFFLE(3, 1, 2, 0));
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(p));
+}
+// Lanes of rows h8..h8+7 that exist (all ones) or not (zero).
+inline __m256i rows_mask8(int h8, int n_rows) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - h8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <typename Block>
+void weights_q45_k_avx2(const void* blk, uint8_t* u) {
+    const auto& b = *static_cast<const Block*>(blk);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) nibbles_q45_k_avx2<true>(b.qs, b.qh, u);
+    else nibbles_q45_k_avx2<false>(b.qs, nullptr, u);
+}
+template <typename Block>
+void lane_scales_q45_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
+    constexpr size_t kSc = offsetof(Block, scales);
+    const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_size));
+    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
+    for (int h8 = 0; h8 < kGemmRows; h8 += 8) {
+        const __m256i mask = rows_mask8(h8, n_rows);
+        const uint8_t* p = blk + (size_t)h8 * row_size;
+        const __m256i g = gather8(p + offsetof(Block, d), offs, mask);  // d in the low half, dmin in the high
+        const __m256 d = half8(g, false), ndmin = _mm256_xor_ps(half8(g, true), _mm256_set1_ps(-0.0f));
+        const __m256i u0 = gather8(p + kSc, offs, mask), u1 = gather8(p + kSc + 4, offs, mask),
+                      u2 = gather8(p + kSc + 8, offs, mask);
+        const __m256 keep = _mm256_castsi256_ps(mask);
+        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, lane-wise
+            __m256i sj, mj;
+            if (j < 4) {
+                sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
+                mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
+            } else {
+                const int k = j - 4;
+                sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k), k15),
+                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * k + 6), k3), 4));
+                mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k + 4), k15),
+                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * k + 6), k3), 4));
+            }
+            float* o = f + j * sb_floats + h8;
+            _mm256_storeu_ps(o, _mm256_and_ps(keep, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj))));
+            _mm256_storeu_ps(o + kGemmRows, _mm256_and_ps(keep, _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj))));
+        }
+    }
+}
+inline void lane_scales_q6_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
+    constexpr size_t kSc = offsetof(BlockQ6_K, scales);
+    const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_size));
+    for (int h8 = 0; h8 < kGemmRows; h8 += 8) {
+        const __m256i mask = rows_mask8(h8, n_rows);
+        const uint8_t* p = blk + (size_t)h8 * row_size;
+        // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
+        const __m256 d = half8(gather8(p + offsetof(BlockQ6_K, d) - 2, offs, mask), true);
+        const __m256 keep = _mm256_castsi256_ps(mask);
+        for (int q = 0; q < 4; ++q) {
+            const __m256i us = gather8(p + kSc + 4 * q, offs, mask);
+            for (int i = 0; i < 4; ++i) {
+                const __m256i sj = _mm256_srai_epi32(_mm256_slli_epi32(us, 24 - 8 * i), 24);
+                float* o = f + (4 * q + i) * sb_floats + h8;
+                _mm256_storeu_ps(o, _mm256_and_ps(keep, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj))));
+                _mm256_storeu_ps(o + kGemmRows, _mm256_setzero_ps());
+            }
+        }
+    }
+}
+
+// Which decoders have the split form (weights row by row, scales lane-wise).
+template <void (*U)(const void*, uint8_t*, float*, float*)>
+struct LanePack {
+    static constexpr WeightsFn weights = nullptr;
+    static constexpr LaneScalesFn scales = nullptr;
+};
+template <> struct LanePack<unpack_q4_k> {
+    static constexpr WeightsFn weights = weights_q45_k_avx2<BlockQ4_K>;
+    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ4_K>;
+};
+template <> struct LanePack<unpack_q5_k> {
+    static constexpr WeightsFn weights = weights_q45_k_avx2<BlockQ5_K>;
+    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ5_K>;
+};
+template <> struct LanePack<unpack_q6_k> {
+    static constexpr WeightsFn weights = weights_q6_k_avx2;
+    static constexpr LaneScalesFn scales = lane_scales_q6_k;
+};
 
 // The generic decoder, or its vectorized version where there is one.
 using UnpackFn = void (*)(const void*, uint8_t*, float*, float*);
@@ -334,7 +447,8 @@ inline void transpose8x8_epi32(__m256i (&r)[8]) {
 // The same panel bytes as pack_panel (gemm_pack.hpp), built per block: the 16 rows are decoded into a
 // row-major scratch, then each 8 rows x 32 bytes is transposed as 8 x 8 dwords (dword g of a row is its
 // quad g), giving the rows-0-7 or rows-8-15 halves of 8 panel vectors.
-template <int BS, int SB, size_t BlockBytes, UnpackFn Unpack, bool Wide>
+template <int BS, int SB, size_t BlockBytes, UnpackFn Unpack, bool Wide, WeightsFn Weights = nullptr,
+          LaneScalesFn Scales = nullptr>
 void pack_panel_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
     constexpr int R = kGemmRows, n_sub = BS / SB, QS = SB / 4, AB = Wide ? 2 : 1;
     constexpr size_t sb_bytes = Wide ? gemm_wide_sub_block_bytes(SB) : gemm_sub_block_bytes(SB);
@@ -348,12 +462,23 @@ void pack_panel_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) 
     }
     const size_t row_size = w.row_size();
     const uint8_t* base = w.row(r0);
+    // Scales lane-wise where the type has that form and the rows' offsets fit the gathers' int32 indices.
+    const bool lanes = Scales != nullptr && (size_t)(R - 1) * row_size < ((size_t)1 << 31);
     for (int64_t b = 0; b < n_blocks; ++b) {
-        for (int r = 0; r < n_rows; ++r) {
-            for (int k = 0; k < n_sub; ++k) bi[r][k] = 0.0f;
-            Unpack(base + r * row_size + (size_t)b * BlockBytes, u[r], sc[r], bi[r]);
-        }
         uint8_t* out = dst + (size_t)b * n_sub * sb_bytes;
+        bool scales_done = false;
+        if constexpr (Scales != nullptr)
+            if (lanes) {
+                for (int r = 0; r < n_rows; ++r) Weights(base + r * row_size + (size_t)b * BlockBytes, u[r]);
+                Scales(base + (size_t)b * BlockBytes, row_size, n_rows, reinterpret_cast<float*>(out + R * SB * AB),
+                       sb_bytes / 4);
+                scales_done = true;
+            }
+        if (!scales_done)
+            for (int r = 0; r < n_rows; ++r) {
+                for (int k = 0; k < n_sub; ++k) bi[r][k] = 0.0f;
+                Unpack(base + r * row_size + (size_t)b * BlockBytes, u[r], sc[r], bi[r]);
+            }
         for (int m = 0; m < BS / 32; ++m)
             for (int half = 0; half < 2; ++half) {
                 __m256i v[8];
@@ -380,7 +505,7 @@ void pack_panel_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) 
                     }
                 }
             }
-        for (int k = 0; k < n_sub; ++k) {
+        for (int k = 0; k < n_sub && !scales_done; ++k) {
             float* f = reinterpret_cast<float*>(out + k * sb_bytes + R * SB * AB);
             for (int r = 0; r < R; ++r) {
                 f[r] = sc[r][k];
@@ -395,7 +520,7 @@ GemmOps ops_avx2() {
     using Pl = Plan<Ty, SB, Vnni>;
     constexpr bool wide = Pl::mode == Mode::Wide;
     static_assert(!wide || Offset == 128, "the wide weights are u - 128");
-    return {pack_panel_avx2<BS, SB, BlockBytes, fast_unpack<Unpack>, wide>,
+    return {pack_panel_avx2<BS, SB, BlockBytes, fast_unpack<Unpack>, wide, LanePack<Unpack>::weights, LanePack<Unpack>::scales>,
             kernel_avx2<SB, HasBias, BS == 32 ? 1 : BS / SB, Pl::mode, Pl::G, Offset != 0 && !wide, Pl::H>, wide};
 }
 

@@ -12,7 +12,11 @@
 #endif
 #include <immintrin.h>
 
+#include <cstddef>
+#include <type_traits>
+
 #include "kernels/cpu/gemm_pack.hpp"
+#include "kernels/cpu/kquant_lanes_avx512.hpp"
 
 namespace llm::cpu {
 namespace {
@@ -121,8 +125,7 @@ void unpack_q8_0_avx(const void* blk, uint8_t* u, float* sc, float*) {
     sc[0] = _cvtsh_ss(b.d);
 }
 template <bool Five>
-void unpack_q45_k_avx(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
-                      uint8_t* u, float* sc, float* bi) {
+void nibbles_q45_k_avx(const uint8_t* qs, const uint8_t* qh, uint8_t* u) {
     const __m256i m = _mm256_set1_epi8(0x0F);
     __m256i h = Five ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
     const __m256i one = _mm256_set1_epi8(1);
@@ -137,6 +140,11 @@ void unpack_q45_k_avx(const uint8_t* qs, const uint8_t* qh, const uint8_t* scale
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j), lo);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j + 32), hi);
     }
+}
+template <bool Five>
+void unpack_q45_k_avx(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
+                      uint8_t* u, float* sc, float* bi) {
+    nibbles_q45_k_avx<Five>(qs, qh, u);
     uint8_t s[8], mn[8];
     unpack_scales_k4(scales, s, mn);
     const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
@@ -153,7 +161,7 @@ void unpack_q5_k_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
     const auto& b = *static_cast<const BlockQ5_K*>(blk);
     unpack_q45_k_avx<true>(b.qs, b.qh, b.scales, b.d, b.dmin, u, sc, bi);
 }
-void unpack_q6_k_avx(const void* blk, uint8_t* u, float* sc, float*) {
+void weights_q6_k_avx(const void* blk, uint8_t* u) {
     const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     for (int h = 0; h < 2; ++h) {
@@ -166,9 +174,71 @@ void unpack_q6_k_avx(const void* blk, uint8_t* u, float* sc, float*) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, m2)));
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
     }
+}
+void unpack_q6_k_avx(const void* blk, uint8_t* u, float* sc, float*) {
+    weights_q6_k_avx(blk, u);
+    const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const float d = _cvtsh_ss(b.d);
     for (int k = 0; k < 16; ++k) sc[k] = d * (float)b.scales[k];
 }
+
+// ---- K-quant panels: the weights decoded row by row, the scales of the 16 rows at once ----------------------
+// Lane r = row r (gathers, kquant_lanes_avx512.hpp): the same d * s and -dmin * m as the decoders above compute
+// one row at a time (the per-row scalar unpack of the scales was most of the packing's cost). Rows >= n_rows
+// (lanes outside m) get +0, as pack_panel's memset gives them. out: the block's first packed sub-block.
+using WeightsFn = void (*)(const void* blk, uint8_t* u);
+using LaneScalesFn = void (*)(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out);
+
+template <typename Block>
+void weights_q45_k_avx(const void* blk, uint8_t* u) {
+    const auto& b = *static_cast<const Block*>(blk);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) nibbles_q45_k_avx<true>(b.qs, b.qh, u);
+    else nibbles_q45_k_avx<false>(b.qs, nullptr, u);
+}
+template <typename Block>
+void lane_scales_q45_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
+    constexpr size_t sb_bytes = gemm_sub_block_bytes(32), kSc = offsetof(Block, scales);
+    const __m512i g = gather32(blk + offsetof(Block, d), offs, m);  // d in the low half, dmin in the high
+    const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), _mm512_set1_ps(-0.0f));
+    const __m512i u0 = gather32(blk + kSc, offs, m), u1 = gather32(blk + kSc + 4, offs, m),
+                  u2 = gather32(blk + kSc + 8, offs, m);
+    for (int j = 0; j < 8; ++j) {
+        __m512i sj, mj;
+        scale_min_k4(u0, u1, u2, j, sj, mj);
+        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 32, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(sj)));
+        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 32 + 64, _mm512_maskz_mul_ps(m, ndmin, _mm512_cvtepi32_ps(mj)));
+    }
+}
+void lane_scales_q6_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
+    constexpr size_t sb_bytes = gemm_sub_block_bytes(16), kSc = offsetof(BlockQ6_K, scales);
+    // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
+    const __m512 d = half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs, m));
+    __m512i us[4];
+    for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs, m);
+    for (int j = 0; j < 16; ++j) {
+        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 16, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(scale_q6_k(us, j))));
+        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 16 + 64, _mm512_setzero_ps());
+    }
+}
+
+// Which decoders have the split form (weights row by row, scales lane-wise).
+template <void (*U)(const void*, uint8_t*, float*, float*)>
+struct LanePack {
+    static constexpr WeightsFn weights = nullptr;
+    static constexpr LaneScalesFn scales = nullptr;
+};
+template <> struct LanePack<unpack_q4_k> {
+    static constexpr WeightsFn weights = weights_q45_k_avx<BlockQ4_K>;
+    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ4_K>;
+};
+template <> struct LanePack<unpack_q5_k> {
+    static constexpr WeightsFn weights = weights_q45_k_avx<BlockQ5_K>;
+    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ5_K>;
+};
+template <> struct LanePack<unpack_q6_k> {
+    static constexpr WeightsFn weights = weights_q6_k_avx;
+    static constexpr LaneScalesFn scales = lane_scales_q6_k;
+};
 
 // The generic decoder, or its vectorized version where there is one.
 template <void (*U)(const void*, uint8_t*, float*, float*)>
@@ -209,7 +279,8 @@ inline void transpose2x8x8_epi32(__m512i (&r)[8]) {
 // side by side, giving 8 panel vectors. Scales and biases are written by the decoders' loop sub-block-major,
 // so each panel's 16 of them are one load. (Gathers instead of the transposes: ~3x slower per weight on
 // Zen 4, and packing is most of a small-M call's cost.)
-template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*)>
+template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*),
+          WeightsFn Weights = nullptr, LaneScalesFn Scales = nullptr>
 void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
     constexpr int R = kGemmRows, n_sub = BS / SB, QS = SB / 4;
     constexpr size_t sb_bytes = gemm_sub_block_bytes(SB);
@@ -223,19 +294,32 @@ void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst
     }
     const size_t row_size = w.row_size();
     const uint8_t* base = w.row(r0);
+    // Scales lane-wise where the type has that form and the rows' offsets fit the gathers' int32 indices.
+    const bool lanes = Scales != nullptr && (size_t)(R - 1) * row_size < ((size_t)1 << 31);
+    const __m512i offs = row_offsets(lanes ? row_size : 0);
+    const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
     // The 16 rows are 16 streams from memory: fetch each ~512 bytes ahead (the hardware prefetchers track fewer).
     constexpr int64_t kAhead = (512 + BlockBytes - 1) / BlockBytes;
     for (int64_t b = 0; b < n_blocks; ++b) {
         if (b + kAhead < n_blocks && (b * BlockBytes) / 64 != ((b + 1) * BlockBytes) / 64)
             for (int r = 0; r < n_rows; ++r)
                 _mm_prefetch(reinterpret_cast<const char*>(base + r * row_size + (size_t)(b + kAhead) * BlockBytes), _MM_HINT_T0);
-        for (int r = 0; r < n_rows; ++r) {
-            float s[n_sub], m[n_sub];
-            for (int k = 0; k < n_sub; ++k) m[k] = 0.0f;
-            Unpack(base + r * row_size + (size_t)b * BlockBytes, u[r], s, m);
-            for (int k = 0; k < n_sub; ++k) sc[k][r] = s[k], bi[k][r] = m[k];
-        }
         uint8_t* out = dst + (size_t)b * n_sub * sb_bytes;
+        bool scales_done = false;
+        if constexpr (Scales != nullptr)
+            if (lanes) {
+                for (int r = 0; r < n_rows; ++r) Weights(base + r * row_size + (size_t)b * BlockBytes, u[r]);
+                Scales(base + (size_t)b * BlockBytes, offs, row_mask, out);
+                scales_done = true;
+            }
+        if (!scales_done) {
+            for (int r = 0; r < n_rows; ++r) {
+                float s[n_sub], m[n_sub];
+                for (int k = 0; k < n_sub; ++k) m[k] = 0.0f;
+                Unpack(base + r * row_size + (size_t)b * BlockBytes, u[r], s, m);
+                for (int k = 0; k < n_sub; ++k) sc[k][r] = s[k], bi[k][r] = m[k];
+            }
+        }
         for (int c = 0; c < BS / 32; ++c) {
             __m512i v[8];
             for (int i = 0; i < 8; ++i)
@@ -247,16 +331,18 @@ void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst
                 _mm512_store_si512(out + (g / QS) * sb_bytes + 64 * (g % QS), v[i]);
             }
         }
-        for (int k = 0; k < n_sub; ++k) {
-            _mm512_store_ps(out + k * sb_bytes + R * SB, _mm512_load_ps(sc[k]));
-            _mm512_store_ps(out + k * sb_bytes + R * SB + 64, _mm512_load_ps(bi[k]));
-        }
+        if (!scales_done)
+            for (int k = 0; k < n_sub; ++k) {
+                _mm512_store_ps(out + k * sb_bytes + R * SB, _mm512_load_ps(sc[k]));
+                _mm512_store_ps(out + k * sb_bytes + R * SB + 64, _mm512_load_ps(bi[k]));
+            }
     }
 }
 
 template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*), bool HasBias>
 GemmOps ops() {
-    return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>>, kernel_avx512<SB, HasBias, BS == 32 ? 1 : BS / SB>};
+    return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>, LanePack<Unpack>::weights, LanePack<Unpack>::scales>,
+            kernel_avx512<SB, HasBias, BS == 32 ? 1 : BS / SB>};
 }
 
 }  // namespace

@@ -741,13 +741,13 @@ GemvMultiKernel gemv_multi_avx2(DType type) {
     // of 4 tokens instead of 8: 4.81 ms at 8 tokens).
     if (type == DType::Q4_0) return {gemv_multi_q4<false>, kRows, kMultiTokens, 8, 20};
     if (type == DType::Q4_1) return {gemv_multi_q4<true>, kRows, kMultiTokens, 0, 20};
-    // Q4_K / Q5_K in the GEMM's order, 8 tokens per pass (same command as gemv_avx512.cpp's, LLM_CPU=avx2): Q4_K
-    // 8 tokens 5.93 / 10.5 ms, 12: 9.44 / 9.15, 16: 11.7 / 14.4, 20: GEMM 12.2; Q5_K 8: 8.17 / 11.9, 12: 11.2 /
-    // 11.6, 16: 13.3 / 14.1.
-    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 17};
-    if (type == DType::Q5_K) return {gemv_multi_q45_k<true>, kRows, 8, 0, 17};
-    // Q6_K: 4 tokens 5.44 / 13.6 ms, 8: 9.08 / 15.2, 12: 14.1 / 17.2, 16: 17.3 / 19.9, 20: GEMM 21.0 / 21.8.
-    if (type == DType::Q6_K) return {gemv_multi_q6_k, kRows, 8, 0, 17};
+    // Q4_K / Q5_K / Q6_K in the GEMM's order, 8 tokens per pass (same command as gemv_avx512.cpp's, LLM_CPU=avx2,
+    // against the GEMM with its K-quant scales packed lane-wise): Q4_K 8 tokens 5.98 / 6.26 ms, 10: 8.08 / 7.88,
+    // 16: GEMM 9.83-11.3; Q5_K 8: 7.19 / 8.03, 10: 9.63 / 8.99, 16: 13.4 / 12.6; Q6_K 8: 9.72 / 12.6, 10: 12.6 /
+    // 12.4, 12: 14.0 / 13.7, 16: 17.7 / 15.2.
+    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 10};
+    if (type == DType::Q5_K) return {gemv_multi_q45_k<true>, kRows, 8, 0, 10};
+    if (type == DType::Q6_K) return {gemv_multi_q6_k, kRows, 8, 0, 11};
     return {};
 }
 

@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/gemv.hpp"
+#include "kernels/cpu/kquant_lanes_avx512.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 
 namespace llm::cpu {
@@ -39,16 +40,6 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 inline __m512i pair256(const uint8_t* a, const uint8_t* b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(load256(a)), load256(b), 1);
 }
-
-// Byte offsets of the 16 rows (for gathers).
-inline __m512i row_offsets(size_t stride) {
-    return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                              _mm512_set1_epi32((int)stride));
-}
-inline __m512i gather32(const uint8_t* base, __m512i offsets) { return _mm512_i32gather_epi32(offsets, base, 1); }
-// fp16 in the low / high 16 bits of each dword, as float.
-inline __m512 half_lo(__m512i g) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g)); }
-inline __m512 half_hi(__m512i g) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16))); }
 
 // Lane i of the result = f[p] where i is in the p-th group of 8 lanes ... see callers: a permutation
 // vector broadcasting lanes (2p, 2p+1) to the low / high 8 lanes.
@@ -336,22 +327,6 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 
 namespace {  // internal linkage: compiled with this file's ISA flags
 
-// Sub-block j's 6-bit scale and min of the 16 rows from the dwords u0, u1, u2 = scale bytes 0-3, 4-7, 8-11 of each
-// row (ggml's get_scale_min_k4, lane-wise).
-inline void scale_min_k4(__m512i u0, __m512i u1, __m512i u2, int j, __m512i& sj, __m512i& mj) {
-    const __m512i k63 = _mm512_set1_epi32(63), k15 = _mm512_set1_epi32(15), k3 = _mm512_set1_epi32(3);
-    if (j < 4) {
-        sj = _mm512_and_si512(_mm512_srli_epi32(u0, 8 * j), k63);
-        mj = _mm512_and_si512(_mm512_srli_epi32(u1, 8 * j), k63);
-        return;
-    }
-    const int k = j - 4;
-    sj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k), k15),
-                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 8 * k + 6), k3), 4));
-    mj = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 8 * k + 4), k15),
-                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 8 * k + 6), k3), 4));
-}
-
 // Q4_K in the GEMM's order (Numerics::Invariant; kernel_scalar in gemm_scalar.cpp with gemm_pack.hpp's
 // unpack_q4_k): per super-block and row, from part = 0, for the sub-blocks j in order
 // part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
@@ -466,7 +441,7 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
                 for (int e = 0; e < 2; ++e) {  // in j order
                     const int j = 8 * h + 2 * k + e;
                     const __m512i c = _mm512_set1_epi32(-32 * (int32_t)yb.bsums[j]);
-                    const __m512i sj = _mm512_srai_epi32(_mm512_slli_epi32(us[j / 4], 24 - 8 * (j % 4)), 24);
+                    const __m512i sj = scale_q6_k(us, j);
                     const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
                     part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[k][e])), sc, part);
                 }
@@ -755,13 +730,13 @@ GemvMultiKernel gemv_multi_avx512(DType type) {
     // packing): 8 tokens 2.96 / 5.61, 16: 5.03 / 7.51, 32: 10.0 / 11.7, 48: 14.8 / 15.9.
     if (type == DType::Q4_0) return {gemv_multi_q4<false>, kRows, 16, 8, 64};
     if (type == DType::Q4_1) return {gemv_multi_q4<true>, kRows, 16, 0, 64};
-    // Q4_K / Q5_K, 8 tokens per pass (`matmul_small_m 1 q4_k,q5_k 8,12,16,20`, with / without LLM_GEMV_MULTI=0,
-    // idle): Q4_K 8 tokens 5.60 / 7.10 ms, 12: 8.59 / 8.01, 16: 11.0 / 12.1, 20: 14.1 / 10.0; Q5_K 8: 6.21 / 8.03,
-    // 12: 10.2 / 8.98, 16: 14.3 / 9.98 (at M = 4 the GEMM's packing costs twice the kernel: 8.4 / 4.1 ms).
-    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 17};
-    if (type == DType::Q5_K) return {gemv_multi_q45_k<true>, kRows, 8, 0, 12};
-    // Q6_K (`matmul_small_m 1 q6_k 2,4,8,12,16,20`): 4 tokens 4.27 / 7.43 ms, 8: 6.92 / 8.66, 12: 10.5 / 9.76,
-    // 16: 13.0 / 10.9.
+    // Q4_K / Q5_K / Q6_K, 8 tokens per pass, against the GEMM with its K-quant scales packed lane-wise
+    // (`matmul_small_m 0.8 q4_k,q5_k,q6_k 8,10,12,14,16`, with / without LLM_GEMV_MULTI=0, idle, ms per layer):
+    // Q4_K 8 tokens 5.60 / 5.61, 10: GEMM 6.47, 16: GEMM 7.83 (two passes: ~10.1); Q5_K 8: 6.48 / 6.50, 10: 8.52 /
+    // 7.02; Q6_K 8: 7.32 / 9.12, 10: GEMM 10.0-11.0, 16: GEMM 11.5-12.6 (at M = 4 the GEMM's packing costs about
+    // twice the kernel).
+    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 9};
+    if (type == DType::Q5_K) return {gemv_multi_q45_k<true>, kRows, 8, 0, 9};
     if (type == DType::Q6_K) return {gemv_multi_q6_k, kRows, 8, 0, 10};
     return {};
 }
