@@ -28,7 +28,7 @@ int64_t available_memory() {
     return 0;
 }
 
-Status resolve_options(const ModelConfig& c, EngineOptions& o, int64_t* pool_tokens) {
+Status resolve_options(const ModelConfig& c, EngineOptions& o, const EngineInternals& in, int64_t* pool_tokens) {
     if (o.n_ctx < 0) return error("n_ctx must be >= 0, got {}", o.n_ctx);
     if (o.n_ctx == 0) o.n_ctx = c.n_ctx_train > 0 ? c.n_ctx_train : 4096;
     if (o.n_threads <= 0) o.n_threads = physical_core_count();
@@ -45,8 +45,8 @@ Status resolve_options(const ModelConfig& c, EngineOptions& o, int64_t* pool_tok
     } else if (o.device != "cpu") {
         return error("unknown device '{}' (use cpu, vulkan or vulkan:N)", o.device);
     }
-    if (o.longrope == LongRopeMode::Auto && !c.longrope_long.empty())  // llama.cpp's rule: by context size,
-        o.longrope = o.n_ctx > c.longrope_original_ctx ? LongRopeMode::Long : LongRopeMode::Short;  // fixed
+    if (o.longrope == LongRopeMode::Auto && !c.longrope_long.empty() && !in.per_pass_longrope)  // llama.cpp's rule:
+        o.longrope = o.n_ctx > c.longrope_original_ctx ? LongRopeMode::Long : LongRopeMode::Short;  // by context
     const size_t per_token = KvPool::bytes_per_token(c, o.kv_type);
     const int64_t avail = available_memory();
     int64_t tokens = o.kv_pool_tokens;
@@ -75,7 +75,8 @@ void Engine::Impl::use_device() {
 #ifdef LLM_HAVE_VULKAN
     vk::SessionRequest req;
     req.device = m.opts.device, req.n_ctx = m.opts.n_ctx, req.kv_type = m.opts.kv_type, req.longrope = m.opts.longrope;
-    req.paged_blocks = m.pool.n_blocks(), req.block_tokens = m.opts.block_tokens, req.numerics = m.opts.numerics;
+    req.paged_blocks = m.pool_tokens / m.opts.block_tokens, req.block_tokens = m.opts.block_tokens;
+    req.numerics = m.opts.numerics;
     std::string note;
     auto d = vk::create_session_decoder(req, *m.c, *m.w, &note);
     if (!d) {
@@ -108,6 +109,12 @@ Engine::~Engine() {
 }
 
 Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> model, const EngineOptions& opts) {
+    return EngineAccess::create(std::move(model), opts, {});
+}
+
+Expected<std::unique_ptr<Engine>> EngineAccess::create(std::shared_ptr<const Model> model, const EngineOptions& opts,
+                                                       const EngineInternals& internals) {
+    using Impl = Engine::Impl;
     if (!model) return error("Engine::create: no model");
     auto impl = std::make_unique<Impl>();
     Impl& m = *impl;
@@ -116,12 +123,14 @@ Expected<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mo
     m.w = &ModelAccess::impl(*m.model).loaded.weights;
     m.tok = m.model->tokenizer();
     m.opts = opts;
-    LLM_TRY(resolve_options(*m.c, m.opts, &m.pool_tokens));
-    auto pool = KvPool::create(*m.c, m.pool_tokens / m.opts.block_tokens, m.opts.block_tokens, m.opts.kv_type);
+    LLM_TRY(resolve_options(*m.c, m.opts, internals, &m.pool_tokens));
+    // On a device the pool's storage is the device's: llama.cpp's CPU attention has nothing to read there.
+    if (m.opts.device != "cpu") m.use_device();  // may fall back to the CPU
+    const bool ggml = internals.ggml_attention && m.opts.device == "cpu";
+    auto pool = KvPool::create(*m.c, m.pool_tokens / m.opts.block_tokens, m.opts.block_tokens, m.opts.kv_type, ggml);
     if (!pool) return pool.status();
     m.pool = std::move(*pool);
     m.alloc = std::make_unique<BlockAllocator>(m.pool.n_blocks());
-    if (m.opts.device != "cpu") m.use_device();
     // A chain is long from 1024 tokens, or an eighth of a smaller pool (at least two blocks).
     m.long_chain_blocks =
         std::max<int64_t>(2, std::min<int64_t>(1024, m.pool_tokens / 8) / m.opts.block_tokens);

@@ -1,6 +1,7 @@
 // Internals of the serving engine (include/llm/engine.hpp): per-sequence state, the scheduler's queues, the
 // paged pool and its allocator. engine_api.cpp: creation, submit/cancel, thread, stats, embed;
-// engine_step.cpp: the scheduler (one forward pass per step); engine_output.cpp: sampling and streaming.
+// engine_step.cpp: the scheduler (one forward pass per step); engine_output.cpp: sampling and streaming;
+// session.cpp: Session, a sequence the caller drives through the same passes.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -47,6 +48,14 @@ struct Sequence {
     uint64_t admitted = 0;  // admission order (preemption takes the most recent)
 
     int64_t pending() const { return (int64_t)tokens.size() - n_computed; }
+};
+
+// A sequence the caller drives (a Session): its tokens run in passes of up to step_tokens through the same forward
+// pass as the scheduler's; no sampling, no prefix cache, its blocks its own (taken in pool order, so a Session's
+// blocks are consecutive: llama.cpp's attention reads them in place).
+struct DirectSequence {
+    std::vector<int32_t> blocks;
+    int64_t n_past = 0;
 };
 
 // Test hook: each sampled step's logits per request (the position is that of the token they follow).
@@ -110,15 +119,28 @@ struct Engine::Impl {
     int64_t reuse_prefix(Sequence& s);
     void register_full_blocks(Sequence& s);
     void publish();
+    // session.cpp: a DirectSequence's passes. out: the logits of every token (all_logits) or of the last; the
+    // caller checks the ids and the context.
+    Status eval_direct(DirectSequence& d, std::span<const int32_t> tokens, bool all_logits, float* out);
+    void truncate_direct(DirectSequence& d, int64_t n);  // keeps positions [0, n)
+
     // engine_output.cpp
     void on_logits(Sequence& s, const float* logits);
     void finish(Sequence& s, StopReason reason, Status status = Status::ok());
     void emit(Sequence& s, TokenEvent& e);
 };
 
-// Test hooks (tests/engine).
+// What only the library asks of an engine (a Session's): see Engine::Impl::Direct.
+struct EngineInternals {
+    bool ggml_attention = false;     // a pool with transposed values: llama.cpp's attention (Numerics::Exact, F16)
+    bool per_pass_longrope = false;  // keep LongRopeMode::Auto (factors by each pass's length, as Hugging Face)
+};
+
+// The library's and the tests' view of an engine.
 struct EngineAccess {
     static Engine::Impl& impl(Engine& e) { return *e.impl_; }
+    static Expected<std::unique_ptr<Engine>> create(std::shared_ptr<const Model> model, const EngineOptions& opts,
+                                                    const EngineInternals& internals);
 };
 inline void engine_set_logits_hook(Engine& e, StepLogitsHook hook) { EngineAccess::impl(e).logits_hook = std::move(hook); }
 

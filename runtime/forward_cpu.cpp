@@ -107,14 +107,23 @@ void run_kv_store(CpuRun& r, const Node& n) {
 void run_paged_attention(CpuRun& r, const Node& n, const float* q) {
     const PagedKv& pk = *r.in.paged;
     std::vector<AttnSeq>& seqs = r.s.attn_seqs;
-    seqs.resize(pk.seqs.size());
-    for (size_t i = 0; i < pk.seqs.size(); ++i) {
+    seqs.resize(pk.pool->transposed_values() ? 0 : pk.seqs.size());
+    for (size_t i = 0; i < seqs.size(); ++i) {
         const PagedSeq& ps = pk.seqs[i];
         seqs[i] = {ps.tok0, ps.n_tokens, ps.n_keys, pk.pool->keys(n.layer, ps.blocks),
                    pk.pool->values(n.layer, ps.blocks)};
     }
     AttentionParams p = n.attn;
     p.round_to_f16 = pk.pool->type() == DType::F16;
+    if (pk.pool->transposed_values()) {  // a Session in Numerics::Exact: llama.cpp's attention, per sequence
+        LLM_CHECK(r.numerics == Numerics::Exact);
+        const int64_t q_stride = (int64_t)p.n_heads * p.head_dim;
+        for (const PagedSeq& ps : pk.seqs)
+            ggml_attention(q + ps.tok0 * q_stride, pk.pool->ggml_view(n.layer, ps.blocks, ps.n_keys), ps.n_keys,
+                           ps.n_tokens, r.in.batch->positions.data() + ps.tok0, p, r.ptr(n.out) + ps.tok0 * q_stride,
+                           r.nt);
+        return;
+    }
     paged_attention(q, seqs.data(), (int)seqs.size(), r.in.batch->positions.data(), p, r.ptr(n.out), r.nt);
 }
 

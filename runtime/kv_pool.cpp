@@ -3,6 +3,7 @@
 
 #include <new>
 
+#include "core/fp16.hpp"
 #include "kernels/quant/quant.hpp"
 
 namespace llm {
@@ -11,7 +12,8 @@ size_t KvPool::bytes_per_token(const ModelConfig& c, DType type) {
     return (size_t)c.n_layers * 2 * llm::row_bytes(type, c.kv_dim());
 }
 
-Expected<KvPool> KvPool::create(const ModelConfig& c, int64_t n_blocks, int block_tokens, DType type) {
+Expected<KvPool> KvPool::create(const ModelConfig& c, int64_t n_blocks, int block_tokens, DType type,
+                                bool transposed_values) {
     if (type != DType::F16 && type != DType::F32 && type != DType::Q8_0 && type != DType::BF16)
         return error("unsupported KV cache type {} (use f16, bf16, f32 or q8_0)", dtype_name(type));
     if (c.kv_dim() % block_size(type) != 0)
@@ -20,14 +22,21 @@ Expected<KvPool> KvPool::create(const ModelConfig& c, int64_t n_blocks, int bloc
     if (block_tokens <= 0 || block_tokens > 4096)
         return error("KV block size must be in [1, 4096] tokens, got {}", block_tokens);
     if (n_blocks <= 0) return error("KV pool needs at least one block, got {}", n_blocks);
+    if (transposed_values && type != DType::F16)
+        return error("transposed KV values need an F16 cache, not {}", dtype_name(type));
     KvPool p;
     p.n_layers_ = c.n_layers, p.kv_dim_ = c.kv_dim(), p.block_tokens_ = block_tokens;
     p.n_blocks_ = n_blocks, p.type_ = type, p.row_bytes_ = llm::row_bytes(type, c.kv_dim());
+    p.v_trans_ = transposed_values;
     const size_t layer_bytes = (size_t)n_blocks * block_tokens * p.row_bytes_;
+    p.vt_len_ = (n_blocks * block_tokens + kGgmlKvPad - 1) / kGgmlKvPad * kGgmlKvPad;
+    const size_t v_bytes = transposed_values ? (size_t)p.kv_dim_ * p.vt_len_ * sizeof(uint16_t) : layer_bytes;
     for (int l = 0; l < c.n_layers; ++l) {
-        // new[] without () leaves the bytes uninitialized: nothing is touched until written.
-        uint8_t* k = new (std::nothrow) uint8_t[layer_bytes];
-        uint8_t* v = new (std::nothrow) uint8_t[layer_bytes];
+        // new[] without () leaves the bytes uninitialized: nothing is touched until written (the transposed
+        // layout is zeroed: its rows are read in whole 256-key steps).
+        uint8_t* k = transposed_values ? new (std::nothrow) uint8_t[layer_bytes]()
+                                       : new (std::nothrow) uint8_t[layer_bytes];
+        uint8_t* v = transposed_values ? new (std::nothrow) uint8_t[v_bytes]() : new (std::nothrow) uint8_t[v_bytes];
         p.k_.emplace_back(k), p.v_.emplace_back(v);
         if (!k || !v)
             return error("cannot allocate the KV pool: {} blocks of {} tokens need {} MiB", n_blocks, block_tokens,
@@ -39,12 +48,31 @@ Expected<KvPool> KvPool::create(const ModelConfig& c, int64_t n_blocks, int bloc
 void KvPool::store(int layer, int64_t slot, const float* k, const float* v) {
     LLM_CHECK(slot >= 0 && slot < n_blocks_ * block_tokens_);
     quantize_row(type_, k, k_[layer].get() + slot * row_bytes_, kv_dim_);
-    quantize_row(type_, v, v_[layer].get() + slot * row_bytes_, kv_dim_);
+    if (!v_trans_) {
+        quantize_row(type_, v, v_[layer].get() + slot * row_bytes_, kv_dim_);
+        return;
+    }
+    uint16_t* vt = reinterpret_cast<uint16_t*>(v_[layer].get());
+    for (int64_t d = 0; d < kv_dim_; ++d) vt[d * vt_len_ + slot] = fp32_to_fp16(v[d]);
 }
 
 void KvPool::load_row(int layer, int64_t slot, float* k, float* v) const {
     dequantize_row(type_, k_[layer].get() + slot * row_bytes_, k, kv_dim_);
-    dequantize_row(type_, v_[layer].get() + slot * row_bytes_, v, kv_dim_);
+    if (!v_trans_) {
+        dequantize_row(type_, v_[layer].get() + slot * row_bytes_, v, kv_dim_);
+        return;
+    }
+    const uint16_t* vt = reinterpret_cast<const uint16_t*>(v_[layer].get());
+    for (int64_t d = 0; d < kv_dim_; ++d) v[d] = fp16_to_fp32(vt[d * vt_len_ + slot]);
+}
+
+GgmlKv KvPool::ggml_view(int layer, const int32_t* table, int64_t n_keys) const {
+    LLM_CHECK(v_trans_ && n_keys > 0);
+    const int64_t first = (int64_t)table[0] * block_tokens_;
+    for (int64_t i = 1; i < (n_keys + block_tokens_ - 1) / block_tokens_; ++i) LLM_CHECK(table[i] == table[0] + i);
+    LLM_CHECK(first + (n_keys + kGgmlKvPad - 1) / kGgmlKvPad * kGgmlKvPad <= vt_len_);
+    return {reinterpret_cast<const uint16_t*>(k_[layer].get() + first * row_bytes_), kv_dim_,
+            reinterpret_cast<const uint16_t*>(v_[layer].get()) + first, vt_len_};
 }
 
 BlockAllocator::BlockAllocator(int64_t n_blocks, int64_t protected_cap)

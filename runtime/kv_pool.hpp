@@ -11,6 +11,7 @@
 #include "core/dtype.hpp"
 #include "core/status.hpp"
 #include "kernels/cpu/attention.hpp"
+#include "kernels/cpu/attention_ggml.hpp"
 #include "models/model_config.hpp"
 
 namespace llm {
@@ -18,9 +19,13 @@ namespace llm {
 // Storage. Layout per layer, for K and V alike: n_blocks x block_tokens rows of kv_dim values of type(); block b
 // of every layer holds the same positions of the same sequence (one block id addresses all layers). The memory
 // is allocated uninitialized: pages are committed as blocks are first written.
+// With transposed values (F16 only; a Session in Numerics::Exact: llama.cpp's attention, ggml_attention) each
+// layer's values are kv_dim rows over the slots instead (llama.cpp's "v_trans" layout), each row the slot count
+// rounded up to 256 long; that storage and the keys' are zeroed, as ggml_attention reads whole 256-key steps.
 class KvPool {
 public:
-    static Expected<KvPool> create(const ModelConfig& c, int64_t n_blocks, int block_tokens, DType type);
+    static Expected<KvPool> create(const ModelConfig& c, int64_t n_blocks, int block_tokens, DType type,
+                                   bool transposed_values = false);
     // Bytes one token takes over all layers (K and V): what a pool size in MiB is divided by.
     static size_t bytes_per_token(const ModelConfig& c, DType type);
 
@@ -28,13 +33,23 @@ public:
     int block_tokens() const { return block_tokens_; }
     DType type() const { return type_; }
     size_t row_bytes() const { return row_bytes_; }
-    size_t bytes() const { return (size_t)n_layers_ * 2 * (size_t)n_blocks_ * block_tokens_ * row_bytes_; }
+    size_t bytes() const {
+        const size_t rows = (size_t)n_blocks_ * block_tokens_ * row_bytes_;
+        return (size_t)n_layers_ * (rows + (v_trans_ ? (size_t)kv_dim_ * vt_len_ * sizeof(uint16_t) : rows));
+    }
 
     // Writes one position: slot = block * block_tokens + offset in the block.
     void store(int layer, int64_t slot, const float* k, const float* v);
     // Rows of a layer read through a block table (row j of the sequence: block table[j / block_tokens]).
     KvRows keys(int layer, const int32_t* table) const { return rows(k_[layer].get(), table); }
-    KvRows values(int layer, const int32_t* table) const { return rows(v_[layer].get(), table); }
+    KvRows values(int layer, const int32_t* table) const {
+        LLM_CHECK(!v_trans_);
+        return rows(v_[layer].get(), table);
+    }
+    bool transposed_values() const { return v_trans_; }
+    // Keys and transposed values of a layer's first n_keys positions of a sequence for ggml_attention
+    // (transposed_values() only): its blocks must be consecutive (table[i] = table[0] + i), as a Session's are.
+    GgmlKv ggml_view(int layer, const int32_t* table, int64_t n_keys) const;
     // Float copy of one stored row (tests).
     void load_row(int layer, int64_t slot, float* k, float* v) const;
 
@@ -46,6 +61,8 @@ private:
     }
     int n_layers_ = 0, kv_dim_ = 0, block_tokens_ = 0;
     int64_t n_blocks_ = 0;
+    bool v_trans_ = false;
+    int64_t vt_len_ = 0;  // row length of transposed values
     DType type_ = DType::F16;
     size_t row_bytes_ = 0;
     std::vector<std::unique_ptr<uint8_t[]>> k_, v_;  // [layer][n_blocks * block_tokens * row_bytes]

@@ -39,7 +39,8 @@ struct EngineOptions {
     int step_tokens = 512;         // tokens per forward pass at most (decode tokens + prompt chunks)
     // The matmul arithmetic (core/numerics.hpp). Attention always reads the paged pool through the block tables
     // with the batch-invariant kernel (paged_attention), so Exact here is llama.cpp's matmuls but not its
-    // attention: the llama.cpp-equality tests use a Session (contiguous cache, ggml attention).
+    // attention: a Session in Exact (the engine with one sequence, its pool's values transposed) runs llama.cpp's
+    // attention too, which the llama.cpp-equality tests use.
     Numerics numerics = Numerics::Invariant;
     bool prefix_cache = true;      // share full blocks across requests by content
     std::string device = "cpu";    // as SessionOptions::device

@@ -113,7 +113,9 @@ LLM_API std::vector<std::string> list_devices();
 // prompt (a header line, then one line per type), for --list-devices.
 LLM_API std::vector<std::string> cpu_kernel_lines();
 
-// One conversation: a KV cache and the logits of the last evaluation. Not thread-safe; use one per thread.
+// One conversation the caller drives token by token: the serving engine (engine.hpp) with one sequence, a KV pool
+// of n_ctx tokens and no prefix cache, and the logits of the last evaluation. In Numerics::Exact with an F16 cache
+// attention is llama.cpp's (the pool keeps values transposed). Not thread-safe; use one per thread.
 class LLM_API Session {
 public:
     static Expected<std::unique_ptr<Session>> create(std::shared_ptr<const Model> model,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "engine_test_util.hpp"
 #include "llm/bench.hpp"
@@ -48,6 +49,53 @@ TEST(Engine, FirstLogitsAgreeWithSession) {
         double max_diff = 0;
         for (size_t v = 0; v < ref.size(); ++v) max_diff = std::max(max_diff, (double)std::fabs(ref[v] - got[i].logits[0][v]));
         EXPECT_LT(max_diff, 2e-2) << "prompt " << i;
+    }
+}
+
+// A Session is the engine with one sequence (engine/session.cpp): in Invariant its logits are bit-identical to a
+// request's, even when the engine ran that request beside others.
+TEST(Engine, SessionIsTheEngineWithOneSequence) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q4_0"));
+    ASSERT_TRUE(model);
+    const auto prompts = test::make_prompts(3, 20, 9, model_config(*model).n_vocab);
+    auto e = make_engine(model, small_options());
+    std::vector<Request> reqs;
+    for (const auto& p : prompts) reqs.push_back(greedy(p, 1));
+    auto got = test::run_requests(*e, reqs);
+    SessionOptions so;
+    so.n_ctx = 256, so.numerics = Numerics::Invariant, so.n_threads = 2;
+    auto s = Session::create(model, so);
+    ASSERT_TRUE(s);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        (*s)->truncate(0);
+        ASSERT_TRUE((*s)->eval(prompts[i], false));
+        const auto ref = (*s)->logits();
+        ASSERT_EQ(got[i].logits.size(), 1u);
+        EXPECT_EQ(std::memcmp(ref.data(), got[i].logits[0].data(), ref.size() * sizeof(float)), 0) << "prompt " << i;
+    }
+}
+
+// Truncating a Session releases its last blocks and the next tokens take them again in order, so its blocks stay
+// consecutive (llama.cpp's attention in Exact reads them in place: ggml_view checks it): a conversation edited
+// mid-way gives the logits of one that never had the dropped tokens, bit for bit (the same pass shapes: n_batch).
+TEST(Engine, SessionTruncateAndContinueEqualsAFreshSession) {
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "F16"));
+    ASSERT_TRUE(model);
+    const auto ps = test::make_prompts(2, 40, 3, model_config(*model).n_vocab);
+    const std::vector<int32_t> head(ps[0].begin(), ps[0].begin() + 5), tail(ps[1].begin(), ps[1].begin() + 37);
+    SessionOptions so;
+    so.n_ctx = 128, so.numerics = Numerics::Exact, so.n_threads = 2, so.n_batch = 17;
+    auto edited = Session::create(model, so), fresh = Session::create(model, so);
+    ASSERT_TRUE(edited && fresh);
+    ASSERT_TRUE((*edited)->eval(ps[0], false));  // 40 tokens: 3 blocks, passes of 17, 17, 6
+    (*edited)->truncate(5);  // keeps block 0, releases 1 and 2
+    ASSERT_TRUE((*edited)->eval(tail, true));
+    ASSERT_TRUE((*fresh)->eval(head, false));
+    ASSERT_TRUE((*fresh)->eval(tail, true));
+    ASSERT_EQ((*edited)->n_past(), 5 + 37);
+    for (int64_t i = 0; i < (int64_t)tail.size(); ++i) {
+        const auto a = (*edited)->logits(i), b = (*fresh)->logits(i);
+        EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "row " << i;
     }
 }
 
