@@ -21,6 +21,10 @@ namespace {
 // packed block (at most ~450 KiB for a 5632-element row, ~810 KiB in AVX2's wide format) stays in L2
 // across the tiles of a chunk.
 constexpr int kPanelsPerBlock = 4;
+static const bool kPrefetchNextBlock = [] {
+    const char* e = std::getenv("LLM_GEMM_PREFETCH");
+    return !(e && e[0] == '0');
+}();
 // Token tiles per work unit (128 tokens): units are (row block, token chunk) pairs, so that small matrices
 // still split evenly over threads while each thread packs a row block only once per contiguous run.
 constexpr int kTilesPerChunk = 16;
@@ -249,6 +253,14 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
                 for (int64_t p = p0; p < p1; ++p)
                     ops.pack(w, p * R, (int)std::min<int64_t>(R, n_out - p * R), packed + (size_t)(p - p0) * panel_bytes);
                 have = blk;
+                // The next block's weight rows towards L2 while this one's kernels run (compute only): packing
+                // then finds them there instead of stalling on DRAM, most of its cost at a few tokens per call.
+                if (kPrefetchNextBlock && blk + 1 < n_blocks) {
+                    const int64_t r0 = p1 * R, r1 = std::min(n_out, r0 + (int64_t)kPanelsPerBlock * R);
+                    const auto* b0 = static_cast<const uint8_t*>(w.row(r0));
+                    const size_t span = (size_t)(r1 - r0) * w.row_size();
+                    for (size_t off = 0; off < span; off += 64) __builtin_prefetch(b0 + off, 0, 2);
+                }
             }
             const int64_t i1 = std::min(n_tiles, (chunk + 1) * kTilesPerChunk);
             for (int64_t i = chunk * kTilesPerChunk; i < i1; ++i) {
