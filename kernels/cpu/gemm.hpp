@@ -52,6 +52,10 @@ struct GemmOps {
     GemmPackFn pack = nullptr;
     GemmKernelFn kernel = nullptr;
     bool wide = false;  // panels and activation tiles in the wide formats (above)
+    // The nibble panel (Q4_K on AVX-512 VNNI, gemm_avx512.cpp): per pair of 32-element sub-blocks, 8 vectors of
+    // [16 rows][4 bytes] whose low nibbles are the first sub-block's u and high nibbles the second's, then the
+    // first's scale[16], bias[16] and the second's (kGemmRows * 32 + 256 bytes per pair; within the byte panel's size).
+    bool nibbles = false;
 };
 
 // Per-ISA entries (gemm_scalar.cpp, gemm_avx2.cpp, gemm_avxvnni.cpp, gemm_avx512.cpp, gemm_i8mm.cpp); false for a type

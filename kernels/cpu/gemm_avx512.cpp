@@ -13,6 +13,7 @@
 #include <immintrin.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <type_traits>
 
 #include "kernels/cpu/gemm_pack.hpp"
@@ -39,26 +40,39 @@ inline __m512 bcastf(const uint8_t* p) {
 // NT <= 8 tokens of the tile are computed (the tile layout keeps its 8 slots): each token's accumulators
 // see the same operations whatever NT, so a token's result does not depend on how many share its tile,
 // while a lone decode token (Numerics::Invariant) costs one dpbusd chain instead of eight.
-template <int SB, bool HasBias, int P, int NT>
+// Bytes of one sub-block pair of Q4_K's nibble panel: 8 vectors of 16 rows x 4 bytes, then 2 x [scale[16], bias[16]].
+constexpr size_t kNibblePairBytes = (size_t)kGemmRows * 32 + 256;
+
+// Nibbles (Q4_K, pack_panel_q4_k_nibbles below): a pair of sub-blocks shares its weight vectors, sub-block 2i in their low
+// nibbles and 2i + 1 in their high ones (the block's own qs bytes, transposed), then the pair's scales: the same
+// u values, so the same integer sums and the same float operations as the byte panel.
+template <int SB, bool HasBias, int P, int NT, bool Nibbles = false>
 void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                      int n_tok) {
     constexpr int T = kGemmTokens, R = kGemmRows;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_sub; g += P) {
         __m512 part[NT];
         if constexpr (P > 1)
             for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_ps();
-        for (int j = 0; j < P; ++j, panel += wsb, act += asb) {
+        for (int j = 0; j < P; ++j, act += asb) {
+            // Byte panel: the sub-block's vectors, then its [sc, bi]. Nibbles: the pair's vectors (R * SB bytes),
+            // then [sc, bi] of its first sub-block and of its second.
+            const uint8_t* ws = panel + R * SB + (Nibbles ? 128 * (j & 1) : 0);
             __m512i ia[NT];
             for (int t = 0; t < NT; ++t) ia[t] = bcast32(act + T * SB + 4 * T + 4 * t);
             for (int q = 0; q < SB / 4; ++q) {
-                const __m512i wv = _mm512_load_si512(panel + 64 * q);
+                __m512i wv = _mm512_load_si512(panel + 64 * q);
+                if constexpr (Nibbles) wv = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(wv, 4) : wv, m4);
                 for (int t = 0; t < NT; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(act + 4 * T * q + 4 * t));
             }
-            const __m512 sc = _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB));
-            const __m512 bi = HasBias ? _mm512_load_ps(reinterpret_cast<const float*>(panel + R * SB + 64)) : sc;
+            if (!Nibbles) panel += wsb;
+            else if (j & 1) panel += R * SB + 256;
+            const __m512 sc = _mm512_load_ps(reinterpret_cast<const float*>(ws));
+            const __m512 bi = HasBias ? _mm512_load_ps(reinterpret_cast<const float*>(ws + 64)) : sc;
             for (int t = 0; t < NT; ++t) {
                 if constexpr (P == 1) {
                     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), _mm512_mul_ps(sc, bcastf(act + T * SB + 4 * t)), acc[t]);
@@ -77,13 +91,13 @@ void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, fl
         if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, acc[t]);
 }
 
-template <int SB, bool HasBias, int P>
+template <int SB, bool HasBias, int P, bool Nibbles = false>
 void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                    int n_tok) {
-    if (n_tok <= 1) return kernel_avx512_n<SB, HasBias, P, 1>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 2) return kernel_avx512_n<SB, HasBias, P, 2>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 4) return kernel_avx512_n<SB, HasBias, P, 4>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    kernel_avx512_n<SB, HasBias, P, kGemmTokens>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 1) return kernel_avx512_n<SB, HasBias, P, 1, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 2) return kernel_avx512_n<SB, HasBias, P, 2, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 4) return kernel_avx512_n<SB, HasBias, P, 4, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    kernel_avx512_n<SB, HasBias, P, kGemmTokens, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
 }
 
 // ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----
@@ -195,9 +209,17 @@ void weights_q45_k_avx(const void* blk, uint8_t* u) {
     if constexpr (std::is_same_v<Block, BlockQ5_K>) nibbles_q45_k_avx<true>(b.qs, b.qh, u);
     else nibbles_q45_k_avx<false>(b.qs, nullptr, u);
 }
-template <typename Block>
+// Where sub-block j's 16 scales go (its 16 biases 64 bytes further): the byte panel's sub-block slot, or the nibble
+// panel's pair slot (see kernel_avx512_n).
+template <bool Nibbles>
+inline size_t k4_scale_offset(int j) {
+    return Nibbles ? (size_t)(j / 2) * kNibblePairBytes + kGemmRows * 32 + 128 * (j & 1)
+                   : (size_t)j * gemm_sub_block_bytes(32) + kGemmRows * 32;
+}
+
+template <typename Block, bool Nibbles = false>
 void lane_scales_q45_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
-    constexpr size_t sb_bytes = gemm_sub_block_bytes(32), kSc = offsetof(Block, scales);
+    constexpr size_t kSc = offsetof(Block, scales);
     const __m512i g = gather32(blk + offsetof(Block, d), offs, m);  // d in the low half, dmin in the high
     const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), _mm512_set1_ps(-0.0f));
     const __m512i u0 = gather32(blk + kSc, offs, m), u1 = gather32(blk + kSc + 4, offs, m),
@@ -205,8 +227,9 @@ void lane_scales_q45_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* o
     for (int j = 0; j < 8; ++j) {
         __m512i sj, mj;
         scale_min_k4(u0, u1, u2, j, sj, mj);
-        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 32, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(sj)));
-        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 32 + 64, _mm512_maskz_mul_ps(m, ndmin, _mm512_cvtepi32_ps(mj)));
+        float* o = reinterpret_cast<float*>(out + k4_scale_offset<Nibbles>(j));
+        _mm512_store_ps(o, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(sj)));
+        _mm512_store_ps(o + 16, _mm512_maskz_mul_ps(m, ndmin, _mm512_cvtepi32_ps(mj)));
     }
 }
 void lane_scales_q6_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
@@ -339,6 +362,63 @@ void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst
     }
 }
 
+// Q4_K's nibble panel: per block, each sub-block pair's 16 rows x 32 qs bytes transposed as they are (the low nibbles
+// hold sub-block 2i, the high ones 2i + 1: nothing to unpack, half the bytes of the byte panel, which made packing
+// most of a few-token call's cost), then the scales lane-wise. The kernel masks each vector's nibbles.
+void pack_panel_q4_k_nibbles(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    constexpr int R = kGemmRows;
+    constexpr size_t kQs = offsetof(BlockQ4_K, qs), kBlock = sizeof(BlockQ4_K);
+    const int64_t n_blocks = w.ne[0] / QK_K;
+    const size_t row_size = w.row_size();
+    const uint8_t* base = w.row(r0);
+    const bool lanes = (size_t)(R - 1) * row_size < ((size_t)1 << 31);
+    const __m512i offs = row_offsets(lanes ? row_size : 0);
+    const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
+    constexpr int64_t kAhead = (512 + kBlock - 1) / kBlock;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+        if (b + kAhead < n_blocks && (b * kBlock) / 64 != ((b + 1) * kBlock) / 64)
+            for (int r = 0; r < n_rows; ++r)
+                _mm_prefetch(reinterpret_cast<const char*>(base + r * row_size + (size_t)(b + kAhead) * kBlock), _MM_HINT_T0);
+        const uint8_t* blk = base + (size_t)b * kBlock;
+        uint8_t* out = dst + (size_t)b * 4 * kNibblePairBytes;
+        auto qs = [&](int r, int jp) {
+            return r < n_rows ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + r * row_size + kQs + 32 * jp))
+                              : _mm256_setzero_si256();
+        };
+        for (int jp = 0; jp < 4; ++jp) {
+            __m512i v[8];
+            for (int i = 0; i < 8; ++i) v[i] = _mm512_inserti64x4(_mm512_castsi256_si512(qs(i, jp)), qs(8 + i, jp), 1);
+            transpose2x8x8_epi32(v);
+            for (int i = 0; i < 8; ++i) _mm512_store_si512(out + jp * kNibblePairBytes + 64 * i, v[i]);
+        }
+        if (lanes) {
+            lane_scales_q45_k<BlockQ4_K, true>(blk, offs, row_mask, out);
+            continue;
+        }
+        for (int j = 0; j < 8; ++j) std::memset(out + k4_scale_offset<true>(j), 0, 128);
+        for (int r = 0; r < n_rows; ++r) {  // rows too far apart for the gathers' int32 offsets
+            const auto& bq = *reinterpret_cast<const BlockQ4_K*>(blk + r * row_size);
+            uint8_t sc[8], mn[8];
+            unpack_scales_k4(bq.scales, sc, mn);
+            const float d = _cvtsh_ss(bq.d), dmin = _cvtsh_ss(bq.dmin);
+            for (int j = 0; j < 8; ++j) {
+                float* o = reinterpret_cast<float*>(out + k4_scale_offset<true>(j));
+                o[r] = d * (float)sc[j];
+                o[16 + r] = -dmin * (float)mn[j];
+            }
+        }
+    }
+}
+
+// LLM_GEMM_NIBBLES=0: Q4_K through the byte panel (A/B timing; the same results).
+inline bool nibble_panel_off() {
+    static const bool off = [] {
+        const char* e = std::getenv("LLM_GEMM_NIBBLES");
+        return e && e[0] == '0';
+    }();
+    return off;
+}
+
 template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*), bool HasBias>
 GemmOps ops() {
     return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>, LanePack<Unpack>::weights, LanePack<Unpack>::scales>,
@@ -348,6 +428,10 @@ GemmOps ops() {
 }  // namespace
 
 bool gemm_ops_avx512(DType type, GemmOps& o) {
+    if (type == DType::Q4_K && !nibble_panel_off()) {
+        o = {pack_panel_q4_k_nibbles, kernel_avx512<32, true, 8, true>, false, true};
+        return true;
+    }
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

@@ -732,10 +732,10 @@ GemvMultiKernel gemv_multi_avx512(DType type) {
     if (type == DType::Q4_1) return {gemv_multi_q4<true>, kRows, 16, 0, 64};
     // Q4_K / Q5_K / Q6_K, 8 tokens per pass, against the GEMM with its K-quant scales packed lane-wise
     // (`matmul_small_m 0.8 q4_k,q5_k,q6_k 8,10,12,14,16`, with / without LLM_GEMV_MULTI=0, idle, ms per layer):
-    // Q4_K 8 tokens 5.60 / 5.61, 10: GEMM 6.47, 16: GEMM 7.83 (two passes: ~10.1); Q5_K 8: 6.48 / 6.50, 10: 8.52 /
-    // 7.02; Q6_K 8: 7.32 / 9.12, 10: GEMM 10.0-11.0, 16: GEMM 11.5-12.6 (at M = 4 the GEMM's packing costs about
-    // twice the kernel).
-    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 9};
+    // Q5_K 8 tokens 6.48 / 6.50, 10: 8.52 / 7.02; Q6_K 8: 7.32 / 9.12, 10: GEMM 10.0-11.0, 16: GEMM 11.5-12.6 (at
+    // M = 4 the GEMM's packing costs about twice the kernel). Q4_K against its nibble panel (no unpacking):
+    // 4 tokens 3.50 / 3.99, 5: 4.33 / 5.22, 6: 5.38 / 5.19, 8: 6.55 / 5.11, 16: GEMM 6.81.
+    if (type == DType::Q4_K) return {gemv_multi_q45_k<false>, kRows, 8, 0, 6};
     if (type == DType::Q5_K) return {gemv_multi_q45_k<true>, kRows, 8, 0, 9};
     if (type == DType::Q6_K) return {gemv_multi_q6_k, kRows, 8, 0, 10};
     return {};

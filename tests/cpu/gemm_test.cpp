@@ -210,8 +210,21 @@ std::vector<uint8_t> narrow_panel(const uint8_t* wide, int64_t n_sub, int sb) {
     return out;
 }
 
+// The byte panel of a nibble panel (gemm.hpp: GemmOps::nibbles; sub-blocks of 32).
+std::vector<uint8_t> bytes_of_nibble_panel(const uint8_t* nib, int64_t n_sub) {
+    const size_t pair = 16 * 32 + 256, nsb = cpu::gemm_sub_block_bytes(32);
+    std::vector<uint8_t> out((size_t)n_sub * nsb);
+    for (int64_t k = 0; k < n_sub; ++k) {
+        const uint8_t* src = nib + (k / 2) * pair;
+        uint8_t* dst = out.data() + k * nsb;
+        for (int i = 0; i < 16 * 32; ++i) dst[i] = (k % 2) ? src[i] >> 4 : src[i] & 0x0F;
+        std::memcpy(dst + 16 * 32, src + 16 * 32 + 128 * (k % 2), 128);  // scales, biases
+    }
+    return out;
+}
+
 // The SIMD packers (per-block decode, then gathers or in-register transposes) write the scalar packer's
-// bytes (or their wide form), padding rows included.
+// bytes (or their wide or nibble form), padding rows included.
 TEST_P(GemmTest, PackersAgree) {
     const DType type = GetParam();
     const int64_t n_in = 2 * std::max<int64_t>(block_size(type), 32);
@@ -238,6 +251,7 @@ TEST_P(GemmTest, PackersAgree) {
             v.pack(w.view, r0, rows, pb);
             std::vector<uint8_t> narrow;
             if (v.wide) narrow = narrow_panel(pb, n_sub, sb), pb = narrow.data();
+            if (v.nibbles) narrow = bytes_of_nibble_panel(pb, n_sub), pb = narrow.data();
             EXPECT_EQ(0, std::memcmp(pa, pb, bytes)) << si.name << " " << dtype_name(type) << " rows from " << r0;
         }
         ++checked;
