@@ -130,7 +130,7 @@ struct Engine::Impl {
     void emit(Sequence& s, TokenEvent& e);
 };
 
-// What only the library asks of an engine (a Session's): see Engine::Impl::Direct.
+// What only the library asks of an engine (a Session's: see DirectSequence).
 struct EngineInternals {
     bool ggml_attention = false;     // a pool with transposed values: llama.cpp's attention (Numerics::Exact, F16)
     bool per_pass_longrope = false;  // keep LongRopeMode::Auto (factors by each pass's length, as Hugging Face)
