@@ -179,8 +179,10 @@ void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvM
             if (t == 6) std::fill(x.begin(), x.end(), 0.0f);
             k.prepare[(size_t)e.act](x.data(), act.data() + (size_t)t * stride, n);
         }
+        // As matmul: the offsets only for a kernel with an integer offset (they read ActQ8 rows; the K-quants'
+        // activations are ActQ8K, and their kernels take no offsets).
         std::vector<int32_t> off((size_t)(kMaxTok * nb));
-        cpu::gemv_multi_offsets(n, act.data(), stride, kMaxTok, m.offset, off.data());
+        if (m.offset != 0) cpu::gemv_multi_offsets(n, act.data(), stride, kMaxTok, m.offset, off.data());
         for (int64_t r0 : {(int64_t)0, (int64_t)3}) {
             const uint8_t* wg = w.data() + (size_t)r0 * rb;
             std::vector<float> want((size_t)(kMaxTok * m.rows));
