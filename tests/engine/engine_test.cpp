@@ -29,25 +29,46 @@ EngineOptions small_options() {
     return o;
 }
 
-TEST(Engine, FirstLogitsAgreeWithSession) {
-    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "F16"));
-    ASSERT_TRUE(model);
+// The first logits of 3 prompts: from one engine that runs them together, and from a Session in `numerics` that
+// evaluates them one after another.
+struct FirstLogits {
+    std::vector<std::vector<float>> engine, session;
+};
+FirstLogits first_logits(const std::string& weight_type, Numerics numerics) {
+    FirstLogits out;
+    auto model = test::load_or_die(test::fixture_model("mistral-gqa", weight_type));
+    EXPECT_TRUE(model);
+    if (!model) return out;
     const auto prompts = test::make_prompts(3, 20, 9, model_config(*model).n_vocab);
     auto e = make_engine(model, small_options());
     std::vector<Request> reqs;
     for (const auto& p : prompts) reqs.push_back(greedy(p, 1));
-    auto got = test::run_requests(*e, reqs);
+    for (const Outcome& o : test::run_requests(*e, reqs)) {
+        EXPECT_EQ(o.logits.size(), 1u);
+        out.engine.push_back(o.logits.empty() ? std::vector<float>{} : o.logits[0]);
+    }
     SessionOptions so;
-    so.n_ctx = 256, so.numerics = Numerics::Fast, so.n_threads = 2;
+    so.n_ctx = 256, so.numerics = numerics, so.n_threads = 2;
     auto s = Session::create(model, so);
-    ASSERT_TRUE(s);
-    for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_TRUE(s);
+    if (!s) return out;
+    for (const auto& p : prompts) {
         (*s)->truncate(0);
-        ASSERT_TRUE((*s)->eval(prompts[i], false));
-        const auto ref = (*s)->logits();
-        ASSERT_EQ(got[i].logits.size(), 1u);
+        EXPECT_TRUE((*s)->eval(p, false));
+        const auto l = (*s)->logits();
+        out.session.emplace_back(l.begin(), l.end());
+    }
+    return out;
+}
+
+TEST(Engine, FirstLogitsAgreeWithSession) {
+    const FirstLogits f = first_logits("F16", Numerics::Fast);
+    ASSERT_EQ(f.session.size(), 3u);
+    for (size_t i = 0; i < f.session.size(); ++i) {
+        ASSERT_EQ(f.engine[i].size(), f.session[i].size());
         double max_diff = 0;
-        for (size_t v = 0; v < ref.size(); ++v) max_diff = std::max(max_diff, (double)std::fabs(ref[v] - got[i].logits[0][v]));
+        for (size_t v = 0; v < f.session[i].size(); ++v)
+            max_diff = std::max(max_diff, (double)std::fabs(f.session[i][v] - f.engine[i][v]));
         EXPECT_LT(max_diff, 2e-2) << "prompt " << i;
     }
 }
@@ -55,39 +76,29 @@ TEST(Engine, FirstLogitsAgreeWithSession) {
 // A Session is the engine with one sequence (engine/session.cpp): in Invariant its logits are bit-identical to a
 // request's, even when the engine ran that request beside others.
 TEST(Engine, SessionIsTheEngineWithOneSequence) {
-    auto model = test::load_or_die(test::fixture_model("mistral-gqa", "Q4_0"));
-    ASSERT_TRUE(model);
-    const auto prompts = test::make_prompts(3, 20, 9, model_config(*model).n_vocab);
-    auto e = make_engine(model, small_options());
-    std::vector<Request> reqs;
-    for (const auto& p : prompts) reqs.push_back(greedy(p, 1));
-    auto got = test::run_requests(*e, reqs);
-    SessionOptions so;
-    so.n_ctx = 256, so.numerics = Numerics::Invariant, so.n_threads = 2;
-    auto s = Session::create(model, so);
-    ASSERT_TRUE(s);
-    for (size_t i = 0; i < prompts.size(); ++i) {
-        (*s)->truncate(0);
-        ASSERT_TRUE((*s)->eval(prompts[i], false));
-        const auto ref = (*s)->logits();
-        ASSERT_EQ(got[i].logits.size(), 1u);
-        EXPECT_EQ(std::memcmp(ref.data(), got[i].logits[0].data(), ref.size() * sizeof(float)), 0) << "prompt " << i;
+    const FirstLogits f = first_logits("Q4_0", Numerics::Invariant);
+    ASSERT_EQ(f.session.size(), 3u);
+    for (size_t i = 0; i < f.session.size(); ++i) {
+        ASSERT_EQ(f.engine[i].size(), f.session[i].size());
+        EXPECT_EQ(std::memcmp(f.session[i].data(), f.engine[i].data(), f.session[i].size() * sizeof(float)), 0)
+            << "prompt " << i;
     }
 }
 
 // Truncating a Session releases its last blocks and the next tokens take them again in order, so its blocks stay
 // consecutive (llama.cpp's attention in Exact reads them in place: ggml_view checks it): a conversation edited
-// mid-way gives the logits of one that never had the dropped tokens, bit for bit (the same pass shapes: n_batch).
+// mid-way gives the logits of one that never had the dropped tokens, bit for bit (n_batch = the kept length, so
+// both compute every position in a pass of the same shape: exact arithmetic depends on it).
 TEST(Engine, SessionTruncateAndContinueEqualsAFreshSession) {
     auto model = test::load_or_die(test::fixture_model("mistral-gqa", "F16"));
     ASSERT_TRUE(model);
     const auto ps = test::make_prompts(2, 40, 3, model_config(*model).n_vocab);
     const std::vector<int32_t> head(ps[0].begin(), ps[0].begin() + 5), tail(ps[1].begin(), ps[1].begin() + 37);
     SessionOptions so;
-    so.n_ctx = 128, so.numerics = Numerics::Exact, so.n_threads = 2, so.n_batch = 17;
+    so.n_ctx = 128, so.numerics = Numerics::Exact, so.n_threads = 2, so.n_batch = 5;
     auto edited = Session::create(model, so), fresh = Session::create(model, so);
     ASSERT_TRUE(edited && fresh);
-    ASSERT_TRUE((*edited)->eval(ps[0], false));  // 40 tokens: 3 blocks, passes of 17, 17, 6
+    ASSERT_TRUE((*edited)->eval(ps[0], false));  // 40 tokens: 3 blocks, passes of 5
     (*edited)->truncate(5);  // keeps block 0, releases 1 and 2
     ASSERT_TRUE((*edited)->eval(tail, true));
     ASSERT_TRUE((*fresh)->eval(head, false));
