@@ -36,6 +36,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/gemm_pack.hpp"
+#include "kernels/cpu/kquant_lanes_avx2.hpp"
 #include "kernels/cpu/vec_dot_avx2.hpp"
 
 namespace llm::cpu::gemm_detail {
@@ -344,7 +345,6 @@ template <typename Block>
 void lane_scales_q45_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
     constexpr size_t kSc = offsetof(Block, scales);
     const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_size));
-    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
     for (int h8 = 0; h8 < kGemmRows; h8 += 8) {
         const __m256i mask = rows_mask8(h8, n_rows);
         const uint8_t* p = blk + (size_t)h8 * row_size;
@@ -353,18 +353,9 @@ void lane_scales_q45_k(const uint8_t* blk, size_t row_size, int n_rows, float* f
         const __m256i u0 = gather8(p + kSc, offs, mask), u1 = gather8(p + kSc + 4, offs, mask),
                       u2 = gather8(p + kSc + 8, offs, mask);
         const __m256 keep = _mm256_castsi256_ps(mask);
-        for (int j = 0; j < 8; ++j) {  // ggml's get_scale_min_k4, lane-wise
+        for (int j = 0; j < 8; ++j) {
             __m256i sj, mj;
-            if (j < 4) {
-                sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
-                mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
-            } else {
-                const int k = j - 4;
-                sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k), k15),
-                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * k + 6), k3), 4));
-                mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k + 4), k15),
-                                     _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * k + 6), k3), 4));
-            }
+            scale_min_k4(u0, u1, u2, j, sj, mj);
             float* o = f + j * sb_floats + h8;
             _mm256_storeu_ps(o, _mm256_and_ps(keep, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj))));
             _mm256_storeu_ps(o + kGemmRows, _mm256_and_ps(keep, _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj))));

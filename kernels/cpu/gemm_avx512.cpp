@@ -297,6 +297,16 @@ inline void transpose2x8x8_epi32(__m512i (&r)[8]) {
     }
 }
 
+// The 16 rows of a panel are 16 streams from memory: fetch each ~512 bytes ahead of block b (the hardware prefetchers
+// track fewer), once per cache line.
+template <size_t BlockBytes>
+inline void prefetch_rows_ahead(const uint8_t* base, size_t row_size, int n_rows, int64_t b, int64_t n_blocks) {
+    constexpr int64_t kAhead = (512 + BlockBytes - 1) / BlockBytes;
+    if (b + kAhead < n_blocks && (b * BlockBytes) / 64 != ((b + 1) * BlockBytes) / 64)
+        for (int r = 0; r < n_rows; ++r)
+            _mm_prefetch(reinterpret_cast<const char*>(base + r * row_size + (size_t)(b + kAhead) * BlockBytes), _MM_HINT_T0);
+}
+
 // The same panel as pack_panel (gemm_pack.hpp), built per block: the 16 rows are decoded into a row-major
 // scratch, then each 32-byte column of it (8 quads of 16 rows) is transposed in registers, rows 0-7 and 8-15
 // side by side, giving 8 panel vectors. Scales and biases are written by the decoders' loop sub-block-major,
@@ -321,12 +331,8 @@ void pack_panel_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst
     const bool lanes = Scales != nullptr && (size_t)(R - 1) * row_size < ((size_t)1 << 31);
     const __m512i offs = row_offsets(lanes ? row_size : 0);
     const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
-    // The 16 rows are 16 streams from memory: fetch each ~512 bytes ahead (the hardware prefetchers track fewer).
-    constexpr int64_t kAhead = (512 + BlockBytes - 1) / BlockBytes;
     for (int64_t b = 0; b < n_blocks; ++b) {
-        if (b + kAhead < n_blocks && (b * BlockBytes) / 64 != ((b + 1) * BlockBytes) / 64)
-            for (int r = 0; r < n_rows; ++r)
-                _mm_prefetch(reinterpret_cast<const char*>(base + r * row_size + (size_t)(b + kAhead) * BlockBytes), _MM_HINT_T0);
+        prefetch_rows_ahead<BlockBytes>(base, row_size, n_rows, b, n_blocks);
         uint8_t* out = dst + (size_t)b * n_sub * sb_bytes;
         bool scales_done = false;
         if constexpr (Scales != nullptr)
@@ -374,11 +380,8 @@ void pack_panel_q4_k_nibbles(const TensorView& w, int64_t r0, int n_rows, uint8_
     const bool lanes = (size_t)(R - 1) * row_size < ((size_t)1 << 31);
     const __m512i offs = row_offsets(lanes ? row_size : 0);
     const __mmask16 row_mask = (__mmask16)((1u << n_rows) - 1);
-    constexpr int64_t kAhead = (512 + kBlock - 1) / kBlock;
     for (int64_t b = 0; b < n_blocks; ++b) {
-        if (b + kAhead < n_blocks && (b * kBlock) / 64 != ((b + 1) * kBlock) / 64)
-            for (int r = 0; r < n_rows; ++r)
-                _mm_prefetch(reinterpret_cast<const char*>(base + r * row_size + (size_t)(b + kAhead) * kBlock), _MM_HINT_T0);
+        prefetch_rows_ahead<kBlock>(base, row_size, n_rows, b, n_blocks);
         const uint8_t* blk = base + (size_t)b * kBlock;
         uint8_t* out = dst + (size_t)b * 4 * kNibblePairBytes;
         auto qs = [&](int r, int jp) {

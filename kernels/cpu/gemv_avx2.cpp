@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/gemv.hpp"
+#include "kernels/cpu/kquant_lanes_avx2.hpp"
 #include "kernels/cpu/vec_dot_avx2.hpp"  // load256, hsum_ps (the exact reduction vec_dot uses)
 
 namespace llm::cpu {
@@ -336,22 +337,6 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 // the kernels: TinyLlama Q4_0 18-22 / 39-46 (1 thread), 27 / 44 (2 threads); Q4_K_M 19.1 / 21.6 (1 thread),
 // 24 / 29 (2 threads); SmolLM2 Q4_1 4.0 / 4.3; TinyLlama Q8_0 with the Q8_0 kernel 30 / 28 (slower).
 namespace {  // internal linkage: compiled with this file's ISA flags
-
-// Sub-block j's 6-bit scale and min of the 8 rows from the dwords u0, u1, u2 = scale bytes 0-3, 4-7, 8-11 of each
-// row (ggml's get_scale_min_k4, lane-wise).
-inline void scale_min_k4(__m256i u0, __m256i u1, __m256i u2, int j, __m256i& sj, __m256i& mj) {
-    const __m256i k63 = _mm256_set1_epi32(63), k15 = _mm256_set1_epi32(15), k3 = _mm256_set1_epi32(3);
-    if (j < 4) {
-        sj = _mm256_and_si256(_mm256_srli_epi32(u0, 8 * j), k63);
-        mj = _mm256_and_si256(_mm256_srli_epi32(u1, 8 * j), k63);
-        return;
-    }
-    const int k = j - 4;
-    sj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k), k15),
-                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u0, 8 * k + 6), k3), 4));
-    mj = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(u2, 8 * k + 4), k15),
-                         _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(u1, 8 * k + 6), k3), 4));
-}
 
 // Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q45_k_gemm_order, 8 rows. Per
 // row pair (k, k+4) and sub-block: two pmaddubsw of 16 nibbles x 16 activations (|int16| <= 2*2*15*127),
