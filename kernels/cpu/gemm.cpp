@@ -33,12 +33,13 @@ struct Desc {
     ActType act;
     int bs, sb, offset;
     bool has_bias, use_sm;
+    bool kint = false;  // gemm.hpp gemm_kint: the tile's s holds bsum pairs
 };
 
 bool desc_of(DType type, Desc& d) {
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
-    case DType::T: d = {BS == 32 ? ActType::Q8_32 : ActType::Q8_K, BS, SB, Offset, HasBias, UseSm}; return true;
+    case DType::T: d = {BS == 32 ? ActType::Q8_32 : ActType::Q8_K, BS, SB, Offset, HasBias, UseSm, gemm_kint(type)}; return true;
         LLM_GEMM_TYPES(LLM_GEMM_CASE)
 #undef LLM_GEMM_CASE
         default: return false;
@@ -110,7 +111,15 @@ void layout_tile(const Desc& ds, bool wide, PrepareActFn prepare, const float* x
             uint8_t* meta = dst + T * sb * ab;
             std::memcpy(meta + 4 * t, &d, 4);
             std::memcpy(meta + 4 * T + 4 * t, &c, 4);
-            std::memcpy(meta + 8 * T + 4 * t, &s, 4);
+            if (ds.kint) {  // the bsums of sub-blocks 2i, 2i + 1 (i = k / 2 within the super-block) as int16 halves
+                const ActQ8K& a = reinterpret_cast<const ActQ8K*>(row)[k / (QK_K / sb)];
+                const int i = (int)(k % (QK_K / sb)) / 2;
+                const int lo = a.bsums[4 * i] + a.bsums[4 * i + 1], hi = a.bsums[4 * i + 2] + a.bsums[4 * i + 3];
+                const uint32_t pair = (uint32_t)(uint16_t)lo | (uint32_t)(uint16_t)hi << 16;
+                std::memcpy(meta + 8 * T + 4 * t, &pair, 4);
+            } else {
+                std::memcpy(meta + 8 * T + 4 * t, &s, 4);
+            }
         }
     }
 }

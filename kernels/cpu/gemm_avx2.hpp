@@ -204,6 +204,71 @@ void kernel_avx2(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float*
     }
 }
 
+// The kint panels (gemm.hpp gemm_kint: Q4_K, Q5_K), kernel_scalar_kint's operations: per super-block the min pairs'
+// vpmaddwd against the tokens' bsum pairs and one FMA into acc_m; per sub-block the passes' exact sums times the
+// rows' scales (vpmulld) into the super-block's integers (a stack array, as the float accumulators); per
+// super-block one FMA into acc; then acc - acc_m.
+template <Mode M, int G, int H>
+void kernel_avx2_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                      int n_tok) {
+    static_assert(M != Mode::Wide, "Q4_K / Q5_K bytes fit the u8 formats");
+    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
+    alignas(32) float acc[T * R] = {}, acc_m[T * R] = {};  // [token][row], as y
+    alignas(32) int32_t isum[T * R];
+    const int n_pass_tok = (n_tok + H - 1) / H * H;  // tokens past n_tok are zeros in the tile: skip them
+    auto slot = [](const uint8_t* blk, int j) { return blk + j * wsb + R * SB + 64; };
+    auto meta = [](const uint8_t* a, int j, int field, int t) { return a + j * asb + T * SB + 4 * T * field + 4 * t; };
+    for (int64_t g = 0; g < n_sub; g += P, panel += P * wsb, act += P * asb) {
+        for (int t = 0; t < n_pass_tok; ++t) {
+            const __m256 da = bcastf(meta(act, 0, 0, t));
+            for (int v = 0; v < 2; ++v) {
+                __m256i im = _mm256_setzero_si256();
+                for (int i = 0; i < 4; ++i)
+                    im = _mm256_add_epi32(im, _mm256_madd_epi16(load256(slot(panel, kKintSlotMins + i) + 32 * v),
+                                                                bcast32(meta(act, 2 * i, 2, t))));
+                const __m256 dmin = _mm256_load_ps(reinterpret_cast<const float*>(slot(panel, kKintSlotDmin)) + 8 * v);
+                float* o = acc_m + t * R + 8 * v;
+                _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(im), _mm256_mul_ps(dmin, da), _mm256_load_ps(o)));
+            }
+        }
+        for (int i = 0; i < n_pass_tok * R; i += 8) _mm256_store_si256(reinterpret_cast<__m256i*>(isum + i), _mm256_setzero_si256());
+        for (int j = 0; j < P; ++j) {
+            const uint8_t* sc = panel + j * wsb + R * SB;
+            for (int h0 = 0; h0 < n_pass_tok; h0 += H) {
+                const uint8_t* wp = panel + j * wsb;
+                __asm__("" : "+r"(wp));  // as kernel_avx2: keeps the weight loads in the passes
+                __m256i s[2][H];
+                sub_block_sums<SB, M, G, H>(wp, act + j * asb + 4 * h0, s);
+#pragma GCC unroll 8
+                for (int t = 0; t < H; ++t) {
+                    const __m256i c = bcast32(meta(act, j, 1, h0 + t));
+                    for (int v = 0; v < 2; ++v) {
+                        auto* o = reinterpret_cast<__m256i*>(isum + (h0 + t) * R + 8 * v);
+                        const __m256i x = _mm256_mullo_epi32(_mm256_add_epi32(s[v][t], c), load256(sc + 32 * v));
+                        _mm256_store_si256(o, _mm256_add_epi32(_mm256_load_si256(o), x));
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < n_pass_tok; ++t) {
+            const __m256 da = bcastf(meta(act, 0, 0, t));
+            for (int v = 0; v < 2; ++v) {
+                const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(slot(panel, kKintSlotD)) + 8 * v);
+                const __m256i is = _mm256_load_si256(reinterpret_cast<const __m256i*>(isum + t * R + 8 * v));
+                float* o = acc + t * R + 8 * v;
+                _mm256_store_ps(o, _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(d, da), _mm256_load_ps(o)));
+            }
+        }
+    }
+    for (int t = 0; t < n_tok; ++t) {
+        alignas(32) float row[R];
+        for (int v = 0; v < 2; ++v)
+            _mm256_store_ps(row + 8 * v, _mm256_sub_ps(_mm256_load_ps(acc + t * R + 8 * v), _mm256_load_ps(acc_m + t * R + 8 * v)));
+        std::memcpy(y + t * ldy, row, sizeof(float) * (size_t)n_rows);
+    }
+}
+
 // ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----
 
 inline void nibbles32_avx2(const uint8_t* qs, uint8_t* u) {
@@ -271,26 +336,6 @@ void nibbles_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, uint8_t* u) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j + 32), hi);
     }
 }
-template <bool Five>
-void unpack_q45_k_avx2(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
-                       uint8_t* u, float* sc, float* bi) {
-    nibbles_q45_k_avx2<Five>(qs, qh, u);
-    uint8_t s[8], mn[8];
-    unpack_scales_k4(scales, s, mn);
-    const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
-    for (int k = 0; k < 8; ++k) {
-        sc[k] = d * (float)s[k];
-        bi[k] = -dmin * (float)mn[k];
-    }
-}
-void unpack_q4_k_avx2(const void* blk, uint8_t* u, float* sc, float* bi) {
-    const auto& b = *static_cast<const BlockQ4_K*>(blk);
-    unpack_q45_k_avx2<false>(b.qs, nullptr, b.scales, b.d, b.dmin, u, sc, bi);
-}
-void unpack_q5_k_avx2(const void* blk, uint8_t* u, float* sc, float* bi) {
-    const auto& b = *static_cast<const BlockQ5_K*>(blk);
-    unpack_q45_k_avx2<true>(b.qs, b.qh, b.scales, b.d, b.dmin, u, sc, bi);
-}
 void weights_q6_k_avx2(const void* blk, uint8_t* u) {
     const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
@@ -341,25 +386,31 @@ void weights_q45_k_avx2(const void* blk, uint8_t* u) {
     if constexpr (std::is_same_v<Block, BlockQ5_K>) nibbles_q45_k_avx2<true>(b.qs, b.qh, u);
     else nibbles_q45_k_avx2<false>(b.qs, nullptr, u);
 }
+// The kint tails of the 16 rows (gemm_pack.hpp kint_write_row, 8 lanes at a time): f = sub-block 0's tail as floats,
+// sub-block j's sb_floats further.
 template <typename Block>
-void lane_scales_q45_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
+void lane_scales_kint(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
     constexpr size_t kSc = offsetof(Block, scales);
     const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_size));
+    auto put = [&](int j, int half, int h8, __m256i v) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(f + j * sb_floats + kGemmRows * half + h8), v);
+    };
     for (int h8 = 0; h8 < kGemmRows; h8 += 8) {
-        const __m256i mask = rows_mask8(h8, n_rows);
+        const __m256i mask = rows_mask8(h8, n_rows);  // missing rows: gathered as zero, so every field is zero
         const uint8_t* p = blk + (size_t)h8 * row_size;
         const __m256i g = gather8(p + offsetof(Block, d), offs, mask);  // d in the low half, dmin in the high
-        const __m256 d = half8(g, false), ndmin = _mm256_xor_ps(half8(g, true), _mm256_set1_ps(-0.0f));
         const __m256i u0 = gather8(p + kSc, offs, mask), u1 = gather8(p + kSc + 4, offs, mask),
                       u2 = gather8(p + kSc + 8, offs, mask);
-        const __m256 keep = _mm256_castsi256_ps(mask);
+        __m256i mins[8];
         for (int j = 0; j < 8; ++j) {
-            __m256i sj, mj;
-            scale_min_k4(u0, u1, u2, j, sj, mj);
-            float* o = f + j * sb_floats + h8;
-            _mm256_storeu_ps(o, _mm256_and_ps(keep, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj))));
-            _mm256_storeu_ps(o + kGemmRows, _mm256_and_ps(keep, _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj))));
+            __m256i sj;
+            scale_min_k4(u0, u1, u2, j, sj, mins[j]);
+            put(j, 0, h8, sj);
         }
+        put(kKintSlotD, 1, h8, _mm256_castps_si256(half8(g, false)));
+        put(kKintSlotDmin, 1, h8, _mm256_castps_si256(half8(g, true)));
+        for (int i = 0; i < 4; ++i) put(kKintSlotMins + i, 1, h8, _mm256_or_si256(mins[2 * i], _mm256_slli_epi32(mins[2 * i + 1], 16)));
+        for (int j = kKintSlotMins + 4; j < 8; ++j) put(j, 1, h8, _mm256_setzero_si256());
     }
 }
 inline void lane_scales_q6_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
@@ -389,14 +440,6 @@ struct LanePack {
     static constexpr WeightsFn weights = nullptr;
     static constexpr LaneScalesFn scales = nullptr;
 };
-template <> struct LanePack<unpack_q4_k> {
-    static constexpr WeightsFn weights = weights_q45_k_avx2<BlockQ4_K>;
-    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ4_K>;
-};
-template <> struct LanePack<unpack_q5_k> {
-    static constexpr WeightsFn weights = weights_q45_k_avx2<BlockQ5_K>;
-    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ5_K>;
-};
 template <> struct LanePack<unpack_q6_k> {
     static constexpr WeightsFn weights = weights_q6_k_avx2;
     static constexpr LaneScalesFn scales = lane_scales_q6_k;
@@ -412,8 +455,6 @@ template <> constexpr UnpackFn fast_unpack<unpack_q5_1> = unpack_q5_avx2<BlockQ5
 template <> constexpr UnpackFn fast_unpack<unpack_q8_0> = unpack_q8_0_avx2;
 template <> constexpr UnpackFn fast_unpack<unpack_iq4_nl> = unpack_iq4_nl_avx2;
 template <> constexpr UnpackFn fast_unpack<unpack_iq4_xs> = unpack_iq4_xs_avx2;
-template <> constexpr UnpackFn fast_unpack<unpack_q4_k> = unpack_q4_k_avx2;
-template <> constexpr UnpackFn fast_unpack<unpack_q5_k> = unpack_q5_k_avx2;
 template <> constexpr UnpackFn fast_unpack<unpack_q6_k> = unpack_q6_k_avx2;
 
 // In-register transpose of 8 rows x 8 dwords: afterwards r[g] holds dword g of rows 0..7.
@@ -506,6 +547,16 @@ void pack_panel_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) 
     }
 }
 
+// The kint panel: pack_panel_avx2 with the lane-wise tails, or the scalar packer where the rows are too far apart for
+// the gathers.
+template <typename Block>
+void pack_panel_kint_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    constexpr bool kFive = std::is_same_v<Block, BlockQ5_K>;
+    if ((size_t)(kGemmRows - 1) * w.row_size() >= ((size_t)1 << 31)) return pack_panel_kint<kFive>(w, r0, n_rows, dst);
+    pack_panel_avx2<QK_K, 32, sizeof(Block), kFive ? unpack_q5_k : unpack_q4_k, false, weights_q45_k_avx2<Block>,
+                    lane_scales_kint<Block>>(w, r0, n_rows, dst);
+}
+
 template <bool Vnni, DType Ty, int BS, int SB, size_t BlockBytes, UnpackFn Unpack, bool HasBias, int Offset>
 GemmOps ops_avx2() {
     using Pl = Plan<Ty, SB, Vnni>;
@@ -518,6 +569,14 @@ GemmOps ops_avx2() {
 // gemm_ops_avx2 / gemm_ops_avxvnni: every packed type.
 template <bool Vnni>
 bool gemm_ops_avx2_family(DType type, GemmOps& o) {
+    if (type == DType::Q4_K) {
+        using Pl = Plan<DType::Q4_K, 32, Vnni>;
+        return o = {pack_panel_kint_avx2<BlockQ4_K>, kernel_avx2_kint<Pl::mode, Pl::G, Pl::H>}, true;
+    }
+    if (type == DType::Q5_K) {
+        using Pl = Plan<DType::Q5_K, 32, Vnni>;
+        return o = {pack_panel_kint_avx2<BlockQ5_K>, kernel_avx2_kint<Pl::mode, Pl::G, Pl::H>}, true;
+    }
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops_avx2<Vnni, DType::T, BS, SB, sizeof(Block), Unpack, HasBias, Offset>(); return true;

@@ -40,18 +40,11 @@ inline __m512 bcastf(const uint8_t* p) {
 // NT <= 8 tokens of the tile are computed (the tile layout keeps its 8 slots): each token's accumulators
 // see the same operations whatever NT, so a token's result does not depend on how many share its tile,
 // while a lone decode token (Numerics::Invariant) costs one dpbusd chain instead of eight.
-// Bytes of one sub-block pair of Q4_K's nibble panel: 8 vectors of 16 rows x 4 bytes, then 2 x [scale[16], bias[16]].
-constexpr size_t kNibblePairBytes = (size_t)kGemmRows * 32 + 256;
-
-// Nibbles (Q4_K, pack_panel_q4_k_nibbles below): a pair of sub-blocks shares its weight vectors, sub-block 2i in their low
-// nibbles and 2i + 1 in their high ones (the block's own qs bytes, transposed), then the pair's scales: the same
-// u values, so the same integer sums and the same float operations as the byte panel.
-template <int SB, bool HasBias, int P, int NT, bool Nibbles = false>
+template <int SB, bool HasBias, int P, int NT>
 void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                      int n_tok) {
     constexpr int T = kGemmTokens, R = kGemmRows;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_sub; g += P) {
@@ -59,18 +52,14 @@ void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, fl
         if constexpr (P > 1)
             for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_ps();
         for (int j = 0; j < P; ++j, act += asb) {
-            // Byte panel: the sub-block's vectors, then its [sc, bi]. Nibbles: the pair's vectors (R * SB bytes),
-            // then [sc, bi] of its first sub-block and of its second.
-            const uint8_t* ws = panel + R * SB + (Nibbles ? 128 * (j & 1) : 0);
+            const uint8_t* ws = panel + R * SB;  // the sub-block's vectors, then its [sc, bi]
             __m512i ia[NT];
             for (int t = 0; t < NT; ++t) ia[t] = bcast32(act + T * SB + 4 * T + 4 * t);
             for (int q = 0; q < SB / 4; ++q) {
-                __m512i wv = _mm512_load_si512(panel + 64 * q);
-                if constexpr (Nibbles) wv = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(wv, 4) : wv, m4);
+                const __m512i wv = _mm512_load_si512(panel + 64 * q);
                 for (int t = 0; t < NT; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(act + 4 * T * q + 4 * t));
             }
-            if (!Nibbles) panel += wsb;
-            else if (j & 1) panel += R * SB + 256;
+            panel += wsb;
             const __m512 sc = _mm512_load_ps(reinterpret_cast<const float*>(ws));
             const __m512 bi = HasBias ? _mm512_load_ps(reinterpret_cast<const float*>(ws + 64)) : sc;
             for (int t = 0; t < NT; ++t) {
@@ -91,13 +80,95 @@ void kernel_avx512_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, fl
         if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, acc[t]);
 }
 
-template <int SB, bool HasBias, int P, bool Nibbles = false>
+template <int SB, bool HasBias, int P>
 void kernel_avx512(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                    int n_tok) {
-    if (n_tok <= 1) return kernel_avx512_n<SB, HasBias, P, 1, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 2) return kernel_avx512_n<SB, HasBias, P, 2, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 4) return kernel_avx512_n<SB, HasBias, P, 4, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    kernel_avx512_n<SB, HasBias, P, kGemmTokens, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 1) return kernel_avx512_n<SB, HasBias, P, 1>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 2) return kernel_avx512_n<SB, HasBias, P, 2>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 4) return kernel_avx512_n<SB, HasBias, P, 4>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    kernel_avx512_n<SB, HasBias, P, kGemmTokens>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+}
+
+// Bytes of one sub-block pair of Q4_K's nibble panel: 8 vectors of 16 rows x 4 bytes, then the two sub-blocks' tails.
+// A pair of sub-blocks shares its weight vectors, sub-block 2i in their low nibbles and 2i + 1 in their high ones
+// (the block's own qs bytes, transposed: pack_panel_q4_k_nibbles below): the byte panel's u values, so the same
+// integer sums.
+constexpr size_t kNibblePairBytes = (size_t)kGemmRows * 32 + 256;
+
+// Where sub-block j's tail (gemm_pack.hpp kint_tail: its 16 scales, then its slot) sits within a block: the byte
+// panel's sub-block slot, or the nibble panel's pair slot.
+template <bool Nibbles>
+constexpr size_t k4_scale_offset(int j) {
+    return Nibbles ? (size_t)(j / 2) * kNibblePairBytes + kGemmRows * 32 + 128 * (j & 1)
+                   : (size_t)j * gemm_sub_block_bytes(32) + kGemmRows * 32;
+}
+
+// The kint panels (gemm.hpp gemm_kint: Q4_K, Q5_K), kernel_scalar_kint's operations: first the min terms of the NT
+// tokens over the whole row (acc_m: per super-block 4 vpdpwssd of the min pairs and the bsum pairs, one FMA; kept
+// in a stack buffer, so that the main pass has its 3 x NT registers), then per sub-block the dpbusd chain of
+// each token, times the rows' scales (vpmulld) into the super-block's integer, and per super-block one FMA.
+template <int NT, bool Nibbles>
+void kernel_avx512_kint_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                          int n_tok) {
+    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr size_t asb = gemm_act_sub_block_bytes(SB);
+    constexpr size_t block_bytes = Nibbles ? 4 * kNibblePairBytes : P * gemm_sub_block_bytes(SB);
+    auto slot = [](const uint8_t* blk, int j) { return blk + k4_scale_offset<Nibbles>(j) + 64; };
+    auto meta = [](const uint8_t* a, int j, int field, int t) { return a + j * asb + T * SB + 4 * T * field + 4 * t; };
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    alignas(64) float mins[NT][R];
+    {
+        __m512 acc_m[NT];
+        for (int t = 0; t < NT; ++t) acc_m[t] = _mm512_setzero_ps();
+        const uint8_t* blk = panel;
+        const uint8_t* a = act;
+        for (int64_t g = 0; g < n_sub; g += P, blk += block_bytes, a += P * asb) {
+            __m512i imin[NT];
+            for (int t = 0; t < NT; ++t) imin[t] = _mm512_setzero_si512();
+            for (int i = 0; i < 4; ++i) {
+                const __m512i mp = _mm512_load_si512(slot(blk, kKintSlotMins + i));
+                for (int t = 0; t < NT; ++t) imin[t] = _mm512_dpwssd_epi32(imin[t], mp, bcast32(meta(a, 2 * i, 2, t)));
+            }
+            const __m512 dmin = _mm512_load_ps(slot(blk, kKintSlotDmin));
+            for (int t = 0; t < NT; ++t)
+                acc_m[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin[t]), _mm512_mul_ps(dmin, bcastf(meta(a, 0, 0, t))), acc_m[t]);
+        }
+        for (int t = 0; t < NT; ++t) _mm512_store_ps(mins[t], acc_m[t]);
+    }
+    __m512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+    for (int64_t g = 0; g < n_sub; g += P, panel += block_bytes, act += P * asb) {
+        __m512i isum[NT];
+        for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < P; ++j) {
+            const uint8_t* wj = panel + (Nibbles ? (size_t)(j / 2) * kNibblePairBytes : (size_t)j * gemm_sub_block_bytes(SB));
+            const uint8_t* aj = act + j * asb;
+            __m512i ia[NT];
+            for (int t = 0; t < NT; ++t) ia[t] = bcast32(meta(act, j, 1, t));
+            for (int q = 0; q < SB / 4; ++q) {
+                __m512i wv = _mm512_load_si512(wj + 64 * q);
+                if constexpr (Nibbles) wv = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(wv, 4) : wv, m4);
+                for (int t = 0; t < NT; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(aj + 4 * T * q + 4 * t));
+            }
+            const __m512i sc = _mm512_load_si512(panel + k4_scale_offset<Nibbles>(j));
+            for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(ia[t], sc));
+        }
+        const __m512 d = _mm512_load_ps(slot(panel, kKintSlotD));
+        for (int t = 0; t < NT; ++t)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, bcastf(meta(act, 0, 0, t))), acc[t]);
+    }
+    const __mmask16 m = n_rows >= R ? (__mmask16)0xFFFF : (__mmask16)((1u << n_rows) - 1);
+    for (int t = 0; t < NT; ++t)
+        if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, _mm512_sub_ps(acc[t], _mm512_load_ps(mins[t])));
+}
+
+template <bool Nibbles>
+void kernel_avx512_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                        int n_tok) {
+    if (n_tok <= 1) return kernel_avx512_kint_n<1, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 2) return kernel_avx512_kint_n<2, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 4) return kernel_avx512_kint_n<4, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    kernel_avx512_kint_n<kGemmTokens, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
 }
 
 // ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----
@@ -155,26 +226,6 @@ void nibbles_q45_k_avx(const uint8_t* qs, const uint8_t* qh, uint8_t* u) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(u + 64 * j + 32), hi);
     }
 }
-template <bool Five>
-void unpack_q45_k_avx(const uint8_t* qs, const uint8_t* qh, const uint8_t* scales, uint16_t d16, uint16_t dmin16,
-                      uint8_t* u, float* sc, float* bi) {
-    nibbles_q45_k_avx<Five>(qs, qh, u);
-    uint8_t s[8], mn[8];
-    unpack_scales_k4(scales, s, mn);
-    const float d = _cvtsh_ss(d16), dmin = _cvtsh_ss(dmin16);
-    for (int k = 0; k < 8; ++k) {
-        sc[k] = d * (float)s[k];
-        bi[k] = -dmin * (float)mn[k];
-    }
-}
-void unpack_q4_k_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
-    const auto& b = *static_cast<const BlockQ4_K*>(blk);
-    unpack_q45_k_avx<false>(b.qs, nullptr, b.scales, b.d, b.dmin, u, sc, bi);
-}
-void unpack_q5_k_avx(const void* blk, uint8_t* u, float* sc, float* bi) {
-    const auto& b = *static_cast<const BlockQ5_K*>(blk);
-    unpack_q45_k_avx<true>(b.qs, b.qh, b.scales, b.d, b.dmin, u, sc, bi);
-}
 void weights_q6_k_avx(const void* blk, uint8_t* u) {
     const auto& b = *static_cast<const BlockQ6_K*>(blk);
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
@@ -209,28 +260,25 @@ void weights_q45_k_avx(const void* blk, uint8_t* u) {
     if constexpr (std::is_same_v<Block, BlockQ5_K>) nibbles_q45_k_avx<true>(b.qs, b.qh, u);
     else nibbles_q45_k_avx<false>(b.qs, nullptr, u);
 }
-// Where sub-block j's 16 scales go (its 16 biases 64 bytes further): the byte panel's sub-block slot, or the nibble
-// panel's pair slot (see kernel_avx512_n).
-template <bool Nibbles>
-inline size_t k4_scale_offset(int j) {
-    return Nibbles ? (size_t)(j / 2) * kNibblePairBytes + kGemmRows * 32 + 128 * (j & 1)
-                   : (size_t)j * gemm_sub_block_bytes(32) + kGemmRows * 32;
-}
-
+// The kint tails of the 16 rows (gemm_pack.hpp kint_write_row, lane-wise): s_j, d, dmin, the min pairs.
 template <typename Block, bool Nibbles = false>
-void lane_scales_q45_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
+void lane_scales_kint(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
     constexpr size_t kSc = offsetof(Block, scales);
     const __m512i g = gather32(blk + offsetof(Block, d), offs, m);  // d in the low half, dmin in the high
-    const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), _mm512_set1_ps(-0.0f));
     const __m512i u0 = gather32(blk + kSc, offs, m), u1 = gather32(blk + kSc + 4, offs, m),
                   u2 = gather32(blk + kSc + 8, offs, m);
+    __m512i mins[8];
     for (int j = 0; j < 8; ++j) {
-        __m512i sj, mj;
-        scale_min_k4(u0, u1, u2, j, sj, mj);
-        float* o = reinterpret_cast<float*>(out + k4_scale_offset<Nibbles>(j));
-        _mm512_store_ps(o, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(sj)));
-        _mm512_store_ps(o + 16, _mm512_maskz_mul_ps(m, ndmin, _mm512_cvtepi32_ps(mj)));
+        __m512i sj;
+        scale_min_k4(u0, u1, u2, j, sj, mins[j]);
+        _mm512_store_si512(out + k4_scale_offset<Nibbles>(j), sj);
     }
+    auto slot = [&](int j) { return out + k4_scale_offset<Nibbles>(j) + 64; };
+    _mm512_store_ps(slot(kKintSlotD), half_lo(g));
+    _mm512_store_ps(slot(kKintSlotDmin), half_hi(g));
+    for (int i = 0; i < 4; ++i)
+        _mm512_store_si512(slot(kKintSlotMins + i), _mm512_or_si512(mins[2 * i], _mm512_slli_epi32(mins[2 * i + 1], 16)));
+    for (int j = kKintSlotMins + 4; j < 8; ++j) _mm512_store_si512(slot(j), _mm512_setzero_si512());
 }
 void lane_scales_q6_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
     constexpr size_t sb_bytes = gemm_sub_block_bytes(16), kSc = offsetof(BlockQ6_K, scales);
@@ -250,14 +298,6 @@ struct LanePack {
     static constexpr WeightsFn weights = nullptr;
     static constexpr LaneScalesFn scales = nullptr;
 };
-template <> struct LanePack<unpack_q4_k> {
-    static constexpr WeightsFn weights = weights_q45_k_avx<BlockQ4_K>;
-    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ4_K>;
-};
-template <> struct LanePack<unpack_q5_k> {
-    static constexpr WeightsFn weights = weights_q45_k_avx<BlockQ5_K>;
-    static constexpr LaneScalesFn scales = lane_scales_q45_k<BlockQ5_K>;
-};
 template <> struct LanePack<unpack_q6_k> {
     static constexpr WeightsFn weights = weights_q6_k_avx;
     static constexpr LaneScalesFn scales = lane_scales_q6_k;
@@ -271,8 +311,6 @@ template <> constexpr void (*fast_unpack<unpack_q4_1>)(const void*, uint8_t*, fl
 template <> constexpr void (*fast_unpack<unpack_q5_0>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_0, false>;
 template <> constexpr void (*fast_unpack<unpack_q5_1>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_1, true>;
 template <> constexpr void (*fast_unpack<unpack_q8_0>)(const void*, uint8_t*, float*, float*) = unpack_q8_0_avx;
-template <> constexpr void (*fast_unpack<unpack_q4_k>)(const void*, uint8_t*, float*, float*) = unpack_q4_k_avx;
-template <> constexpr void (*fast_unpack<unpack_q5_k>)(const void*, uint8_t*, float*, float*) = unpack_q5_k_avx;
 template <> constexpr void (*fast_unpack<unpack_q6_k>)(const void*, uint8_t*, float*, float*) = unpack_q6_k_avx;
 
 // In-register transpose of two 8 x 8 dword matrices: r[i] holds row i of the first in its low 256 bits and
@@ -395,22 +433,25 @@ void pack_panel_q4_k_nibbles(const TensorView& w, int64_t r0, int n_rows, uint8_
             for (int i = 0; i < 8; ++i) _mm512_store_si512(out + jp * kNibblePairBytes + 64 * i, v[i]);
         }
         if (lanes) {
-            lane_scales_q45_k<BlockQ4_K, true>(blk, offs, row_mask, out);
+            lane_scales_kint<BlockQ4_K, true>(blk, offs, row_mask, out);
             continue;
         }
         for (int j = 0; j < 8; ++j) std::memset(out + k4_scale_offset<true>(j), 0, 128);
         for (int r = 0; r < n_rows; ++r) {  // rows too far apart for the gathers' int32 offsets
             const auto& bq = *reinterpret_cast<const BlockQ4_K*>(blk + r * row_size);
-            uint8_t sc[8], mn[8];
-            unpack_scales_k4(bq.scales, sc, mn);
-            const float d = _cvtsh_ss(bq.d), dmin = _cvtsh_ss(bq.dmin);
-            for (int j = 0; j < 8; ++j) {
-                float* o = reinterpret_cast<float*>(out + k4_scale_offset<true>(j));
-                o[r] = d * (float)sc[j];
-                o[16 + r] = -dmin * (float)mn[j];
-            }
+            kint_write_row(bq.scales, bq.d, bq.dmin, r, [&](int j) { return out + k4_scale_offset<true>(j); });
         }
     }
+}
+
+// The byte kint panel (Q5_K; Q4_K with LLM_GEMM_NIBBLES=0): pack_panel_avx512 with the lane-wise tails, or the
+// scalar packer where the rows are too far apart for the gathers.
+template <typename Block>
+void pack_panel_kint_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    constexpr bool kFive = std::is_same_v<Block, BlockQ5_K>;
+    if ((size_t)(kGemmRows - 1) * w.row_size() >= ((size_t)1 << 31)) return pack_panel_kint<kFive>(w, r0, n_rows, dst);
+    pack_panel_avx512<QK_K, 32, sizeof(Block), kFive ? unpack_q5_k : unpack_q4_k, weights_q45_k_avx<Block>,
+                      lane_scales_kint<Block>>(w, r0, n_rows, dst);
 }
 
 // LLM_GEMM_NIBBLES=0: Q4_K through the byte panel (A/B timing; the same results).
@@ -431,10 +472,9 @@ GemmOps ops() {
 }  // namespace
 
 bool gemm_ops_avx512(DType type, GemmOps& o) {
-    if (type == DType::Q4_K && !nibble_panel_off()) {
-        o = {pack_panel_q4_k_nibbles, kernel_avx512<32, true, 8, true>, false, true};
-        return true;
-    }
+    if (type == DType::Q4_K && !nibble_panel_off()) return o = {pack_panel_q4_k_nibbles, kernel_avx512_kint<true>, false, true}, true;
+    if (type == DType::Q4_K) return o = {pack_panel_kint_avx512<BlockQ4_K>, kernel_avx512_kint<false>}, true;
+    if (type == DType::Q5_K) return o = {pack_panel_kint_avx512<BlockQ5_K>, kernel_avx512_kint<false>}, true;
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

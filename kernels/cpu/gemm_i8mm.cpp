@@ -97,6 +97,66 @@ void kernel_i8mm(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float*
     }
 }
 
+// The kint panels (gemm.hpp gemm_kint: Q4_K, Q5_K), kernel_scalar_kint's operations: per sub-block the exact sums times
+// the rows' scales into the super-block's integers; the min pairs' int16 halves times the bsum pairs'; per
+// super-block one FMA each into acc and acc_m; then acc - acc_m.
+void kernel_i8mm_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
+                      int n_tok) {
+    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
+    auto slot = [](const uint8_t* blk, int j) { return blk + j * wsb + R * SB + 64; };
+    float32x4_t acc[T][4], acc_m[T][4];
+    for (int t = 0; t < T; ++t)
+        for (int v = 0; v < 4; ++v) acc[t][v] = acc_m[t][v] = vdupq_n_f32(0.0f);
+    for (int64_t g = 0; g < n_sub; g += P, panel += P * wsb, act += P * asb) {
+        int32x4_t isum[T][4], imin[T][4];
+        for (int t = 0; t < T; ++t)
+            for (int v = 0; v < 4; ++v) isum[t][v] = imin[t][v] = vdupq_n_s32(0);
+        for (int j = 0; j < P; ++j) {
+            const uint8_t* wp = panel + j * wsb;
+            const uint8_t* ap = act + j * asb;
+            int32_t c[T];
+            std::memcpy(c, ap + T * SB + 4 * T, sizeof c);
+            int32x4_t sums[T][4];
+            sub_block_sums<SB>(wp, ap, c, sums);
+            const int32_t* sc = reinterpret_cast<const int32_t*>(wp + R * SB);
+            for (int v = 0; v < 4; ++v) {
+                const int32x4_t s = vld1q_s32(sc + 4 * v);
+                for (int t = 0; t < T; ++t) isum[t][v] = vmlaq_s32(isum[t][v], sums[t][v], s);
+            }
+        }
+        for (int i = 0; i < 4; ++i) {
+            int32_t bp[T];
+            std::memcpy(bp, act + 2 * i * asb + T * SB + 8 * T, sizeof bp);
+            const int32_t* mp = reinterpret_cast<const int32_t*>(slot(panel, kKintSlotMins + i));
+            for (int v = 0; v < 4; ++v) {
+                const int32x4_t m = vld1q_s32(mp + 4 * v);
+                const int32x4_t m_lo = vshrq_n_s32(vshlq_n_s32(m, 16), 16), m_hi = vshrq_n_s32(m, 16);
+                for (int t = 0; t < T; ++t) {
+                    imin[t][v] = vmlaq_n_s32(imin[t][v], m_lo, (int32_t)(int16_t)(bp[t] & 0xFFFF));
+                    imin[t][v] = vmlaq_n_s32(imin[t][v], m_hi, bp[t] >> 16);
+                }
+            }
+        }
+        float da[T];
+        std::memcpy(da, act + T * SB, sizeof da);
+        const float* d = reinterpret_cast<const float*>(slot(panel, kKintSlotD));
+        const float* dmin = reinterpret_cast<const float*>(slot(panel, kKintSlotDmin));
+        for (int v = 0; v < 4; ++v) {
+            const float32x4_t dv = vld1q_f32(d + 4 * v), dm = vld1q_f32(dmin + 4 * v);
+            for (int t = 0; t < T; ++t) {
+                acc[t][v] = vfmaq_f32(acc[t][v], vcvtq_f32_s32(isum[t][v]), vmulq_n_f32(dv, da[t]));
+                acc_m[t][v] = vfmaq_f32(acc_m[t][v], vcvtq_f32_s32(imin[t][v]), vmulq_n_f32(dm, da[t]));
+            }
+        }
+    }
+    for (int t = 0; t < n_tok; ++t) {
+        float row[R];
+        for (int v = 0; v < 4; ++v) vst1q_f32(row + 4 * v, vsubq_f32(acc[t][v], acc_m[t][v]));
+        std::memcpy(y + t * ldy, row, sizeof(float) * n_rows);
+    }
+}
+
 template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*), bool HasBias>
 GemmOps ops() {
     return {pack_panel<BS, SB, BlockBytes, Unpack>, kernel_i8mm<SB, HasBias, BS == 32 ? 1 : BS / SB>};
@@ -105,6 +165,8 @@ GemmOps ops() {
 }  // namespace
 
 bool gemm_ops_i8mm(DType type, GemmOps& o) {
+    if (type == DType::Q4_K) return o = {pack_panel_kint<false>, kernel_i8mm_kint}, true;
+    if (type == DType::Q5_K) return o = {pack_panel_kint<true>, kernel_i8mm_kint}, true;
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

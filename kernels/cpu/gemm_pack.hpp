@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "core/fp16.hpp"
 #include "kernels/cpu/gemm.hpp"
@@ -179,6 +180,54 @@ void pack_panel(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
                 f[r] = sc[k];
                 f[16 + r] = bi[k];
             }
+        }
+    }
+}
+
+// ---- kint panels (gemm.hpp gemm_kint: Q4_K, Q5_K) ----------------------------------------------------------
+
+// Sub-block j's 128 bytes after its weights in a byte panel's block (block: its first sub-block): int32 s[16],
+// then the super-block slot j.
+inline uint8_t* kint_tail(uint8_t* block, int j) { return block + (size_t)j * gemm_sub_block_bytes(32) + kGemmRows * 32; }
+
+// One row's integer scales, mins and float d, dmin of a Q4_K / Q5_K block, written to lane r of the block's tails
+// (kint_tail or the nibble panel's equivalent: tail(j)).
+template <typename Tail>
+inline void kint_write_row(const uint8_t* scales, uint16_t d16, uint16_t dmin16, int r, Tail&& tail) {
+    uint8_t s[8], m[8];
+    unpack_scales_k4(scales, s, m);
+    for (int j = 0; j < 8; ++j) {
+        const int32_t sj = s[j];
+        std::memcpy(tail(j) + 4 * r, &sj, 4);
+    }
+    const float d = fp16_to_fp32(d16), dmin = fp16_to_fp32(dmin16);
+    std::memcpy(tail(kKintSlotD) + 64 + 4 * r, &d, 4);
+    std::memcpy(tail(kKintSlotDmin) + 64 + 4 * r, &dmin, 4);
+    for (int i = 0; i < 4; ++i) {
+        const uint32_t pair = (uint32_t)m[2 * i] | (uint32_t)m[2 * i + 1] << 16;
+        std::memcpy(tail(kKintSlotMins + i) + 64 + 4 * r, &pair, 4);
+    }
+}
+
+// The kint panel of rows [r0, r0 + n_rows): the byte panel's weights, the tails above (missing rows zero).
+template <bool Five>
+void pack_panel_kint(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
+    constexpr size_t sb_bytes = gemm_sub_block_bytes(32);
+    const int64_t n_blocks = w.ne[0] / QK_K;
+    std::memset(dst, 0, (size_t)n_blocks * 8 * sb_bytes);
+    alignas(64) uint8_t u[QK_K];
+    float sc[8], bi[8];
+    for (int r = 0; r < n_rows; ++r) {
+        const auto* row = reinterpret_cast<const Block*>(w.row(r0 + r));
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const Block& blk = row[b];
+            if constexpr (Five) unpack_q45_k<true>(blk.qs, blk.qh, blk.scales, blk.d, blk.dmin, u, sc, bi);
+            else unpack_q45_k<false>(blk.qs, nullptr, blk.scales, blk.d, blk.dmin, u, sc, bi);
+            uint8_t* out = dst + (size_t)b * 8 * sb_bytes;
+            for (int k = 0; k < 8; ++k)
+                for (int q = 0; q < 8; ++q) std::memcpy(out + k * sb_bytes + 64 * q + 4 * r, u + 32 * k + 4 * q, 4);
+            kint_write_row(blk.scales, blk.d, blk.dmin, r, [&](int j) { return kint_tail(out, j); });
         }
     }
 }

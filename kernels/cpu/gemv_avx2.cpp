@@ -338,7 +338,8 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 // 24 / 29 (2 threads); SmolLM2 Q4_1 4.0 / 4.3; TinyLlama Q8_0 with the Q8_0 kernel 30 / 28 (slower).
 namespace {  // internal linkage: compiled with this file's ISA flags
 
-// Q4_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q45_k_gemm_order, 8 rows. Per
+// Q5_K in the GEMM's order (Numerics::Invariant): as gemv_avx512.cpp's gemv_q45_k_gemm_order, 8 rows (without Five the
+// same for Q4_K, bit-identical to gemv_q4_k above: tests only). Per
 // row pair (k, k+4) and sub-block: two pmaddubsw of 16 nibbles x 16 activations (|int16| <= 2*2*15*127),
 // pmaddwd to int32, then the transpose-and-add; scales and mins unpacked lane-wise from three words per row.
 // Q5_K (Five): the same with the fifth bit of element 64j + l (+ 32) from bit 2j (2j + 1) of qh[l] (u <= 31:
@@ -348,10 +349,9 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), one = _mm256_set1_epi8(1);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
     const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(Block) <= kL1GroupBytes;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps(), acc_m = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(Block);
         prefetch_next_group<sizeof(Block)>(w, ws, b, to_l1);
@@ -359,10 +359,9 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
         __m128i g[2], q0[2], q1[2], q2[2];
         load_words8(blk, ws, g);
         load_words8(blk + kScales, ws, q0), load_words8(blk + kScales + 4, ws, q1), load_words8(blk + kScales + 8, ws, q2);
-        const __m256 d = half_lo8(g), ndmin = _mm256_xor_ps(half_hi8(g), sign);  // -dmin, exactly
         const __m256i u0 = _mm256_set_m128i(q0[1], q0[0]), u1 = _mm256_set_m128i(q1[1], q1[0]),
                       u2 = _mm256_set_m128i(q2[1], q2[0]);
-        __m256 part = _mm256_setzero_ps();
+        __m256i is = _mm256_setzero_si256(), im = _mm256_setzero_si256();
         for (int jp = 0; jp < 4; ++jp) {
             const __m256i alo0 = bcast128(yb.qs + 64 * jp), alo1 = bcast128(yb.qs + 64 * jp + 16);
             const __m256i ahi0 = bcast128(yb.qs + 64 * jp + 32), ahi1 = bcast128(yb.qs + 64 * jp + 48);
@@ -391,16 +390,15 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
                 const int j = 2 * jp + e;
                 __m256i sj, mj;
                 scale_min_k4(u0, u1, u2, j, sj, mj);
-                const __m256 sc = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
-                const __m256 bi = _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj));
-                const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-                part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[e]), sc, part);
-                part = _mm256_fmadd_ps(bi, _mm256_set1_ps(bsum), part);
+                is = _mm256_add_epi32(is, _mm256_mullo_epi32(isum[e], sj));
+                im = _mm256_add_epi32(im, _mm256_mullo_epi32(mj, _mm256_set1_epi32(yb.bsums[2 * j] + yb.bsums[2 * j + 1])));
             }
         }
-        acc = _mm256_fmadd_ps(part, _mm256_set1_ps(yb.d), acc);
+        const __m256 dy = _mm256_set1_ps(yb.d);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(half_lo8(g), dy), acc);
+        acc_m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(im), _mm256_mul_ps(half_hi8(g), dy), acc_m);
     }
-    _mm256_storeu_ps(y, acc);
+    _mm256_storeu_ps(y, _mm256_sub_ps(acc, acc_m));
 }
 
 // Q6_K in the GEMM's order: as gemv_avx512.cpp's gemv_q6_k_gemm_order, 8 rows. Per (half h, quarter k) and row
@@ -565,17 +563,16 @@ void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, s
 }
 // Q4_K / Q5_K (Five), several tokens in the GEMM's order (as gemv_avx512.cpp's gemv_multi_q45_k_t, 8 rows): per
 // super-block the scales and mins unpacked once, per pair of sub-blocks the 4 row pairs' nibbles stored once in
-// an L1 scratch; per token and output the operations of gemv_q45_k_gemm_order above, in its order.
+// an L1 scratch; per token and output the exact integers and the two FMAs of gemv_q45_k_gemm_order above.
 template <bool Five, int T>
 void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y, int64_t ldy) {
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), one = _mm256_set1_epi8(1);
-    const __m256 sign = _mm256_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
     const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(Block) <= kL1GroupBytes;
-    __m256 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-    alignas(32) __m256 sc[8], bi[8];
+    __m256 acc[T], acc_m[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps(), acc_m[t] = _mm256_setzero_ps();
+    alignas(32) __m256i sc[8], mn[8];
     alignas(32) __m256i u[4][4];  // [l0, l1, h0, h1][row pair]: one pair of sub-blocks
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(Block);
@@ -583,17 +580,16 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
         __m128i g[2], q0[2], q1[2], q2[2];
         load_words8(blk, ws, g);
         load_words8(blk + kScales, ws, q0), load_words8(blk + kScales + 4, ws, q1), load_words8(blk + kScales + 8, ws, q2);
-        const __m256 d = half_lo8(g), ndmin = _mm256_xor_ps(half_hi8(g), sign);  // -dmin, exactly
         const __m256i u0 = _mm256_set_m128i(q0[1], q0[0]), u1 = _mm256_set_m128i(q1[1], q1[0]),
                       u2 = _mm256_set_m128i(q2[1], q2[0]);
-        for (int j = 0; j < 8; ++j) {
-            __m256i sj, mj;
-            scale_min_k4(u0, u1, u2, j, sj, mj);
-            sc[j] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
-            bi[j] = _mm256_mul_ps(ndmin, _mm256_cvtepi32_ps(mj));
+        for (int j = 0; j < 8; ++j) scale_min_k4(u0, u1, u2, j, sc[j], mn[j]);
+        alignas(32) __m256i is[T], im[T];
+        for (int t = 0; t < T; ++t) {
+            const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
+            is[t] = _mm256_setzero_si256(), im[t] = _mm256_setzero_si256();
+            for (int j = 0; j < 8; ++j)
+                im[t] = _mm256_add_epi32(im[t], _mm256_mullo_epi32(mn[j], _mm256_set1_epi32(yb.bsums[2 * j] + yb.bsums[2 * j + 1])));
         }
-        __m256 part[T];
-        for (int t = 0; t < T; ++t) part[t] = _mm256_setzero_ps();
         for (int jp = 0; jp < 4; ++jp) {
             for (int k = 0; k < 4; ++k) {
                 const uint8_t* ra = blk + (size_t)k * ws + kQs + 32 * jp;
@@ -622,21 +618,18 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
                     vlo[k] = _mm256_madd_epi16(l, ones);
                     vhi[k] = _mm256_madd_epi16(h, ones);
                 }
-                const __m256i isum[2] = {reduce8_lanes(vlo), reduce8_lanes(vhi)};
-                for (int e = 0; e < 2; ++e) {
-                    const int j = 2 * jp + e;
-                    const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-                    part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[e]), sc[j], part[t]);
-                    part[t] = _mm256_fmadd_ps(bi[j], _mm256_set1_ps(bsum), part[t]);
-                }
+                is[t] = _mm256_add_epi32(is[t], _mm256_mullo_epi32(reduce8_lanes(vlo), sc[2 * jp]));
+                is[t] = _mm256_add_epi32(is[t], _mm256_mullo_epi32(reduce8_lanes(vhi), sc[2 * jp + 1]));
             }
         }
+        const __m256 d = half_lo8(g), dmin = half_hi8(g);
         for (int t = 0; t < T; ++t) {
-            const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
-            acc[t] = _mm256_fmadd_ps(part[t], _mm256_set1_ps(yb.d), acc[t]);
+            const __m256 dy = _mm256_set1_ps(reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b].d);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(d, dy), acc[t]);
+            acc_m[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(im[t]), _mm256_mul_ps(dmin, dy), acc_m[t]);
         }
     }
-    for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);
+    for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, _mm256_sub_ps(acc[t], acc_m[t]));
 }
 
 template <bool Five>
@@ -738,7 +731,7 @@ GemvMultiKernel gemv_multi_avx2(DType type) {
 
 GemvKernel gemv_gemm_order_avx2(DType type) {
     switch (type) {
-        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, true};
+        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, false};  // tests only: see gemv_avx512.cpp
         case DType::Q5_K: return {gemv_q45_k_gemm_order<true>, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
         case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};

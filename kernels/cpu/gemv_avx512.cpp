@@ -327,30 +327,29 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
 
 namespace {  // internal linkage: compiled with this file's ISA flags
 
-// Q4_K in the GEMM's order (Numerics::Invariant; kernel_scalar in gemm_scalar.cpp with gemm_pack.hpp's
-// unpack_q4_k): per super-block and row, from part = 0, for the sub-blocks j in order
-// part = fma((float)isum_j, d*s_j, part), part = fma(-dmin*m_j, bsum_j, part); then acc = fma(part, da, acc).
-// isum_j of the 16 rows: one vpdpbusd per row pair and sub-block, then the transpose-and-add; the 8 scales
-// and mins of the 16 rows are unpacked lane-wise from three gathered dwords (ggml's get_scale_min_k4).
-// Q5_K (Five): the same with the fifth bit of element 64j + l (+ 32) from bit 2j (2j + 1) of qh[l].
+// Q5_K in the GEMM's order (Numerics::Invariant; gemm.hpp gemm_kint, kernel_scalar_kint in gemm_scalar.cpp): per
+// super-block and row the exact isum = sum_j s_j * isum_j and imin = sum_j m_j * bsum_j, then
+// acc = fma((float)isum, d*da, acc), acc_m = fma((float)imin, dmin*da, acc_m); acc - acc_m (Q4_K's vec_dot
+// arithmetic, which Q4_K's invariant decode runs through gemv_q4_k above). isum_j of the 16 rows: one vpdpbusd per
+// row pair and sub-block, then the transpose-and-add; the 8 scales and mins of the 16 rows are unpacked
+// lane-wise from three gathered dwords (ggml's get_scale_min_k4). The fifth bit of element 64j + l (+ 32) comes
+// from bit 2j (2j + 1) of qh[l]; without Five the same for Q4_K (bit-identical to gemv_q4_k: tested).
 template <bool Five>
 void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     const __m512i one = _mm512_set1_epi8(1);
-    const __m512 sign = _mm512_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc = _mm512_setzero_ps(), acc_m = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(Block);
         prefetch_next_group<sizeof(Block)>(w, ws, b);
         const ActQ8K& yb = a[b];
         const __m512i g = gather32(blk, offs);
-        const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), sign);  // -dmin, exactly
         const __m512i u0 = gather32(blk + kScales, offs), u1 = gather32(blk + kScales + 4, offs),
                       u2 = gather32(blk + kScales + 8, offs);
-        __m512 part = _mm512_setzero_ps();
+        __m512i is = _mm512_setzero_si512(), im = _mm512_setzero_si512();
         for (int jp = 0; jp < 4; ++jp) {
             const __m512i ylo = _mm512_broadcast_i64x4(load256(yb.qs + 64 * jp));
             const __m512i yhi = _mm512_broadcast_i64x4(load256(yb.qs + 64 * jp + 32));
@@ -373,16 +372,15 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
                 const int j = 2 * jp + h;
                 __m512i sj, mj;
                 scale_min_k4(u0, u1, u2, j, sj, mj);
-                const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
-                const __m512 bi = _mm512_mul_ps(ndmin, _mm512_cvtepi32_ps(mj));
-                const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-                part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h]), sc, part);
-                part = _mm512_fmadd_ps(bi, _mm512_set1_ps(bsum), part);
+                is = _mm512_add_epi32(is, _mm512_mullo_epi32(isum[h], sj));
+                im = _mm512_add_epi32(im, _mm512_mullo_epi32(mj, _mm512_set1_epi32(yb.bsums[2 * j] + yb.bsums[2 * j + 1])));
             }
         }
-        acc = _mm512_fmadd_ps(part, _mm512_set1_ps(yb.d), acc);
+        const __m512 dy = _mm512_set1_ps(yb.d);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(half_lo(g), dy), acc);
+        acc_m = _mm512_fmadd_ps(_mm512_cvtepi32_ps(im), _mm512_mul_ps(half_hi(g), dy), acc_m);
     }
-    _mm512_storeu_ps(y, acc);
+    _mm512_storeu_ps(y, _mm512_sub_ps(acc, acc_m));
 }
 
 // Q6_K in the GEMM's order (gemm_pack.hpp's unpack_q6_k: u = q in [0, 64), offset 32, 16 sub-blocks of 16):
@@ -577,36 +575,33 @@ void gemv_multi_q4(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, s
     });
 }
 // Q4_K / Q5_K (Five), several tokens in the GEMM's order: per super-block the 16 rows' scales and mins are unpacked
-// once (d * s_j and -dmin * m_j, as gemv_q45_k_gemm_order computes them), and per pair of sub-blocks the 8 row
-// pairs' unpacked nibbles are stored once in an L1 scratch that every token's vpdpbusd reads; per token and
-// output the operations of gemv_q45_k_gemm_order in its order (part over j = 0..7, then acc = fma(part, da, acc)),
-// so every output is bit-identical to it.
+// once, and per pair of sub-blocks the 8 row pairs' unpacked nibbles are stored once in an L1 scratch that every
+// token's vpdpbusd reads; per token and output the exact integers and the two FMAs of gemv_q45_k_gemm_order, so
+// every output is bit-identical to it (and, for Q4_K, to gemv_q4_k).
 template <bool Five, int T>
 void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y, int64_t ldy) {
     using Block = std::conditional_t<Five, BlockQ5_K, BlockQ4_K>;
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     const __m512i one = _mm512_set1_epi8(1);
-    const __m512 sign = _mm512_set1_ps(-0.0f);
     constexpr size_t kScales = offsetof(Block, scales), kQs = offsetof(Block, qs);
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    alignas(64) __m512 sc[8], bi[8];
+    __m512 acc[T], acc_m[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps(), acc_m[t] = _mm512_setzero_ps();
+    alignas(64) __m512i sc[8], mn[8];
     alignas(64) __m512i u[2][8];  // [low / high nibbles][row pair]: one pair of sub-blocks
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(Block);
         prefetch_next_group<sizeof(Block)>(w, ws, b);
         const __m512i g = gather32(blk, offs);
-        const __m512 d = half_lo(g), ndmin = _mm512_xor_ps(half_hi(g), sign);  // -dmin, exactly
         const __m512i u0 = gather32(blk + kScales, offs), u1 = gather32(blk + kScales + 4, offs),
                       u2 = gather32(blk + kScales + 8, offs);
-        for (int j = 0; j < 8; ++j) {
-            __m512i sj, mj;
-            scale_min_k4(u0, u1, u2, j, sj, mj);
-            sc[j] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
-            bi[j] = _mm512_mul_ps(ndmin, _mm512_cvtepi32_ps(mj));
+        for (int j = 0; j < 8; ++j) scale_min_k4(u0, u1, u2, j, sc[j], mn[j]);
+        __m512i is[T], im[T];
+        for (int t = 0; t < T; ++t) {
+            const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
+            is[t] = _mm512_setzero_si512(), im[t] = _mm512_setzero_si512();
+            for (int j = 0; j < 8; ++j)
+                im[t] = _mm512_add_epi32(im[t], _mm512_mullo_epi32(mn[j], _mm512_set1_epi32(yb.bsums[2 * j] + yb.bsums[2 * j + 1])));
         }
-        __m512 part[T];
-        for (int t = 0; t < T; ++t) part[t] = _mm512_setzero_ps();
         for (int jp = 0; jp < 4; ++jp) {
             for (int p = 0; p < 8; ++p) {
                 const uint8_t* ra = blk + (size_t)(2 * p) * ws + kQs + 32 * jp;
@@ -629,21 +624,18 @@ void gemv_multi_q45_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a
                     vlo[p] = _mm512_dpbusd_epi32(zero, u[0][p], ylo);
                     vhi[p] = _mm512_dpbusd_epi32(zero, u[1][p], yhi);
                 }
-                const __m512i isum[2] = {reduce16_pairs(vlo), reduce16_pairs(vhi)};
-                for (int h = 0; h < 2; ++h) {
-                    const int j = 2 * jp + h;
-                    const float bsum = (float)(yb.bsums[2 * j] + yb.bsums[2 * j + 1]);
-                    part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[h]), sc[j], part[t]);
-                    part[t] = _mm512_fmadd_ps(bi[j], _mm512_set1_ps(bsum), part[t]);
-                }
+                is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(reduce16_pairs(vlo), sc[2 * jp]));
+                is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(reduce16_pairs(vhi), sc[2 * jp + 1]));
             }
         }
+        const __m512 d = half_lo(g), dmin = half_hi(g);
         for (int t = 0; t < T; ++t) {
-            const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
-            acc[t] = _mm512_fmadd_ps(part[t], _mm512_set1_ps(yb.d), acc[t]);
+            const __m512 dy = _mm512_set1_ps(reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b].d);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[t]), _mm512_mul_ps(d, dy), acc[t]);
+            acc_m[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(im[t]), _mm512_mul_ps(dmin, dy), acc_m[t]);
         }
     }
-    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, _mm512_sub_ps(acc[t], acc_m[t]));
 }
 
 template <bool Five>
@@ -743,7 +735,9 @@ GemvMultiKernel gemv_multi_avx512(DType type) {
 
 GemvKernel gemv_gemm_order_avx512(DType type) {
     switch (type) {
-        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, true};
+        // Q4_K: its vec_dot and gemv_q4_k compute the GEMM's arithmetic (gemm.hpp gemm_kint); this kernel, which
+        // gives the same bits (GemvMulti tests), stays for tests only.
+        case DType::Q4_K: return {gemv_q45_k_gemm_order<false>, kRows, false};
         case DType::Q5_K: return {gemv_q45_k_gemm_order<true>, kRows, true};
         case DType::Q6_K: return {gemv_q6_k_gemm_order, kRows, true};
         case DType::Q4_1: return {gemv_b32_gemm_order<DType::Q4_1>, kRows, true};

@@ -210,12 +210,12 @@ cpu::GemmImpl gemm_impl(Isa isa) {
 }
 
 // Types whose AVX2 / AVX-512 vec_dot (and gemv; not the NEON ones, which sum ggml's aarch64 lanes) computes each
-// output with exactly the GEMM's operations: one
-// integer sum per 32-element block, then acc = fma((float)sum, d_w * d_a, acc) in block order (llama.cpp's
-// order for the types it repacks). Invariant may then pick either per shape, as exact does: the GEMV for
-// decode. Held by tests/cpu/matmul_invariance_test.cpp (rows of 1..200-token calls memcmp-equal).
+// output with exactly the GEMM's operations (llama.cpp's order for the types it repacks): Q4_0 and IQ4_NL one
+// integer sum per 32-element block, then acc = fma((float)sum, d_w * d_a, acc) in block order; Q4_K per super-block
+// the exact isum and imin and one FMA each (gemm.hpp gemm_kint). Invariant may then pick either per shape, as exact
+// does: the GEMV for decode. Held by tests/cpu/matmul_invariance_test.cpp (rows of 1..200-token calls memcmp-equal).
 bool vec_dot_is_gemm_order(Isa isa, DType type) {
-    return isa_is_x86(isa) && (type == DType::Q4_0 || type == DType::IQ4_NL);
+    return isa_is_x86(isa) && (type == DType::Q4_0 || type == DType::IQ4_NL || type == DType::Q4_K);
 }
 
 cpu::GemvKernel gemm_order_gemv_kernel(Isa isa, DType type) {

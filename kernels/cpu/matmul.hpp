@@ -33,9 +33,10 @@ bool isa_is_arm(Isa isa);       // Neon, Dotprod
 //   Fast       the same with the GEMM also for Q4_1/Q5_1 prompts.
 //   Invariant  one accumulation order per output whatever n_tokens: the int8 GEMM for every quantized
 //              type at every token count (its per-element arithmetic does not depend on the tile it sits in,
-//              nor on the ISA), except Q4_0 / IQ4_NL on AVX2 / AVX-512 whose vec_dot / gemv kernels compute
-//              the GEMM's very operations (so decode keeps the GEMV there, and Q4_0 batches of 2 to a few
-//              dozen tokens run a GEMV over several tokens per weight load); the per-row vec_dot for float
+//              nor on the ISA), except Q4_0 / IQ4_NL / Q4_K on AVX2 / AVX-512 whose vec_dot / gemv kernels
+//              compute the GEMM's very operations (so decode keeps llama.cpp's GEMV there, and batches of 2 to
+//              a few dozen tokens run a GEMV over several tokens per weight load; the K-quants and Q4_1 also
+//              have GEMVs in the GEMM's order for one and several tokens); the per-row vec_dot for float
 //              weights (never OpenBLAS, whose result depends on the matrix shape). Row t of y is
 //              bit-identical whether x has 1 token or n.
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,

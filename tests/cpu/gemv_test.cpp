@@ -153,8 +153,9 @@ TEST(Gemv, BitIdenticalToVecDotAvx2) {
 // The several-token kernels (GemvMultiKernel): every token's outputs memcmp-equal to the single-row kernel of the
 // same ISA on that token alone (so to vec_dot), for 1..20 tokens (every pass width and a remainder), tokens of
 // different magnitudes (one all-zero), odd row lengths and groups at odd row offsets.
-// The reference per type is the one-token kernel of the order matmul's Invariant mode uses: Q4_0's gemv (its
-// vec_dot's order is the GEMM's), the GEMM-order gemv of Q4_1, Q4_K, Q5_K and Q6_K.
+// The reference per type is the one-token kernel of the order matmul's Invariant mode uses: Q4_0's and Q4_K's gemv
+// (their vec_dot's order is the GEMM's; Q4_K's GEMM-order gemv, the same arithmetic, is held to it too), the GEMM-order
+// gemv of Q4_1, Q5_K and Q6_K.
 void check_multi(Isa isa, DType type, cpu::GemvKernel (*gemv)(DType), cpu::GemvMultiKernel (*multi)(DType),
                  const cpu::IsaKernels& k) {
     const cpu::GemvMultiKernel m = multi(type);
@@ -206,6 +207,7 @@ TEST(GemvMulti, BitIdenticalToGemvAvx512) {
     check_multi(Isa::Avx512, DType::Q4_0, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q4_1, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q4_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
+    check_multi(Isa::Avx512, DType::Q4_K, cpu::gemv_avx512, cpu::gemv_multi_avx512, avx512_kernels());  // one arithmetic
     check_multi(Isa::Avx512, DType::Q5_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
     check_multi(Isa::Avx512, DType::Q6_K, cpu::gemv_gemm_order_avx512, cpu::gemv_multi_avx512, avx512_kernels());
 }
@@ -215,6 +217,7 @@ TEST(GemvMulti, BitIdenticalToGemvAvx2) {
     check_multi(Isa::Avx2, DType::Q4_0, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q4_1, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q4_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
+    check_multi(Isa::Avx2, DType::Q4_K, cpu::gemv_avx2, cpu::gemv_multi_avx2, avx2_kernels());  // one arithmetic
     check_multi(Isa::Avx2, DType::Q5_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
     check_multi(Isa::Avx2, DType::Q6_K, cpu::gemv_gemm_order_avx2, cpu::gemv_multi_avx2, avx2_kernels());
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_features.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/quant/quant.hpp"
 #include "test_weights.hpp"
@@ -108,7 +109,7 @@ TEST_P(ServingBatches, EqualSingleTokens) {
     const DType type = GetParam();
     for (Isa isa : kAllIsas) {
         if (!isa_supported(isa)) continue;
-        for (int64_t n_in : {(int64_t)96, (int64_t)5632}) {
+        for (int64_t n_in : {3 * block_size(type), (int64_t)5632}) {
             const int64_t n_out = 16 * 5 + 3;
             std::mt19937 rng(23 + (uint32_t)n_in);
             const test::Weights w = test::make_weights(type, n_in, n_out, rng, 0.01f);
@@ -128,31 +129,68 @@ TEST_P(ServingBatches, EqualSingleTokens) {
                 }
         }
         if (isa_is_x86(isa)) {
-            for (int64_t n : {2, 8, 11})
+            for (int64_t n : {2, 3, block_size(type) == 32 ? 11 : 5})
                 EXPECT_STREQ(matmul_kernel_name(isa, type, n, Numerics::Invariant), "gemv-multi") << n;
         }
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Q4, ServingBatches, testing::Values(DType::Q4_0, DType::Q4_1),
+// Q4_K: one token through its vec_dot / gemv (llama.cpp's repacked arithmetic, the GEMM's kint arithmetic), a few
+// through the several-token GEMV, more through the GEMM; Q5_K and Q6_K: GEMM-order GEMVs, then the GEMM.
+INSTANTIATE_TEST_SUITE_P(Q4, ServingBatches, testing::Values(DType::Q4_0, DType::Q4_1, DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const testing::TestParamInfo<DType>& i) { return std::string(dtype_name(i.param)); });
 
 // The kernel names the tools print follow the mode: Invariant never names OpenBLAS, and names the GEMM (or a
-// GEMV in its order) for any token count of a type whose vec_dot order differs from it (Q4_K); Q4_0 on AVX2 / AVX-512 keeps exact's
-// choice (its vec_dot computes the GEMM's operations).
+// GEMV in its order) for any token count of a type whose vec_dot order differs from it (Q6_K); Q4_0 and Q4_K on
+// AVX2 / AVX-512 keep exact's choice for one token (their vec_dot computes the GEMM's operations).
 TEST(MatmulInvariance, KernelNamesFollowTheMode) {
     const Isa isa = best_isa();
     for (int64_t n : {1, 512}) {
         EXPECT_STREQ(matmul_kernel_name(isa, DType::F16, n, Numerics::Invariant),
                      matmul_kernel_name(isa, DType::F16, 1, Numerics::Invariant));
-        const std::string q = matmul_kernel_name(isa, DType::Q4_K, n, Numerics::Invariant);
+        const std::string q = matmul_kernel_name(isa, DType::Q6_K, n, Numerics::Invariant);
         EXPECT_NE(q.find("gemm"), std::string::npos) << q;  // the GEMM, or a kernel in its order
         if (isa_is_x86(isa)) {  // llama.cpp's x86 Q4_0 vec_dot sums in the GEMM's order: one kernel serves both
             EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Invariant),
                          matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Exact));
         }
     }
+    if (isa_is_x86(isa))  // and so does its repacked Q4_K gemv, for one token
+        EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_K, 1, Numerics::Invariant),
+                     matmul_kernel_name(isa, DType::Q4_K, 1, Numerics::Exact));
     EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
+}
+
+// Q4_K's invariant arithmetic IS llama.cpp's repacked gemv (gemm.hpp gemm_kint): on x86, where the exact mode's one-token
+// Q4_K call reproduces it (tests/models: llama.cpp's logits and greedy tokens), every row of an invariant batch run by
+// the GEMM or the several-token GEMV is memcmp-equal to that token's exact one-token result, rows of odd counts,
+// super-block counts 1, 3 and 22 (5632 elements).
+TEST(MatmulInvariance, Q4KInvariantIsLlamaCppsRepackedGemv) {
+    int checked = 0;
+    for (Isa isa : kAllIsas) {
+        if (!isa_supported(isa) || !isa_is_x86(isa)) continue;
+        for (int64_t blocks : {1, 3, 22})
+            for (int64_t n_out : {16, 37}) {
+                const int64_t n_in = blocks * 256;
+                std::mt19937 rng(31 + (uint32_t)(blocks * n_out));
+                const test::Weights w = test::make_weights(DType::Q4_K, n_in, n_out, rng, 0.01f);
+                const std::vector<float> x = make_x(40, n_in, rng);
+                for (int64_t n : {3, 40}) {
+                    SCOPED_TRACE(testing::Message() << isa_name(isa) << " blocks " << blocks << " rows " << n_out << " tokens "
+                                                    << n << " " << matmul_kernel_name(isa, DType::Q4_K, n, Numerics::Invariant));
+                    std::vector<float> batch(n * n_out), one(n_out);
+                    matmul_isa(isa, w.view, x.data(), n, batch.data(), 2, Numerics::Invariant);
+                    for (int64_t t = 0; t < n; ++t) {
+                        matmul_isa(isa, w.view, x.data() + t * n_in, 1, one.data(), 1, Numerics::Exact);
+                        ASSERT_EQ(0, std::memcmp(one.data(), batch.data() + t * n_out, n_out * sizeof(float))) << "token " << t;
+                    }
+                }
+                ++checked;
+            }
+        EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_K, 40, Numerics::Invariant), isa == Isa::Avx512 ? "gemm-avx512vnni"
+                     : cpu_features().avx_vnni ? "gemm-avxvnni" : "gemm-avx2");
+    }
+    if (!checked) GTEST_SKIP() << "no x86 kernels on this CPU";
 }
 
 // The memcmp above catches a kernel that sums in another order: for the types whose 1-token invariant call runs a
