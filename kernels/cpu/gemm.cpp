@@ -33,7 +33,7 @@ struct Desc {
     ActType act;
     int bs, sb, offset;
     bool has_bias, use_sm;
-    bool kint = false;  // gemm.hpp gemm_kint: the tile's s holds bsum pairs
+    bool kint = false;  // gemm.hpp gemm_kint: with mins (has_bias), the tile's s holds bsum pairs
 };
 
 bool desc_of(DType type, Desc& d) {
@@ -111,7 +111,7 @@ void layout_tile(const Desc& ds, bool wide, PrepareActFn prepare, const float* x
             uint8_t* meta = dst + T * sb * ab;
             std::memcpy(meta + 4 * t, &d, 4);
             std::memcpy(meta + 4 * T + 4 * t, &c, 4);
-            if (ds.kint) {  // the bsums of sub-blocks 2i, 2i + 1 (i = k / 2 within the super-block) as int16 halves
+            if (ds.kint && ds.has_bias) {  // the bsums of sub-blocks 2i, 2i + 1 (i = k / 2 in the super-block), int16 halves
                 const ActQ8K& a = reinterpret_cast<const ActQ8K*>(row)[k / (QK_K / sb)];
                 const int i = (int)(k % (QK_K / sb)) / 2;
                 const int lo = a.bsums[4 * i] + a.bsums[4 * i + 1], hi = a.bsums[4 * i + 2] + a.bsums[4 * i + 3];

@@ -9,7 +9,8 @@
 // where the integer offset (8 for Q4_0, 128 for Q8_0, ...) of the symmetric types starts the int32
 // accumulator, and the float bias (Q4_1, Q5_1, Q2_K) costs one FMA per sub-block. The K-quants'
 // Q8_K activations have one d_a per 256 elements: their sub-block terms are summed first, then scaled once.
-// Q4_K and Q5_K keep their sub-block scales as integers instead (gemm_kint below: llama.cpp's repacked arithmetic).
+// Q4_K, Q5_K and Q6_K keep their sub-block scales as integers instead (gemm_kint below: llama.cpp's repacked
+// arithmetic for Q4_K).
 // A 16-row x 8-token micro-kernel (AVX-512 VNNI) keeps the accumulators in registers; the AVX2 kernel
 // (vpmaddubsw + vpmaddwd, or vpdpbusd on ymm with AVX-VNNI: gemm_avx2.hpp) covers the same block in passes
 // of 8-16 rows x 2-4 tokens. The scalar kernel computes exactly the same thing (the same float operations in
@@ -44,7 +45,7 @@ constexpr size_t gemm_act_sub_block_bytes(int sb) { return (size_t)kGemmTokens *
 constexpr size_t gemm_wide_sub_block_bytes(int sb) { return (size_t)kGemmRows * sb * 2 + 2 * 64; }
 constexpr size_t gemm_wide_act_sub_block_bytes(int sb) { return (size_t)kGemmTokens * sb * 2 + 3 * 4 * kGemmTokens; }
 
-// Q4_K and Q5_K: integer sub-block scales (the "kint" panels). Their weight is d*s_j*u - dmin*m_j with 6-bit s_j, m_j,
+// Q4_K, Q5_K (and Q6_K, below): integer sub-block scales (the "kint" panels). Their weight is d*s_j*u - dmin*m_j with 6-bit s_j, m_j,
 // and per (row, token, super-block) the GEMM sums the EXACT integers isum = sum_j s_j * sum(u*a) and
 // imin = sum_j m_j * bsum_j, then acc = fma((float)isum, d*d_a, acc), acc_m = fma((float)imin, dmin*d_a, acc_m)
 // and gives acc - acc_m: the arithmetic of llama.cpp's repacked Q4_K gemv, which the x86 vec_dot of Q4_K
@@ -53,7 +54,9 @@ constexpr size_t gemm_wide_act_sub_block_bytes(int sb) { return (size_t)kGemmTok
 // j = 0 float d[16], j = 1 float dmin[16], j = 2..5 int32 min pairs m_2i | m_2i+1 << 16 (i = j - 2), then
 // zeros. The activation tile's s[8] of sub-block j holds the pair bsum_2i | bsum_2i+1 << 16 (i = j / 2; int16
 // halves: a 32-element sum of int8 fits), so that vpmaddwd of a min pair and a bsum pair is one pair's term.
-constexpr bool gemm_kint(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+// Q6_K likewise without mins: weight = d*sc_j*(u - 32) with signed 8-bit sc_j over 16 sub-blocks of 16, isum =
+// sum_j sc_j * (sum(u*a) - 32*bsum_j), acc = fma((float)isum, d*d_a, acc); its slot j = 0 holds d, the others zeros.
+constexpr bool gemm_kint(DType t) { return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K; }
 constexpr int kKintSlotD = 0, kKintSlotDmin = 1, kKintSlotMins = 2;
 
 // One panel: rows [r0, r0 + n_rows) of w (n_rows <= 16; missing rows packed as zeros).

@@ -208,11 +208,12 @@ void kernel_avx2(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float*
 // vpmaddwd against the tokens' bsum pairs and one FMA into acc_m; per sub-block the passes' exact sums times the
 // rows' scales (vpmulld) into the super-block's integers (a stack array, as the float accumulators); per
 // super-block one FMA into acc; then acc - acc_m.
-template <Mode M, int G, int H>
+// SB = 16, !HasMin: Q6_K.
+template <int SB, bool HasMin, Mode M, int G, int H>
 void kernel_avx2_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                       int n_tok) {
-    static_assert(M != Mode::Wide, "Q4_K / Q5_K bytes fit the u8 formats");
-    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    static_assert(M != Mode::Wide, "K-quant bytes fit the u8 formats");
+    constexpr int T = kGemmTokens, R = kGemmRows, P = QK_K / SB;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
     alignas(32) float acc[T * R] = {}, acc_m[T * R] = {};  // [token][row], as y
     alignas(32) int32_t isum[T * R];
@@ -220,7 +221,7 @@ void kernel_avx2_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, f
     auto slot = [](const uint8_t* blk, int j) { return blk + j * wsb + R * SB + 64; };
     auto meta = [](const uint8_t* a, int j, int field, int t) { return a + j * asb + T * SB + 4 * T * field + 4 * t; };
     for (int64_t g = 0; g < n_sub; g += P, panel += P * wsb, act += P * asb) {
-        for (int t = 0; t < n_pass_tok; ++t) {
+        for (int t = 0; t < (HasMin ? n_pass_tok : 0); ++t) {
             const __m256 da = bcastf(meta(act, 0, 0, t));
             for (int v = 0; v < 2; ++v) {
                 __m256i im = _mm256_setzero_si256();
@@ -348,12 +349,6 @@ void weights_q6_k_avx2(const void* blk, uint8_t* u) {
         _mm256_storeu_si256(o + 3, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
     }
 }
-void unpack_q6_k_avx2(const void* blk, uint8_t* u, float* sc, float*) {
-    weights_q6_k_avx2(blk, u);
-    const auto& b = *static_cast<const BlockQ6_K*>(blk);
-    const float d = _cvtsh_ss(b.d);
-    for (int k = 0; k < 16; ++k) sc[k] = d * (float)b.scales[k];
-}
 
 // ---- K-quant panels: the weights decoded row by row, the scales of 8 rows per ymm at once ---------------------
 // Lane r = row r (gathers): the same d * s and -dmin * m as the decoders above compute one row at a time (the
@@ -413,7 +408,8 @@ void lane_scales_kint(const uint8_t* blk, size_t row_size, int n_rows, float* f,
         for (int j = kKintSlotMins + 4; j < 8; ++j) put(j, 1, h8, _mm256_setzero_si256());
     }
 }
-inline void lane_scales_q6_k(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
+// Q6_K's kint tails (gemm_pack.hpp pack_panel_kint_q6_k, 8 lanes at a time): sc_j, then d in slot 0.
+inline void lane_scales_q6_k_kint(const uint8_t* blk, size_t row_size, int n_rows, float* f, size_t sb_floats) {
     constexpr size_t kSc = offsetof(BlockQ6_K, scales);
     const __m256i offs = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_size));
     for (int h8 = 0; h8 < kGemmRows; h8 += 8) {
@@ -421,29 +417,17 @@ inline void lane_scales_q6_k(const uint8_t* blk, size_t row_size, int n_rows, fl
         const uint8_t* p = blk + (size_t)h8 * row_size;
         // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
         const __m256 d = half8(gather8(p + offsetof(BlockQ6_K, d) - 2, offs, mask), true);
-        const __m256 keep = _mm256_castsi256_ps(mask);
         for (int q = 0; q < 4; ++q) {
             const __m256i us = gather8(p + kSc + 4 * q, offs, mask);
             for (int i = 0; i < 4; ++i) {
-                const __m256i sj = _mm256_srai_epi32(_mm256_slli_epi32(us, 24 - 8 * i), 24);
-                float* o = f + (4 * q + i) * sb_floats + h8;
-                _mm256_storeu_ps(o, _mm256_and_ps(keep, _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj))));
-                _mm256_storeu_ps(o + kGemmRows, _mm256_setzero_ps());
+                const int j = 4 * q + i;
+                float* o = f + j * sb_floats + h8;
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_srai_epi32(_mm256_slli_epi32(us, 24 - 8 * i), 24));
+                _mm256_storeu_ps(o + kGemmRows, j == kKintSlotD ? d : _mm256_setzero_ps());
             }
         }
     }
 }
-
-// Which decoders have the split form (weights row by row, scales lane-wise).
-template <void (*U)(const void*, uint8_t*, float*, float*)>
-struct LanePack {
-    static constexpr WeightsFn weights = nullptr;
-    static constexpr LaneScalesFn scales = nullptr;
-};
-template <> struct LanePack<unpack_q6_k> {
-    static constexpr WeightsFn weights = weights_q6_k_avx2;
-    static constexpr LaneScalesFn scales = lane_scales_q6_k;
-};
 
 // The generic decoder, or its vectorized version where there is one.
 using UnpackFn = void (*)(const void*, uint8_t*, float*, float*);
@@ -455,7 +439,6 @@ template <> constexpr UnpackFn fast_unpack<unpack_q5_1> = unpack_q5_avx2<BlockQ5
 template <> constexpr UnpackFn fast_unpack<unpack_q8_0> = unpack_q8_0_avx2;
 template <> constexpr UnpackFn fast_unpack<unpack_iq4_nl> = unpack_iq4_nl_avx2;
 template <> constexpr UnpackFn fast_unpack<unpack_iq4_xs> = unpack_iq4_xs_avx2;
-template <> constexpr UnpackFn fast_unpack<unpack_q6_k> = unpack_q6_k_avx2;
 
 // In-register transpose of 8 rows x 8 dwords: afterwards r[g] holds dword g of rows 0..7.
 inline void transpose8x8_epi32(__m256i (&r)[8]) {
@@ -557,12 +540,17 @@ void pack_panel_kint_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* 
                     lane_scales_kint<Block>>(w, r0, n_rows, dst);
 }
 
+inline void pack_panel_kint_q6_k_avx2(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    if ((size_t)(kGemmRows - 1) * w.row_size() >= ((size_t)1 << 31)) return pack_panel_kint_q6_k(w, r0, n_rows, dst);
+    pack_panel_avx2<QK_K, 16, sizeof(BlockQ6_K), unpack_q6_k, false, weights_q6_k_avx2, lane_scales_q6_k_kint>(w, r0, n_rows, dst);
+}
+
 template <bool Vnni, DType Ty, int BS, int SB, size_t BlockBytes, UnpackFn Unpack, bool HasBias, int Offset>
 GemmOps ops_avx2() {
     using Pl = Plan<Ty, SB, Vnni>;
     constexpr bool wide = Pl::mode == Mode::Wide;
     static_assert(!wide || Offset == 128, "the wide weights are u - 128");
-    return {pack_panel_avx2<BS, SB, BlockBytes, fast_unpack<Unpack>, wide, LanePack<Unpack>::weights, LanePack<Unpack>::scales>,
+    return {pack_panel_avx2<BS, SB, BlockBytes, fast_unpack<Unpack>, wide>,
             kernel_avx2<SB, HasBias, BS == 32 ? 1 : BS / SB, Pl::mode, Pl::G, Offset != 0 && !wide, Pl::H>, wide};
 }
 
@@ -571,11 +559,15 @@ template <bool Vnni>
 bool gemm_ops_avx2_family(DType type, GemmOps& o) {
     if (type == DType::Q4_K) {
         using Pl = Plan<DType::Q4_K, 32, Vnni>;
-        return o = {pack_panel_kint_avx2<BlockQ4_K>, kernel_avx2_kint<Pl::mode, Pl::G, Pl::H>}, true;
+        return o = {pack_panel_kint_avx2<BlockQ4_K>, kernel_avx2_kint<32, true, Pl::mode, Pl::G, Pl::H>}, true;
     }
     if (type == DType::Q5_K) {
         using Pl = Plan<DType::Q5_K, 32, Vnni>;
-        return o = {pack_panel_kint_avx2<BlockQ5_K>, kernel_avx2_kint<Pl::mode, Pl::G, Pl::H>}, true;
+        return o = {pack_panel_kint_avx2<BlockQ5_K>, kernel_avx2_kint<32, true, Pl::mode, Pl::G, Pl::H>}, true;
+    }
+    if (type == DType::Q6_K) {
+        using Pl = Plan<DType::Q6_K, 16, Vnni>;
+        return o = {pack_panel_kint_q6_k_avx2, kernel_avx2_kint<16, false, Pl::mode, Pl::G, Pl::H>}, true;
     }
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \

@@ -107,17 +107,19 @@ constexpr size_t k4_scale_offset(int j) {
 // tokens over the whole row (acc_m: per super-block 4 vpdpwssd of the min pairs and the bsum pairs, one FMA; kept
 // in a stack buffer, so that the main pass has its 3 x NT registers), then per sub-block the dpbusd chain of
 // each token, times the rows' scales (vpmulld) into the super-block's integer, and per super-block one FMA.
-template <int NT, bool Nibbles>
+// SB = 16, !HasMin: Q6_K (no min pass, acc alone).
+template <int SB, bool HasMin, int NT, bool Nibbles>
 void kernel_avx512_kint_n(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                           int n_tok) {
-    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr int T = kGemmTokens, R = kGemmRows, P = QK_K / SB;
     constexpr size_t asb = gemm_act_sub_block_bytes(SB);
     constexpr size_t block_bytes = Nibbles ? 4 * kNibblePairBytes : P * gemm_sub_block_bytes(SB);
-    auto slot = [](const uint8_t* blk, int j) { return blk + k4_scale_offset<Nibbles>(j) + 64; };
+    auto tail = [](int j) { return Nibbles ? k4_scale_offset<true>(j) : (size_t)j * gemm_sub_block_bytes(SB) + R * SB; };
+    auto slot = [&](const uint8_t* blk, int j) { return blk + tail(j) + 64; };
     auto meta = [](const uint8_t* a, int j, int field, int t) { return a + j * asb + T * SB + 4 * T * field + 4 * t; };
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     alignas(64) float mins[NT][R];
-    {
+    if constexpr (HasMin) {
         __m512 acc_m[NT];
         for (int t = 0; t < NT; ++t) acc_m[t] = _mm512_setzero_ps();
         const uint8_t* blk = panel;
@@ -150,7 +152,7 @@ void kernel_avx512_kint_n(const uint8_t* panel, const uint8_t* act, int64_t n_su
                 if constexpr (Nibbles) wv = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(wv, 4) : wv, m4);
                 for (int t = 0; t < NT; ++t) ia[t] = _mm512_dpbusd_epi32(ia[t], wv, bcast32(aj + 4 * T * q + 4 * t));
             }
-            const __m512i sc = _mm512_load_si512(panel + k4_scale_offset<Nibbles>(j));
+            const __m512i sc = _mm512_load_si512(panel + tail(j));
             for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(ia[t], sc));
         }
         const __m512 d = _mm512_load_ps(slot(panel, kKintSlotD));
@@ -159,16 +161,17 @@ void kernel_avx512_kint_n(const uint8_t* panel, const uint8_t* act, int64_t n_su
     }
     const __mmask16 m = n_rows >= R ? (__mmask16)0xFFFF : (__mmask16)((1u << n_rows) - 1);
     for (int t = 0; t < NT; ++t)
-        if (t < n_tok) _mm512_mask_storeu_ps(y + t * ldy, m, _mm512_sub_ps(acc[t], _mm512_load_ps(mins[t])));
+        if (t < n_tok)
+            _mm512_mask_storeu_ps(y + t * ldy, m, HasMin ? _mm512_sub_ps(acc[t], _mm512_load_ps(mins[t])) : acc[t]);
 }
 
-template <bool Nibbles>
+template <int SB, bool HasMin, bool Nibbles = false>
 void kernel_avx512_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                         int n_tok) {
-    if (n_tok <= 1) return kernel_avx512_kint_n<1, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 2) return kernel_avx512_kint_n<2, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    if (n_tok <= 4) return kernel_avx512_kint_n<4, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
-    kernel_avx512_kint_n<kGemmTokens, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 1) return kernel_avx512_kint_n<SB, HasMin, 1, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 2) return kernel_avx512_kint_n<SB, HasMin, 2, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    if (n_tok <= 4) return kernel_avx512_kint_n<SB, HasMin, 4, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
+    kernel_avx512_kint_n<SB, HasMin, kGemmTokens, Nibbles>(panel, act, n_sub, y, ldy, n_rows, n_tok);
 }
 
 // ---- vectorized decoders for the common types (same output as gemm_pack.hpp's; the others use those) ----
@@ -240,17 +243,11 @@ void weights_q6_k_avx(const void* blk, uint8_t* u) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2)));
     }
 }
-void unpack_q6_k_avx(const void* blk, uint8_t* u, float* sc, float*) {
-    weights_q6_k_avx(blk, u);
-    const auto& b = *static_cast<const BlockQ6_K*>(blk);
-    const float d = _cvtsh_ss(b.d);
-    for (int k = 0; k < 16; ++k) sc[k] = d * (float)b.scales[k];
-}
 
 // ---- K-quant panels: the weights decoded row by row, the scales of the 16 rows at once ----------------------
-// Lane r = row r (gathers, kquant_lanes_avx512.hpp): the same d * s and -dmin * m as the decoders above compute
-// one row at a time (the per-row scalar unpack of the scales was most of the packing's cost). Rows >= n_rows
-// (lanes outside m) get +0, as pack_panel's memset gives them. out: the block's first packed sub-block.
+// Lane r = row r (gathers, kquant_lanes_avx512.hpp): the kint tails gemm_pack.hpp's packers write one row at a time
+// (the per-row scalar unpack of the scales was most of the packing's cost). Rows >= n_rows (lanes outside m) get
+// zeros, as the scalar packers' memset gives them. out: the block's first packed sub-block.
 using WeightsFn = void (*)(const void* blk, uint8_t* u);
 using LaneScalesFn = void (*)(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out);
 
@@ -280,29 +277,19 @@ void lane_scales_kint(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* ou
         _mm512_store_si512(slot(kKintSlotMins + i), _mm512_or_si512(mins[2 * i], _mm512_slli_epi32(mins[2 * i + 1], 16)));
     for (int j = kKintSlotMins + 4; j < 8; ++j) _mm512_store_si512(slot(j), _mm512_setzero_si512());
 }
-void lane_scales_q6_k(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
+// Q6_K's kint tails of the 16 rows (gemm_pack.hpp pack_panel_kint_q6_k, lane-wise): sc_j, then d in slot 0.
+void lane_scales_q6_k_kint(const uint8_t* blk, __m512i offs, __mmask16 m, uint8_t* out) {
     constexpr size_t sb_bytes = gemm_sub_block_bytes(16), kSc = offsetof(BlockQ6_K, scales);
     // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
     const __m512 d = half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs, m));
     __m512i us[4];
     for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs, m);
     for (int j = 0; j < 16; ++j) {
-        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 16, _mm512_maskz_mul_ps(m, d, _mm512_cvtepi32_ps(scale_q6_k(us, j))));
-        _mm512_store_ps(out + j * sb_bytes + kGemmRows * 16 + 64, _mm512_setzero_ps());
+        _mm512_store_si512(out + j * sb_bytes + kGemmRows * 16, scale_q6_k(us, j));
+        if (j == kKintSlotD) _mm512_store_ps(out + j * sb_bytes + kGemmRows * 16 + 64, d);
+        else _mm512_store_si512(out + j * sb_bytes + kGemmRows * 16 + 64, _mm512_setzero_si512());
     }
 }
-
-// Which decoders have the split form (weights row by row, scales lane-wise).
-template <void (*U)(const void*, uint8_t*, float*, float*)>
-struct LanePack {
-    static constexpr WeightsFn weights = nullptr;
-    static constexpr LaneScalesFn scales = nullptr;
-};
-template <> struct LanePack<unpack_q6_k> {
-    static constexpr WeightsFn weights = weights_q6_k_avx;
-    static constexpr LaneScalesFn scales = lane_scales_q6_k;
-};
-
 // The generic decoder, or its vectorized version where there is one.
 template <void (*U)(const void*, uint8_t*, float*, float*)>
 constexpr void (*fast_unpack)(const void*, uint8_t*, float*, float*) = U;
@@ -311,7 +298,6 @@ template <> constexpr void (*fast_unpack<unpack_q4_1>)(const void*, uint8_t*, fl
 template <> constexpr void (*fast_unpack<unpack_q5_0>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_0, false>;
 template <> constexpr void (*fast_unpack<unpack_q5_1>)(const void*, uint8_t*, float*, float*) = unpack_q5_avx<BlockQ5_1, true>;
 template <> constexpr void (*fast_unpack<unpack_q8_0>)(const void*, uint8_t*, float*, float*) = unpack_q8_0_avx;
-template <> constexpr void (*fast_unpack<unpack_q6_k>)(const void*, uint8_t*, float*, float*) = unpack_q6_k_avx;
 
 // In-register transpose of two 8 x 8 dword matrices: r[i] holds row i of the first in its low 256 bits and
 // row i of the second in its high 256 bits; afterwards r[g] holds dword g of the 8 rows of each, in the same
@@ -463,18 +449,25 @@ inline bool nibble_panel_off() {
     return off;
 }
 
+void pack_panel_kint_q6_k_avx512(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    if ((size_t)(kGemmRows - 1) * w.row_size() >= ((size_t)1 << 31)) return pack_panel_kint_q6_k(w, r0, n_rows, dst);
+    pack_panel_avx512<QK_K, 16, sizeof(BlockQ6_K), unpack_q6_k, weights_q6_k_avx, lane_scales_q6_k_kint>(w, r0, n_rows, dst);
+}
+
 template <int BS, int SB, size_t BlockBytes, void (*Unpack)(const void*, uint8_t*, float*, float*), bool HasBias>
 GemmOps ops() {
-    return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>, LanePack<Unpack>::weights, LanePack<Unpack>::scales>,
+    return {pack_panel_avx512<BS, SB, BlockBytes, fast_unpack<Unpack>>,
             kernel_avx512<SB, HasBias, BS == 32 ? 1 : BS / SB>};
 }
 
 }  // namespace
 
 bool gemm_ops_avx512(DType type, GemmOps& o) {
-    if (type == DType::Q4_K && !nibble_panel_off()) return o = {pack_panel_q4_k_nibbles, kernel_avx512_kint<true>, false, true}, true;
-    if (type == DType::Q4_K) return o = {pack_panel_kint_avx512<BlockQ4_K>, kernel_avx512_kint<false>}, true;
-    if (type == DType::Q5_K) return o = {pack_panel_kint_avx512<BlockQ5_K>, kernel_avx512_kint<false>}, true;
+    if (type == DType::Q4_K && !nibble_panel_off())
+        return o = {pack_panel_q4_k_nibbles, kernel_avx512_kint<32, true, true>, false, true}, true;
+    if (type == DType::Q4_K) return o = {pack_panel_kint_avx512<BlockQ4_K>, kernel_avx512_kint<32, true>}, true;
+    if (type == DType::Q5_K) return o = {pack_panel_kint_avx512<BlockQ5_K>, kernel_avx512_kint<32, true>}, true;
+    if (type == DType::Q6_K) return o = {pack_panel_kint_q6_k_avx512, kernel_avx512_kint<16, false>}, true;
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

@@ -100,9 +100,10 @@ void kernel_i8mm(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float*
 // The kint panels (gemm.hpp gemm_kint: Q4_K, Q5_K), kernel_scalar_kint's operations: per sub-block the exact sums times
 // the rows' scales into the super-block's integers; the min pairs' int16 halves times the bsum pairs'; per
 // super-block one FMA each into acc and acc_m; then acc - acc_m.
+template <int SB, bool HasMin>
 void kernel_i8mm_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                       int n_tok) {
-    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr int T = kGemmTokens, R = kGemmRows, P = QK_K / SB;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
     auto slot = [](const uint8_t* blk, int j) { return blk + j * wsb + R * SB + 64; };
     float32x4_t acc[T][4], acc_m[T][4];
@@ -125,7 +126,7 @@ void kernel_i8mm_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, f
                 for (int t = 0; t < T; ++t) isum[t][v] = vmlaq_s32(isum[t][v], sums[t][v], s);
             }
         }
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < (HasMin ? 4 : 0); ++i) {
             int32_t bp[T];
             std::memcpy(bp, act + 2 * i * asb + T * SB + 8 * T, sizeof bp);
             const int32_t* mp = reinterpret_cast<const int32_t*>(slot(panel, kKintSlotMins + i));
@@ -165,8 +166,9 @@ GemmOps ops() {
 }  // namespace
 
 bool gemm_ops_i8mm(DType type, GemmOps& o) {
-    if (type == DType::Q4_K) return o = {pack_panel_kint<false>, kernel_i8mm_kint}, true;
-    if (type == DType::Q5_K) return o = {pack_panel_kint<true>, kernel_i8mm_kint}, true;
+    if (type == DType::Q4_K) return o = {pack_panel_kint<false>, kernel_i8mm_kint<32, true>}, true;
+    if (type == DType::Q5_K) return o = {pack_panel_kint<true>, kernel_i8mm_kint<32, true>}, true;
+    if (type == DType::Q6_K) return o = {pack_panel_kint_q6_k, kernel_i8mm_kint<16, false>}, true;
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

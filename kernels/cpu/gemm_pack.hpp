@@ -232,6 +232,29 @@ void pack_panel_kint(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) 
     }
 }
 
+// Q6_K's kint panel: the byte panel's weights (16 sub-blocks of 16), tails int32 sc_j[16] then slot j (d for j = 0).
+inline void pack_panel_kint_q6_k(const TensorView& w, int64_t r0, int n_rows, uint8_t* dst) {
+    constexpr size_t sb_bytes = gemm_sub_block_bytes(16);
+    const int64_t n_blocks = w.ne[0] / QK_K;
+    std::memset(dst, 0, (size_t)n_blocks * 16 * sb_bytes);
+    alignas(64) uint8_t u[QK_K];
+    float sc[16], bi[16];
+    for (int r = 0; r < n_rows; ++r) {
+        const auto* row = reinterpret_cast<const BlockQ6_K*>(w.row(r0 + r));
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            unpack_q6_k(&row[b], u, sc, bi);
+            uint8_t* out = dst + (size_t)b * 16 * sb_bytes;
+            for (int k = 0; k < 16; ++k) {
+                for (int q = 0; q < 4; ++q) std::memcpy(out + k * sb_bytes + 64 * q + 4 * r, u + 16 * k + 4 * q, 4);
+                const int32_t s = row[b].scales[k];
+                std::memcpy(out + k * sb_bytes + kGemmRows * 16 + 4 * r, &s, 4);
+            }
+            const float d = fp16_to_fp32(row[b].d);
+            std::memcpy(out + kKintSlotD * sb_bytes + kGemmRows * 16 + 64 + 4 * r, &d, 4);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace llm::cpu::gemm_detail
 

@@ -54,10 +54,10 @@ void kernel_scalar(const uint8_t* panel, const uint8_t* act, int64_t n_sub, floa
 
 // The kint panels (gemm.hpp gemm_kint): per super-block the exact isum = sum_j s_j * (c + sum(u*a)) and
 // imin = sum_j m_j * bsum_j (pairs of int16 products, as vpmaddwd), then one FMA each per super-block.
-template <bool HasMin>
+template <int SB, bool HasMin>
 void kernel_scalar_kint(const uint8_t* panel, const uint8_t* act, int64_t n_sub, float* y, int64_t ldy, int n_rows,
                         int n_tok) {
-    constexpr int T = kGemmTokens, R = kGemmRows, SB = 32, P = QK_K / SB;
+    constexpr int T = kGemmTokens, R = kGemmRows, P = QK_K / SB;
     constexpr size_t wsb = gemm_sub_block_bytes(SB), asb = gemm_act_sub_block_bytes(SB);
     float acc[T][R] = {}, acc_m[T][R] = {};
     auto ints = [](const uint8_t* p, int32_t* v, int n) { std::memcpy(v, p, sizeof(int32_t) * (size_t)n); };
@@ -110,8 +110,9 @@ GemmOps ops() {
 }  // namespace
 
 bool gemm_ops_scalar(DType type, GemmOps& o) {
-    if (type == DType::Q4_K) return o = {pack_panel_kint<false>, kernel_scalar_kint<true>}, true;
-    if (type == DType::Q5_K) return o = {pack_panel_kint<true>, kernel_scalar_kint<true>}, true;
+    if (type == DType::Q4_K) return o = {pack_panel_kint<false>, kernel_scalar_kint<32, true>}, true;
+    if (type == DType::Q5_K) return o = {pack_panel_kint<true>, kernel_scalar_kint<32, true>}, true;
+    if (type == DType::Q6_K) return o = {pack_panel_kint_q6_k, kernel_scalar_kint<16, false>}, true;
     switch (type) {
 #define LLM_GEMM_CASE(T, BS, SB, Block, Unpack, HasBias, Offset, UseSm) \
     case DType::T: o = ops<BS, SB, sizeof(Block), Unpack, HasBias>(); return true;

@@ -401,16 +401,21 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
     _mm256_storeu_ps(y, _mm256_sub_ps(acc, acc_m));
 }
 
-// Q6_K in the GEMM's order: as gemv_avx512.cpp's gemv_q6_k_gemm_order, 8 rows. Per (half h, quarter k) and row
-// one ymm of 32 u = q in [0, 64) (sub-blocks j = 8h + 2k and j + 1) x the 32 activations: pmaddubsw
-// (|int16| <= 2*63*127) and pmaddwd give [j's 4 partial sums | j+1's]; rows r and r+4 are regrouped per
-// sub-block by 128-bit permutes, then the transpose-and-add; per row part = fma((float)(isum_j - 32 bsum_j),
-// d*sc_j, part) in j order. (Per-sub-block 16-byte row pairs instead: ~20% slower, twice the loads.)
+// Q6_K in the GEMM's order (gemm.hpp gemm_kint): as gemv_avx512.cpp's gemv_q6_k_gemm_order, 8 rows. Each row's exact
+// integer formed as gemv_q6_k above forms its 8 lanes, then the rows' lanes reduced together (rows r and r + 4
+// regrouped by 128-bit permutes, then the transpose-and-add) and one FMA per super-block: acc = fma((float)isum,
+// d*da, acc).
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), ones = _mm256_set1_epi16(1);
-    constexpr size_t kQl = offsetof(BlockQ6_K, ql), kQh = offsetof(BlockQ6_K, qh), kSc = offsetof(BlockQ6_K, scales);
-    const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(BlockQ6_K) <= kL1GroupBytes;
+    const bool to_l1 = kRows * ws <= kL1GroupBytes;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    __m256i pidx[4];  // pshufb: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k+1
+    for (int k = 0; k < 4; ++k) {
+        const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
+        pidx[k] = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                   lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
+                                   hi + 1, hi, hi + 1);
+    }
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
@@ -418,42 +423,35 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
         const ActQ8K& yb = a[b];
         __m128i g[2];
         load_words8(blk + offsetof(BlockQ6_K, d) - 2, ws, g);  // d is the block's last 2 bytes: no read past the row
-        const __m256 d = half_hi8(g);
-        __m256i us[4];  // scales 4q..4q+3 of the 8 rows, one dword per row
-        for (int q = 0; q < 4; ++q) {
-            __m128i sw[2];
-            load_words8(blk + kSc + 4 * q, ws, sw);
-            us[q] = _mm256_set_m128i(sw[1], sw[0]);
-        }
-        __m256 part = _mm256_setzero_ps();
-        for (int h = 0; h < 2; ++h)
-            for (int k = 0; k < 4; ++k) {
-                const __m256i ya = load256(yb.qs + 128 * h + 32 * k);
-                __m256i v[8];
-                for (int r = 0; r < kRows; ++r) {
-                    const uint8_t* x = blk + (size_t)r * ws;
-                    const __m256i lq = load256(x + kQl + 64 * h + 32 * (k & 1)), hq = load256(x + kQh + 32 * h);
-                    const __m256i lo = k < 2 ? _mm256_and_si256(lq, m4) : _mm256_and_si256(_mm256_srli_epi16(lq, 4), m4);
-                    // bits 2k, 2k+1 of qh to bits 4, 5
-                    const __m256i hb = _mm256_and_si256(2 * k <= 4 ? _mm256_slli_epi16(hq, 4 - 2 * k)
-                                                                   : _mm256_srli_epi16(hq, 2 * k - 4), m30);
-                    v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_or_si256(lo, hb), ya), ones);
-                }
-                __m256i ev[4], od[4];
-                for (int r = 0; r < 4; ++r) {
-                    ev[r] = _mm256_permute2x128_si256(v[r], v[r + 4], 0x20);
-                    od[r] = _mm256_permute2x128_si256(v[r], v[r + 4], 0x31);
-                }
-                const __m256i isum[2] = {reduce8_lanes(ev), reduce8_lanes(od)};
-                for (int e = 0; e < 2; ++e) {
-                    const int j = 8 * h + 2 * k + e;
-                    const __m256i c = _mm256_set1_epi32(-32 * (int32_t)yb.bsums[j]);
-                    const __m256i sj = _mm256_srai_epi32(_mm256_slli_epi32(us[j / 4], 24 - 8 * (j % 4)), 24);
-                    const __m256 sc = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sj));
-                    part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(c, isum[e])), sc, part);
-                }
+        const __m256i bsv = load256(yb.bsums);
+        __m256i v[kRows];
+        for (int r = 0; r < kRows; ++r) {
+            const uint8_t* x = blk + (size_t)r * ws;
+            const __m256i s16 = _mm256_cvtepi8_epi16(load128(x + offsetof(BlockQ6_K, scales)));
+            const __m256i half[2] = {_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)};
+            __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsv), 5));
+            for (int h = 0; h < 2; ++h) {
+                const __m256i l0 = load256(x + 64 * h), l1 = load256(x + 64 * h + 32);
+                const __m256i hb = load256(x + offsetof(BlockQ6_K, qh) + 32 * h);
+                const __m256i q[4] = {
+                    _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+                    _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+                };
+                for (int k = 0; k < 4; ++k)
+                    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(yb.qs + 128 * h + 32 * k)),
+                                                              _mm256_shuffle_epi8(half[h], pidx[k])));
             }
-        acc = _mm256_fmadd_ps(part, _mm256_set1_ps(yb.d), acc);
+            v[r] = s;
+        }
+        __m256i vs[4];
+        for (int k = 0; k < 4; ++k)
+            vs[k] = _mm256_add_epi32(_mm256_permute2x128_si256(v[k], v[k + 4], 0x20), _mm256_permute2x128_si256(v[k], v[k + 4], 0x31));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8_lanes(vs)), _mm256_mul_ps(half_hi8(g), _mm256_set1_ps(yb.d)), acc);
     }
     _mm256_storeu_ps(y, acc);
 }
@@ -639,7 +637,7 @@ void gemv_multi_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act
         gemv_multi_q45_k_t<Five, T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
     });
 }
-// Q6_K, several tokens in the GEMM's order (as gemv_q6_k_gemm_order above): per super-block d * sc_j unpacked
+// Q6_K, several tokens in the GEMM's order (as gemv_q6_k_gemm_order above): per super-block sc_j unpacked
 // once; per half the 8 rows' u vectors of its four quarters built once into an L1 scratch; per token and output
 // the same operations in the same order.
 template <int T>
@@ -649,7 +647,7 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
     const bool to_l1 = kRows * (size_t)(n / QK_K) * sizeof(BlockQ6_K) <= kL1GroupBytes;
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
-    alignas(32) __m256 sc[16];
+    alignas(32) __m256i sc[16];
     alignas(32) __m256i u[4][kRows];  // [quarter][row] of one half
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
@@ -661,11 +659,10 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
             __m128i sw[2];
             load_words8(blk + kSc + 4 * q, ws, sw);
             const __m256i us = _mm256_set_m128i(sw[1], sw[0]);
-            for (int i = 0; i < 4; ++i)
-                sc[4 * q + i] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(us, 24 - 8 * i), 24)));
+            for (int i = 0; i < 4; ++i) sc[4 * q + i] = _mm256_srai_epi32(_mm256_slli_epi32(us, 24 - 8 * i), 24);
         }
-        __m256 part[T];
-        for (int t = 0; t < T; ++t) part[t] = _mm256_setzero_ps();
+        alignas(32) __m256i is[T];
+        for (int t = 0; t < T; ++t) is[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; ++h) {
             for (int k = 0; k < 4; ++k)
                 for (int r = 0; r < kRows; ++r) {
@@ -691,14 +688,14 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
                     for (int e = 0; e < 2; ++e) {
                         const int j = 8 * h + 2 * k + e;
                         const __m256i c = _mm256_set1_epi32(-32 * (int32_t)yb.bsums[j]);
-                        part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(c, isum[e])), sc[j], part[t]);
+                        is[t] = _mm256_add_epi32(is[t], _mm256_mullo_epi32(_mm256_add_epi32(c, isum[e]), sc[j]));
                     }
                 }
             }
         }
         for (int t = 0; t < T; ++t) {
             const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
-            acc[t] = _mm256_fmadd_ps(part[t], _mm256_set1_ps(yb.d), acc[t]);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[t]), _mm256_mul_ps(d, _mm256_set1_ps(yb.d)), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, acc[t]);

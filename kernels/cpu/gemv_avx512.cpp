@@ -383,68 +383,58 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
     _mm512_storeu_ps(y, _mm512_sub_ps(acc, acc_m));
 }
 
-// Q6_K in the GEMM's order (gemm_pack.hpp's unpack_q6_k: u = q in [0, 64), offset 32, 16 sub-blocks of 16):
-// per super-block and row, from part = 0, for j in order part = fma((float)(sum(u*a) - 32*bsum_j), d*sc_j,
-// part); then acc = fma(part, da, acc). One 32-byte vector of u per (half h, quarter k) holds sub-blocks
-// 8h + 2k and 8h + 2k + 1: one vpdpbusd per row pair; two transpose-and-add stages over the 8 pairs, then
-// one permute per sub-block (masking the pairs into two sets of 8 and reducing each: ~1.3x slower).
+// Q6_K in the GEMM's order (gemm.hpp gemm_kint, kernel_scalar_kint<16>): per super-block and row the exact
+// isum = sum_j sc_j * (sum(u*a) - 32 bsum_j), then acc = fma((float)isum, d*da, acc). The integers as gemv_q6_k
+// forms them (the -32 offset through the scales x bsums, then maddubs + vpdpwssd with the group scales, one row
+// pair per zmm), then the transpose-and-add of the 8 pairs instead of its 8 float lanes per row.
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
-    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
-    const __m512i m30 = _mm512_set1_epi8(0x30);
-    // row 2p + s of sub-block j: vector p / 4, 128-bit lane 2s, dword p % 4 (j + 1: lane 2s + 1, i.e. + 4)
-    const __m512i even_idx = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 16, 24, 17, 25, 18, 26, 19, 27);
-    const __m512i odd_idx = _mm512_add_epi32(even_idx, _mm512_set1_epi32(4));
-    constexpr size_t kQl = offsetof(BlockQ6_K, ql), kQh = offsetof(BlockQ6_K, qh), kSc = offsetof(BlockQ6_K, scales);
+    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    __m512i pidx[4];
+    for (int j = 0; j < 4; ++j) {
+        const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
+        pidx[j] = _mm512_broadcast_i64x4(_mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                                          lo + 1, lo, lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi,
+                                                          hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1));
+    }
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
         prefetch_next_group<sizeof(BlockQ6_K)>(w, ws, b);
         const ActQ8K& yb = a[b];
         // d is the block's last 2 bytes: gather the dword ending there (no read past the row).
-        const __m512 d = half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs));
-        __m512i us[4];
-        for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs);
-        __m512 part = _mm512_setzero_ps();
-        for (int h = 0; h < 2; ++h) {
-            __m512i isum[4][2];  // [k][e]: sub-block 8h + 2k + e of the 16 rows
-            // Quarters k and k + 2 share their ql bytes (low / high nibbles) and every quarter the qh bytes:
-            // one pair of loads per row pair feeds two vpdpbusd.
-            for (int k = 0; k < 2; ++k) {
-                const __m512i ya0 = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * k));
-                const __m512i ya1 = _mm512_broadcast_i64x4(load256(yb.qs + 128 * h + 32 * (k + 2)));
-                __m512i v0[8], v1[8];
-                for (int p = 0; p < 8; ++p) {
-                    const uint8_t* ra = blk + (size_t)(2 * p) * ws;
-                    const __m512i ql = pair256(ra + kQl + 64 * h + 32 * k, ra + ws + kQl + 64 * h + 32 * k);
-                    const __m512i qh = pair256(ra + kQh + 32 * h, ra + ws + kQh + 32 * h);
-                    // bits 2k, 2k+1 of qh to bits 4, 5 (quarter k + 2: bits 2k + 4, 2k + 5)
-                    const __m512i hb0 = _mm512_and_si512(_mm512_slli_epi16(qh, 4 - 2 * k), m30);
-                    const __m512i hb1 = _mm512_and_si512(k == 0 ? qh : _mm512_srli_epi16(qh, 2), m30);
-                    v0[p] = _mm512_dpbusd_epi32(zero, _mm512_or_si512(_mm512_and_si512(ql, m4), hb0), ya0);
-                    v1[p] = _mm512_dpbusd_epi32(
-                        zero, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), hb1), ya1);
-                }
-                // 128-bit lanes of v[p]: row 2p's sub-blocks j, j + 1, then row 2p + 1's; after two stages
-                // r[q] lane i dword k holds lane i of v[4q + k]: gather each sub-block's 16 rows in row order.
-                __m512i r[2];
-                reduce_lanes4(v0, r);
-                isum[k][0] = _mm512_permutex2var_epi32(r[0], even_idx, r[1]);
-                isum[k][1] = _mm512_permutex2var_epi32(r[0], odd_idx, r[1]);
-                reduce_lanes4(v1, r);
-                isum[k + 2][0] = _mm512_permutex2var_epi32(r[0], even_idx, r[1]);
-                isum[k + 2][1] = _mm512_permutex2var_epi32(r[0], odd_idx, r[1]);
+        const __m512 dd = _mm512_mul_ps(half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs)), _mm512_set1_ps(yb.d));
+        const __m512i bsv = _mm512_broadcast_i64x4(load256(yb.bsums));
+        __m512i ya[8];
+        for (int k = 0; k < 8; ++k) ya[k] = _mm512_broadcast_i64x4(load256(yb.qs + 32 * k));
+        __m512i sumi[8];
+        for (int p = 0; p < 8; ++p) {
+            const uint8_t* ra = blk + (size_t)(2 * p) * ws;
+            const uint8_t* rb = ra + ws;
+            const __m512i sab = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_cvtepi8_epi16(load128(ra + offsetof(BlockQ6_K, scales)))),
+                _mm256_cvtepi8_epi16(load128(rb + offsetof(BlockQ6_K, scales))), 1);
+            const __m512i half[2] = {_mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(2, 2, 0, 0)),
+                                     _mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(3, 3, 1, 1))};
+            __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sab, bsv), 5));
+            for (int h = 0; h < 2; ++h) {
+                const __m512i l0 = pair256(ra + 64 * h, rb + 64 * h), l1 = pair256(ra + 64 * h + 32, rb + 64 * h + 32);
+                const __m512i hb = pair256(ra + offsetof(BlockQ6_K, qh) + 32 * h, rb + offsetof(BlockQ6_K, qh) + 32 * h);
+                const __m512i q[4] = {
+                    _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4)),
+                    _mm512_or_si512(_mm512_and_si512(l1, m4),
+                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m3), 4)),
+                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
+                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m3), 4)),
+                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m3), 4)),
+                };
+                for (int k = 0; k < 4; ++k)
+                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q[k], ya[4 * h + k]), _mm512_shuffle_epi8(half[h], pidx[k]));
             }
-            for (int k = 0; k < 4; ++k)
-                for (int e = 0; e < 2; ++e) {  // in j order
-                    const int j = 8 * h + 2 * k + e;
-                    const __m512i c = _mm512_set1_epi32(-32 * (int32_t)yb.bsums[j]);
-                    const __m512i sj = scale_q6_k(us, j);
-                    const __m512 sc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sj));
-                    part = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[k][e])), sc, part);
-                }
+            sumi[p] = s;
         }
-        acc = _mm512_fmadd_ps(part, _mm512_set1_ps(yb.d), acc);
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(reduce16_pairs(sumi)), dd, acc);
     }
     _mm512_storeu_ps(y, acc);
 }
@@ -645,9 +635,9 @@ void gemv_multi_q45_k(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act
         gemv_multi_q45_k_t<Five, T>(n, w, ws, act + (size_t)t0 * as, as, y + t0 * ldy, ldy);
     });
 }
-// Q6_K, several tokens in the GEMM's order: per super-block the 16 rows' d * sc_j unpacked once; per half the
-// 8 row pairs' u vectors of its four quarters built once into an L1 scratch; per token and output the operations
-// of gemv_q6_k_gemm_order in its order (part over j, then acc = fma(part, da, acc)): bit-identical to it.
+// Q6_K, several tokens in the GEMM's order: per super-block the 16 rows' sc_j unpacked once; per half the
+// 8 row pairs' u vectors of its four quarters built once into an L1 scratch; per token and output the exact
+// integer and the FMA of gemv_q6_k_gemm_order: bit-identical to it.
 template <int T>
 void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* act, size_t as, float* y, int64_t ldy) {
     const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
@@ -657,19 +647,17 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
     constexpr size_t kQl = offsetof(BlockQ6_K, ql), kQh = offsetof(BlockQ6_K, qh), kSc = offsetof(BlockQ6_K, scales);
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    alignas(64) __m512 sc[16];
+    alignas(64) __m512i sc[16];
     alignas(64) __m512i u[4][8];  // [quarter][row pair] of one half
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
         prefetch_next_group<sizeof(BlockQ6_K)>(w, ws, b);
         const __m512 d = half_hi(gather32(blk + offsetof(BlockQ6_K, d) - 2, offs));
-        for (int q = 0; q < 4; ++q) {
-            const __m512i us = gather32(blk + kSc + 4 * q, offs);
-            for (int i = 0; i < 4; ++i)
-                sc[4 * q + i] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(us, 24 - 8 * i), 24)));
-        }
-        __m512 part[T];
-        for (int t = 0; t < T; ++t) part[t] = _mm512_setzero_ps();
+        __m512i us[4];
+        for (int q = 0; q < 4; ++q) us[q] = gather32(blk + kSc + 4 * q, offs);
+        for (int j = 0; j < 16; ++j) sc[j] = scale_q6_k(us, j);
+        __m512i is[T];
+        for (int t = 0; t < T; ++t) is[t] = _mm512_setzero_si512();
         for (int h = 0; h < 2; ++h) {
             for (int k = 0; k < 2; ++k)
                 for (int p = 0; p < 8; ++p) {
@@ -697,13 +685,13 @@ void gemv_multi_q6_k_t(int64_t n, const uint8_t* w, size_t ws, const uint8_t* ac
                     for (int e = 0; e < 2; ++e) {
                         const int j = 8 * h + 2 * k + e;
                         const __m512i c = _mm512_set1_epi32(-32 * (int32_t)yb.bsums[j]);
-                        part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(c, isum[k][e])), sc[j], part[t]);
+                        is[t] = _mm512_add_epi32(is[t], _mm512_mullo_epi32(_mm512_add_epi32(c, isum[k][e]), sc[j]));
                     }
             }
         }
         for (int t = 0; t < T; ++t) {
             const ActQ8K& yb = reinterpret_cast<const ActQ8K*>(act + (size_t)t * as)[b];
-            acc[t] = _mm512_fmadd_ps(part[t], _mm512_set1_ps(yb.d), acc[t]);
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[t]), _mm512_mul_ps(d, _mm512_set1_ps(yb.d)), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
