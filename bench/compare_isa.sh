@@ -5,9 +5,10 @@
 #   avx2:   llama.cpp built with AVX-512 off (build-avx2/)       vs llm-bench with LLM_CPU=avx2
 # For each model and ISA both engines run back to back; which one goes first alternates from one (model, ISA) to the
 # next, so neither always gets the cooler (or busier) slot. Flash attention off in both (llama-bench -fa 0; its
-# default, auto, turns it on for the CPU; llm-bench's default is llama.cpp's non-flash arithmetic).
+# default, auto, turns it on for the CPU). Ours runs in NUMERICS (default: llm-bench's, invariant; exact = llama.cpp's
+# arithmetic, non-flash attention included).
 #   bench/compare_isa.sh
-# Env: REPS (5), THREADS (2), PROMPT (512), GEN (128), ISAS ("native avx2"), MODELS (space-separated .gguf paths;
+# Env: REPS (5), THREADS (2), PROMPT (512), GEN (128), ISAS ("native avx2"), NUMERICS (invariant, exact or fast), MODELS (space-separated .gguf paths;
 # default: the bench/make_models.sh models + SmolLM2-135M Q4_1), LLAMA_CPP_DIR (llama.cpp source tree holding
 # build-native/ and build-avx2/), LLM_BUILD_DIR (build folder with llm-bench; default build-bench), LLM_CACHE
 # (~/.cache/llm). On a machine shared with other jobs set OMP_WAIT_POLICY=passive (see compare_llama_cpp.sh).
@@ -19,6 +20,7 @@ llama_dir="${LLAMA_CPP_DIR:-$cache/src/llama_cpp_python-0.3.36/vendor/llama.cpp}
 build="${LLM_BUILD_DIR:-build-bench}"
 [[ "$build" = /* ]] || build="$repo/$build"
 reps="${REPS:-5}" threads="${THREADS:-2}" prompt="${PROMPT:-512}" gen="${GEN:-128}"
+numerics="${NUMERICS:-invariant}"
 read -r -a isas <<<"${ISAS:-native avx2}"
 
 for isa in "${isas[@]}"; do
@@ -70,7 +72,7 @@ run() { # engine isa model n
         local -a cpu=(env -u LLM_CPU)
         [[ $isa == native ]] || cpu=(env "LLM_CPU=$isa")
         cmd=("${cpu[@]}" "$build/llm-bench" -m "$model" -t "$threads" -p "$prompt" -n "$gen" -r "$reps"
-             --mem-bw "$membw" -o json)
+             --numerics "$numerics" --mem-bw "$membw" -o json)
     fi
     printf '%s\t%s\t%s\t%s\n' "$model" "$isa" "$engine" "$base.json" >>"$out/manifest.tsv"
     echo "compare_isa: [$isa] $engine $(basename "$model")" >&2
@@ -97,7 +99,7 @@ echo "CPU: $(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'
 echo "ours: llm-bench $ours_version ($build)"
 echo "environment: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset}; $threads threads; $reps repetitions after a warm-up"
 echo "commands: llama-bench -m MODEL -t $threads -p $prompt -n $gen -r $reps -fa 0 -o json;" \
-    "[LLM_CPU=avx2] llm-bench -m MODEL -t $threads -p $prompt -n $gen -r $reps --mem-bw $membw -o json"
+    "[LLM_CPU=avx2] llm-bench -m MODEL -t $threads -p $prompt -n $gen -r $reps --numerics $numerics --mem-bw $membw -o json"
 python3 - "$out/manifest.tsv" "$llama_dir" <<'EOF'
 import json, os, sys
 manifest, llama_dir = sys.argv[1], sys.argv[2]

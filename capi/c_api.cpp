@@ -40,7 +40,7 @@ void llm_model_free(llm_model* model) { delete model; }
 int32_t llm_model_n_vocab(const llm_model* model) { return model ? model_config(*model->model).n_vocab : 0; }
 int32_t llm_model_n_ctx_train(const llm_model* model) { return model ? model_config(*model->model).n_ctx_train : 0; }
 
-llm_session_params llm_session_default_params(void) { return llm_session_params{0, 0, 512, LLM_KV_F16, LLM_NUMERICS_EXACT}; }
+llm_session_params llm_session_default_params(void) { return llm_session_params{0, 0, 512, LLM_KV_F16, LLM_NUMERICS_INVARIANT}; }
 
 llm_status llm_session_create(llm_model* model, const llm_session_params* params, llm_session** out, char* err,
                               size_t err_size) {

@@ -305,7 +305,7 @@ struct Options {
     std::string device = "cpu", output = "md";
     double mem_bw = 0, peak_gops = 465;
     bool progress = false, flash_attn = false, no_warmup = false;
-    std::vector<std::string> numerics_list{"exact"};
+    std::vector<std::string> numerics_list{"invariant"};
     std::vector<std::string> npp, ntg, npl;  // llama-batched-bench's test (any of them selects it)
     int shared_prefix = 0;
     std::vector<std::string> prefix_reuse;  // "P,S"
@@ -331,8 +331,8 @@ void add_options(CLI::App& app, Options& o) {
     app.add_flag("--progress", o.progress, "print each repetition to stderr");
     app.add_flag("--no-warmup", o.no_warmup, "skip the warm-up run (llama-bench --no-warmup; for long prompts)");
     app.add_option("--numerics", o.numerics_list,
-                   "CPU kernel arithmetic(s), comma-separated: exact (llama.cpp's), fast, invariant (batch-invariant); "
-                   "default exact for -p/-n, invariant for the batched test (-npp/-ntg/-npl)");
+                   "CPU kernel arithmetic(s), comma-separated: invariant (batch-invariant, the default), exact "
+                   "(llama.cpp's), fast");
     app.add_flag("--flash-attn", o.flash_attn, "the same as --numerics fast");
     // llama-batched-bench's test through the serving engine (any of -npp/-ntg/-npl selects it; its numerics
     // default to invariant, the engine's).

@@ -85,7 +85,7 @@ struct Options {
     bool prompt_given = false;  // -p "" is an empty prompt, not "read stdin"
     bool seed_given = false;
     bool chat = false, raw = false, json = false, one_by_one = false, no_display_prompt = true, flash_attn = false;
-    std::string numerics = "exact";
+    std::string numerics = "invariant";
     llm::SamplerConfig sampling;
     int64_t seed = -1;
 };
@@ -342,8 +342,8 @@ void add_run_options(CLI::App& app, Options& o) {
                    "quantize F32/F16/BF16 weights at load time: q4_0, q4_k (= Q4_K_M), q8_0, q5_k_m, ...");
     app.add_option("--kv-type", o.kv_type, "KV cache type: f16, bf16, f32 or q8_0")->capture_default_str();
     app.add_option("--numerics", o.numerics,
-                   "CPU kernel arithmetic: exact (llama.cpp's: the same greedy tokens), fast (our fastest kernels) "
-                   "or invariant (a token's result does not depend on the batch)")
+                   "CPU kernel arithmetic: invariant (a token's result does not depend on the batch; the serving "
+                   "engine's), exact (llama.cpp's: the same greedy tokens as llama.cpp) or fast (our fastest kernels)")
         ->capture_default_str();
     app.add_flag("--flash-attn", o.flash_attn, "the same as --numerics fast (flash attention is part of it)");
     app.add_option("--device", o.device, "cpu, vulkan or vulkan:N (falls back to the CPU if unusable)")

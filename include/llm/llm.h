@@ -60,7 +60,7 @@ typedef struct llm_session_params {
     int32_t n_threads; /* 0 = physical cores */
     int32_t n_batch;   /* tokens per forward pass for long prompts */
     llm_kv_type kv_type;
-    llm_numerics numerics; /* default LLM_NUMERICS_EXACT */
+    llm_numerics numerics; /* default LLM_NUMERICS_INVARIANT */
 } llm_session_params;
 
 /* Every function taking err/err_size writes a one-line message there on failure (truncated to fit). */

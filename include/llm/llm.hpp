@@ -91,9 +91,10 @@ struct SessionOptions {
     LongRopeMode longrope = LongRopeMode::Auto;
     // CPU kernel arithmetic (core/numerics.hpp; the README's table): Exact = llama.cpp's (greedy tokens equal
     // its own; with an F16 KV cache its attention over transposed values), Fast = our fastest kernels,
-    // Invariant = a token's logits do not depend on how many tokens share its pass. (Replaces flash_attn:
-    // flash attention is what Fast and Invariant run.)
-    Numerics numerics = Numerics::Exact;
+    // Invariant = a token's logits do not depend on how many tokens share its pass, the default (the serving
+    // engine's: a prompt gives the same tokens alone and under load). (Replaces flash_attn: flash attention is
+    // what Fast and Invariant run.)
+    Numerics numerics = Numerics::Invariant;
     // "cpu", or "vulkan" / "vulkan:N" (device N of list_devices()). A Vulkan device that cannot be used
     // falls back to the CPU with a line on stderr.
     std::string device = "cpu";
