@@ -275,13 +275,38 @@ void gemv_q4_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
     _mm256_storeu_ps(y, _mm256_sub_ps(acc, acc_m));
 }
 
+// Q6_K's exact integers of one row x (8 int32 lanes, dot_q6_k<AccAvx2>'s): the -32 offset via the scales x bsums bsv,
+// then pmaddubsw + pmaddwd with the group scales.
+inline __m256i q6_k_row_isum(const uint8_t* x, const ActQ8K& yb, __m256i bsv, const __m256i pidx[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    const __m256i s16 = _mm256_cvtepi8_epi16(load128(x + offsetof(BlockQ6_K, scales)));
+    const __m256i half[2] = {_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)};
+    __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsv), 5));
+    for (int h = 0; h < 2; ++h) {
+        const __m256i l0 = load256(x + 64 * h), l1 = load256(x + 64 * h + 32);
+        const __m256i hb = load256(x + offsetof(BlockQ6_K, qh) + 32 * h);
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(l1, m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
+        };
+        for (int k = 0; k < 4; ++k)
+            s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(yb.qs + 128 * h + 32 * k)),
+                                                      _mm256_shuffle_epi8(half[h], pidx[k])));
+    }
+    return s;
+}
+
 // Q6_K: dot_q6_k<AccAvx2>: per super-block 8 int32 lanes (the -32 offset via the scales x bsums, then
 // pmaddubsw + pmaddwd with the group scales), fma(d*da, lanes, acc), hsum_ps. One accumulator per row; the
 // activations, bsums and the 8 rows' scales are loaded once per group.
 void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
     const bool to_l1 = kRows * ws <= kL1GroupBytes;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     __m256i pidx[4];  // pshufb: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k+1
     for (int k = 0; k < 4; ++k) {
         const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
@@ -302,25 +327,7 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
         const __m256i bsv = load256(yb.bsums);
         for (int r = 0; r < kRows; ++r) {
             const uint8_t* x = blk + (size_t)r * ws;
-            const __m256i s16 = _mm256_cvtepi8_epi16(load128(x + offsetof(BlockQ6_K, scales)));
-            const __m256i half[2] = {_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)};
-            __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsv), 5));
-            for (int h = 0; h < 2; ++h) {
-                const __m256i l0 = load256(x + 64 * h), l1 = load256(x + 64 * h + 32);
-                const __m256i hb = load256(x + offsetof(BlockQ6_K, qh) + 32 * h);
-                const __m256i q[4] = {
-                    _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
-                };
-                for (int k = 0; k < 4; ++k)
-                    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(yb.qs + 128 * h + 32 * k)),
-                                                              _mm256_shuffle_epi8(half[h], pidx[k])));
-            }
+            const __m256i s = q6_k_row_isum(x, yb, bsv, pidx);
             acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dd[r]), _mm256_cvtepi32_ps(s), acc[r]);
         }
     }
@@ -408,7 +415,6 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
     const bool to_l1 = kRows * ws <= kL1GroupBytes;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     __m256i pidx[4];  // pshufb: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k+1
     for (int k = 0; k < 4; ++k) {
         const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
@@ -427,25 +433,7 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
         __m256i v[kRows];
         for (int r = 0; r < kRows; ++r) {
             const uint8_t* x = blk + (size_t)r * ws;
-            const __m256i s16 = _mm256_cvtepi8_epi16(load128(x + offsetof(BlockQ6_K, scales)));
-            const __m256i half[2] = {_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)};
-            __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsv), 5));
-            for (int h = 0; h < 2; ++h) {
-                const __m256i l0 = load256(x + 64 * h), l1 = load256(x + 64 * h + 32);
-                const __m256i hb = load256(x + offsetof(BlockQ6_K, qh) + 32 * h);
-                const __m256i q[4] = {
-                    _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
-                };
-                for (int k = 0; k < 4; ++k)
-                    s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(yb.qs + 128 * h + 32 * k)),
-                                                              _mm256_shuffle_epi8(half[h], pidx[k])));
-            }
+            const __m256i s = q6_k_row_isum(x, yb, bsv, pidx);
             v[r] = s;
         }
         __m256i vs[4];

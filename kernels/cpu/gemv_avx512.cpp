@@ -270,11 +270,39 @@ void gemv_q4_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
     _mm512_storeu_ps(y, _mm512_sub_ps(acc, acc_m));
 }
 
+// Q6_K's exact integers for the row pair (ra, rb), one row per 256-bit half (8 int32 lanes each): the -32 offset via the
+// scales x bsums, then maddubs + vpdpwssd with the group scales (dot_q6_k<AccVnni>'s lanes). ya[k]: activation
+// quads 32k.. broadcast; bsv: the bsums.
+inline __m512i q6_k_pair_isum(const uint8_t* ra, const uint8_t* rb, const __m512i ya[8], __m512i bsv, const __m512i pidx[4]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    const __m512i sab = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_cvtepi8_epi16(load128(ra + offsetof(BlockQ6_K, scales)))),
+        _mm256_cvtepi8_epi16(load128(rb + offsetof(BlockQ6_K, scales))), 1);
+    const __m512i half[2] = {_mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(2, 2, 0, 0)),
+                             _mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(3, 3, 1, 1))};
+    __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sab, bsv), 5));
+    for (int h = 0; h < 2; ++h) {
+        const __m512i l0 = pair256(ra + 64 * h, rb + 64 * h), l1 = pair256(ra + 64 * h + 32, rb + 64 * h + 32);
+        const __m512i hb = pair256(ra + offsetof(BlockQ6_K, qh) + 32 * h, rb + offsetof(BlockQ6_K, qh) + 32 * h);
+        const __m512i q[4] = {
+            _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4)),
+            _mm512_or_si512(_mm512_and_si512(l1, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m3), 4)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m3), 4)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
+                            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m3), 4)),
+        };
+        for (int k = 0; k < 4; ++k)
+            s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q[k], ya[4 * h + k]), _mm512_shuffle_epi8(half[h], pidx[k]));
+    }
+    return s;
+}
+
 // Q6_K: dot_q6_k<AccVnni>: per super-block 8 int32 lanes (the -32 offset via the scales x bsums, then
 // maddubs + vpdpwssd with the group scales), fma(d*da, lanes, acc), hsum_ps. Two rows per zmm.
 void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
-    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    const __m512i offs = row_offsets(ws);
     __m512i pidx[4];
     for (int j = 0; j < 4; ++j) {
         const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
@@ -296,27 +324,7 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
         for (int p = 0; p < 8; ++p) {
             const uint8_t* ra = blk + (size_t)(2 * p) * ws;
             const uint8_t* rb = ra + ws;
-            const __m512i sab = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_cvtepi8_epi16(load128(ra + offsetof(BlockQ6_K, scales)))),
-                _mm256_cvtepi8_epi16(load128(rb + offsetof(BlockQ6_K, scales))), 1);
-            const __m512i half[2] = {_mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(2, 2, 0, 0)),
-                                     _mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(3, 3, 1, 1))};
-            __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sab, bsv), 5));
-            for (int h = 0; h < 2; ++h) {
-                const __m512i l0 = pair256(ra + 64 * h, rb + 64 * h), l1 = pair256(ra + 64 * h + 32, rb + 64 * h + 32);
-                const __m512i hb = pair256(ra + offsetof(BlockQ6_K, qh) + 32 * h, rb + offsetof(BlockQ6_K, qh) + 32 * h);
-                const __m512i q[4] = {
-                    _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(l1, m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m3), 4)),
-                };
-                for (int k = 0; k < 4; ++k)
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q[k], ya[4 * h + k]), _mm512_shuffle_epi8(half[h], pidx[k]));
-            }
+            const __m512i s = q6_k_pair_isum(ra, rb, ya, bsv, pidx);
             acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_bcast_idx(p), dd), _mm512_cvtepi32_ps(s), acc[p]);
         }
     }
@@ -389,7 +397,7 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
 // pair per zmm), then the transpose-and-add of the 8 pairs instead of its 8 float lanes per row.
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
-    const __m512i offs = row_offsets(ws), m4 = _mm512_set1_epi8(0x0F), m3 = _mm512_set1_epi8(3);
+    const __m512i offs = row_offsets(ws);
     __m512i pidx[4];
     for (int j = 0; j < 4; ++j) {
         const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
@@ -411,27 +419,7 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
         for (int p = 0; p < 8; ++p) {
             const uint8_t* ra = blk + (size_t)(2 * p) * ws;
             const uint8_t* rb = ra + ws;
-            const __m512i sab = _mm512_inserti64x4(
-                _mm512_castsi256_si512(_mm256_cvtepi8_epi16(load128(ra + offsetof(BlockQ6_K, scales)))),
-                _mm256_cvtepi8_epi16(load128(rb + offsetof(BlockQ6_K, scales))), 1);
-            const __m512i half[2] = {_mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(2, 2, 0, 0)),
-                                     _mm512_shuffle_i64x2(sab, sab, _MM_SHUFFLE(3, 3, 1, 1))};
-            __m512i s = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_madd_epi16(sab, bsv), 5));
-            for (int h = 0; h < 2; ++h) {
-                const __m512i l0 = pair256(ra + 64 * h, rb + 64 * h), l1 = pair256(ra + 64 * h + 32, rb + 64 * h + 32);
-                const __m512i hb = pair256(ra + offsetof(BlockQ6_K, qh) + 32 * h, rb + offsetof(BlockQ6_K, qh) + 32 * h);
-                const __m512i q[4] = {
-                    _mm512_or_si512(_mm512_and_si512(l0, m4), _mm512_slli_epi16(_mm512_and_si512(hb, m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(l1, m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 4), m3), 4)),
-                    _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4),
-                                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 6), m3), 4)),
-                };
-                for (int k = 0; k < 4; ++k)
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(q[k], ya[4 * h + k]), _mm512_shuffle_epi8(half[h], pidx[k]));
-            }
+            const __m512i s = q6_k_pair_isum(ra, rb, ya, bsv, pidx);
             sumi[p] = s;
         }
         acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(reduce16_pairs(sumi)), dd, acc);
