@@ -275,6 +275,16 @@ void gemv_q4_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
     _mm256_storeu_ps(y, _mm256_sub_ps(acc, acc_m));
 }
 
+// pshufb indices of q6_k_row_isum: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k + 1.
+inline void q6_k_scale_idx(__m256i pidx[4]) {
+    for (int k = 0; k < 4; ++k) {
+        const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
+        pidx[k] = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                   lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
+                                   hi + 1, hi, hi + 1);
+    }
+}
+
 // Q6_K's exact integers of one row x (8 int32 lanes, dot_q6_k<AccAvx2>'s): the -32 offset via the scales x bsums bsv,
 // then pmaddubsw + pmaddwd with the group scales.
 inline __m256i q6_k_row_isum(const uint8_t* x, const ActQ8K& yb, __m256i bsv, const __m256i pidx[4]) {
@@ -307,13 +317,8 @@ inline __m256i q6_k_row_isum(const uint8_t* x, const ActQ8K& yb, __m256i bsv, co
 void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
     const bool to_l1 = kRows * ws <= kL1GroupBytes;
-    __m256i pidx[4];  // pshufb: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k+1
-    for (int k = 0; k < 4; ++k) {
-        const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
-        pidx[k] = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
-                                   lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
-                                   hi + 1, hi, hi + 1);
-    }
+    __m256i pidx[4];
+    q6_k_scale_idx(pidx);
     __m256 acc[kRows];
     for (auto& v : acc) v = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
@@ -415,13 +420,8 @@ void gemv_q45_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* a
 void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y) {
     const auto* a = static_cast<const ActQ8K*>(act);
     const bool to_l1 = kRows * ws <= kL1GroupBytes;
-    __m256i pidx[4];  // pshufb: int16 lanes 0-7 = scale 2k of the 128-bit half, lanes 8-15 = scale 2k+1
-    for (int k = 0; k < 4; ++k) {
-        const char lo = (char)(4 * k), hi = (char)(4 * k + 2);
-        pidx[k] = _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
-                                   lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi,
-                                   hi + 1, hi, hi + 1);
-    }
+    __m256i pidx[4];
+    q6_k_scale_idx(pidx);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);

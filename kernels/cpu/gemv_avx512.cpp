@@ -270,6 +270,16 @@ void gemv_q4_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
     _mm512_storeu_ps(y, _mm512_sub_ps(acc, acc_m));
 }
 
+// pshufb indices of q6_k_pair_isum: per 256-bit half, int16 lanes 0-7 = scale 2k of the 128-bit half, 8-15 = 2k + 1.
+inline void q6_k_scale_idx(__m512i pidx[4]) {
+    for (int j = 0; j < 4; ++j) {
+        const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
+        pidx[j] = _mm512_broadcast_i64x4(_mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                                                          lo + 1, lo, lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi,
+                                                          hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1));
+    }
+}
+
 // Q6_K's exact integers for the row pair (ra, rb), one row per 256-bit half (8 int32 lanes each): the -32 offset via the
 // scales x bsums, then maddubs + vpdpwssd with the group scales (dot_q6_k<AccVnni>'s lanes). ya[k]: activation
 // quads 32k.. broadcast; bsv: the bsums.
@@ -304,12 +314,7 @@ void gemv_q6_k(int64_t n, const uint8_t* w, size_t ws, const void* act, float* y
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws);
     __m512i pidx[4];
-    for (int j = 0; j < 4; ++j) {
-        const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
-        pidx[j] = _mm512_broadcast_i64x4(_mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
-                                                          lo + 1, lo, lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi,
-                                                          hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1));
-    }
+    q6_k_scale_idx(pidx);
     __m512 acc[8];
     for (int p = 0; p < 8; ++p) acc[p] = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
@@ -399,12 +404,7 @@ void gemv_q6_k_gemm_order(int64_t n, const uint8_t* w, size_t ws, const void* ac
     const auto* a = static_cast<const ActQ8K*>(act);
     const __m512i offs = row_offsets(ws);
     __m512i pidx[4];
-    for (int j = 0; j < 4; ++j) {
-        const char lo = (char)(4 * j), hi = (char)(4 * j + 2);
-        pidx[j] = _mm512_broadcast_i64x4(_mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
-                                                          lo + 1, lo, lo + 1, lo, lo + 1, hi, hi + 1, hi, hi + 1, hi,
-                                                          hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1));
-    }
+    q6_k_scale_idx(pidx);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t b = 0; b < n / QK_K; ++b) {
         const uint8_t* blk = w + (size_t)b * sizeof(BlockQ6_K);
