@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,8 +18,15 @@ namespace llm::test {
 inline std::string fixtures_dir() { return LLM_FIXTURES_DIR; }
 inline std::string models_dir() { return fixtures_dir() + "/models"; }
 
+// Aborts with a line naming the file when it is missing (the fixtures live in ../shared/fixtures beside the
+// repository; a clone elsewhere has none) instead of nlohmann's "unexpected end of input".
 inline nlohmann::json read_json_file(const std::string& path) {
     std::ifstream in(path);
+    if (!in) {
+        std::fprintf(stderr, "test fixture not found: %s (the tests read ../shared/fixtures beside the repository)\n",
+                     path.c_str());
+        std::exit(1);
+    }
     return nlohmann::json::parse(in);
 }
 
