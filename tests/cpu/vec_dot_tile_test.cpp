@@ -1,5 +1,5 @@
 // The vec_dot tile kernels (several weight rows x several tokens per call, on AVX2 and AVX-512: VecDotEntry::tile
-// of Q5_0 and Q8_0, tile_gemm4 of Q4_K) against their contract: every output memcmp-equal to the same ISA's
+// of F32, F16, Q5_0 and Q8_0, tile_gemm4 of Q4_K) against their contract: every output memcmp-equal to the same ISA's
 // per-output kernel (fn, fn_gemm4) on that row and token, over odd row lengths, tokens of very different
 // magnitudes (one all-zero) and an output stride wider than the tile; and matmul's exact-mode batches (whole
 // tiles, then leftover rows and tokens one output at a time, 1 and 2 threads) memcmp-equal to the per-output
@@ -25,7 +25,22 @@ struct Tiled {
     DType type;
     bool gemm4;  // the tile computes fn_gemm4 (else fn)
 };
-const Tiled kTiled[] = {{DType::Q5_0, false}, {DType::Q8_0, false}, {DType::Q4_K, true}};
+const Tiled kTiled[] = {{DType::F32, false}, {DType::F16, false}, {DType::Q5_0, false}, {DType::Q8_0, false},
+                        {DType::Q4_K, true}};
+
+// Row lengths: 1, 3, 5 and 21 blocks; for the float types (block size 1) lengths around ggml's steps of 32
+// (AVX2) and 64 (AVX-512) elements, with and without leftovers.
+std::vector<int64_t> row_lengths(DType type) {
+    const int64_t bs = block_size(type);
+    if (bs == 1) return {7, 64, 129, 256, 2048 + 37};
+    return {bs, 3 * bs, 5 * bs, 21 * bs};
+}
+
+// Activations in the entry's layout (F32: a copy; the table has no preparation for it).
+void prepare_act(const cpu::IsaKernels& k, cpu::ActType act, const float* x, uint8_t* dst, int64_t n) {
+    if (act == cpu::ActType::F32) std::memcpy(dst, x, sizeof(float) * (size_t)n);
+    else k.prepare[(size_t)act](x, dst, n);
+}
 
 // The ISA's table as matmul builds it (the activation preparation comes with the float kernels).
 cpu::IsaKernels isa_kernels(Isa isa) {
@@ -87,14 +102,13 @@ void check_tiles(Isa isa) {
         if (c.gemm4) {
             EXPECT_EQ(4 % tile.tokens, 0);
         }
-        const int64_t bs = block_size(type);
-        for (int64_t n : {bs, 3 * bs, 5 * bs, 21 * bs}) {
+        for (int64_t n : row_lengths(type)) {
             const int64_t rows = tile.rows + 3, n_tok = tile.tokens + 6;
             const size_t rb = row_bytes(type, n), stride = cpu::act_row_bytes(e.act, n);
             const std::vector<uint8_t> w = quantize_rows(type, rows, n, rng);
             const std::vector<float> x = make_tokens(n_tok, n, rng);
             std::vector<uint8_t> act(stride * (size_t)n_tok);
-            for (int64_t t = 0; t < n_tok; ++t) k.prepare[(size_t)e.act](x.data() + t * n, act.data() + t * stride, n);
+            for (int64_t t = 0; t < n_tok; ++t) prepare_act(k, e.act, x.data() + t * n, act.data() + t * stride, n);
             // Tiles at every row offset and token offset that fit.
             for (int64_t r0 = 0; r0 + tile.rows <= rows; ++r0)
                 for (int64_t t0 = 0; t0 + tile.tokens <= n_tok; ++t0) {
@@ -124,9 +138,10 @@ TEST(VecDotTile, BitIdenticalToVecDotAvx2) {
     check_tiles(Isa::Avx2);
 }
 
-// matmul in the exact mode (where these types' batches stay on llama.cpp's per-output arithmetic): 13 tokens
-// over 40 rows (Q4_K's gemm arithmetic needs a multiple of 8 rows; 40 is not one of the tile's 4 + the
-// 2-thread split) give each output what the per-output kernel gives.
+// matmul in the exact mode (where these types' batches stay on llama.cpp's per-output arithmetic; the float types
+// in the invariant mode, exact's batches of 13 tokens may go to OpenBLAS): 13 tokens over 40 rows (Q4_K's gemm
+// arithmetic needs a multiple of 8 rows; 40 is not one of the tile's 4 + the 2-thread split) give each output what
+// the per-output kernel gives.
 TEST(VecDotTile, MatmulBatchesEqualThePerOutputKernels) {
     std::mt19937 rng(23);
     int isas = 0;
@@ -143,7 +158,7 @@ TEST(VecDotTile, MatmulBatchesEqualThePerOutputKernels) {
             const TensorView& view = wt.view;
             const std::vector<float> x = make_tokens(n_tok, n, rng);
             std::vector<uint8_t> act(stride * (size_t)n_tok);
-            for (int64_t t = 0; t < n_tok; ++t) k.prepare[(size_t)e.act](x.data() + t * n, act.data() + t * stride, n);
+            for (int64_t t = 0; t < n_tok; ++t) prepare_act(k, e.act, x.data() + t * n, act.data() + t * stride, n);
             std::vector<float> want((size_t)(n_tok * rows));
             for (int64_t t = 0; t < n_tok; ++t)
                 for (int64_t r = 0; r < rows; ++r)
@@ -151,7 +166,8 @@ TEST(VecDotTile, MatmulBatchesEqualThePerOutputKernels) {
             for (int threads : {1, 2}) {
                 SCOPED_TRACE(testing::Message() << isa_name(isa) << " " << dtype_name(c.type) << " threads " << threads);
                 std::vector<float> batch((size_t)(n_tok * rows), -1.0f);
-                matmul_isa(isa, view, x.data(), n_tok, batch.data(), threads, Numerics::Exact);
+                const bool float_type = block_size(c.type) == 1;
+                matmul_isa(isa, view, x.data(), n_tok, batch.data(), threads, float_type ? Numerics::Invariant : Numerics::Exact);
                 for (int64_t t = 0; t < n_tok; ++t)
                     EXPECT_EQ(0, std::memcmp(want.data() + t * rows, batch.data() + t * rows, sizeof(float) * (size_t)rows))
                         << "token " << t;
