@@ -82,14 +82,16 @@ inline float reduce4(const __m256 s[4]) {
 
 // ggml_vec_dot_f32 / _f16 (vec_dot_float_simd.hpp): 32 per step in 4 FMA accumulators; F32 reduces in float
 // with a float FMA per leftover, F16 (both operands fp16) reduces to double with leftovers added in double.
-struct F32x8 {
-    using WElem = float;
-    using AElem = float;
+struct Float8 {  // the vector part of the float policies below
     using Vec = __m256;
     static constexpr int kW = 8;
     static Vec zero() { return _mm256_setzero_ps(); }
-    static Vec load(const float* p) { return _mm256_loadu_ps(p); }
     static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+};
+struct F32x8 : Float8 {
+    using WElem = float;
+    using AElem = float;
+    static Vec load(const float* p) { return _mm256_loadu_ps(p); }
     static float finish(const Vec s[4], const float* x, const float* y, int64_t i, int64_t n) {
         float sumf = reduce4(s);
         for (; i < n; ++i) sumf = __builtin_fmaf(x[i], y[i], sumf);
@@ -97,14 +99,10 @@ struct F32x8 {
     }
 };
 // F16 weights x activations rounded to fp16 (ActType::F16; fp16 storage halves what a batch streams).
-struct F16x8 {
+struct F16x8 : Float8 {
     using WElem = uint16_t;
     using AElem = uint16_t;
-    using Vec = __m256;
-    static constexpr int kW = 8;
-    static Vec zero() { return _mm256_setzero_ps(); }
     static Vec load(const uint16_t* p) { return load_f16(p); }
-    static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
     static float finish(const Vec s[4], const uint16_t* x, const uint16_t* y, int64_t i, int64_t n) {
         double sumf = (double)reduce4(s);
         for (; i < n; ++i) sumf += (double)(_cvtsh_ss(x[i]) * _cvtsh_ss(y[i]));

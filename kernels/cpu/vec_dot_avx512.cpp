@@ -92,14 +92,16 @@ inline float reduce4(__m512 s[4]) {
 
 // ggml_vec_dot_f32 / _f16 (vec_dot_float_simd.hpp): 64 per step in 4 accumulators; F32 reduces in float with a
 // float FMA per leftover, F16 (fp16 activations) reduces to double with leftovers summed in double.
-struct F32x16 {
-    using WElem = float;
-    using AElem = float;
+struct Float16 {  // the vector part of the float policies below
     using Vec = __m512;
     static constexpr int kW = 16;
     static Vec zero() { return _mm512_setzero_ps(); }
-    static Vec load(const float* p) { return _mm512_loadu_ps(p); }
     static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+};
+struct F32x16 : Float16 {
+    using WElem = float;
+    using AElem = float;
+    static Vec load(const float* p) { return _mm512_loadu_ps(p); }
     static float finish(Vec s[4], const float* x, const float* y, int64_t i, int64_t n) {
         float sumf = reduce4(s);
         for (; i < n; ++i) sumf = __builtin_fmaf(x[i], y[i], sumf);
@@ -107,14 +109,10 @@ struct F32x16 {
     }
 };
 // F16 weights x activations rounded to fp16 (ActType::F16; fp16 storage halves what a batch streams).
-struct F16x16 {
+struct F16x16 : Float16 {
     using WElem = uint16_t;
     using AElem = uint16_t;
-    using Vec = __m512;
-    static constexpr int kW = 16;
-    static Vec zero() { return _mm512_setzero_ps(); }
     static Vec load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
-    static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
     static float finish(Vec s[4], const uint16_t* x, const uint16_t* y, int64_t i, int64_t n) {
         double sumf = (double)reduce4(s);
         for (; i < n; ++i) sumf += (double)(_cvtsh_ss(x[i]) * _cvtsh_ss(y[i]));
