@@ -288,22 +288,12 @@ inline void q6_k_scale_idx(__m256i pidx[4]) {
 // Q6_K's exact integers of one row x (8 int32 lanes, dot_q6_k<AccAvx2>'s): the -32 offset via the scales x bsums bsv,
 // then pmaddubsw + pmaddwd with the group scales.
 inline __m256i q6_k_row_isum(const uint8_t* x, const ActQ8K& yb, __m256i bsv, const __m256i pidx[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
     const __m256i s16 = _mm256_cvtepi8_epi16(load128(x + offsetof(BlockQ6_K, scales)));
     const __m256i half[2] = {_mm256_permute2x128_si256(s16, s16, 0x00), _mm256_permute2x128_si256(s16, s16, 0x11)};
     __m256i s = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(s16, bsv), 5));
     for (int h = 0; h < 2; ++h) {
-        const __m256i l0 = load256(x + 64 * h), l1 = load256(x + 64 * h + 32);
-        const __m256i hb = load256(x + offsetof(BlockQ6_K, qh) + 32 * h);
-        const __m256i q[4] = {
-            _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(l1, m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4)),
-        };
+        __m256i q[4];
+        q6_k_half_values(x + 64 * h, x + offsetof(BlockQ6_K, qh) + 32 * h, q);
         for (int k = 0; k < 4; ++k)
             s = _mm256_add_epi32(s, _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(yb.qs + 128 * h + 32 * k)),
                                                       _mm256_shuffle_epi8(half[h], pidx[k])));
