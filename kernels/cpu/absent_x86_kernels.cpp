@@ -7,6 +7,7 @@
 #include "kernels/cpu/attention_ggml.hpp"
 #include "kernels/cpu/attention_impl.hpp"
 #include "kernels/cpu/blas_gemm.hpp"
+#include "kernels/cpu/float_chain.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/ops_rows.hpp"
@@ -38,6 +39,7 @@ GemvKernel gemv_gemm_order_avx2(DType) { absent(__func__); }
 GemvMultiKernel gemv_multi_avx512(DType) { absent(__func__); }
 GemvMultiKernel gemv_multi_avx2(DType) { absent(__func__); }
 void blas_to_f32_avx2(DType, const void*, float*, int64_t) { absent(__func__); }
+void float_chain_matmul_avx2(const TensorView&, const float*, int64_t, float*, int) { absent(__func__); }
 void silu_mul_avx2(const float*, const float*, float*, int64_t) { absent(__func__); }
 void silu_mul_avx512(const float*, const float*, float*, int64_t) { absent(__func__); }
 void rms_norm_row_avx2(const float*, const float*, float*, int64_t, float) { absent(__func__); }

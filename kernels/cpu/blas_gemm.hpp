@@ -1,4 +1,5 @@
-// Prompt-sized matmuls with float weights (F32, F16, BF16) through OpenBLAS's cblas_sgemm.
+// Prompt-sized matmuls with float weights (F32, F16, BF16) through OpenBLAS's cblas_sgemm: on aarch64, and on x86 only
+// with LLM_FLOAT_GEMM=0 (our float GEMM, float_chain.hpp, measured faster there, takes x86 float prompts).
 //
 // y = W x for n_tokens rows of x at once. The output rows (weight rows) are cut into fixed panels of
 // blas_panel_rows(n_out) rows (64-256). Per panel an F16/BF16 weight panel is converted exactly to float into a

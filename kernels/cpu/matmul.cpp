@@ -12,6 +12,7 @@
 #include "core/cpu_features.hpp"
 #include "core/openmp.hpp"
 #include "kernels/cpu/blas_gemm.hpp"
+#include "kernels/cpu/float_chain.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
 #include "kernels/cpu/vec_dot.hpp"
@@ -198,7 +199,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int
 
 namespace {
 
-enum class Path { VecDot, Gemm, Blas, GemmOrderGemv, GemvMulti };
+enum class Path { VecDot, Gemm, Blas, FloatGemm, GemmOrderGemv, GemvMulti };
 
 // The GEMM of an ISA level: Scalar for Isa::Scalar and for NEON without I8MM (the invariant mode's only GEMM
 // there; the other modes keep those levels on vec_dot).
@@ -263,7 +264,10 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     if (mode == Numerics::Exact && (type == DType::Q8_0 || type == DType::Q5_0 ||
                                     table(isa).dot[(size_t)type].fn_gemm4 || table(isa).dot[(size_t)type].fn_tiled8))
         return Path::VecDot;
-    // Many tokens with F32/F16/BF16 weights: OpenBLAS sgemm on converted weight panels (blas_gemm.hpp).
+    // Many tokens with F32/F16/BF16 weights: on x86 our float GEMM (float_chain.hpp), elsewhere OpenBLAS sgemm on
+    // converted weight panels (blas_gemm.hpp).
+    if (cpu::float_chain_supports(isa, type) && cpu::float_chain_min_tokens(isa, type) != INT64_MAX)
+        return n_tokens >= cpu::float_chain_min_tokens(isa, type) ? Path::FloatGemm : Path::VecDot;
     if (n_tokens >= cpu::blas_min_tokens(isa, type)) return Path::Blas;
     // Many tokens (prompt processing): the register-blocked int8 GEMM on packed weight panels.
     if (gemm_impl(isa) != cpu::GemmImpl::Scalar && cpu::gemm_supports(type)) {
@@ -378,6 +382,7 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
 const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
     switch (choose_path(isa, type, n_tokens, mode)) {
         case Path::Blas: return "openblas";
+        case Path::FloatGemm: return "gemm-float";
         case Path::GemmOrderGemv: return "gemv-gemm-order";
         case Path::GemvMulti: return "gemv-multi";
         case Path::Gemm:
@@ -405,6 +410,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     if (n_tokens <= 0 || n_out <= 0) return;
     switch (choose_path(isa, w.type, n_tokens, mode)) {
         case Path::Blas: cpu::blas_matmul(w, x, n_tokens, y, n_threads); return;
+        case Path::FloatGemm: cpu::float_chain_matmul(w, x, n_tokens, y, n_threads); return;
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
         case Path::GemmOrderGemv: gemm_order_gemv(isa, k, e, w, x, n_tokens, y, n_threads); return;
         case Path::GemvMulti: gemv_multi(isa, k, e, w, x, n_tokens, y, n_threads); return;

@@ -155,9 +155,10 @@ TEST(MatmulInvariance, KernelNamesFollowTheMode) {
                          matmul_kernel_name(isa, DType::Q4_0, n, Numerics::Exact));
         }
     }
-    if (isa_is_x86(isa))  // and so does its repacked Q4_K gemv, for one token
+    if (isa_is_x86(isa)) {  // and so does its repacked Q4_K gemv, for one token
         EXPECT_STREQ(matmul_kernel_name(isa, DType::Q4_K, 1, Numerics::Invariant),
                      matmul_kernel_name(isa, DType::Q4_K, 1, Numerics::Exact));
+    }
     EXPECT_STRNE(matmul_kernel_name(isa, DType::Q4_1, 512, Numerics::Exact), "gemm-avx512vnni");
 }
 

@@ -1,0 +1,69 @@
+// The float-chain matmul's dispatch and its scalar specification (float_chain.hpp).
+#include "kernels/cpu/float_chain.hpp"
+
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "core/cpu_features.hpp"
+#include "core/fp16.hpp"
+
+namespace llm::cpu {
+namespace {
+
+bool float_type(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
+
+float weight(DType type, const uint8_t* row, int64_t i) {
+    uint16_t h;
+    switch (type) {
+        case DType::F16: std::memcpy(&h, row + 2 * i, 2); return fp16_to_fp32(h);
+        case DType::BF16: std::memcpy(&h, row + 2 * i, 2); return bf16_to_fp32(h);
+        default: {
+            float f;
+            std::memcpy(&f, row + 4 * i, 4);
+            return f;
+        }
+    }
+}
+
+}  // namespace
+
+bool float_chain_supports(Isa isa, DType type) { return isa_is_x86(isa) && float_type(type); }
+
+int64_t float_chain_min_tokens(Isa isa, DType type) {
+    static const bool off = [] {
+        const char* e = std::getenv("LLM_FLOAT_GEMM");
+        return e && e[0] == '0';
+    }();
+    if (off || !float_chain_supports(isa, type)) return INT64_MAX;
+    // Crossovers against the vec_dot tiles (vec_dot_float_simd.hpp), F16 2048 x 2048, 1 and 2 threads, Zen 4: the
+    // per-call transposes cost ~0.25 ns per weight, so the GEMM wins from ~40 tokens against AVX2's 3 x 4 tiles and
+    // from ~24-32 against AVX-512's 6 x 4; BF16 with AVX512-BF16's vdpbf16ps (bf16-rounded activations) later.
+    if (isa == Isa::Avx2) return 48;
+    if (type == DType::BF16 && cpu_features().avx512_bf16) return 64;
+    return 32;
+}
+
+void float_chain_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads) {
+    if (!float_type(w.type)) {
+        std::fprintf(stderr, "llm float_chain: weight type %s is not a float type\n", std::string(dtype_name(w.type)).c_str());
+        std::abort();
+    }
+    float_chain_matmul_avx2(w, x, n_tokens, y, n_threads);
+}
+
+void float_chain_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
+    const int64_t n_in = w.ne[0], n_out = w.ne[1];
+    for (int64_t t = 0; t < n_tokens; ++t)
+        for (int64_t r = 0; r < n_out; ++r) {
+            const uint8_t* row = w.row(r);
+            float acc = 0.0f;
+            for (int64_t i = 0; i < n_in; ++i) acc = std::fma(weight(w.type, row, i), x[t * n_in + i], acc);
+            y[t * n_out + r] = acc;
+        }
+}
+
+}  // namespace llm::cpu

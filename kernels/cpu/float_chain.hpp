@@ -1,0 +1,47 @@
+// Prompts with float weights (F32, F16, BF16) on x86 in the `exact` and `fast` numerics: our own GEMM, in which every
+// output is ONE fused multiply-add chain over the row,
+//
+//     acc = 0;  for i = 0 .. n_in-1:  acc = fma(float(w[r][i]), x[t][i], acc);   y[t][r] = acc
+//
+// (fp16 / bf16 weights converted exactly to float, the activations as given: float). That order lets the chains of
+// 16 rows live in the lanes of two registers: the BLAS micro-kernel (one weight vector of 8 rows times one broadcast
+// activation per FMA; 16 rows x 6 tokens), measured 1.09-1.11x OpenBLAS's sgemm on TinyLlama's shapes (2 threads,
+// 512 tokens; docs/PERFORMANCE.md), which it replaces on x86 (OpenBLAS stays for aarch64). The order does not depend on
+// the token count, the thread count or the tile shape: float_chain_reference is the specification
+// (tests/cpu/float_chain_test.cpp memcmps the kernel against a std::fma loop).
+//
+// Not used by `invariant`: its one-token results must equal the batch's, and the same chains from row-major
+// weights need in-register transposes (decode measured 2.5x slower than the vec_dot kernels); that mode keeps
+// ggml's vec_dot order for float weights (vec_dot_float_simd.hpp).
+// Rounding: one chain of n_in FMAs, error <= gamma_n sum |w||x| as any recursive sum.
+//
+// Kernel (float_chain_avx2.cpp, AVX2 + FMA + F16C; the AVX-512 level runs it too: Zen 4 splits 512-bit FMAs): blocks
+// of 16 rows x 512 columns transposed once per call into a float panel (32 KiB, L1) and reused across all the
+// tokens; activations packed 6 tokens at a time; the partial sums go through y between column blocks (a float stored
+// and reloaded is the same float). Rows are shared out among OpenMP threads by 16-row panels.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor.hpp"
+#include "kernels/cpu/matmul.hpp"
+
+namespace llm::cpu {
+
+// Whether float_chain_matmul runs this weight type on this ISA level (F32 / F16 / BF16 on AVX2 and AVX-512).
+bool float_chain_supports(Isa isa, DType type);
+
+// Smallest token count from which matmul_isa takes float_chain_matmul in `exact` / `fast` (INT64_MAX: never).
+// LLM_FLOAT_GEMM=0 in the environment: never (then OpenBLAS from its own threshold, for A/B runs).
+int64_t float_chain_min_tokens(Isa isa, DType type);
+
+// y = W x like matmul (x: [n_tokens x n_in] row-major, y: [n_tokens x n_out]), each output one FMA chain as above.
+// Any n_tokens >= 1. Results do not depend on n_threads.
+void float_chain_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+
+// The specification, one output at a time (scalar; for the tests).
+void float_chain_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y);
+
+// The AVX2 kernel (float_chain_avx2.cpp); absent_x86_kernels.cpp stands in on aarch64.
+void float_chain_matmul_avx2(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+
+}  // namespace llm::cpu
