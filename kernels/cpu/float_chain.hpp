@@ -18,7 +18,8 @@
 // Kernel (float_chain_avx2.cpp, AVX2 + FMA + F16C; the AVX-512 level runs it too: Zen 4 splits 512-bit FMAs): blocks
 // of 16 rows x 512 columns transposed once per call into a float panel (32 KiB, L1) and reused across all the
 // tokens; activations packed 6 tokens at a time; the partial sums go through y between column blocks (a float stored
-// and reloaded is the same float). Rows are shared out among OpenMP threads by 16-row panels.
+// and reloaded is the same float). Rows are shared out among OpenMP threads by 16-row panels. Memory per thread,
+// kept for reuse: the 32 KiB panel and the packed activations (n_tokens x 512 floats: 1 MiB for 512 tokens).
 #pragma once
 #include <cstdint>
 

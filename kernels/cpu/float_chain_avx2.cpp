@@ -133,8 +133,8 @@ inline __m256 scalar_column(const uint8_t* const* rows, int64_t k) {
     return _mm256_load_ps(c);
 }
 
-// The 8 row pointers of group g starting at row r0; rows past n_out repeat the last row (their lanes are never
-// stored), so no load goes past the matrix.
+// The pointers of the 8 rows from r0; rows past n_out repeat the last row (their lanes are never stored), so no load
+// goes past the matrix.
 inline void group_rows(const TensorView& w, int64_t r0, const uint8_t* rows[8]) {
     const int64_t n_out = w.ne[1];
     for (int r = 0; r < 8; ++r) rows[r] = w.row(std::min(r0 + r, n_out - 1));
@@ -231,8 +231,8 @@ void gemm_panels(const TensorView& w, int64_t p0, int64_t p1, const float* x, in
                 const float* xt = xp + t * kc;
                 float* yt = y + t * n_out + r0;
                 // The next tile's partial sums (from L3 for big matrices) while this tile computes.
-                if (k0 > 0 && t + kGemmTokens < n_tokens)
-                    for (int i = 0; i < kGemmTokens; ++i) {
+                if (k0 > 0)
+                    for (int64_t i = 0; i < std::min<int64_t>(kGemmTokens, n_tokens - t - kGemmTokens); ++i) {
                         const float* c = yt + (kGemmTokens + i) * n_out;
                         _mm_prefetch(reinterpret_cast<const char*>(c), _MM_HINT_T0);
                         _mm_prefetch(reinterpret_cast<const char*>(c + 15), _MM_HINT_T0);
@@ -243,7 +243,8 @@ void gemm_panels(const TensorView& w, int64_t p0, int64_t p1, const float* x, in
                 }
                 // The last panel of a matrix whose row count is not a multiple of 16: through a 16-wide copy.
                 alignas(32) float acc[kGemmTokens * 16];
-                for (int i = 0; i < m; ++i) std::memcpy(acc + 16 * i, yt + i * n_out, valid * sizeof(float));
+                if (k0 > 0)
+                    for (int i = 0; i < m; ++i) std::memcpy(acc + 16 * i, yt + i * n_out, valid * sizeof(float));
                 kMicro[m](panel, kc, xt, acc, 16, k0 == 0);
                 for (int i = 0; i < m; ++i) std::memcpy(yt + i * n_out, acc + 16 * i, valid * sizeof(float));
             }
