@@ -28,8 +28,8 @@ bool isa_is_arm(Isa isa);       // Neon, Dotprod
 // Aborts with a message on a weight type without kernels or an ISA the CPU lacks (engine invariants).
 // The kernel per shape follows the numerics mode (core/numerics.hpp):
 //   Exact      vec_dot (multi-row gemv kernels, bit-identical to it) for few tokens; from a per-type threshold
-//              the int8 GEMM (quantized; never Q4_1/Q5_1, whose batches llama.cpp runs through vec_dot) or
-//              OpenBLAS (floats). Bit for bit what this engine computed before the modes were named.
+//              the int8 GEMM (quantized; never Q4_1/Q5_1, whose batches llama.cpp runs through vec_dot) or, for
+//              float weights, our float GEMM on x86 (float_chain.hpp) and OpenBLAS on aarch64.
 //   Fast       the same with the GEMM also for Q4_1/Q5_1 prompts.
 //   Invariant  one accumulation order per output whatever n_tokens: the int8 GEMM for every quantized
 //              type at every token count (its per-element arithmetic does not depend on the tile it sits in,
@@ -37,13 +37,13 @@ bool isa_is_arm(Isa isa);       // Neon, Dotprod
 //              compute the GEMM's very operations (so decode keeps llama.cpp's GEMV there, and batches of 2 to
 //              a few dozen tokens run a GEMV over several tokens per weight load; the K-quants and Q4_1 also
 //              have GEMVs in the GEMM's order for one and several tokens); the per-row vec_dot for float
-//              weights (never OpenBLAS, whose result depends on the matrix shape). Row t of y is
+//              weights (never OpenBLAS, whose result depends on the matrix shape, nor the float GEMM). Row t of y is
 //              bit-identical whether x has 1 token or n.
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
             Numerics mode = Numerics::Exact);
 void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
                 Numerics mode = Numerics::Exact);
-// The kernel matmul_isa picks for this shape ("gemv", "vec_dot", "gemm-avx512", "openblas", ...), for
+// The kernel matmul_isa picks for this shape ("gemv", "vec_dot", "gemm-avx512", "gemm-float", "openblas", ...), for
 // --list-devices and llm-bench.
 const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode);
 
