@@ -5,29 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/cpu_features.hpp"
-#include "core/fp16.hpp"
+#include "kernels/quant/quant.hpp"
 
 namespace llm::cpu {
 namespace {
 
 bool float_type(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
-
-float weight(DType type, const uint8_t* row, int64_t i) {
-    uint16_t h;
-    switch (type) {
-        case DType::F16: std::memcpy(&h, row + 2 * i, 2); return fp16_to_fp32(h);
-        case DType::BF16: std::memcpy(&h, row + 2 * i, 2); return bf16_to_fp32(h);
-        default: {
-            float f;
-            std::memcpy(&f, row + 4 * i, 4);
-            return f;
-        }
-    }
-}
 
 }  // namespace
 
@@ -57,13 +44,15 @@ void float_chain_matmul(const TensorView& w, const float* x, int64_t n_tokens, f
 
 void float_chain_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
-    for (int64_t t = 0; t < n_tokens; ++t)
-        for (int64_t r = 0; r < n_out; ++r) {
-            const uint8_t* row = w.row(r);
+    std::vector<float> row((size_t)n_in);
+    for (int64_t r = 0; r < n_out; ++r) {
+        dequantize_row(w.type, w.row(r), row.data(), n_in);  // exact for float types
+        for (int64_t t = 0; t < n_tokens; ++t) {
             float acc = 0.0f;
-            for (int64_t i = 0; i < n_in; ++i) acc = std::fma(weight(w.type, row, i), x[t * n_in + i], acc);
+            for (int64_t i = 0; i < n_in; ++i) acc = std::fma(row[(size_t)i], x[t * n_in + i], acc);
             y[t * n_out + r] = acc;
         }
+    }
 }
 
 }  // namespace llm::cpu
