@@ -28,6 +28,11 @@ private:
     size_t size_ = 0;
 };
 
+// Drops the whole pages of [p, p + n) that lie in a live MappedFile from the process's resident memory (the data
+// stays in the file and comes back on the next access); memory that is not such a mapping is left alone. For data
+// copied elsewhere at load (runtime/repack_weights.cpp), so a model is not resident twice.
+void release_mapped_pages(const void* p, size_t n);
+
 // A whole file as a string ("PATH: cannot open" when it cannot be read).
 Expected<std::string> read_text_file(const std::string& path);
 // Whether something (a file or a folder) exists at path.

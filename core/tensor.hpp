@@ -17,6 +17,10 @@ struct TensorView {
     std::array<int64_t, 4> ne{1, 1, 1, 1};
     const void* data = nullptr;  // packed rows, row_bytes(type, ne[0]) each
     size_t nbytes = 0;
+    // The same matrix with its rows interleaved 16 at a time for the x86 float kernels (kernels/cpu/float_chain.hpp:
+    // float_panels_pack), made at load for F32 / F16 / BF16 matrices (runtime/repack_weights.hpp); null when absent.
+    // `data` stays valid either way (the kernels that read rows use it).
+    const void* panels = nullptr;
 
     int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
     int64_t n_rows() const { return ne[1] * ne[2] * ne[3]; }

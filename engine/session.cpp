@@ -108,7 +108,7 @@ Expected<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Model> 
         // Say what fits instead of an uncaught bad_alloc or the OOM killer; the mapped weights still count.
         const auto& m = ModelAccess::impl(*model);
         LLM_TRY(check_kv_memory(c, o.n_ctx, o.kv_type, ggml_attn,
-                                m.weights_resident ? 0 : (int64_t)model->weight_bytes(), available_memory_bytes()));
+                                (int64_t)m.mapped_weight_bytes, available_memory_bytes()));
     }
     EngineOptions eo;
     eo.n_ctx = o.n_ctx;

@@ -15,7 +15,9 @@ struct Model::Impl {
     std::unique_ptr<Tokenizer> tokenizer;
     std::string tokenizer_error;
     ModelInfo info;  // computed once at load
-    bool weights_resident = false;  // quantized at load into anonymous memory (not pages of the mapped file)
+    // Bytes of weight_bytes() the forward pass reads from the mapped file (not quantized or repacked at load into
+    // anonymous memory, which is resident already): what still has to fit in memory when a session starts.
+    size_t mapped_weight_bytes = 0;
 };
 
 // The library's access to a Model's internals (Model::Impl is private to keep the public header opaque).

@@ -7,6 +7,7 @@
 #include "core/system_info.hpp"
 #include "formats/gguf.hpp"
 #include "hub/hub.hpp"
+#include "kernels/cpu/float_chain.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "llm/llm.hpp"
 #include "models/layer_tensors.hpp"
@@ -16,6 +17,7 @@
 #include "runtime/forward_cpu.hpp"
 #include "runtime/model_access.hpp"
 #include "runtime/model_impl.hpp"
+#include "runtime/repack_weights.hpp"
 #include "tokenizer/tokenizer.hpp"
 #ifdef LLM_HAVE_VULKAN
 #include "kernels/vulkan/vk_session.hpp"
@@ -41,24 +43,44 @@ void load_tokenizer(ModelAccess::Impl& m) {
     }
 }
 
-// Reads every weight page once (the mapping is lazy), reporting progress: the file comes off the disk here,
-// not during the first tokens.
-void prefetch_weights(const ModelWeights& w, const std::function<void(size_t, size_t)>& progress) {
-    std::vector<const TensorView*> views = {&w.token_embd, &w.output};
-    for_each_layer_matrix(w.layers, [&](const TensorView& t, const LayerTensor&, int) { views.push_back(&t); });
-    size_t total = 0, done = 0, next_report = 0;
-    for (const TensorView* t : views) total += t->nbytes;
-    volatile uint8_t sink = 0;
-    for (const TensorView* t : views) {
-        const auto* p = static_cast<const uint8_t*>(t->data);
-        for (size_t off = 0; off < t->nbytes; off += 4096) sink = sink + p[off];
-        done += t->nbytes;
-        if (done >= next_report) {
-            progress(done, total);
-            next_report = done + total / 100;
+// Counts bytes of weights read at load against their total and reports every percent (and the end) to `progress`.
+class LoadProgress {
+public:
+    LoadProgress(const ModelWeights& w, std::function<void(size_t, size_t)> progress) : progress_(std::move(progress)) {
+        for (const TensorView* t : views(w)) total_ += t->nbytes;
+    }
+    void add(size_t bytes) {
+        done_ += bytes;
+        if (progress_ && done_ >= next_) {
+            progress_(done_, total_);
+            next_ = done_ + total_ / 100;
         }
     }
-    progress(total, total);
+    void finish() {
+        if (progress_) progress_(total_, total_);
+    }
+    static std::vector<const TensorView*> views(const ModelWeights& w) {
+        std::vector<const TensorView*> v = {&w.token_embd, &w.output};
+        for_each_layer_matrix(w.layers, [&](const TensorView& t, const LayerTensor&, int) { v.push_back(&t); });
+        return v;
+    }
+
+private:
+    std::function<void(size_t, size_t)> progress_;
+    size_t total_ = 0, done_ = 0, next_ = 0;
+};
+
+// Reads every weight page the forward pass reads from the mapping once (the mapping is lazy), so the file comes off
+// the disk here, not during the first tokens; matrices repacked at load were read by the repacking (and counted).
+void prefetch_weights(const ModelWeights& w, LoadProgress& progress) {
+    volatile uint8_t sink = 0;
+    for (const TensorView* t : LoadProgress::views(w)) {
+        if (t->panels) continue;
+        const auto* p = static_cast<const uint8_t*>(t->data);
+        for (size_t off = 0; off < t->nbytes; off += 4096) sink = sink + p[off];
+        progress.add(t->nbytes);
+    }
+    progress.finish();
 }
 
 // A GGUF file's general.file_type as llama-quantize names it ("Q4_K_M"), "?" when the file does not say.
@@ -115,18 +137,20 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
     // A loader's plain error is about the file's contents: InvalidModel (NotFound, Io, Unsupported stay).
     if (!loaded) return loaded.status().code() == StatusCode::InvalidArgument
                             ? loaded.status().with_code(StatusCode::InvalidModel) : loaded.status();
-    if (!opts.quantize.empty()) {
-        const int threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
+    const int threads = opts.n_threads > 0 ? opts.n_threads : physical_core_count();
+    if (!opts.quantize.empty())
         if (Status s = quantize_weights(*loaded, opts.quantize, threads); !s) return s;
-    }
-    if (opts.progress) prefetch_weights(loaded->weights, opts.progress);
+    LoadProgress progress(loaded->weights, opts.progress);
+    const size_t repacked =
+        opts.repack ? repack_float_weights(*loaded, threads, [&](size_t bytes) { progress.add(bytes); }) : 0;
+    if (opts.progress) prefetch_weights(loaded->weights, progress);
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->loaded = std::move(*loaded);
-    impl->weights_resident = !opts.quantize.empty();
     load_tokenizer(*impl);
     auto model = std::shared_ptr<const Model>(new Model(std::move(impl)));
     model->impl_->info = compute_info(*model->impl_, model->weight_bytes());
+    model->impl_->mapped_weight_bytes = !opts.quantize.empty() ? 0 : model->weight_bytes() - std::min(repacked, model->weight_bytes());
     return model;
 }
 
@@ -164,9 +188,10 @@ std::vector<std::string> cpu_kernel_lines() {
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
                     DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
         std::string line = fmt::format("  {:<7}", dtype_name(t));
+        const bool panels = float_repack_enabled() && cpu::float_chain_supports(isa, t);  // what Model::load makes
         for (Numerics m : {Numerics::Exact, Numerics::Fast, Numerics::Invariant})
-            line += fmt::format(" {}: {} / {}", numerics_name(m), matmul_kernel_name(isa, t, 1, m),
-                                matmul_kernel_name(isa, t, 512, m));
+            line += fmt::format(" {}: {} / {}", numerics_name(m), matmul_kernel_name(isa, t, 1, m, panels),
+                                matmul_kernel_name(isa, t, 512, m, panels));
         lines.push_back(line);
     }
     return lines;

@@ -171,7 +171,10 @@ Expected<std::shared_ptr<Backend>> make_engine_backend(std::shared_ptr<const Mod
 Expected<std::shared_ptr<Backend>> load_engine_backend(const std::string& source, const std::string& model_id,
                                                         EngineOptions eo, int64_t kv_cap_bytes,
                                                         const JsonSchemaOptions& schema) {
-    auto model = Model::load(source);
+    LoadOptions lo;
+    // The interleaved float matrices serve the CPU kernels of fast / invariant (exact decodes from the rows).
+    lo.repack = eo.device == "cpu" && eo.numerics != Numerics::Exact;
+    auto model = Model::load(source, lo);
     if (!model) return model.status();
     if (eo.kv_pool_tokens == 0 && eo.kv_pool_mib == 0 && kv_cap_bytes > 0) {
         const ModelConfig& c = model_config(**model);

@@ -509,7 +509,11 @@ bool bench_model(const std::string& path, const Options& o, const Plan& plan, st
     ModelInfo info;
     info.path = path;
     const auto t0 = Clock::now();
-    auto model = llm::Model::load(path);
+    llm::LoadOptions lo;
+    // The interleaved float matrices serve the CPU kernels of fast / invariant (exact decodes from the rows).
+    lo.repack = o.device == "cpu" && std::any_of(plan.modes.begin(), plan.modes.end(),
+                                                 [](llm::Numerics m) { return m != llm::Numerics::Exact; });
+    auto model = llm::Model::load(path, lo);
     info.load_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     if (!model) {
         llm::cli::fail("llm-bench", model.error_message());

@@ -430,6 +430,8 @@ int run(const Options& o, llm::SessionOptions so, std::optional<llm::CompiledGra
     lo.n_threads = o.n_threads;
     lo.quantize = o.quantize;
     lo.progress = show_load_progress;
+    // The interleaved float matrices serve the CPU kernels of fast / invariant (exact decodes from the rows).
+    lo.repack = so.device == "cpu" && so.numerics != llm::Numerics::Exact;
     auto model = llm::Model::load(o.model, lo);
     if (!model) return fail(model.error_message());
     if (!o.tokens.empty() && o.n_ctx == 0) {

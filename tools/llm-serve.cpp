@@ -292,7 +292,9 @@ int print_claude_env_for(const Options& o) {
     // The context the engine will use: --ctx, else the model's (read from its header; nothing is computed).
     int ctx = o.n_ctx;
     if (ctx <= 0) {
-        auto m = llm::Model::load(o.model);
+        llm::LoadOptions lo;
+        lo.repack = false;  // only the header is read
+        auto m = llm::Model::load(o.model, lo);
         if (!m) return fail(m.error_message());
         const int n_ctx_train = (*m)->info().n_ctx_train;
         ctx = std::min(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);

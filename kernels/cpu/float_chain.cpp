@@ -42,6 +42,19 @@ void float_chain_matmul(const TensorView& w, const float* x, int64_t n_tokens, f
     float_chain_matmul_avx2(w, x, n_tokens, y, n_threads);
 }
 
+size_t float_panels_bytes(const TensorView& w) {
+    const size_t elem = w.type == DType::F32 ? 4 : 2;
+    return (size_t)((w.ne[1] + 15) / 16) * (size_t)w.ne[0] * 16 * elem;
+}
+
+void float_panels_pack(const TensorView& w, void* dst, int n_threads) {
+    if (!float_type(w.type)) {
+        std::fprintf(stderr, "llm float_panels_pack: weight type %s is not a float type\n", std::string(dtype_name(w.type)).c_str());
+        std::abort();
+    }
+    float_panels_pack_avx2(w, dst, n_threads);
+}
+
 void float_chain_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y) {
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
     std::vector<float> row((size_t)n_in);

@@ -10,9 +10,12 @@
 // the token count, the thread count or the tile shape: float_chain_reference is the specification
 // (tests/cpu/float_chain_test.cpp memcmps the kernel against a std::fma loop).
 //
-// Not used by `invariant`: its one-token results must equal the batch's, and the same chains from row-major
-// weights need in-register transposes (decode measured 2.5x slower than the vec_dot kernels); that mode keeps
-// ggml's vec_dot order for float weights (vec_dot_float_simd.hpp).
+// Interleaved panels: a matrix whose rows were interleaved 16 at a time at load (float_panels_pack; TensorView::panels)
+// is read from them, with no per-call transposes: then every token count takes this order (decode through a kernel
+// that streams the panels: one vector load per 8 rows' element), so `invariant` and `fast` use it for all batches.
+// Without panels (the file's rows only) only `exact` / `fast` prompts from float_chain_min_tokens do: from
+// row-major weights one token would need in-register transposes (decode measured 2.5x slower than the vec_dot
+// kernels), so `invariant` then keeps ggml's vec_dot order for float weights (vec_dot_float_simd.hpp).
 // Rounding: one chain of n_in FMAs, error <= gamma_n sum |w||x| as any recursive sum.
 //
 // Kernel (float_chain_avx2.cpp, AVX2 + FMA + F16C; the AVX-512 level runs it too: Zen 4 splits 512-bit FMAs): blocks
@@ -35,14 +38,26 @@ bool float_chain_supports(Isa isa, DType type);
 // LLM_FLOAT_GEMM=0 in the environment: never (then OpenBLAS from its own threshold, for A/B runs).
 int64_t float_chain_min_tokens(Isa isa, DType type);
 
-// y = W x like matmul (x: [n_tokens x n_in] row-major, y: [n_tokens x n_out]), each output one FMA chain as above.
-// Any n_tokens >= 1. Results do not depend on n_threads.
+// y = W x like matmul (x: [n_tokens x n_in] row-major, y: [n_tokens x n_out]), each output one FMA chain as above,
+// from w.panels when set (else from the rows). Any n_tokens >= 1. Results do not depend on n_threads, n_tokens or
+// whether w has panels.
 void float_chain_matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+
+// Up to this many tokens a matrix with panels is read from them directly ("gemv-float"); from more, through the
+// packed GEMM ("gemm-float"), which copies each 16 x 512 block to float once per call.
+constexpr int64_t kFloatPanelsDirectMaxTokens = 15;
+
+// The panel layout: panel p holds rows 16p .. 16p + 15 column by column, in the weight type (element i of row
+// 16p + r at element ((p * n_in) + i) * 16 + r; rows past n_out are zeros). float_panels_bytes(w) bytes in all.
+size_t float_panels_bytes(const TensorView& w);
+// Writes w's panels (from its rows) to dst, 32-byte aligned; threads over panels. Only where float_chain_supports.
+void float_panels_pack(const TensorView& w, void* dst, int n_threads);
 
 // The specification, one output at a time (scalar; for the tests).
 void float_chain_reference(const TensorView& w, const float* x, int64_t n_tokens, float* y);
 
-// The AVX2 kernel (float_chain_avx2.cpp); absent_x86_kernels.cpp stands in on aarch64.
+// The AVX2 kernels (float_chain_avx2.cpp); absent_x86_kernels.cpp stands in on aarch64.
 void float_chain_matmul_avx2(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads);
+void float_panels_pack_avx2(const TensorView& w, void* dst, int n_threads);
 
 }  // namespace llm::cpu

@@ -238,7 +238,12 @@ cpu::GemvMultiKernel gemv_multi_kernel(Isa isa, DType type) {
 }
 
 // The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
-Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
+Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool panels) {
+    // Float weights interleaved at load: one FMA chain per output from the panels at every token count (so batch
+    // invariant), except exact's few-token batches, which keep llama.cpp's vec_dot over the rows.
+    if (panels && cpu::float_chain_supports(isa, type) &&
+        (mode != Numerics::Exact || n_tokens >= cpu::float_chain_min_tokens(isa, type)))
+        return Path::FloatGemm;
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
         const bool few = n_tokens < cpu::gemm_min_tokens(type, gemm_impl(isa));
@@ -289,7 +294,7 @@ void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, co
     const size_t w_row = w.row_size();
     if (n_groups * g < n_out) {
         TensorView tail = w;
-        tail.data = w.row(n_groups * g), tail.ne[1] = n_out - n_groups * g, tail.nbytes = tail.ne[1] * w_row;
+        tail.data = w.row(n_groups * g), tail.panels = nullptr, tail.ne[1] = n_out - n_groups * g, tail.nbytes = tail.ne[1] * w_row;
         std::vector<float> yt((size_t)(n_tokens * tail.ne[1]));
         cpu::gemm(gemm_impl(isa), tail, x, n_tokens, yt.data(), n_threads);
         for (int64_t t = 0; t < n_tokens; ++t)
@@ -350,7 +355,7 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
             return;
         }
         TensorView tv = w;
-        tv.data = w.row(r0), tv.ne[1] = r1 - r0, tv.nbytes = tv.ne[1] * w_row;
+        tv.data = w.row(r0), tv.panels = nullptr, tv.ne[1] = r1 - r0, tv.nbytes = tv.ne[1] * w_row;
         std::vector<float> yt((size_t)(n_tokens * tv.ne[1]));
         cpu::gemm(gemm_impl(isa), tv, x, n_tokens, yt.data(), 1);
         for (int64_t t = 0; t < n_tokens; ++t)
@@ -379,10 +384,10 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
 
 }  // namespace
 
-const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode) {
-    switch (choose_path(isa, type, n_tokens, mode)) {
+const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool panels) {
+    switch (choose_path(isa, type, n_tokens, mode, panels)) {
         case Path::Blas: return "openblas";
-        case Path::FloatGemm: return "gemm-float";
+        case Path::FloatGemm: return panels && n_tokens <= cpu::kFloatPanelsDirectMaxTokens ? "gemv-float" : "gemm-float";
         case Path::GemmOrderGemv: return "gemv-gemm-order";
         case Path::GemvMulti: return "gemv-multi";
         case Path::Gemm:
@@ -408,7 +413,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
     const int64_t n_in = w.ne[0], n_out = w.ne[1];
     if (n_in % block_size(w.type) != 0) die("row length is not a multiple of the block size: ", w.name.c_str());
     if (n_tokens <= 0 || n_out <= 0) return;
-    switch (choose_path(isa, w.type, n_tokens, mode)) {
+    switch (choose_path(isa, w.type, n_tokens, mode, w.panels != nullptr)) {
         case Path::Blas: cpu::blas_matmul(w, x, n_tokens, y, n_threads); return;
         case Path::FloatGemm: cpu::float_chain_matmul(w, x, n_tokens, y, n_threads); return;
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;

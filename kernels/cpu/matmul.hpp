@@ -36,16 +36,19 @@ bool isa_is_arm(Isa isa);       // Neon, Dotprod
 //              nor on the ISA), except Q4_0 / IQ4_NL / Q4_K on AVX2 / AVX-512 whose vec_dot / gemv kernels
 //              compute the GEMM's very operations (so decode keeps llama.cpp's GEMV there, and batches of 2 to
 //              a few dozen tokens run a GEMV over several tokens per weight load; the K-quants and Q4_1 also
-//              have GEMVs in the GEMM's order for one and several tokens); the per-row vec_dot for float
-//              weights (never OpenBLAS, whose result depends on the matrix shape, nor the float GEMM). Row t of y is
-//              bit-identical whether x has 1 token or n.
+//              have GEMVs in the GEMM's order for one and several tokens); for float weights with panels
+//              (TensorView::panels, interleaved at load on x86) the float GEMM's one chain per output at every
+//              token count, without them the per-row vec_dot (never OpenBLAS, whose result depends on the matrix
+//              shape). Row t of y is bit-identical whether x has 1 token or n.
+//   Panels     float weights with panels take the float GEMM in fast and invariant for every token count (few
+//              tokens straight from the panels), in exact from its threshold (below it llama.cpp's vec_dot).
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
             Numerics mode = Numerics::Exact);
 void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
                 Numerics mode = Numerics::Exact);
 // The kernel matmul_isa picks for this shape ("gemv", "vec_dot", "gemm-avx512", "gemm-float", "openblas", ...), for
-// --list-devices and llm-bench.
-const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode);
+// --list-devices and llm-bench; panels: whether the weights have TensorView::panels.
+const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool panels = false);
 
 // Whether the exact mode's tile kernels run (matmul's VecDotTile and ggml_attention's tiled loops): true
 // unless LLM_VEC_DOT_TILE=0 is in the environment (A/B timing; the results are the same bits either way).

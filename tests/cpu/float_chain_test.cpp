@@ -1,11 +1,15 @@
-// The float GEMM (kernels/cpu/float_chain.hpp: prompts with F32 / F16 / BF16 weights in `exact` and `fast` on x86)
-// is memcmp-equal to the specification, one std::fma chain per output written here in the test (not the library's
-// reference), for row lengths with and without a 16-column tail and several 512-column blocks, row counts around
-// the 16-row panels, token counts around the micro-kernel's 6, 1 and 2 threads; and matmul_isa dispatches to it.
+// The float GEMM (kernels/cpu/float_chain.hpp: prompts with F32 / F16 / BF16 weights in `exact` and `fast` on x86,
+// every token count of matrices interleaved at load) is memcmp-equal to the specification, one std::fma chain per
+// output written here in the test (not the library's reference), for row lengths with and without a 16-column tail
+// and several 512-column blocks, row counts around the 16-row panels, token counts around the micro-kernel's 6 and
+// the direct kernel's limit, 1 and 2 threads, from the rows and from the interleaved panels (whose layout is checked
+// element by element); and matmul_isa dispatches to it.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -102,6 +106,107 @@ TEST_P(FloatChain, PromptsOfExactAndFastUseIt) {
             EXPECT_EQ(0, std::memcmp(y.data(), want.data(), y.size() * sizeof(float))) << isa_name(isa);
         }
         EXPECT_STRNE(matmul_kernel_name(isa, type, 512, Numerics::Invariant), "gemm-float");
+    }
+    if (isas == 0) GTEST_SKIP() << "no AVX2";
+}
+
+// w's interleaved panels in a 64-byte aligned buffer (as runtime/repack_weights.cpp makes them).
+std::shared_ptr<void> make_panels(TensorView& w) {
+    const size_t bytes = (cpu::float_panels_bytes(w) + 63) / 64 * 64;
+    std::shared_ptr<void> buf(std::aligned_alloc(64, bytes), std::free);
+    cpu::float_panels_pack(w, buf.get(), 2);
+    w.panels = buf.get();
+    return buf;
+}
+
+TEST_P(FloatChain, PanelsHoldTheRowsInterleaved) {
+    if (!cpu::float_chain_supports(Isa::Avx2, GetParam()) || !isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    const DType type = GetParam();
+    const size_t elem = type == DType::F32 ? 4 : 2;
+    std::mt19937 rng(3);
+    for (int64_t n_in : {5, 16, 40, 300})
+        for (int64_t n_out : {1, 9, 16, 33}) {
+            test::Weights w = test::make_weights(type, n_in, n_out, rng);
+            const auto buf = make_panels(w.view);
+            const int64_t n_panels = (n_out + 15) / 16;
+            ASSERT_EQ(cpu::float_panels_bytes(w.view), (size_t)(n_panels * n_in * 16) * elem);
+            const auto* pan = static_cast<const uint8_t*>(buf.get());
+            const std::vector<uint8_t> zero(elem, 0);
+            for (int64_t p = 0; p < n_panels; ++p)
+                for (int64_t i = 0; i < n_in; ++i)
+                    for (int64_t r = 0; r < 16; ++r) {
+                        const uint8_t* got = pan + (((size_t)p * n_in + i) * 16 + r) * elem;
+                        const uint8_t* want = 16 * p + r < n_out ? w.view.row(16 * p + r) + i * elem : zero.data();
+                        ASSERT_EQ(0, std::memcmp(got, want, elem)) << "n_in " << n_in << " n_out " << n_out << " panel " << p
+                                                                   << " column " << i << " row " << r;
+                    }
+        }
+}
+
+// From the panels every token count (the direct kernel up to kFloatPanelsDirectMaxTokens, the GEMM above) gives
+// the chains' bits, as from the rows.
+TEST_P(FloatChain, PanelsGiveTheSameChainsAtEveryTokenCount) {
+    if (!cpu::float_chain_supports(Isa::Avx2, GetParam()) || !isa_supported(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+    const DType type = GetParam();
+    std::mt19937 rng(17 + (uint32_t)type);
+    for (int64_t n_in : {7, 48, 600, 1100}) {
+        for (int64_t n_out : {1, 13, 16, 40, 71}) {
+            test::Weights w = test::make_weights(type, n_in, n_out, rng);
+            const auto buf = make_panels(w.view);
+            constexpr int64_t kTok = 20;
+            const std::vector<float> x = make_x(kTok, n_in, rng);
+            const std::vector<float> want = chains(w.view, x, kTok);
+            for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 12, 14, 15, 16, 20})
+                for (int threads : {1, 2}) {
+                    SCOPED_TRACE(testing::Message() << dtype_name(type) << " n_in " << n_in << " n_out " << n_out
+                                                    << " tokens " << n << " threads " << threads);
+                    std::vector<float> y(n * n_out + 3, NAN);
+                    y[n * n_out] = y[n * n_out + 1] = y[n * n_out + 2] = 7.0f;
+                    cpu::float_chain_matmul(w.view, x.data(), n, y.data(), threads);
+                    ASSERT_EQ(0, std::memcmp(y.data(), want.data(), n * n_out * sizeof(float)));
+                    ASSERT_EQ(y[n * n_out + 2], 7.0f);
+                }
+        }
+    }
+}
+
+// With panels, `invariant` and `fast` take the chains at every token count (gemv-float, then gemm-float) and
+// `exact` from its threshold (llama.cpp's vec_dot below it); without them `invariant` never does. Batch invariance:
+// every token of a 1..40-token call has the bits of the same token alone.
+TEST_P(FloatChain, InterleavedWeightsRunEveryTokenCountInTheChainOrder) {
+    const DType type = GetParam();
+    std::mt19937 rng(23);
+    const int64_t n_in = 512 + 88, n_out = 37;
+    test::Weights w = test::make_weights(type, n_in, n_out, rng);
+    const TensorView rows = w.view;
+    int isas = 0;
+    for (Isa isa : kAllIsas) {
+        if (!isa_supported(isa) || !isa_is_x86(isa) || !cpu::float_chain_supports(isa, type)) continue;
+        ++isas;
+        const auto buf = make_panels(w.view);
+        const std::vector<float> x = make_x(40, n_in, rng);
+        const std::vector<float> want = chains(w.view, x, 40);
+        for (int64_t n : {1, 2, 9, 15, 16, 40}) {
+            const char* direct = n <= cpu::kFloatPanelsDirectMaxTokens ? "gemv-float" : "gemm-float";
+            for (Numerics mode : {Numerics::Invariant, Numerics::Fast}) {
+                EXPECT_STREQ(matmul_kernel_name(isa, type, n, mode, true), direct) << n;
+                std::vector<float> y(n * n_out);
+                matmul_isa(isa, w.view, x.data(), n, y.data(), 2, mode);
+                EXPECT_EQ(0, std::memcmp(y.data(), want.data(), y.size() * sizeof(float))) << isa_name(isa) << " " << n;
+            }
+            EXPECT_STREQ(matmul_kernel_name(isa, type, n, Numerics::Invariant, false),
+                         matmul_kernel_name(isa, type, 1, Numerics::Invariant, false));
+        }
+        const int64_t from = cpu::float_chain_min_tokens(isa, type);
+        EXPECT_STREQ(matmul_kernel_name(isa, type, from, Numerics::Exact, true), "gemm-float");
+        EXPECT_STREQ(matmul_kernel_name(isa, type, from - 1, Numerics::Exact, true),
+                     matmul_kernel_name(isa, type, from - 1, Numerics::Exact, false));
+        // exact's few tokens read the rows: the same as a view without panels.
+        std::vector<float> a(2 * n_out), b(2 * n_out);
+        matmul_isa(isa, w.view, x.data(), 2, a.data(), 2, Numerics::Exact);
+        matmul_isa(isa, rows, x.data(), 2, b.data(), 2, Numerics::Exact);
+        EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+        w.view = rows;
     }
     if (isas == 0) GTEST_SKIP() << "no AVX2";
 }
