@@ -43,8 +43,8 @@ size_t repack_float_weights(LoadedModel& m, int n_threads, const std::function<v
         v->panels = mem;
         w.owners.push_back(buf);
         repacked += v->nbytes;
-        // The rows' pages leave the resident set unless the token embeddings (read by row) share them.
-        if (v->data != w.token_embd.data) release_mapped_pages(v->data, v->nbytes);
+        // The rows' pages leave the resident set; tied token embeddings come back row by row as tokens are looked up.
+        release_mapped_pages(v->data, v->nbytes);
         if (done) done(v->nbytes);
     }
     return repacked;

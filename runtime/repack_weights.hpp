@@ -1,9 +1,10 @@
 // Load-time repacking of float matrices for the CPU kernels: on x86 every F32 / F16 / BF16 matrix the forward pass
-// multiplies by (the layers' and the output head; not the token embeddings, which are read by row) gets its rows
-// interleaved 16 at a time (kernels/cpu/float_chain.hpp's panels, TensorView::panels), which lets decode and prompts
-// share one accumulation order at full speed (the batch-invariant default) and saves the GEMM its per-call
-// transposes. The file's pages of a repacked matrix are dropped from the resident set afterwards (they come back
-// only if something reads the rows: exact-mode decode, the Vulkan upload), so the model is not resident twice.
+// multiplies by (the layers' and the output head, tied to the token embeddings or not) gets its rows interleaved 16 at
+// a time (kernels/cpu/float_chain.hpp's panels, TensorView::panels), which lets decode and prompts share one
+// accumulation order at full speed (the batch-invariant default) and saves the GEMM its per-call transposes. The
+// file's pages of a repacked matrix are dropped from the resident set afterwards (they come back only where something
+// reads the rows: exact-mode decode, the Vulkan upload, a tied embedding's lookups row by row), so the model is not
+// resident twice.
 #pragma once
 #include <cstddef>
 #include <functional>

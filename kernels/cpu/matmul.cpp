@@ -239,11 +239,14 @@ cpu::GemvMultiKernel gemv_multi_kernel(Isa isa, DType type) {
 
 // The one place that maps (mode, ISA, type, token count) to a kernel family (see matmul.hpp).
 Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool panels) {
-    // Float weights interleaved at load: one FMA chain per output from the panels at every token count (so batch
-    // invariant), except exact's few-token batches, which keep llama.cpp's vec_dot over the rows.
-    if (panels && cpu::float_chain_supports(isa, type) &&
-        (mode != Numerics::Exact || n_tokens >= cpu::float_chain_min_tokens(isa, type)))
-        return Path::FloatGemm;
+    // Float weights interleaved at load: one FMA chain per output from the panels at every token count in invariant
+    // (so batch invariant) and fast; exact's batches below the float GEMM's threshold keep llama.cpp's vec_dot over
+    // the rows (LLM_FLOAT_GEMM=0, the threshold's off switch, sends exact and fast there at every count).
+    if (panels && cpu::float_chain_supports(isa, type)) {
+        const int64_t from = cpu::float_chain_min_tokens(isa, type);
+        if (mode == Numerics::Invariant || (mode == Numerics::Fast && from != INT64_MAX) || n_tokens >= from)
+            return Path::FloatGemm;
+    }
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
         const bool few = n_tokens < cpu::gemm_min_tokens(type, gemm_impl(isa));
