@@ -1,5 +1,5 @@
-// Prompts with float weights (F32, F16, BF16) on x86 in the `exact` and `fast` numerics: our own GEMM, in which every
-// output is ONE fused multiply-add chain over the row,
+// Float weights (F32, F16, BF16) on x86: prompts in `exact` / `fast` and, for matrices interleaved at load, every token
+// count in `invariant` / `fast`: our own GEMM, in which every output is ONE fused multiply-add chain over the row,
 //
 //     acc = 0;  for i = 0 .. n_in-1:  acc = fma(float(w[r][i]), x[t][i], acc);   y[t][r] = acc
 //
@@ -34,8 +34,9 @@ namespace llm::cpu {
 // Whether float_chain_matmul runs this weight type on this ISA level (F32 / F16 / BF16 on AVX2 and AVX-512).
 bool float_chain_supports(Isa isa, DType type);
 
-// Smallest token count from which matmul_isa takes float_chain_matmul in `exact` / `fast` (INT64_MAX: never).
-// LLM_FLOAT_GEMM=0 in the environment: never (then OpenBLAS from its own threshold, for A/B runs).
+// Smallest token count from which matmul_isa takes float_chain_matmul in `exact` / `fast` for weights without panels,
+// in `exact` for weights with them (INT64_MAX: never). LLM_FLOAT_GEMM=0 in the environment: never, in exact and fast
+// (then OpenBLAS from its own threshold, for A/B runs); `invariant` with panels takes it regardless.
 int64_t float_chain_min_tokens(Isa isa, DType type);
 
 // y = W x like matmul (x: [n_tokens x n_in] row-major, y: [n_tokens x n_out]), each output one FMA chain as above,
