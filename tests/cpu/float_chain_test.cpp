@@ -52,6 +52,18 @@ std::vector<float> make_x(int64_t n_tokens, int64_t n_in, std::mt19937& rng) {
     return x;
 }
 
+// float_chain_matmul on the first n tokens of x with `threads` threads: memcmp-equal to `want`, nothing written past y.
+void expect_chains(const TensorView& w, const std::vector<float>& x, int64_t n, int threads, const std::vector<float>& want) {
+    const int64_t n_out = w.ne[1];
+    SCOPED_TRACE(testing::Message() << dtype_name(w.type) << " n_in " << w.ne[0] << " n_out " << n_out << " tokens " << n
+                                    << " threads " << threads);
+    std::vector<float> y(n * n_out + 3, NAN);
+    y[n * n_out] = y[n * n_out + 1] = y[n * n_out + 2] = 7.0f;  // nothing written past the end
+    cpu::float_chain_matmul(w, x.data(), n, y.data(), threads);
+    ASSERT_EQ(0, std::memcmp(y.data(), want.data(), n * n_out * sizeof(float)));
+    ASSERT_EQ(y[n * n_out + 2], 7.0f);
+}
+
 class FloatChain : public testing::TestWithParam<DType> {};
 
 TEST_P(FloatChain, KernelsEqualOneFmaChainPerOutput) {
@@ -68,15 +80,7 @@ TEST_P(FloatChain, KernelsEqualOneFmaChainPerOutput) {
             cpu::float_chain_reference(w.view, x.data(), kTok, ref.data());
             ASSERT_EQ(0, std::memcmp(ref.data(), want.data(), ref.size() * sizeof(float)));
             for (int64_t n : {1, 2, 5, 6, 7, 13, 14})
-                for (int threads : {1, 2}) {
-                    SCOPED_TRACE(testing::Message() << dtype_name(type) << " n_in " << n_in << " n_out " << n_out
-                                                    << " tokens " << n << " threads " << threads);
-                    std::vector<float> y(n * n_out + 3, NAN);
-                    y[n * n_out] = y[n * n_out + 1] = y[n * n_out + 2] = 7.0f;  // nothing written past the end
-                    cpu::float_chain_matmul(w.view, x.data(), n, y.data(), threads);
-                    ASSERT_EQ(0, std::memcmp(y.data(), want.data(), n * n_out * sizeof(float)));
-                    ASSERT_EQ(y[n * n_out + 2], 7.0f);
-                }
+                for (int threads : {1, 2}) expect_chains(w.view, x, n, threads, want);
         }
     }
 }
@@ -157,15 +161,7 @@ TEST_P(FloatChain, PanelsGiveTheSameChainsAtEveryTokenCount) {
             const std::vector<float> x = make_x(kTok, n_in, rng);
             const std::vector<float> want = chains(w.view, x, kTok);
             for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 12, 14, 15, 16, 20})
-                for (int threads : {1, 2}) {
-                    SCOPED_TRACE(testing::Message() << dtype_name(type) << " n_in " << n_in << " n_out " << n_out
-                                                    << " tokens " << n << " threads " << threads);
-                    std::vector<float> y(n * n_out + 3, NAN);
-                    y[n * n_out] = y[n * n_out + 1] = y[n * n_out + 2] = 7.0f;
-                    cpu::float_chain_matmul(w.view, x.data(), n, y.data(), threads);
-                    ASSERT_EQ(0, std::memcmp(y.data(), want.data(), n * n_out * sizeof(float)));
-                    ASSERT_EQ(y[n * n_out + 2], 7.0f);
-                }
+                for (int threads : {1, 2}) expect_chains(w.view, x, n, threads, want);
         }
     }
 }
