@@ -2,7 +2,8 @@
 // K/V, d_ff 5632) times M = 1, 8, 16 activation rows, the shape of a serving step that decodes M sequences at
 // once. Prints, per weight type, mode and M, the thread-CPU time of one layer's matmuls (one thread) and
 // what it predicts for a 22-layer model's decode step: aggregate tokens/s = M / (22 x layer time), matmuls
-// only. Thread CPU time keeps the figures meaningful on a loaded machine (wall time would not).
+// only. Thread CPU time keeps the figures meaningful on a loaded machine (wall time would not). Q4_K matrices are
+// interleaved as Model::load does where the kernels read that (AVX2: kernels/cpu/kquant_x8.hpp; LLM_REPACK=0: not).
 // usage: matmul_small_m [seconds per case, default 0.3] [types, default q4_0,q4_k,q6_k,q4_1] [M values, default 1,8,16]
 #include <ctime>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/tensor.hpp"
+#include "kernels/cpu/kquant_x8.hpp"
 #include "kernels/cpu/matmul.hpp"
 #include "kernels/quant/quant.hpp"
 
@@ -24,9 +26,14 @@ double cpu_now() {
 }
 
 struct Matrix {
-    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> bytes, panels;
     llm::TensorView view;
 };
+
+bool repack_q4_k() {
+    const char* e = std::getenv("LLM_REPACK");
+    return !(e && e[0] == '0') && llm::cpu::q4_k_x8_supported(llm::best_isa());
+}
 
 Matrix make(llm::DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
     Matrix m;
@@ -44,6 +51,11 @@ Matrix make(llm::DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
     m.view.ne = {n_in, n_out, 1, 1};
     m.view.data = m.bytes.data();
     m.view.nbytes = m.bytes.size();
+    if (type == llm::DType::Q4_K && repack_q4_k()) {
+        m.panels.resize(llm::cpu::q4_k_x8_bytes(m.view));
+        llm::cpu::q4_k_x8_pack(m.view, m.panels.data(), 1);
+        m.view.panels = m.panels.data();
+    }
     return m;
 }
 
@@ -101,7 +113,7 @@ int main(int argc, char** argv) {
                 const double per_layer = dt / n;
                 std::printf("| %s | %lld | %s | %s | %.2f | %.1f | %.1f |\n", name.c_str(), (long long)m,
                             std::string(llm::numerics_name(mode)).c_str(),
-                            llm::matmul_kernel_name(llm::best_isa(), *type, m, mode), per_layer * 1e3,
+                            llm::matmul_kernel_name(llm::best_isa(), *type, m, mode, layer[0].view.panels != nullptr), per_layer * 1e3,
                             (double)m / (n_layers * per_layer), bytes / per_layer / 1e9);
             }
     }

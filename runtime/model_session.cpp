@@ -142,7 +142,7 @@ Expected<std::shared_ptr<const Model>> Model::load(const std::string& path_or_re
         if (Status s = quantize_weights(*loaded, opts.quantize, threads); !s) return s;
     LoadProgress progress(loaded->weights, opts.progress);
     const size_t repacked =
-        opts.repack ? repack_float_weights(*loaded, threads, [&](size_t bytes) { progress.add(bytes); }) : 0;
+        opts.repack ? repack_weights(*loaded, threads, [&](size_t bytes) { progress.add(bytes); }) : 0;
     if (opts.progress) prefetch_weights(loaded->weights, progress);
     auto impl = std::make_unique<Impl>();
     impl->path = path;
@@ -188,7 +188,7 @@ std::vector<std::string> cpu_kernel_lines() {
     for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
                     DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS}) {
         std::string line = fmt::format("  {:<7}", dtype_name(t));
-        const bool panels = float_repack_enabled() && cpu::float_chain_supports(isa, t);  // what Model::load makes
+        const bool panels = repacks(t);  // what Model::load makes
         for (Numerics m : {Numerics::Exact, Numerics::Fast, Numerics::Invariant})
             line += fmt::format(" {}: {} / {}", numerics_name(m), matmul_kernel_name(isa, t, 1, m, panels),
                                 matmul_kernel_name(isa, t, 512, m, panels));

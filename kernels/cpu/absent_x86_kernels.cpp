@@ -10,6 +10,7 @@
 #include "kernels/cpu/float_chain.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
+#include "kernels/cpu/kquant_x8.hpp"
 #include "kernels/cpu/ops_rows.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 
@@ -41,6 +42,7 @@ GemvMultiKernel gemv_multi_avx2(DType) { absent(__func__); }
 void blas_to_f32_avx2(DType, const void*, float*, int64_t) { absent(__func__); }
 void float_chain_matmul_avx2(const TensorView&, const float*, int64_t, float*, int) { absent(__func__); }
 void float_panels_pack_avx2(const TensorView&, void*, int) { absent(__func__); }
+void gemv_q4_k_x8_avx2(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*, int64_t) { absent(__func__); }
 void silu_mul_avx2(const float*, const float*, float*, int64_t) { absent(__func__); }
 void silu_mul_avx512(const float*, const float*, float*, int64_t) { absent(__func__); }
 void rms_norm_row_avx2(const float*, const float*, float*, int64_t, float) { absent(__func__); }

@@ -13,6 +13,7 @@
 #include "core/cpu_features.hpp"
 #include "core/openmp.hpp"
 #include "kernels/cpu/gemm_pack.hpp"
+#include "kernels/cpu/kquant_x8.hpp"
 
 namespace llm::cpu {
 namespace {
@@ -251,6 +252,20 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
         const int n = (int)std::min<int64_t>(T, n_tokens - i * T);
         layout_tile(ds, ops.wide, prepare, x, n_in, i * T, n, act + (size_t)i * tile_bytes, row.get(row_bytes));
     };
+    // A Q4_K matrix interleaved at load (kquant_x8.hpp) has no rows resident: each panel's rows are first written back
+    // in the row-major format (a few KiB per row, next to the packing's own work) for the packers to read.
+    const bool from_x8 = w.type == DType::Q4_K && w.panels;
+    const uint8_t* w_rows = from_x8 ? static_cast<const uint8_t*>(w.panels) : w.row(0);  // same offsets per row
+    auto pack = [&](int64_t r0, int n, uint8_t* dst) {
+        if (!from_x8) return ops.pack(w, r0, n, dst);
+        thread_local AlignedBuf rows;
+        TensorView v = w;
+        v.panels = nullptr, v.ne[1] = n, v.nbytes = (size_t)n * w.row_size();
+        uint8_t* buf = rows.get(v.nbytes);
+        q4_k_x8_rows(w.panels, n_in, r0, n, buf);
+        v.data = buf;
+        ops.pack(v, 0, n, dst);
+    };
     auto work = [&](int64_t u0, int64_t u1) {
         thread_local AlignedBuf pack_buf;
         uint8_t* packed = pack_buf.get(kPanelsPerBlock * panel_bytes);
@@ -260,13 +275,13 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
             const int64_t p0 = blk * kPanelsPerBlock, p1 = std::min(n_panels, p0 + kPanelsPerBlock);
             if (blk != have) {
                 for (int64_t p = p0; p < p1; ++p)
-                    ops.pack(w, p * R, (int)std::min<int64_t>(R, n_out - p * R), packed + (size_t)(p - p0) * panel_bytes);
+                    pack(p * R, (int)std::min<int64_t>(R, n_out - p * R), packed + (size_t)(p - p0) * panel_bytes);
                 have = blk;
                 // The next block's weight rows towards L2 while this one's kernels run (compute only): packing
                 // then finds them there instead of stalling on DRAM, most of its cost at a few tokens per call.
                 if (kPrefetchNextBlock && blk + 1 < n_blocks) {
                     const int64_t r0 = p1 * R, r1 = std::min(n_out, r0 + (int64_t)kPanelsPerBlock * R);
-                    const auto* b0 = static_cast<const uint8_t*>(w.row(r0));
+                    const uint8_t* b0 = w_rows + (size_t)r0 * w.row_size();
                     const size_t span = (size_t)(r1 - r0) * w.row_size();
                     for (size_t off = 0; off < span; off += 64) __builtin_prefetch(b0 + off, 0, 2);
                 }
@@ -282,20 +297,9 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
         }
     };
 
-    if (n_threads <= 1) {
-        for (int64_t i = 0; i < n_tiles; ++i) prep_tile(i);
-        work(0, n_units);
-        return;
-    }
-#pragma omp parallel num_threads(n_threads)
-    {
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < n_tiles; ++i) prep_tile(i);
-        // Balanced contiguous ranges of units; every output is computed by one kernel call over the whole
-        // row whatever the partition, so results are identical for any thread count.
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        work(n_units * it / nt, n_units * (it + 1) / nt);
-    }
+    // Balanced contiguous ranges of units; every output is computed by one kernel call over the whole row whatever the
+    // partition, so results are identical for any thread count.
+    parallel_prep_then_split(n_threads, n_tiles, n_units, prep_tile, work);
 }
 
 }  // namespace llm::cpu

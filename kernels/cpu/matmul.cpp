@@ -15,6 +15,7 @@
 #include "kernels/cpu/float_chain.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/gemv.hpp"
+#include "kernels/cpu/kquant_x8.hpp"
 #include "kernels/cpu/vec_dot.hpp"
 #include "kernels/quant/quant.hpp"
 
@@ -199,7 +200,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int
 
 namespace {
 
-enum class Path { VecDot, Gemm, Blas, FloatGemm, GemmOrderGemv, GemvMulti };
+enum class Path { VecDot, Gemm, Blas, FloatGemm, GemmOrderGemv, GemvMulti, Q4kX8 };
 
 // The GEMM of an ISA level: Scalar for Isa::Scalar and for NEON without I8MM (the invariant mode's only GEMM
 // there; the other modes keep those levels on vec_dot).
@@ -246,6 +247,13 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool pane
         const int64_t from = cpu::float_chain_min_tokens(isa, type);
         if (mode == Numerics::Invariant || (mode == Numerics::Fast && from != INT64_MAX) || n_tokens >= from)
             return Path::FloatGemm;
+    }
+    // Q4_K interleaved at load (kquant_x8.hpp, AVX2): its kernel gives the vec_dot's bits, which are also the GEMM's,
+    // so every mode runs it for a few tokens (exact up to 3: from 4 its batches take llama.cpp's gemm arithmetic,
+    // over the rows) and the GEMM, packed from the panels, for more.
+    if (panels && type == DType::Q4_K && cpu::q4_k_x8_supported(isa)) {
+        if (mode != Numerics::Exact) return n_tokens < cpu::kQ4kX8GemmFrom ? Path::Q4kX8 : Path::Gemm;
+        if (n_tokens <= 3) return Path::Q4kX8;
     }
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
@@ -314,18 +322,8 @@ void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, co
                 for (int64_t grp = a0; grp < std::min(g1, a0 + tile); ++grp)
                     gk.fn(n_in, w.row(grp * g), w_row, act + (size_t)t * stride, y + t * n_out + grp * g);
     };
-    if (n_threads <= 1) {
-        for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, act + (size_t)t * stride, n_in);
-        run(0, n_groups);
-        return;
-    }
-#pragma omp parallel num_threads(n_threads)
-    {
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_tokens; ++t) prepare(x + t * n_in, act + (size_t)t * stride, n_in);
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        run(n_groups * it / nt, n_groups * (it + 1) / nt);
-    }
+    parallel_prep_then_split(n_threads, n_tokens, n_groups,
+                            [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
 }
 
 // Path::GemvMulti: groups of rows x passes of several tokens through GemvMultiKernel (gemv.hpp), weight tiles of
@@ -369,20 +367,44 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
         if (gk.offset != 0)  // only kernels over offset-coded weights (Q4_0) read them
             cpu::gemv_multi_offsets(n_in, act + (size_t)t * stride, stride, 1, gk.offset, off + t * nb);
     };
-    if (n_threads <= 1) {
-        for (int64_t t = 0; t < n_tokens; ++t) prep(t);
-        run(0, n_groups);
-        tail(n_groups * g, n_out);
-        return;
-    }
-#pragma omp parallel num_threads(n_threads)
-    {
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_tokens; ++t) prep(t);
-        const int64_t nt = omp_get_num_threads(), it = omp_get_thread_num();
-        run(n_groups * it / nt, n_groups * (it + 1) / nt);
-        if (it == nt - 1) tail(n_groups * g, n_out);
-    }
+    parallel_prep_then_split(n_threads, n_tokens, n_groups, prep, [&](int64_t g0, int64_t g1) {
+        run(g0, g1);
+        if (g1 == n_groups) tail(n_groups * g, n_out);  // the last share's thread
+    });
+}
+
+// Path::Q4kX8: a Q4_K matrix interleaved 8 rows at a time at load (kquant_x8.hpp): groups of 8 rows x passes of up to 4
+// tokens, weight tiles of ~128 KiB reused across the passes; the last group's padding rows computed and dropped.
+// Threads split the groups: every output is one kernel lane's whatever the split.
+void q4_k_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x, int64_t n_tokens,
+             float* y, int n_threads) {
+    constexpr int64_t g = cpu::kQ4kX8Rows;
+    const int64_t n_in = w.ne[0], n_out = w.ne[1], n_groups = (n_out + g - 1) / g;
+    const size_t w_row = w.row_size(), stride = cpu::act_row_bytes(e.act, n_in);
+    uint8_t* act = act_scratch(stride * (size_t)n_tokens).data();
+    const cpu::PrepareActFn prepare = k.prepare[(size_t)e.act];
+    const auto* panels = static_cast<const uint8_t*>(w.panels);
+    const int64_t tile = std::max<int64_t>(1, (int64_t)(kWeightTileBytes / (w_row * g)));  // groups per tile
+    auto run = [&](int64_t g0, int64_t g1) {
+        for (int64_t a0 = g0; a0 < g1; a0 += tile)
+            for (int64_t t = 0; t < n_tokens; t += 4) {
+                const int nt = (int)std::min<int64_t>(4, n_tokens - t);
+                for (int64_t grp = a0; grp < std::min(g1, a0 + tile); ++grp) {
+                    const uint8_t* wg = panels + (size_t)(grp * g) * w_row;
+                    const uint8_t* at = act + (size_t)t * stride;
+                    if ((grp + 1) * g <= n_out) {
+                        cpu::gemv_q4_k_x8_avx2(n_in, wg, at, stride, nt, y + t * n_out + grp * g, n_out);
+                        continue;
+                    }
+                    float part[4 * g];
+                    cpu::gemv_q4_k_x8_avx2(n_in, wg, at, stride, nt, part, g);
+                    for (int u = 0; u < nt; ++u)
+                        std::memcpy(y + (t + u) * n_out + grp * g, part + u * g, (size_t)(n_out - grp * g) * sizeof(float));
+                }
+            }
+    };
+    parallel_prep_then_split(n_threads, n_tokens, n_groups,
+                            [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
 }
 
 }  // namespace
@@ -393,6 +415,7 @@ const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics m
         case Path::FloatGemm: return panels && n_tokens <= cpu::kFloatPanelsDirectMaxTokens ? "gemv-float" : "gemm-float";
         case Path::GemmOrderGemv: return "gemv-gemm-order";
         case Path::GemvMulti: return "gemv-multi";
+        case Path::Q4kX8: return "gemv-q4k-x8";
         case Path::Gemm:
             switch (gemm_impl(isa)) {
                 case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
@@ -422,6 +445,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
         case Path::GemmOrderGemv: gemm_order_gemv(isa, k, e, w, x, n_tokens, y, n_threads); return;
         case Path::GemvMulti: gemv_multi(isa, k, e, w, x, n_tokens, y, n_threads); return;
+        case Path::Q4kX8: q4_k_x8(k, e, w, x, n_tokens, y, n_threads); return;
         case Path::VecDot: break;
     }
 

@@ -2,7 +2,8 @@
 // holds that token alone or many (prompt chunks of any size, the decode step after a long prompt where the
 // other modes split the keys by load, 1 or 2 threads), attention included: sliding windows (tiles of keys
 // fixed by position), GQA, fused QKV, F16 / F32 / Q8_0 KV caches, float and quantized weights, float matrices on
-// their rows and interleaved at load (the float GEMM's chains at every token count).
+// their rows and interleaved at load (the float GEMM's chains at every token count), Q4_K interleaved at load where the
+// kernels are AVX2's (ctest runs this suite again with LLM_CPU=avx2: isa_avx2.NumericsInvariance).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -21,7 +22,7 @@ namespace {
 struct Case {
     const char* file;
     DType kv;
-    bool repack = false;  // float matrices interleaved as Model::load does on x86 (runtime/repack_weights.hpp)
+    bool repack = false;  // matrices interleaved as Model::load does on x86 (runtime/repack_weights.hpp)
 };
 
 // Runs `tokens` through a fresh cache in passes of the given sizes (in order, repeating the last), keeping
@@ -59,7 +60,7 @@ TEST_P(NumericsInvariance, TokenLogitsDoNotDependOnThePass) {
     const Case& c = GetParam();
     auto m = load_model(models_dir() + "/" + c.file);
     ASSERT_TRUE(m.has_value()) << m.error_message();
-    if (c.repack && repack_float_weights(*m, 2) == 0) GTEST_SKIP() << "no float repacking on this CPU";
+    if (c.repack && repack_weights(*m, 2) == 0) GTEST_SKIP() << "no repacking of this model's matrices on this CPU";
     const int64_t nv = m->config.n_vocab;
     std::mt19937 rng(11);
     std::uniform_int_distribution<int32_t> tok(0, (int32_t)nv - 1);
@@ -81,7 +82,7 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"phi3/phi3.Q8_0.gguf", DType::F16}, Case{"llama-mha/llama-mha.F16.gguf", DType::F16, true},
                     Case{"mistral-gqa/mistral-gqa.BF16.gguf", DType::Q8_0, true},
                     Case{"llama-mha/llama-mha.F32.gguf", DType::F32, true}, Case{"phi3/phi3.BF16.gguf", DType::F16, true},
-                    Case{"mistral-swa/hf", DType::F16, true}),
+                    Case{"mistral-swa/hf", DType::F16, true}, Case{"mistral-gqa/mistral-gqa.Q4_K_M.gguf", DType::F16, true}),
     [](const testing::TestParamInfo<Case>& i) {
         std::string s = std::string(i.param.file) + "_" + std::string(dtype_name(i.param.kv)) + (i.param.repack ? "_repacked" : "");
         for (char& ch : s)
