@@ -2,8 +2,8 @@
 // K/V, d_ff 5632) times M = 1, 8, 16 activation rows, the shape of a serving step that decodes M sequences at
 // once. Prints, per weight type, mode and M, the thread-CPU time of one layer's matmuls (one thread) and
 // what it predicts for a 22-layer model's decode step: aggregate tokens/s = M / (22 x layer time), matmuls
-// only. Thread CPU time keeps the figures meaningful on a loaded machine (wall time would not). Q4_K matrices are
-// interleaved as Model::load does where the kernels read that (AVX2: kernels/cpu/kquant_x8.hpp; LLM_REPACK=0: not).
+// only. Thread CPU time keeps the figures meaningful on a loaded machine (wall time would not). Q4_K / Q5_K matrices
+// are interleaved as Model::load does where the kernels read that (AVX2: kernels/cpu/kquant_x8.hpp; LLM_REPACK=0: not).
 // usage: matmul_small_m [seconds per case, default 0.3] [types, default q4_0,q4_k,q6_k,q4_1] [M values, default 1,8,16]
 #include <ctime>
 #include <cstdio>
@@ -30,9 +30,9 @@ struct Matrix {
     llm::TensorView view;
 };
 
-bool repack_q4_k() {
+bool repack(llm::DType type) {
     const char* e = std::getenv("LLM_REPACK");
-    return !(e && e[0] == '0') && llm::cpu::q4_k_x8_supported(llm::best_isa());
+    return !(e && e[0] == '0') && llm::cpu::kquant_x8_supported(llm::best_isa(), type);
 }
 
 Matrix make(llm::DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
@@ -51,9 +51,9 @@ Matrix make(llm::DType type, int64_t n_in, int64_t n_out, std::mt19937& rng) {
     m.view.ne = {n_in, n_out, 1, 1};
     m.view.data = m.bytes.data();
     m.view.nbytes = m.bytes.size();
-    if (type == llm::DType::Q4_K && repack_q4_k()) {
-        m.panels.resize(llm::cpu::q4_k_x8_bytes(m.view));
-        llm::cpu::q4_k_x8_pack(m.view, m.panels.data(), 1);
+    if (repack(type)) {
+        m.panels.resize(llm::cpu::kquant_x8_bytes(m.view));
+        llm::cpu::kquant_x8_pack(m.view, m.panels.data(), 1);
         m.view.panels = m.panels.data();
     }
     return m;

@@ -25,7 +25,7 @@ bool repack_enabled() {
 
 bool repacks(DType type) {
     const Isa isa = best_isa();
-    return repack_enabled() && (cpu::float_chain_supports(isa, type) || (type == DType::Q4_K && cpu::q4_k_x8_supported(isa)));
+    return repack_enabled() && (cpu::float_chain_supports(isa, type) || cpu::kquant_x8_supported(isa, type));
 }
 
 size_t repack_weights(LoadedModel& m, int n_threads, const std::function<void(size_t)>& done) {
@@ -37,8 +37,8 @@ size_t repack_weights(LoadedModel& m, int n_threads, const std::function<void(si
     size_t repacked = 0;
     for (TensorView* v : mats) {
         if (v->panels || !repacks(v->type) || v->n_rows() != v->ne[1]) continue;
-        const bool x8 = v->type == DType::Q4_K;
-        const size_t bytes = ((x8 ? cpu::q4_k_x8_bytes(*v) : cpu::float_panels_bytes(*v)) + 63) / 64 * 64;
+        const bool x8 = cpu::kquant_x8_supported(best_isa(), v->type);
+        const size_t bytes = ((x8 ? cpu::kquant_x8_bytes(*v) : cpu::float_panels_bytes(*v)) + 63) / 64 * 64;
         // 2 MiB aligned so transparent huge pages can back it: a fraction of the page faults of 4 KiB pages.
         const size_t huge = (size_t)2 << 20;
         const bool big = bytes >= huge;
@@ -46,7 +46,7 @@ size_t repack_weights(LoadedModel& m, int n_threads, const std::function<void(si
         if (!mem) continue;
         if (big) madvise(mem, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
         std::shared_ptr<void> buf(mem, std::free);
-        if (x8) cpu::q4_k_x8_pack(*v, mem, n_threads);
+        if (x8) cpu::kquant_x8_pack(*v, mem, n_threads);
         else cpu::float_panels_pack(*v, mem, n_threads);
         v->panels = mem;
         w.owners.push_back(buf);

@@ -3,8 +3,8 @@
 // * F32 / F16 / BF16: rows interleaved 16 at a time (kernels/cpu/float_chain.hpp's panels), which lets decode and
 //   prompts share one accumulation order at full speed (the batch-invariant default) and saves the GEMM its per-call
 //   transposes;
-// * Q4_K where the kernels are AVX2's: rows interleaved 8 at a time (kernels/cpu/kquant_x8.hpp), for the decode
-//   kernel that reads them (the same bits as the rows' kernels, about twice the throughput per core).
+// * Q4_K and Q5_K where the kernels are AVX2's: rows interleaved 8 at a time (kernels/cpu/kquant_x8.hpp), for the
+//   decode kernel that reads them (the same bits as the rows' kernels, about twice the throughput per core).
 // The result is TensorView::panels. The file's pages of a repacked matrix are dropped from the resident set afterwards
 // (they come back only where something reads the rows: exact-mode prompts and float decode, the Vulkan upload, a tied
 // embedding's lookups row by row), so the model is not resident twice.

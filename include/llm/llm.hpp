@@ -33,11 +33,11 @@ struct LoadOptions {
     int n_threads = 0;     // threads used while loading (0 = physical cores)
     std::string quantize;  // requantize F32/F16/BF16 matrices at load: "q4_0", "q4_k", "q8_0", ... ("" = no)
     // On x86, interleave the F32/F16/BF16 matrices 16 rows at a time for the CPU's float kernels, and where the
-    // kernels are AVX2's the Q4_K matrices 8 rows at a time for its decode kernel (the file's pages of them then leave
-    // memory): Numerics::Invariant (the default) and Fast at full speed for float weights, Q4_K decode ~1.3x faster on
-    // AVX2. Vulkan, Numerics::Exact's float decode and its Q4_K prompts read the file's rows (which then come back into
-    // memory: the matrices resident twice), so false suits a model run only there. LLM_REPACK=0 in the environment
-    // also turns it off.
+    // kernels are AVX2's the Q4_K / Q5_K matrices 8 rows at a time for its decode kernel (the file's pages of them then
+    // leave memory): Numerics::Invariant (the default) and Fast at full speed for float weights, K-quant decode ~1.3x
+    // faster on AVX2. Vulkan, Numerics::Exact's float and Q5_K decode and its K-quant prompts read the file's rows
+    // (which then come back into memory: the matrices resident twice), so false suits a model run only there.
+    // LLM_REPACK=0 in the environment also turns it off.
     bool repack = true;
     // Called while the weights are read into memory (bytes done, bytes total), e.g. for a progress bar.
     std::function<void(size_t, size_t)> progress;

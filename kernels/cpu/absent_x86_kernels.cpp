@@ -42,7 +42,9 @@ GemvMultiKernel gemv_multi_avx2(DType) { absent(__func__); }
 void blas_to_f32_avx2(DType, const void*, float*, int64_t) { absent(__func__); }
 void float_chain_matmul_avx2(const TensorView&, const float*, int64_t, float*, int) { absent(__func__); }
 void float_panels_pack_avx2(const TensorView&, void*, int) { absent(__func__); }
-void gemv_q4_k_x8_avx2(int64_t, const uint8_t*, const uint8_t*, size_t, int, float*, int64_t) { absent(__func__); }
+void gemv_kquant_x8_avx2(DType, int64_t, const uint8_t*, const uint8_t*, size_t, int, float*, int64_t) {
+    absent(__func__);
+}
 void silu_mul_avx2(const float*, const float*, float*, int64_t) { absent(__func__); }
 void silu_mul_avx512(const float*, const float*, float*, int64_t) { absent(__func__); }
 void rms_norm_row_avx2(const float*, const float*, float*, int64_t, float) { absent(__func__); }

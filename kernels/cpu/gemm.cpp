@@ -252,9 +252,9 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
         const int n = (int)std::min<int64_t>(T, n_tokens - i * T);
         layout_tile(ds, ops.wide, prepare, x, n_in, i * T, n, act + (size_t)i * tile_bytes, row.get(row_bytes));
     };
-    // A Q4_K matrix interleaved at load (kquant_x8.hpp) has no rows resident: each panel's rows are first written back
-    // in the row-major format (a few KiB per row, next to the packing's own work) for the packers to read.
-    const bool from_x8 = w.type == DType::Q4_K && w.panels;
+    // A Q4_K / Q5_K matrix interleaved at load (kquant_x8.hpp) has no rows resident: each panel's rows are first
+    // written back in the row-major format (a few KiB per row, next to the packing's own work) for the packers to read.
+    const bool from_x8 = (w.type == DType::Q4_K || w.type == DType::Q5_K) && w.panels;
     const uint8_t* w_rows = from_x8 ? static_cast<const uint8_t*>(w.panels) : w.row(0);  // same offsets per row
     auto pack = [&](int64_t r0, int n, uint8_t* dst) {
         if (!from_x8) return ops.pack(w, r0, n, dst);
@@ -262,7 +262,7 @@ void gemm(GemmImpl which, const TensorView& w, const float* x, int64_t n_tokens,
         TensorView v = w;
         v.panels = nullptr, v.ne[1] = n, v.nbytes = (size_t)n * w.row_size();
         uint8_t* buf = rows.get(v.nbytes);
-        q4_k_x8_rows(w.panels, n_in, r0, n, buf);
+        kquant_x8_rows(w.type, w.panels, n_in, r0, n, buf);
         v.data = buf;
         ops.pack(v, 0, n, dst);
     };

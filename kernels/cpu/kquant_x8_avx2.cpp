@@ -1,16 +1,19 @@
-// Q4_K decode from the 8-row interleaved panels (kquant_x8.hpp), AVX2 (+FMA, F16C). Per super-block and group:
+// Q4_K / Q5_K decode from the 8-row interleaved panels (kquant_x8.hpp), AVX2 (+FMA, F16C). Per super-block and group:
 // * the 8 rows' scales and mins unpacked from their three words at once (ggml's get_scale_min_k4, 8 lanes wide);
 // * weights: each 32-byte load holds 8-byte pieces of 4 rows (a half); the nibbles times the token's matching 8
-//   activation bytes (broadcast) by pmaddubsw, the 4 pieces of a sub-block summed in int16 (|sum| <= 4 * 2 * 15 *
-//   127 = 15240), then pmaddwd with the rows' sub-block scales (4 int16 lanes per row): two int32 lanes per row,
+//   activation bytes (broadcast) by pmaddubsw (Q5_K: the fifth bit of each weight added from the matching qh piece),
+//   the 4 pieces of a sub-block summed in int16 (|sum| <= 4 * 2 * 31 * 127 = 31496), then pmaddwd with the rows'
+//   sub-block scales (4 int16 lanes per row): two int32 lanes per row,
 //   summed over the sub-blocks; the halves' lanes paired up by one hadd into the 8 rows' isum (row order);
 // * imin = sum_j min_j * bsum_j (bsum_j: the token's 32-element sums) by pmaddwd and hadds;
 // * then, as the vec_dot: acc = fma((float)isum, d * d_a, acc), acc_m = fma((float)imin, dmin * d_a, acc_m),
 //   y = acc - acc_m, the 8 rows' chains in the lanes of one ymm.
-// isum and imin are exact integers, so the grouping does not change them: outputs are bit-identical to gemv_q4_k.
+// isum and imin are exact integers, so the grouping does not change them: outputs are bit-identical to gemv_q4_k and
+// gemv_q45_k_gemm_order<true> (gemv_avx2.cpp).
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/kquant_x8.hpp"
 #include "kernels/cpu/vec_dot.hpp"
@@ -18,8 +21,6 @@
 
 namespace llm::cpu {
 namespace {
-
-constexpr size_t kGroupBlock = kQ4kX8Rows * sizeof(BlockQ4_K);
 
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m256i bcast64(const int8_t* p) {
@@ -44,9 +45,11 @@ struct ScaleIdx {
 };
 constexpr ScaleIdx kScaleIdx{};
 
-template <int T>
+template <bool Five, int T>
 void gemv_x8(int64_t n, const uint8_t* w, const uint8_t* act, size_t as, float* y, int64_t ldy) {
+    constexpr size_t kGroupBlock = kKquantX8Rows * sizeof(std::conditional_t<Five, BlockQ5_K, BlockQ4_K>);
     const int64_t nb = n / QK_K;
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i k1 = _mm256_set1_epi32(0x3f3f3f3f), k2 = _mm256_set1_epi32(0x0f0f0f0f),
                   k3 = _mm256_set1_epi32(0x03030303);
@@ -77,9 +80,16 @@ void gemv_x8(int64_t n, const uint8_t* w, const uint8_t* act, size_t as, float* 
             for (int t = 0; t < T; ++t) is[t] = _mm256_setzero_si256();
             for (int q = 0; q < 4; ++q) {
                 __m256i s_lo[T], s_hi[T];
+                // Q5_K: the fifth bits of sub-blocks 2q and 2q + 1 are bits 2q and 2q + 1 of the qh bytes.
+                const __m256i b_lo = _mm256_set1_epi8((char)(1 << (2 * q))), b_hi = _mm256_set1_epi8((char)(2 << (2 * q)));
                 for (int p = 0; p < 4; ++p) {
-                    const __m256i bits = load256(blk + 128 + ((h * 4 + q) * 4 + p) * 32);
-                    const __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                    const __m256i bits = load256(blk + kquant_x8_qs_at<Five>(h, q, p));
+                    __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+                    if constexpr (Five) {
+                        const __m256i hb = load256(blk + kquant_x8_qh_at(h, p));
+                        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_lo), b_lo), bit4));
+                        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_hi), b_hi), bit4));
+                    }
                     for (int t = 0; t < T; ++t) {
                         const __m256i xl = _mm256_maddubs_epi16(lo, bcast64(a[t]->qs + 64 * q + 8 * p));
                         const __m256i xh = _mm256_maddubs_epi16(hi, bcast64(a[t]->qs + 64 * q + 32 + 8 * p));
@@ -116,22 +126,28 @@ void gemv_x8(int64_t n, const uint8_t* w, const uint8_t* act, size_t as, float* 
     for (int t = 0; t < T; ++t) _mm256_storeu_ps(y + t * ldy, _mm256_sub_ps(acc[t], acc_m[t]));
 }
 
-}  // namespace
-
-void gemv_q4_k_x8_avx2(int64_t n_in, const uint8_t* group, const uint8_t* act, size_t as, int n_tok, float* y,
-                       int64_t ldy) {
+template <bool Five>
+void passes(int64_t n_in, const uint8_t* group, const uint8_t* act, size_t as, int n_tok, float* y, int64_t ldy) {
     for (int t0 = 0; t0 < n_tok;) {
         const int m = n_tok - t0 >= 4 ? 4 : n_tok - t0;
         const uint8_t* a = act + (size_t)t0 * as;
         float* yt = y + t0 * ldy;
         switch (m) {
-            case 1: gemv_x8<1>(n_in, group, a, as, yt, ldy); break;
-            case 2: gemv_x8<2>(n_in, group, a, as, yt, ldy); break;
-            case 3: gemv_x8<3>(n_in, group, a, as, yt, ldy); break;
-            default: gemv_x8<4>(n_in, group, a, as, yt, ldy); break;
+            case 1: gemv_x8<Five, 1>(n_in, group, a, as, yt, ldy); break;
+            case 2: gemv_x8<Five, 2>(n_in, group, a, as, yt, ldy); break;
+            case 3: gemv_x8<Five, 3>(n_in, group, a, as, yt, ldy); break;
+            default: gemv_x8<Five, 4>(n_in, group, a, as, yt, ldy); break;
         }
         t0 += m;
     }
+}
+
+}  // namespace
+
+void gemv_kquant_x8_avx2(DType type, int64_t n_in, const uint8_t* group, const uint8_t* act, size_t as, int n_tok,
+                         float* y, int64_t ldy) {
+    if (type == DType::Q5_K) passes<true>(n_in, group, act, as, n_tok, y, ldy);
+    else passes<false>(n_in, group, act, as, n_tok, y, ldy);
 }
 
 }  // namespace llm::cpu

@@ -200,7 +200,7 @@ void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int
 
 namespace {
 
-enum class Path { VecDot, Gemm, Blas, FloatGemm, GemmOrderGemv, GemvMulti, Q4kX8 };
+enum class Path { VecDot, Gemm, Blas, FloatGemm, GemmOrderGemv, GemvMulti, KquantX8 };
 
 // The GEMM of an ISA level: Scalar for Isa::Scalar and for NEON without I8MM (the invariant mode's only GEMM
 // there; the other modes keep those levels on vec_dot).
@@ -248,12 +248,13 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool pane
         if (mode == Numerics::Invariant || (mode == Numerics::Fast && from != INT64_MAX) || n_tokens >= from)
             return Path::FloatGemm;
     }
-    // Q4_K interleaved at load (kquant_x8.hpp, AVX2): its kernel gives the vec_dot's bits, which are also the GEMM's,
-    // so every mode runs it for a few tokens (exact up to 3: from 4 its batches take llama.cpp's gemm arithmetic,
-    // over the rows) and the GEMM, packed from the panels, for more.
-    if (panels && type == DType::Q4_K && cpu::q4_k_x8_supported(isa)) {
-        if (mode != Numerics::Exact) return n_tokens < cpu::kQ4kX8GemmFrom ? Path::Q4kX8 : Path::Gemm;
-        if (n_tokens <= 3) return Path::Q4kX8;
+    // Q4_K / Q5_K interleaved at load (kquant_x8.hpp, AVX2): the kernel computes the GEMM's arithmetic, so invariant and
+    // fast run it for a few tokens and the GEMM, packed from the panels, for more. For Q4_K that is also the vec_dot's
+    // (llama.cpp's gemv): exact takes it up to 3 tokens (from 4 its batches take llama.cpp's gemm arithmetic, over the
+    // rows); Q5_K's exact keeps ggml's vec_dot on the rows.
+    if (panels && cpu::kquant_x8_supported(isa, type)) {
+        if (mode != Numerics::Exact) return n_tokens < cpu::kKquantX8GemmFrom ? Path::KquantX8 : Path::Gemm;
+        if (type == DType::Q4_K && n_tokens <= 3) return Path::KquantX8;
     }
     if (mode == Numerics::Invariant) {
         if (!cpu::gemm_supports(type)) return Path::VecDot;
@@ -373,12 +374,12 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
     });
 }
 
-// Path::Q4kX8: a Q4_K matrix interleaved 8 rows at a time at load (kquant_x8.hpp): groups of 8 rows x passes of up to 4
+// Path::KquantX8: a Q4_K / Q5_K matrix interleaved 8 rows at a time at load (kquant_x8.hpp): groups of 8 rows x passes of up to 4
 // tokens, weight tiles of ~128 KiB reused across the passes; the last group's padding rows computed and dropped.
 // Threads split the groups: every output is one kernel lane's whatever the split.
-void q4_k_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x, int64_t n_tokens,
+void kquant_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x, int64_t n_tokens,
              float* y, int n_threads) {
-    constexpr int64_t g = cpu::kQ4kX8Rows;
+    constexpr int64_t g = cpu::kKquantX8Rows;
     const int64_t n_in = w.ne[0], n_out = w.ne[1], n_groups = (n_out + g - 1) / g;
     const size_t w_row = w.row_size(), stride = cpu::act_row_bytes(e.act, n_in);
     uint8_t* act = act_scratch(stride * (size_t)n_tokens).data();
@@ -393,11 +394,11 @@ void q4_k_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w
                     const uint8_t* wg = panels + (size_t)(grp * g) * w_row;
                     const uint8_t* at = act + (size_t)t * stride;
                     if ((grp + 1) * g <= n_out) {
-                        cpu::gemv_q4_k_x8_avx2(n_in, wg, at, stride, nt, y + t * n_out + grp * g, n_out);
+                        cpu::gemv_kquant_x8_avx2(w.type, n_in, wg, at, stride, nt, y + t * n_out + grp * g, n_out);
                         continue;
                     }
                     float part[4 * g];
-                    cpu::gemv_q4_k_x8_avx2(n_in, wg, at, stride, nt, part, g);
+                    cpu::gemv_kquant_x8_avx2(w.type, n_in, wg, at, stride, nt, part, g);
                     for (int u = 0; u < nt; ++u)
                         std::memcpy(y + (t + u) * n_out + grp * g, part + u * g, (size_t)(n_out - grp * g) * sizeof(float));
                 }
@@ -415,7 +416,7 @@ const char* matmul_kernel_name(Isa isa, DType type, int64_t n_tokens, Numerics m
         case Path::FloatGemm: return panels && n_tokens <= cpu::kFloatPanelsDirectMaxTokens ? "gemv-float" : "gemm-float";
         case Path::GemmOrderGemv: return "gemv-gemm-order";
         case Path::GemvMulti: return "gemv-multi";
-        case Path::Q4kX8: return "gemv-q4k-x8";
+        case Path::KquantX8: return "gemv-x8";
         case Path::Gemm:
             switch (gemm_impl(isa)) {
                 case cpu::GemmImpl::Avx512: return "gemm-avx512vnni";
@@ -445,7 +446,7 @@ void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, 
         case Path::Gemm: cpu::gemm(gemm_impl(isa), w, x, n_tokens, y, n_threads); return;
         case Path::GemmOrderGemv: gemm_order_gemv(isa, k, e, w, x, n_tokens, y, n_threads); return;
         case Path::GemvMulti: gemv_multi(isa, k, e, w, x, n_tokens, y, n_threads); return;
-        case Path::Q4kX8: q4_k_x8(k, e, w, x, n_tokens, y, n_threads); return;
+        case Path::KquantX8: kquant_x8(k, e, w, x, n_tokens, y, n_threads); return;
         case Path::VecDot: break;
     }
 

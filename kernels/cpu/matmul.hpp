@@ -42,8 +42,9 @@ bool isa_is_arm(Isa isa);       // Neon, Dotprod
 //              shape). Row t of y is bit-identical whether x has 1 token or n.
 //   Panels     float weights with panels take the float GEMM in fast and invariant for every token count (few
 //              tokens straight from the panels), in exact from its threshold (below it llama.cpp's vec_dot).
-//              Q4_K with panels (8-row interleaved, kquant_x8.hpp) on AVX2: their GEMV for few tokens (exact: up to
-//              3), the GEMM packed from them for more (exact's batches: the rows); the same bits as the rows give.
+//              Q4_K / Q5_K with panels (8-row interleaved, kquant_x8.hpp) on AVX2: their GEMV for few tokens, the GEMM
+//              packed from them for more, the same bits as invariant's kernels on the rows (exact: Q4_K up to 3 tokens,
+//              the vec_dot's bits; its batches and Q5_K on the rows).
 void matmul(const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
             Numerics mode = Numerics::Exact);
 void matmul_isa(Isa isa, const TensorView& w, const float* x, int64_t n_tokens, float* y, int n_threads,
