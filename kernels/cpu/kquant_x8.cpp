@@ -65,7 +65,8 @@ void rows(const void* panels, int64_t n_in, int64_t r0, int64_t n_rows, void* ds
             std::memcpy(&x.dmin, in + 16 + 2 * r, 2);
             for (int k = 0; k < 3; ++k) std::memcpy(x.scales + 4 * k, in + 32 + (k * 8 + r) * 4, 4);
             for (int q = 0; q < 4; ++q)
-                for (int p = 0; p < 4; ++p) std::memcpy(x.qs + 32 * q + 8 * p, in + kquant_x8_qs_at<kFive>(h, q, p) + 8 * i, 8);
+                for (int p = 0; p < 4; ++p)
+                    std::memcpy(x.qs + 32 * q + 8 * p, in + kquant_x8_qs_at<kFive>(h, q, p) + 8 * i, 8);
             if constexpr (kFive)
                 for (int p = 0; p < 4; ++p) std::memcpy(x.qh + 8 * p, in + kquant_x8_qh_at(h, p) + 8 * i, 8);
         }

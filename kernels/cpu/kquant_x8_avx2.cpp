@@ -81,14 +81,17 @@ void gemv_x8(int64_t n, const uint8_t* w, const uint8_t* act, size_t as, float* 
             for (int q = 0; q < 4; ++q) {
                 __m256i s_lo[T], s_hi[T];
                 // Q5_K: the fifth bits of sub-blocks 2q and 2q + 1 are bits 2q and 2q + 1 of the qh bytes.
-                const __m256i b_lo = _mm256_set1_epi8((char)(1 << (2 * q))), b_hi = _mm256_set1_epi8((char)(2 << (2 * q)));
+                const __m256i b_lo = _mm256_set1_epi8((char)(1 << (2 * q)));
+                const __m256i b_hi = _mm256_set1_epi8((char)(2 << (2 * q)));
                 for (int p = 0; p < 4; ++p) {
                     const __m256i bits = load256(blk + kquant_x8_qs_at<Five>(h, q, p));
                     __m256i lo = _mm256_and_si256(bits, m4), hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
                     if constexpr (Five) {
                         const __m256i hb = load256(blk + kquant_x8_qh_at(h, p));
-                        lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_lo), b_lo), bit4));
-                        hi = _mm256_or_si256(hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_hi), b_hi), bit4));
+                        const __m256i f_lo = _mm256_cmpeq_epi8(_mm256_and_si256(hb, b_lo), b_lo);  // 0xFF where set
+                        const __m256i f_hi = _mm256_cmpeq_epi8(_mm256_and_si256(hb, b_hi), b_hi);
+                        lo = _mm256_or_si256(lo, _mm256_and_si256(f_lo, bit4));
+                        hi = _mm256_or_si256(hi, _mm256_and_si256(f_hi, bit4));
                     }
                     for (int t = 0; t < T; ++t) {
                         const __m256i xl = _mm256_maddubs_epi16(lo, bcast64(a[t]->qs + 64 * q + 8 * p));

@@ -248,8 +248,8 @@ Path choose_path(Isa isa, DType type, int64_t n_tokens, Numerics mode, bool pane
         if (mode == Numerics::Invariant || (mode == Numerics::Fast && from != INT64_MAX) || n_tokens >= from)
             return Path::FloatGemm;
     }
-    // Q4_K / Q5_K interleaved at load (kquant_x8.hpp, AVX2): the kernel computes the GEMM's arithmetic, so invariant and
-    // fast run it for a few tokens and the GEMM, packed from the panels, for more. For Q4_K that is also the vec_dot's
+    // Q4_K / Q5_K interleaved at load (kquant_x8.hpp, AVX2): the kernel computes the GEMM's arithmetic, so invariant
+    // and fast run it for a few tokens and the GEMM, packed from the panels, for more. For Q4_K that is also the vec_dot's
     // (llama.cpp's gemv): exact takes it up to 3 tokens (from 4 its batches take llama.cpp's gemm arithmetic, over the
     // rows); Q5_K's exact keeps ggml's vec_dot on the rows.
     if (panels && cpu::kquant_x8_supported(isa, type)) {
@@ -324,7 +324,7 @@ void gemm_order_gemv(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, co
                     gk.fn(n_in, w.row(grp * g), w_row, act + (size_t)t * stride, y + t * n_out + grp * g);
     };
     parallel_prep_then_split(n_threads, n_tokens, n_groups,
-                            [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
+                             [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
 }
 
 // Path::GemvMulti: groups of rows x passes of several tokens through GemvMultiKernel (gemv.hpp), weight tiles of
@@ -368,17 +368,15 @@ void gemv_multi(Isa isa, const IsaKernels& k, const cpu::VecDotEntry& e, const T
         if (gk.offset != 0)  // only kernels over offset-coded weights (Q4_0) read them
             cpu::gemv_multi_offsets(n_in, act + (size_t)t * stride, stride, 1, gk.offset, off + t * nb);
     };
-    parallel_prep_then_split(n_threads, n_tokens, n_groups, prep, [&](int64_t g0, int64_t g1) {
-        run(g0, g1);
-        if (g1 == n_groups) tail(n_groups * g, n_out);  // the last share's thread
-    });
+    parallel_prep_then_split(n_threads, n_tokens, n_groups, prep, run);
+    tail(n_groups * g, n_out);  // the rows past the last full group (fewer than g), on this thread
 }
 
-// Path::KquantX8: a Q4_K / Q5_K matrix interleaved 8 rows at a time at load (kquant_x8.hpp): groups of 8 rows x passes of up to 4
-// tokens, weight tiles of ~128 KiB reused across the passes; the last group's padding rows computed and dropped.
-// Threads split the groups: every output is one kernel lane's whatever the split.
+// Path::KquantX8: a Q4_K / Q5_K matrix interleaved 8 rows at a time at load (kquant_x8.hpp): groups of 8 rows x passes
+// of up to 4 tokens, weight tiles of ~128 KiB reused across the passes; the last group's padding rows computed and
+// dropped. Threads split the groups: every output is one kernel lane's whatever the split.
 void kquant_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView& w, const float* x, int64_t n_tokens,
-             float* y, int n_threads) {
+               float* y, int n_threads) {
     constexpr int64_t g = cpu::kKquantX8Rows;
     const int64_t n_in = w.ne[0], n_out = w.ne[1], n_groups = (n_out + g - 1) / g;
     const size_t w_row = w.row_size(), stride = cpu::act_row_bytes(e.act, n_in);
@@ -405,7 +403,7 @@ void kquant_x8(const IsaKernels& k, const cpu::VecDotEntry& e, const TensorView&
             }
     };
     parallel_prep_then_split(n_threads, n_tokens, n_groups,
-                            [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
+                             [&](int64_t t) { prepare(x + t * n_in, act + (size_t)t * stride, n_in); }, run);
 }
 
 }  // namespace

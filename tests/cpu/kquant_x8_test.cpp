@@ -93,7 +93,8 @@ TEST(KquantX8, KernelGivesTheRowsKernelsBits) {
         ASSERT_TRUE(e.fn && k.prepare[(size_t)e.act] && gemm_order.fn && gemm_order.rows == 8);
         for (int quantized = 0; quantized < 2; ++quantized)
             for (int64_t n_in : {256, 1024, 2816}) {
-                const test::Weights w = quantized ? test::make_weights(type, n_in, 16, rng, 0.3f) : random_rows(type, n_in, 16, rng);
+                const test::Weights w =
+                    quantized ? test::make_weights(type, n_in, 16, rng, 0.3f) : random_rows(type, n_in, 16, rng);
                 const Panels p = with_panels(w.view);
                 const size_t rb = w.view.row_size();
                 const int n_tok = 9;
@@ -153,7 +154,8 @@ TEST(KquantX8, MatmulReadsThePanelsWithTheRowsBits) {
             std::vector<float> want((size_t)(5 * n_out)), got((size_t)(5 * n_out));
             matmul_isa(isa, w.view, x.data(), 5, want.data(), 2, Numerics::Invariant);
             matmul_isa(isa, p.view, x.data(), 5, got.data(), 2, Numerics::Invariant);
-            EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float))) << dtype_name(type) << " " << isa_name(isa);
+            EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+                << dtype_name(type) << " " << isa_name(isa);
         }
     }
 }
