@@ -168,6 +168,23 @@ size_t Model::weight_bytes() const {
     return total;
 }
 
+std::string Model::cpu_kernels(Numerics mode, int64_t n_tokens) const {
+    const ModelWeights& w = impl_->loaded.weights;
+    std::vector<std::pair<DType, bool>> seen;  // (type, interleaved), in first-use order
+    auto note = [&](const TensorView& t) {
+        const std::pair<DType, bool> k{t.type, t.panels != nullptr};
+        if (t.valid() && std::find(seen.begin(), seen.end(), k) == seen.end()) seen.push_back(k);
+    };
+    for_each_layer_matrix(w.layers, [&](const TensorView& t, const LayerTensor&, int) { note(t); });
+    note(w.output);
+    std::string out;
+    for (const auto& [type, panels] : seen)
+        out += fmt::format("{}{} {} / {}", out.empty() ? "" : ", ", dtype_name(type),
+                           matmul_kernel_name(best_isa(), type, 1, mode, panels),
+                           matmul_kernel_name(best_isa(), type, n_tokens, mode, panels));
+    return out;
+}
+
 std::vector<std::string> list_devices() {
     std::vector<std::string> lines = {fmt::format("cpu: {} physical cores, kernels: {}", physical_core_count(),
                                                   cpu_isa_name())};

@@ -522,6 +522,14 @@ bool bench_model(const std::string& path, const Options& o, const Plan& plan, st
     describe_model(**model, info);
     std::fprintf(stderr, "llm-bench: loaded %s (%s, %.2f GiB of matrices per token) in %.0f ms\n", path.c_str(),
                  info.type_name.c_str(), info.weight_bytes / 1073741824.0, info.load_ms);
+    if (o.device == "cpu") {
+        int64_t n = 0;  // the kernels are named at one token and at the largest prompt (none: llama-bench's pp512)
+        for (const Test& t : plan.tests) n = std::max<int64_t>(n, t.n_prompt);
+        if (n < 2) n = 512;
+        for (llm::Numerics m : plan.modes)
+            std::fprintf(stderr, "llm-bench: cpu kernels, %s (1 / %lld tokens): %s\n",
+                         std::string(llm::numerics_name(m)).c_str(), (long long)n, (*model)->cpu_kernels(m, n).c_str());
+    }
     std::uniform_int_distribution<int32_t> tok(0, (*model)->info().n_vocab - 1);
     auto random_tokens = [&](int n) {
         std::vector<int32_t> v((size_t)n);

@@ -78,6 +78,10 @@ public:
     const std::string& path() const;
     // Bytes of weight data the forward pass reads per token (for bandwidth accounting).
     size_t weight_bytes() const;
+    // The CPU matmul kernel each of the model's matrix weight types runs at one token and at n_tokens under `mode`,
+    // on this CPU and as loaded (interleaved or not), e.g. "Q4_K gemv-x8 / gemm-avx2, Q6_K gemv-gemm-order /
+    // gemm-avx2" (llm-bench prints it per model).
+    std::string cpu_kernels(Numerics mode, int64_t n_tokens) const;
     // The model's tokenizer, or null when the files carry none (token ids still work);
     // tokenizer_error() then says why.
     const Tokenizer* tokenizer() const;

@@ -175,6 +175,28 @@ TEST(LlmRunTool, VulkanDeviceMatchesReferenceLogits) {
 
 namespace {
 
+// llm-bench names, per model and numerics mode, the CPU kernel each weight type runs at one token and at the prompt.
+TEST(LlmBenchTool, NamesTheCpuKernelsPerWeightType) {
+    const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-bench -m " + llm::test::models_dir() +
+                            "/mistral-gqa/mistral-gqa.Q4_K_M.gguf -p 16 -n 0 -r 1 --no-warmup --numerics exact,invariant "
+                            "-o json 2>&1 >/dev/null";
+    std::string err;
+    FILE* p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) err.append(buf.data(), n);
+    ASSERT_EQ(pclose(p), 0) << err;
+    for (const char* mode : {"exact", "invariant"}) {
+        const size_t at = err.find(std::string("llm-bench: cpu kernels, ") + mode + " (1 / 16 tokens): ");
+        ASSERT_NE(at, std::string::npos) << err;
+        const std::string line = err.substr(at, err.find('\n', at) - at);
+        // Q4_K_M's matrices: Q4_K and Q6_K, each named with both kernels.
+        EXPECT_NE(line.find("Q4_K "), std::string::npos) << line;
+        EXPECT_NE(line.find("Q6_K "), std::string::npos) << line;
+        EXPECT_EQ(line.find("none"), std::string::npos) << line;
+    }
+}
+
 TEST(LlmBenchTool, RunsOnTheVulkanDeviceWithLlamaBenchFields) {
     RunResult devices = run("--list-devices");
     if (devices.output.find("vulkan:0") == std::string::npos) GTEST_SKIP() << "no Vulkan device";
