@@ -19,21 +19,26 @@ struct RunResult {
     std::string output;  // stdout and stderr together
 };
 
-RunResult run(const std::string& args, const std::string& stdin_text = "") {
-    // One file per process: ctest runs the tool tests in parallel processes.
-    const std::string input = std::string(LLM_BINARY_DIR) + "/llm_run_test_input." + std::to_string(getpid()) + ".txt";
-    FILE* in = std::fopen(input.c_str(), "wb");
-    std::fwrite(stdin_text.data(), 1, stdin_text.size(), in);
-    std::fclose(in);
-    const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-run " + args + " < " + input + " 2>&1";
+// Runs a shell command line; its stdout (and whatever the line redirects there) and exit code.
+RunResult run_command(const std::string& cmd) {
     RunResult r;
     FILE* p = popen(cmd.c_str(), "r");
     std::array<char, 4096> buf;
     size_t n;
     while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
     const int status = pclose(p);
-    std::remove(input.c_str());
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+RunResult run(const std::string& args, const std::string& stdin_text = "") {
+    // One file per process: ctest runs the tool tests in parallel processes.
+    const std::string input = std::string(LLM_BINARY_DIR) + "/llm_run_test_input." + std::to_string(getpid()) + ".txt";
+    FILE* in = std::fopen(input.c_str(), "wb");
+    std::fwrite(stdin_text.data(), 1, stdin_text.size(), in);
+    std::fclose(in);
+    const RunResult r = run_command(std::string(LLM_BINARY_DIR) + "/llm-run " + args + " < " + input + " 2>&1");
+    std::remove(input.c_str());
     return r;
 }
 
@@ -180,12 +185,9 @@ TEST(LlmBenchTool, NamesTheCpuKernelsPerWeightType) {
     const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-bench -m " + llm::test::models_dir() +
                             "/mistral-gqa/mistral-gqa.Q4_K_M.gguf -p 16 -n 0 -r 1 --no-warmup --numerics exact,invariant "
                             "-o json 2>&1 >/dev/null";
-    std::string err;
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) err.append(buf.data(), n);
-    ASSERT_EQ(pclose(p), 0) << err;
+    const RunResult r = run_command(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const std::string& err = r.output;
     for (const char* mode : {"exact", "invariant"}) {
         const size_t at = err.find(std::string("llm-bench: cpu kernels, ") + mode + " (1 / 16 tokens): ");
         ASSERT_NE(at, std::string::npos) << err;
@@ -202,13 +204,9 @@ TEST(LlmBenchTool, RunsOnTheVulkanDeviceWithLlamaBenchFields) {
     if (devices.output.find("vulkan:0") == std::string::npos) GTEST_SKIP() << "no Vulkan device";
     const std::string cmd = std::string(LLM_BINARY_DIR) + "/llm-bench -m " + llm::test::models_dir() +
                             "/llama-mha/llama-mha.Q4_0.gguf -p 16 -n 4 -r 1 --device vulkan -o json 2>/dev/null";
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ASSERT_EQ(pclose(p), 0) << out;
-    const auto j = nlohmann::json::parse(out);
+    const RunResult r = run_command(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
     ASSERT_EQ(j.size(), 2u);  // pp16 and tg4
     for (const auto& r : j) {
         EXPECT_EQ(r["backends"], "Vulkan");
